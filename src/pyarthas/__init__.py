@@ -1,0 +1,21 @@
+"""pyarthas: live diagnostics for running Python processes, speaking the Arthas HTTP API.
+
+In a program: ``import pyarthas; pyarthas.start()`` serves the API on ``127.0.0.1:8563``.
+Importing this package does nothing else, and pulls in only the standard library.
+"""
+from .agent import VERSION as __version__
+
+
+def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: str = None):
+    """Start the agent in this process; returns it (``agent.url`` tells where it serves)."""
+    from .agent import start as _start
+    return _start(ip=ip, port=port, output_dir=output_dir)
+
+
+def stop() -> None:
+    """Stop the agent: every session closed, every enhanced function restored; the program carries on."""
+    from .agent import stop as _stop
+    _stop()
+
+
+__all__ = ["start", "stop", "__version__"]

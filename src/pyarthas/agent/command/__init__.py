@@ -1,0 +1,1 @@
+"""The command framework: tokenizer, declarative options, the Command base and its registry."""

@@ -1,0 +1,127 @@
+"""Result models: small typed objects that commands emit and one serializer turns into JSON.
+
+A model is a dataclass with a class attribute ``type`` (the Arthas result type) and its fields.
+``to_json(model, job_id)`` is the one serializer: it writes ``type`` and ``jobId`` then every field,
+omitting fields that are None (as Arthas's fastjson2 does) unless the class lists them in ``keep_none``.
+Field values must already be JSON-able (str, int, float, bool, None, list, dict) or models themselves;
+values taken from the target go through ``engine.values.to_json_value`` first.
+
+Models that must defer expensive work until an agent thread serializes them (a hook building a model on
+the target's thread) can override ``fields()``.
+"""
+import dataclasses
+import time
+from typing import Any, ClassVar, Dict, Optional
+
+
+class ResultModel:
+    """Base of every result model. Subclasses are dataclasses and set ``type``."""
+
+    type: ClassVar[str] = ""
+    keep_none: ClassVar[tuple] = ()
+
+    def fields(self) -> Dict[str, Any]:
+        if dataclasses.is_dataclass(self):
+            return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return dict(vars(self))
+
+    def item_count(self) -> int:
+        """How many items a pull counts for this model (Arthas's ResultConsumerHelper): the sizes of its
+        list and dict fields, at least 1."""
+        size = sum(len(v) for v in self.fields().values() if isinstance(v, (list, dict, tuple)))
+        return max(1, size)
+
+
+def to_json(model: ResultModel, job_id: int) -> Dict[str, Any]:
+    """The one serializer from a model to the JSON object sent on the wire."""
+    out: Dict[str, Any] = {"type": model.type, "jobId": job_id}
+    for name, value in model.fields().items():
+        if value is None and name not in model.keep_none:
+            continue
+        out[name] = _plain(value)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, ResultModel):
+        return {k: _plain(v) for k, v in value.fields().items() if v is not None}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def format_time(epoch_seconds: Optional[float] = None) -> str:
+    """Arthas's text timestamp: ``yyyy-MM-dd HH:mm:ss.SSS`` in local time."""
+    t = time.time() if epoch_seconds is None else epoch_seconds
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) + ".%03d" % int((t % 1) * 1000)
+
+
+# ---- The models of the protocol itself (section 3.4 of the reference) ----
+
+@dataclasses.dataclass
+class StatusModel(ResultModel):
+    type: ClassVar[str] = "status"
+    statusCode: int = 0
+    message: Optional[str] = None
+
+
+@dataclasses.dataclass
+class MessageModel(ResultModel):
+    type: ClassVar[str] = "message"
+    message: str = ""
+
+
+@dataclasses.dataclass
+class InputStatusModel(ResultModel):
+    type: ClassVar[str] = "input_status"
+    inputStatus: str = "ALLOW_INPUT"
+
+
+@dataclasses.dataclass
+class CommandRequestModel(ResultModel):
+    type: ClassVar[str] = "command"
+    command: str = ""
+    state: str = "SCHEDULED"
+    message: Optional[str] = None
+
+
+@dataclasses.dataclass
+class WelcomeModel(ResultModel):
+    type: ClassVar[str] = "welcome"
+    pid: str = ""
+    time: str = ""
+    version: str = ""
+    wiki: str = "https://arthas.aliyun.com/doc"
+    tutorials: str = "https://arthas.aliyun.com/doc/arthas-tutorials.html"
+    mainClass: Optional[str] = None
+
+
+@dataclasses.dataclass
+class RowAffectModel(ResultModel):
+    type: ClassVar[str] = "row_affect"
+    rowCount: int = 0
+
+
+@dataclasses.dataclass
+class EnhancerAffect(ResultModel):
+    """Arthas's EnhancerAffectVO (``effect`` of the enhancer result, ``affect`` of reset)."""
+    cost: int = -1
+    classCount: int = 0
+    methodCount: int = 0
+    listenerId: int = -1
+    overLimitMsg: Optional[str] = None
+    methods: Optional[list] = None
+
+
+@dataclasses.dataclass
+class EnhancerModel(ResultModel):
+    type: ClassVar[str] = "enhancer"
+    success: bool = True
+    effect: Optional[EnhancerAffect] = None
+    message: Optional[str] = None

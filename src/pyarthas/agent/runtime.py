@@ -1,0 +1,120 @@
+"""The agent: one object that owns the server, the sessions, the jobs and the services commands use.
+
+Commands reach the services through ``process.agent``:
+- ``options``: the global options (``settings.GlobalOptions``); ``timeouts``: protocol timeouts.
+- ``engine``: the enhancement engine (created on first use).
+- ``output_dir``: the folder served read-only at ``/arthas-output/`` (created on first use).
+- ``history``: the global command history (at most 500 lines).
+- ``pid``, ``version``, ``start_time``, ``url``.
+- ``on_stop(callback)``: cleanup to run when the agent stops (profiler, tracemalloc...).
+- ``request_stop()``: stop the agent once the current request has been answered.
+"""
+import collections
+import os
+import sys
+import threading
+import time
+from typing import Callable, List, Optional
+
+from . import VERSION
+from .settings import GlobalOptions, Timeouts
+from .util import threads
+
+
+class Agent:
+    def __init__(self, ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = None):
+        self.ip = ip
+        self.requested_port = port
+        self.port = port
+        self.pid = os.getpid()
+        self.version = VERSION
+        self.start_time = time.time()
+        self.options = GlobalOptions()
+        self.timeouts = Timeouts()
+        self.history: collections.deque = collections.deque(maxlen=500)
+        self._output_dir = output_dir or os.environ.get("PYARTHAS_OUTPUT_DIR") or os.path.join(
+            os.getcwd(), "arthas-output")
+        self._engine = None
+        self._engine_lock = threading.Lock()
+        self._stop_callbacks: List[Callable[[], None]] = []
+        self._stopped = threading.Event()
+        from .session.manager import SessionManager
+        from .job.controller import JobController
+        self.jobs = JobController(self)
+        self.sessions = SessionManager(self)
+        self.server = None
+
+    # ---- services for commands ----
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            with self._engine_lock:
+                if self._engine is None:
+                    from .engine import Engine
+                    self._engine = Engine(self)
+        return self._engine
+
+    @property
+    def engine_if_started(self):
+        return self._engine
+
+    @property
+    def output_dir(self) -> str:
+        os.makedirs(self._output_dir, exist_ok=True)
+        return self._output_dir
+
+    @property
+    def output_root(self) -> str:
+        """The output folder's path without creating it (for the static file server)."""
+        return self._output_dir
+
+    @property
+    def url(self) -> str:
+        host = "[%s]" % self.ip if ":" in self.ip else self.ip
+        return "http://%s:%d" % (host, self.port)
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        self._stop_callbacks.append(callback)
+
+    # ---- life cycle ----
+
+    def start(self) -> "Agent":
+        from .http.server import ApiServer
+        from .commands import load_all
+        load_all()
+        self.server = ApiServer(self)
+        self.port = self.server.port
+        self.sessions.start()
+        self.server.start()
+        return self
+
+    def request_stop(self) -> None:
+        """Stop from inside a request (the ``stop`` command): the answer goes out first."""
+        threads.spawn("stopper", lambda: (time.sleep(0.2), self.stop()))
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self.sessions.close_all("arthas server is going to shutdown.")
+        if self._engine is not None:
+            _quietly(self._engine.reset_all)
+        for callback in reversed(self._stop_callbacks):
+            _quietly(callback)
+        if self.server is not None:
+            self.server.stop()
+        self.jobs.close()
+        from . import _forget_agent
+        _forget_agent(self)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+
+def _quietly(callback: Callable[[], None]) -> None:
+    try:
+        callback()
+    except Exception as exc:  # cleanup must go on whatever one part does
+        sys.stderr.write("pyarthas: cleanup failed: %r\n" % (exc,))

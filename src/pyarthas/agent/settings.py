@@ -1,0 +1,132 @@
+"""Agent settings: the global options users change with ``options NAME VALUE`` (Arthas's GlobalOptions),
+and the timeouts of sessions and consumers, which tests shorten through environment variables."""
+import os
+import re
+import threading
+from typing import Any, Callable, Dict, List, Optional
+
+
+class GlobalOption:
+    def __init__(self, name: str, value: Any, summary: str, description: str = "", level: int = 1,
+                 parse: Optional[Callable[[str], Any]] = None):
+        self.name = name
+        self.value = value
+        self.type = type(value).__name__ if not isinstance(value, str) else "String"
+        self.summary = summary
+        self.description = description or summary
+        self.level = level
+        self.parse = parse or _parser_for(value)
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"level": self.level, "type": _java_type(self.value), "name": self.name,
+                "value": _text(self.value), "summary": self.summary, "description": self.description}
+
+
+def _java_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "int"
+    return "String"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _parser_for(value: Any) -> Callable[[str], Any]:
+    if isinstance(value, bool):
+        def parse_bool(raw: str) -> bool:
+            if raw.lower() not in ("true", "false"):
+                raise ValueError(raw)
+            return raw.lower() == "true"
+        return parse_bool
+    if isinstance(value, int):
+        return int
+    return str
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """Arthas's job-timeout syntax: a number with unit s/m/h/d; a plain number is seconds."""
+    match = _DURATION.match(text or "")
+    if not match:
+        raise ValueError(text)
+    return int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+class GlobalOptions:
+    """Thread-safe store of the options. ``get(name)`` is cheap enough for hot paths."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._options: Dict[str, GlobalOption] = {}
+        for option in _defaults():
+            self._options[option.name] = option
+
+    def get(self, name: str) -> Any:
+        return self._options[name].value
+
+    def all(self) -> List[GlobalOption]:
+        return list(self._options.values())
+
+    def find(self, name: str) -> Optional[GlobalOption]:
+        return self._options.get(name)
+
+    def set(self, name: str, raw: str):
+        """Returns (before, after); raises KeyError for an unknown name, ValueError for a bad value."""
+        with self._lock:
+            option = self._options[name]
+            new_value = option.parse(raw)
+            before = option.value
+            option.value = new_value
+            return before, new_value
+
+
+def _defaults() -> List[GlobalOption]:
+    return [
+        GlobalOption("unsafe", False, "Option to support system-level class",
+                     "Enhancing the interpreter's own modules (builtins, the agent) is refused unless true."),
+        GlobalOption("dump", False, "Option to dump the enhanced classes"),
+        GlobalOption("batch-re-transform", True, "Option to support batch reTransform Class"),
+        GlobalOption("json-format", False, "Option to support JSON format of object output"),
+        GlobalOption("disable-sub-class", False, "Option to control include sub class when class matching"),
+        GlobalOption("support-default-method", True, "Option to control include default method in interface"),
+        GlobalOption("save-result", False, "Option to print command's result to log file"),
+        GlobalOption("job-timeout", "1d", "Option to job timeout",
+                     "Every job is terminated after this long; a number with unit s/m/h/d (plain number: seconds).",
+                     parse=_checked_duration),
+        GlobalOption("print-parent-fields", True, "Option to print all fields in parent class"),
+        GlobalOption("verbose", False, "Option to print verbose information"),
+        GlobalOption("strict", True, "Option to strict mode"),
+        GlobalOption("object-size-limit", 10 * 1024 * 1024,
+                     "Option to control the limit size of the object output, unit: bytes"),
+    ]
+
+
+def _checked_duration(raw: str) -> str:
+    parse_duration(raw)
+    return raw
+
+
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+class Timeouts:
+    """Protocol timeouts (seconds). Environment variables exist so tests can shorten them."""
+
+    def __init__(self) -> None:
+        self.session = _env_seconds("PYARTHAS_SESSION_TIMEOUT", 3 * 3600)
+        self.consumer = _env_seconds("PYARTHAS_CONSUMER_TIMEOUT", 300)
+        self.reaper_interval = _env_seconds("PYARTHAS_REAPER_INTERVAL", 60)
+        self.poll_wait = _env_seconds("PYARTHAS_POLL_WAIT", 2.0)
+        self.poll_flush = 0.1
+        self.consumer_healthy_window = 1.0

@@ -1,0 +1,48 @@
+"""``pyarthas`` / ``python -m pyarthas``: one subcommand per module, each with ``configure(parser)`` and
+``run(args) -> int``."""
+import argparse
+import importlib
+import sys
+from typing import List, Optional
+
+from ..agent import VERSION
+
+# subcommand -> (module under pyarthas.cli, one-line help)
+SUBCOMMANDS = {
+    "demo": ("launch", "run the demo (demo.MathGame) with the agent started"),
+    "run": ("launch", "run a script or module (-m) with the agent started"),
+    "attach": ("attach", "load the agent into a running Python process"),
+    "ps": ("attach", "list the Python processes this user can see"),
+    "console": ("console", "interactive console over the HTTP API"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pyarthas",
+        description="Live diagnostics for running Python processes, speaking the Arthas HTTP API. "
+                    "Without a subcommand: choose a Python process, attach to it and open the console.")
+    parser.add_argument("--version", action="version", version="pyarthas " + VERSION)
+    sub = parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        module = _module(module_name)
+        module.configure(name, sub_parser)
+        sub_parser.set_defaults(_module=module)
+    return parser
+
+
+def _module(module_name: str):
+    return importlib.import_module("%s.%s" % (__package__, module_name))
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.subcommand is None:
+        args = parser.parse_args(argv)
+        sys.exit(_module("attach").choose_and_attach(args))
+    if extra:
+        parser.parse_args(argv)  # reports the unknown arguments the usual way
+    sys.exit(args._module.run(args) or 0)

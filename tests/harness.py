@@ -1,0 +1,232 @@
+"""Real target processes with the agent inside, and a plain HTTP client to talk to them.
+
+Nothing here mocks the agent: a target is a real interpreter (each CPython the machine has, see
+``target_pythons``) running real code, and the client speaks HTTP over loopback.
+"""
+import http.client
+import json
+import os
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from typing import Any, Dict, Iterable, List, Optional
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SRC = os.path.join(ROOT, "src")
+URL_LINE = re.compile(r"serving (http://\S+)/api")
+
+
+def target_pythons() -> List[str]:
+    """Interpreters to run targets under: $PYARTHAS_TEST_PYTHONS (os.pathsep-separated), else every
+    pyenv CPython from 3.9 up, else this interpreter."""
+    configured = os.environ.get("PYARTHAS_TEST_PYTHONS")
+    if configured:
+        return [p for p in configured.split(os.pathsep) if p]
+    found = _pyenv_pythons()
+    return found or [sys.executable]
+
+
+def _pyenv_pythons() -> List[str]:
+    pyenv = shutil.which("pyenv")
+    if not pyenv:
+        return []
+    try:
+        out = subprocess.run([pyenv, "versions", "--bare", "--skip-aliases"], capture_output=True, text=True,
+                             timeout=20).stdout
+        root = subprocess.run([pyenv, "root"], capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return []
+    pythons = {}
+    for version in out.split():
+        match = re.fullmatch(r"3\.(\d+)\.\d+", version)
+        if match and int(match.group(1)) >= 9:
+            exe = os.path.join(root, "versions", version, "bin", "python3")
+            if os.path.exists(exe):
+                pythons[int(match.group(1))] = exe
+    return [pythons[k] for k in sorted(pythons)]
+
+
+def python_id(exe: str) -> str:
+    match = re.search(r"(\d+\.\d+)\.\d+", exe)
+    return "py" + match.group(1) if match else os.path.basename(exe)
+
+
+def target_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("PYARTHAS_ARM", None)
+    if extra:
+        env.update(extra)
+    return env
+
+
+class Target:
+    """A running target process. ``url`` is set once the agent printed it."""
+
+    def __init__(self, argv: List[str], env: Dict[str, str], cwd: Optional[str] = None, wait_for_agent=True,
+                 start_timeout: float = 20.0):
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd,
+                                     stdin=subprocess.DEVNULL)
+        self.stdout_lines: "queue.Queue[str]" = queue.Queue()
+        self.stderr_lines: List[str] = []
+        self._url_found: "queue.Queue[str]" = queue.Queue()
+        self._readers = [
+            threading.Thread(target=self._read, args=(self.proc.stderr, True), daemon=True),
+            threading.Thread(target=self._read, args=(self.proc.stdout, False), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+        self.url = None
+        if wait_for_agent:
+            self.url = self.wait_for_url(start_timeout)
+
+    def _read(self, stream, is_stderr: bool) -> None:
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", "replace")
+            if is_stderr:
+                self.stderr_lines.append(line)
+                match = URL_LINE.search(line)
+                if match:
+                    self._url_found.put(match.group(1))
+            else:
+                self.stdout_lines.put(line)
+
+    def wait_for_url(self, timeout: float) -> str:
+        try:
+            return self._url_found.get(timeout=timeout)
+        except queue.Empty:
+            self.kill()
+            raise AssertionError("the agent did not start; stderr:\n" + "".join(self.stderr_lines)) from None
+
+    def wait_stdout(self, pattern: str, timeout: float = 10.0) -> str:
+        """Wait for a stdout line matching ``pattern`` (the target's own output)."""
+        deadline = time.monotonic() + timeout
+        regex = re.compile(pattern)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError("no stdout line matched %r; stderr:\n%s" % (pattern, "".join(self.stderr_lines)))
+            try:
+                line = self.stdout_lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if regex.search(line):
+                return line
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def api(self, action: str, **fields: Any) -> Dict[str, Any]:
+        body = dict(fields, action=action)
+        return post_json(self.url, body)
+
+    def exec(self, command: str, **fields: Any) -> Dict[str, Any]:
+        return self.api("exec", command=command, **fields)
+
+    def results(self, command: str, **fields: Any) -> List[Dict[str, Any]]:
+        """``exec`` a command and return its results, asserting the request succeeded."""
+        reply = self.exec(command, **fields)
+        assert reply["state"] == "SUCCEEDED", reply
+        return reply["body"]["results"]
+
+    def session(self) -> "Session":
+        return Session(self)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+
+class Session:
+    """An init_session'd session with its first consumer."""
+
+    def __init__(self, target: Target):
+        self.target = target
+        reply = target.api("init_session")
+        assert reply["state"] == "SUCCEEDED", reply
+        self.id = reply["sessionId"]
+        self.consumer = reply["consumerId"]
+
+    def api(self, action: str, **fields: Any) -> Dict[str, Any]:
+        return self.target.api(action, sessionId=self.id, **fields)
+
+    def pull(self, consumer: Optional[str] = None) -> List[Dict[str, Any]]:
+        reply = self.api("pull_results", consumerId=consumer or self.consumer)
+        assert reply["state"] == "SUCCEEDED", reply
+        return reply["body"]["results"]
+
+    def async_exec(self, command: str) -> Dict[str, Any]:
+        reply = self.api("async_exec", command=command)
+        assert reply["state"] == "SCHEDULED", reply
+        return reply
+
+    def pull_until(self, predicate, timeout: float = 15.0, consumer: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Pull until some result satisfies ``predicate``; returns everything pulled so far."""
+        collected: List[Dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = self.pull(consumer)
+            collected.extend(batch)
+            if any(predicate(r) for r in batch):
+                return collected
+        raise AssertionError("timed out; pulled: %s" % json.dumps(collected)[:4000])
+
+    def run_to_status(self, command: str, timeout: float = 15.0) -> List[Dict[str, Any]]:
+        """async_exec ``command`` and pull until its status result; returns this job's results."""
+        job_id = self.async_exec(command)["body"]["jobId"]
+        pulled = self.pull_until(lambda r: r.get("type") == "status" and r.get("jobId") == job_id, timeout)
+        return [r for r in pulled if r.get("jobId") == job_id]
+
+    def close(self) -> None:
+        self.api("close_session")
+
+
+def post_raw(url: str, body: bytes, headers: Optional[Dict[str, str]] = None, method: str = "POST",
+             path: str = "/api", timeout: float = 60.0):
+    """Send one HTTP request; returns (status, headers, body bytes)."""
+    host, port = url.split("//", 1)[1].rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        all_headers = {"Content-Type": "application/json"}
+        all_headers.update(headers or {})
+        conn.request(method, path, body=body, headers=all_headers)
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+
+
+def post_json(url: str, body: Any, headers: Optional[Dict[str, str]] = None, timeout: float = 60.0):
+    status, _, raw = post_raw(url, json.dumps(body).encode("utf-8"), headers, timeout=timeout)
+    assert status == 200, (status, raw)
+    return json.loads(raw)
+
+
+def start_script(python: str, code: str, tmp_path, env: Optional[Dict[str, str]] = None,
+                 agent: bool = True, args: Iterable[str] = ()) -> Target:
+    """Run ``code`` (dedented) as ``__main__`` of a real process, through ``pyarthas run --port 0``."""
+    script = tmp_path / "target_main.py"
+    script.write_text(textwrap.dedent(code))
+    if agent:
+        argv = [python, "-m", "pyarthas", "run", "--port", "0", str(script), *args]
+    else:
+        argv = [python, str(script), *args]
+    return Target(argv, target_env(env), cwd=str(tmp_path), wait_for_agent=agent)
+
+
+def start_demo(python: str, tmp_path, env: Optional[Dict[str, str]] = None) -> Target:
+    return Target([python, "-m", "pyarthas", "demo", "--port", "0"], target_env(env), cwd=str(tmp_path))
