@@ -14,17 +14,21 @@ _lock = threading.Lock()
 _agent = None
 
 
-def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: str = None, quiet: bool = False):
+def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: str = None, quiet: bool = False,
+          password: str = None, username: str = None):
     """Start the agent (once per process) and return it; prints the URL it serves on stderr."""
     global _agent
     with _lock:
         if _agent is not None and not _agent.stopped:
             return _agent
         from .runtime import Agent
-        agent = Agent(ip=ip, port=port, output_dir=output_dir).start()
+        agent = Agent(ip=ip, port=port, output_dir=output_dir, password=password, username=username).start()
         _agent = agent
     if not quiet:
         sys.stderr.write("pyarthas agent %s serving %s/api (pid %d)\n" % (VERSION, agent.url, agent.pid))
+        if agent.generated_password:
+            sys.stderr.write("pyarthas: bound beyond loopback; using generated password for user %s: %s\n"
+                             % (agent.username, agent.password))
         sys.stderr.flush()
     return agent
 

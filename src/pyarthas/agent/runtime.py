@@ -7,10 +7,11 @@ Commands reach the services through ``process.agent``:
 - ``history``: the global command history (at most 500 lines).
 - ``pid``, ``version``, ``start_time``, ``url``.
 - ``on_stop(callback)``: cleanup to run when the agent stops (profiler, tracemalloc...).
-- ``request_stop()``: stop the agent once the current request has been answered.
+- ``request_stop(job)``: stop the agent once ``job`` has delivered its last result.
 """
 import collections
 import os
+import secrets
 import sys
 import threading
 import time
@@ -19,10 +20,12 @@ from typing import Callable, List, Optional
 from . import VERSION
 from .settings import GlobalOptions, Timeouts
 from .util import threads
+from .util.net import is_loopback
 
 
 class Agent:
-    def __init__(self, ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = None):
+    def __init__(self, ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = None,
+                 password: Optional[str] = None, username: Optional[str] = None):
         self.ip = ip
         self.requested_port = port
         self.port = port
@@ -43,6 +46,14 @@ class Agent:
         self.jobs = JobController(self)
         self.sessions = SessionManager(self)
         self.server = None
+        self.username = username or os.environ.get("PYARTHAS_USERNAME") or "arthas"
+        self.password = password or os.environ.get("PYARTHAS_PASSWORD") or None
+        self.generated_password = False
+        if self.password is None and not is_loopback(ip):
+            # Arthas: bound beyond loopback without a password, one is generated and printed.
+            self.password = secrets.token_urlsafe(48)[:64]
+            self.generated_password = True
+        self.main_class: Optional[str] = None  # shown in the welcome; the demo sets demo.MathGame
 
     # ---- services for commands ----
 
@@ -89,9 +100,15 @@ class Agent:
         self.server.start()
         return self
 
-    def request_stop(self) -> None:
-        """Stop from inside a request (the ``stop`` command): the answer goes out first."""
-        threads.spawn("stopper", lambda: (time.sleep(0.2), self.stop()))
+    def request_stop(self, job=None) -> None:
+        """Stop from inside a job (the ``stop`` command): once that job has delivered its last result."""
+
+        def stop_after_job() -> None:
+            if job is not None:
+                job.wait_terminated(5.0)
+            self.stop()
+
+        threads.spawn("stopper", stop_after_job)
 
     def stop(self) -> None:
         if self._stopped.is_set():

@@ -17,7 +17,8 @@ def configure(name, parser) -> None:
 def run(args) -> int:
     from ..agent import start
     if args.subcommand == "demo":
-        start(ip=args.ip, port=args.port)
+        agent = start(ip=args.ip, port=args.port)
+        agent.main_class = "demo.MathGame"
         return run_demo()
     program = list(args.program)
     if args.module:

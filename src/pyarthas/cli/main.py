@@ -26,10 +26,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)
-        module = _module(module_name)
+        try:
+            module = _module(module_name)
+        except ImportError as exc:  # one broken subcommand must not take the others down
+            sub_parser.set_defaults(_module=_Unavailable(name, exc))
+            continue
         module.configure(name, sub_parser)
         sub_parser.set_defaults(_module=module)
     return parser
+
+
+class _Unavailable:
+    def __init__(self, name: str, error: Exception):
+        self.message = "pyarthas %s is not available here: %s\n" % (name, error)
+
+    def run(self, args) -> int:
+        sys.stderr.write(self.message)
+        return 2
+
+    def choose_and_attach(self, args) -> int:
+        return self.run(args)
 
 
 def _module(module_name: str):
@@ -42,7 +58,11 @@ def main(argv: Optional[List[str]] = None) -> None:
     args, extra = parser.parse_known_args(argv)
     if args.subcommand is None:
         args = parser.parse_args(argv)
-        sys.exit(_module("attach").choose_and_attach(args))
+        try:
+            chooser = _module("attach")
+        except ImportError as exc:
+            chooser = _Unavailable("attach", exc)
+        sys.exit(chooser.choose_and_attach(args))
     if extra:
         parser.parse_args(argv)  # reports the unknown arguments the usual way
     sys.exit(args._module.run(args) or 0)

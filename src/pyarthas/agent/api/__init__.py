@@ -1,0 +1,1 @@
+"""Arthas's HTTP API actions."""

@@ -1,0 +1,293 @@
+"""One function per Arthas API action (reference section 1.5), with Arthas's exact states and texts.
+
+``handle_request(agent, body_bytes)`` returns the response object; the HTTP layer writes it with status
+200 whatever it says.
+"""
+import json
+from typing import Any, Callable, Dict, List, Optional
+
+from ..job.controller import JobCreationError
+from ..model import CommandRequestModel, to_json
+from ..session.manager import Session
+
+DEFAULT_EXEC_TIMEOUT_MS = 30000
+PACKED_RESULTS_CAPACITY = 500
+STRING_FIELDS = ("action", "command", "requestId", "sessionId", "consumerId", "userId")
+KNOWN_FIELDS = set(STRING_FIELDS) | {"execTimeout"}
+
+
+class ApiError(Exception):
+    def __init__(self, state: str, message: str, **extra: Any):
+        super().__init__(message)
+        self.state = state
+        self.message = message
+        self.extra = extra
+
+
+class Request:
+    def __init__(self, fields: Dict[str, Any]):
+        self.action = _blank_to_none(fields.get("action"))
+        self.command = fields.get("command")
+        self.request_id = fields.get("requestId")
+        self.session_id = _blank_to_none(fields.get("sessionId"))
+        self.consumer_id = _blank_to_none(fields.get("consumerId"))
+        self.user_id = _blank_to_none(fields.get("userId"))
+        self.exec_timeout = fields.get("execTimeout")
+
+
+def _blank_to_none(value: Optional[str]) -> Optional[str]:
+    return value if value is not None and value.strip() else None
+
+
+def handle_request(agent, body: bytes) -> Dict[str, Any]:
+    request_id = None
+    try:
+        request = parse_request(body)
+        request_id = request.request_id
+        response = dispatch(agent, request)
+    except ApiError as exc:
+        response = dict(exc.extra, state=exc.state, message=exc.message)
+    except Exception as exc:  # never let a bug of ours take the server down
+        response = {"state": "FAILED", "message": "process http api request failed: %s" % (exc,)}
+    if request_id is not None:
+        response["requestId"] = request_id
+    return response
+
+
+def parse_request(body: bytes) -> Request:
+    def fail(reason: str) -> ApiError:
+        return ApiError("FAILED", "Process request error: parse request failed: %s" % reason)
+
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise fail("request body is not UTF-8: %s" % exc) from None
+    if not text.strip():
+        raise fail("request body is empty")
+    try:
+        fields = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise fail("invalid JSON: %s" % (exc,)) from None
+    if not isinstance(fields, dict):
+        raise fail("the request must be a JSON object, not %s" % type(fields).__name__)
+    unknown = sorted(set(fields) - KNOWN_FIELDS)
+    if unknown:
+        raise fail("unknown field(s): %s" % ", ".join(unknown))
+    for name in STRING_FIELDS:
+        if fields.get(name) is not None and not isinstance(fields[name], str):
+            raise fail("'%s' must be a string" % name)
+    fields["execTimeout"] = _exec_timeout(fields.get("execTimeout"), fail)
+    return Request(fields)
+
+
+def _exec_timeout(value: Any, fail: Callable[[str], ApiError]) -> int:
+    if value is None or value == "":
+        return DEFAULT_EXEC_TIMEOUT_MS
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise fail("'execTimeout' must be a number of milliseconds")
+    try:
+        millis = int(float(value))
+    except (ValueError, OverflowError):
+        raise fail("'execTimeout' must be a number of milliseconds") from None
+    return millis if millis > 0 else DEFAULT_EXEC_TIMEOUT_MS
+
+
+def dispatch(agent, request: Request) -> Dict[str, Any]:
+    if request.action is None:
+        raise ApiError("FAILED", "'action' is required")
+    action = ACTIONS.get(request.action.strip().lower())
+    if action is None:
+        raise ApiError("FAILED", "unknown action: %s" % request.action)
+    if action is init_session:
+        return init_session(agent, request)
+    session = _find_session(agent, request, required=action is not exec_command)
+    return action(agent, request, session)
+
+
+def _find_session(agent, request: Request, required: bool) -> Optional[Session]:
+    if request.session_id is None:
+        if required:
+            raise ApiError("FAILED", "'sessionId' is required")
+        return None
+    session = agent.sessions.get(request.session_id)
+    if session is None:
+        raise ApiError("FAILED", "session not found: %s" % request.session_id)
+    session.touch()
+    if request.user_id is not None:
+        session.user_id = request.user_id
+    return session
+
+
+# ---- actions ----
+
+def init_session(agent, request: Request) -> Dict[str, Any]:
+    session = agent.sessions.create()
+    if request.user_id is not None:
+        session.user_id = request.user_id
+    consumer = session.distributor.add_consumer(replay_history=False)
+    agent.sessions.welcome(session)
+    return {"sessionId": session.session_id, "consumerId": consumer.id, "state": "SUCCEEDED"}
+
+
+def join_session(agent, request: Request, session: Session) -> Dict[str, Any]:
+    _require_distributor(session)
+    consumer = session.distributor.add_consumer(replay_history=True)
+    return {"sessionId": session.session_id, "consumerId": consumer.id, "state": "SUCCEEDED"}
+
+
+def pull_results(agent, request: Request, session: Session) -> Dict[str, Any]:
+    if request.consumer_id is None:
+        raise ApiError("FAILED", "'consumerId' is required")
+    _require_distributor(session)
+    consumer = session.distributor.consumer(request.consumer_id)
+    if consumer is None:
+        raise ApiError("FAILED", "consumer not found: %s" % request.consumer_id)
+    results = consumer.poll()
+    return {"state": "SUCCEEDED", "sessionId": session.session_id, "consumerId": consumer.id,
+            "body": {"results": results}}
+
+
+def _require_distributor(session: Session) -> None:
+    if session.distributor is None:
+        raise ApiError("FAILED", "session not found: %s" % session.session_id)
+
+
+def async_exec(agent, request: Request, session: Session) -> Dict[str, Any]:
+    command = _require_command(request)
+    with _SessionLock(session, command):
+        try:
+            job = agent.jobs.create_job(command, session, session.append)
+        except JobCreationError as exc:
+            message = "Async exec command failed:%s" % exc
+            session.append(0, CommandRequestModel(command=command, state="FAILED", message=message))
+            raise ApiError("FAILED", message, sessionId=session.session_id, body={"command": command}) from None
+        body = {"command": command, "jobId": job.job_id, "jobStatus": job.status}
+        session.append(job.job_id, CommandRequestModel(command=command, state="SCHEDULED"))
+        _run_job(session, job)
+    return {"sessionId": session.session_id, "state": "SCHEDULED", "body": body}
+
+
+def exec_command(agent, request: Request, session: Optional[Session]) -> Dict[str, Any]:
+    command = _require_command(request)
+    one_time = session is None
+    if one_time:
+        session = agent.sessions.create(one_time=True)
+        if request.user_id is not None:
+            session.user_id = request.user_id
+    try:
+        return _exec_in(agent, request, session, command)
+    finally:
+        if one_time:
+            agent.sessions.remove(session.session_id)
+
+
+def _exec_in(agent, request: Request, session: Session, command: str) -> Dict[str, Any]:
+    packed: List[Any] = []
+
+    def pack(job_id: int, model) -> None:
+        if len(packed) < PACKED_RESULTS_CAPACITY:
+            packed.append((job_id, model))
+
+    with _SessionLock(session, command):
+        try:
+            job = agent.jobs.create_job(command, session, pack)
+        except JobCreationError as exc:
+            raise ApiError("FAILED", "Exec command failed:%s" % exc, sessionId=session.session_id,
+                           body={"command": command}) from None
+        _run_job(session, job)
+    timeout_ms = request.exec_timeout
+    expired = not job.wait_terminated(timeout_ms / 1000.0)
+    if expired:
+        job.interrupt()
+        job.wait_terminated(5.0)
+    body = {"command": command, "jobId": job.job_id, "jobStatus": job.status, "timeExpired": expired,
+            "results": [_safe_json(model, job_id) for job_id, model in list(packed)]}
+    response = {"state": "SUCCEEDED", "sessionId": session.session_id, "body": body}
+    if expired:
+        body["timeout"] = timeout_ms
+        response.update(state="INTERRUPTED", message="The job is exceeded time limit, force interrupt")
+    return response
+
+
+def _safe_json(model, job_id: int) -> Dict[str, Any]:
+    try:
+        return to_json(model, job_id)
+    except Exception as exc:
+        return {"type": "message", "jobId": job_id,
+                "message": "result of type %s could not be serialized: %r" % (model.type, exc)}
+
+
+def _run_job(session: Session, job) -> None:
+    """Start ``job`` in ``session``: foreground unless it ends with ``&``; the input status follows."""
+    if job.background:
+        job.start()
+        return
+    session.foreground_job = job
+    job.on_terminated(lambda finished: _release_foreground(session, finished))
+    session.set_input_status("ALLOW_INTERRUPT")
+    job.start()
+
+
+def _release_foreground(session: Session, job) -> None:
+    if session.foreground_job is job:
+        session.foreground_job = None
+        session.set_input_status("ALLOW_INPUT")
+
+
+def interrupt_job(agent, request: Request, session: Session) -> Dict[str, Any]:
+    job = session.foreground_job
+    if job is None:
+        raise ApiError("FAILED", "no foreground job is running")
+    job.interrupt()
+    return {"state": "SUCCEEDED", "body": {"jobId": job.job_id, "jobStatus": job.status}}
+
+
+def close_session(agent, request: Request, session: Session) -> Dict[str, Any]:
+    agent.sessions.remove(session.session_id)
+    return {"state": "SUCCEEDED"}
+
+
+def session_info(agent, request: Request, session: Session) -> Dict[str, Any]:
+    return {"state": "SUCCEEDED", "sessionId": session.session_id,
+            "body": {"createTime": session.create_time, "lastAccessTime": session.last_access,
+                     "pid": session.pid}}
+
+
+def _require_command(request: Request) -> str:
+    if request.command is None:
+        raise ApiError("FAILED", "'command' is required")
+    return request.command
+
+
+class _SessionLock:
+    """Arthas's tryLock + foreground check around creating and starting a job."""
+
+    def __init__(self, session: Session, command: str):
+        self.session = session
+        self.command = command
+
+    def __enter__(self):
+        if not self.session.try_lock():
+            raise ApiError("REFUSED", "Another command is executing.", sessionId=self.session.session_id,
+                           body={"command": self.command})
+        if self.session.foreground_job is not None:
+            self.session.unlock()
+            raise ApiError("REFUSED", "Another job is running.", sessionId=self.session.session_id,
+                           body={"command": self.command})
+        return self
+
+    def __exit__(self, *exc_info):
+        self.session.unlock()
+        return False
+
+
+ACTIONS: Dict[str, Callable] = {
+    "init_session": init_session,
+    "join_session": join_session,
+    "pull_results": pull_results,
+    "async_exec": async_exec,
+    "exec": exec_command,
+    "interrupt_job": interrupt_job,
+    "close_session": close_session,
+    "session_info": session_info,
+}

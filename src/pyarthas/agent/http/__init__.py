@@ -1,0 +1,1 @@
+"""The HTTP server: routing, Origin/Host checks, body limits, static files."""

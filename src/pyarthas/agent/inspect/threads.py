@@ -1,0 +1,589 @@
+"""Threads as Arthas shows them: CPU from per-thread CPU clocks, states inferred from the top frame, stacks.
+
+Public helpers (all cheap: one ``sys._current_frames()`` call, one clock read per thread, no thread
+started, nothing left behind):
+
+- ``thread_snapshot(interval_s=0.2, wait=None, include_agent=False, include_native=False)``: a list of
+  Arthas ThreadVO dicts, busiest first: ``id`` (the Python ident, ``threading.get_ident()``; threads
+  without a Python state, listed with ``include_native``, get ``-tid`` as Java's internal threads get
+  negative ids), ``nativeId`` (OS thread id, -1 unknown), ``name``, ``group``, ``priority`` (always 5,
+  Python threads have none), ``state`` (Java's names: RUNNABLE, BLOCKED, WAITING, TIMED_WAITING),
+  ``cpu`` (% of one core over the interval, 2 decimals), ``deltaTime`` (CPU ms in the interval), ``time``
+  (total CPU ms), ``interrupted`` (always False), ``daemon``, plus ``waitReason`` (what the thread waits
+  in: ``sleep``, ``lock``, ``Condition.wait``, ``select``, ``io``, ``join``, ``queue``; absent when
+  running) and ``agentThread`` (started by pyarthas). ``wait(seconds) -> bool`` replaces the sleep
+  between the two CPU readings (a job passes ``process.wait`` so an interrupt cuts it short; a True
+  return means "stop": the snapshot is then taken at once). ``interval_s=0`` reads CPU totals only.
+- ``thread_info(ident, with_locals=False, expand=1, size_limit=...)``: Arthas's ThreadInfo bean dict with
+  the full stack (innermost first), or None when there is no such thread (``ident`` may also be the
+  native id).
+- ``busy_threads(n, interval_s, wait=None, ...)``: ThreadVO + ThreadInfo fields of the ``n`` busiest.
+- ``blocking_lock_info()``: the thread holding the lock most others are blocked on (``-b``).
+- ``frame_element(frame)``: one Arthas StackTraceElement dict for a Python frame.
+
+State inference: while we read the frames we hold the GIL, so every other thread is either between two
+bytecodes (runnable) or inside a C call that released the GIL. The top Python frame then stands on a call
+instruction; the names loaded for that call (``time.sleep``, ``lock.acquire``, ``with lock:``,
+``sock.recv``...) tell what it waits in. ``threading``'s own frames (Condition.wait, join) are read
+directly. A thread that used more than half a core during the interval is RUNNABLE whatever it stands on.
+"""
+import dis
+import inspect
+import os
+import re
+import sys
+import threading
+import time
+import types
+from collections import OrderedDict
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from ..util.threads import is_agent_thread
+
+_IS_LINUX = sys.platform.startswith("linux")
+_DEFAULT_SIZE_LIMIT = 10 * 1024 * 1024
+
+# ---------------------------------------------------------------- CPU clocks
+
+
+def _thread_clock_id(native_id: int) -> int:
+    """Linux's CPU clock of one thread of this process (MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED)): the
+    same value ``pthread_getcpuclockid`` computes, but from the tid alone, so a thread that has just
+    exited gives EINVAL instead of glibc reading a freed pthread struct."""
+    return ((~native_id) << 3) | 6
+
+
+def cpu_time_ns(native_id: int) -> Optional[int]:
+    """Total CPU time (user + system) of a thread of this process, or None when unknown or gone."""
+    if native_id is None or native_id <= 0:
+        return None
+    if _IS_LINUX:
+        try:
+            return time.clock_gettime_ns(_thread_clock_id(native_id))
+        except OSError:
+            return None
+    if native_id == threading.get_native_id():
+        return time.thread_time_ns()
+    return None
+
+
+def _os_thread_ids() -> List[int]:
+    try:
+        return [int(name) for name in os.listdir("/proc/self/task")]
+    except OSError:
+        return []
+
+
+def _os_thread_name(tid: int) -> str:
+    try:
+        with open("/proc/self/task/%d/comm" % tid) as comm:
+            return comm.read().strip()
+    except OSError:
+        return "tid-%d" % tid
+
+
+# ---------------------------------------------------------------- which threads exist
+
+
+class _Row:
+    """One thread as found: Python ident (or -tid), OS id, name, daemon, the Thread object if any."""
+
+    __slots__ = ("ident", "native_id", "name", "daemon", "agent")
+
+    def __init__(self, ident, native_id, name, daemon, agent):
+        self.ident = ident
+        self.native_id = native_id
+        self.name = name
+        self.daemon = daemon
+        self.agent = agent
+
+
+def _rows(frames: Dict[int, Any], include_agent: bool, include_native: bool) -> List[_Row]:
+    by_ident = {t.ident: t for t in threading.enumerate() if t.ident is not None}
+    rows = []
+    for ident in set(frames) | set(by_ident):
+        thread = by_ident.get(ident)
+        agent = is_agent_thread(ident) or (thread is not None and thread.name.startswith("pyarthas-"))
+        if agent and not include_agent:
+            continue
+        if thread is None:
+            rows.append(_Row(ident, -1, "Thread-%d" % ident, True, agent))
+        else:
+            rows.append(_Row(ident, thread.native_id or -1, thread.name, thread.daemon, agent))
+    if include_native and _IS_LINUX:
+        known = {row.native_id for row in rows}
+        if not include_agent:
+            known |= {t.native_id for t in threading.enumerate() if is_agent_thread(t.ident)}
+        for tid in _os_thread_ids():
+            if tid not in known:
+                rows.append(_Row(-tid, tid, _os_thread_name(tid), True, False))
+    return rows
+
+
+# ---------------------------------------------------------------- where a thread stands
+
+# callee name -> (state, waitReason). Only C callees matter: a Python callee would be the top frame.
+_BLOCKING_CALLS = {}
+for _names, _what in (
+        (("sleep",), ("TIMED_WAITING", "sleep")),
+        (("acquire", "__enter__", "acquire_lock"), ("BLOCKED", "lock")),
+        (("select", "poll", "epoll", "control", "devpoll"), ("WAITING", "select")),
+        (("recv", "recv_into", "recvfrom", "recvfrom_into", "recvmsg", "accept", "_accept", "connect",
+          "connect_ex", "send", "sendall", "sendto", "sendmsg", "sendfile", "read", "readinto", "readline",
+          "readlines", "write", "flush", "getaddrinfo", "gethostbyname", "gethostbyaddr", "input",
+          "do_handshake", "communicate"), ("WAITING", "io")),
+        (("wait", "waitpid", "wait3", "wait4", "waitid", "sigwait", "sigwaitinfo", "sigtimedwait", "pause"),
+         ("WAITING", "wait")),
+        (("get", "put"), ("WAITING", "queue")),
+        (("join", "_wait_for_tstate_lock"), ("WAITING", "join")),
+):
+    for _name in _names:
+        _BLOCKING_CALLS[_name] = _what
+
+_CALL_OPS = {"CALL", "CALL_FUNCTION", "CALL_FUNCTION_KW", "CALL_FUNCTION_EX", "CALL_METHOD", "CALL_KW",
+             "PRECALL"}
+_WITH_OPS = {"SETUP_WITH", "BEFORE_WITH", "BEFORE_ASYNC_WITH", "SETUP_ASYNC_WITH"}
+_BASE_LOADS = {"LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_BORROW", "LOAD_DEREF", "LOAD_CLASSDEREF",
+               "LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS", "LOAD_FROM_DICT_OR_DEREF"}
+_ATTR_LOADS = {"LOAD_ATTR", "LOAD_METHOD", "LOAD_SUPER_ATTR", "LOAD_SPECIAL"}
+_TRANSPARENT = {"PUSH_NULL", "KW_NAMES", "CACHE", "NOP", "EXTENDED_ARG", "COPY", "RESUME", "NOT_TAKEN"}
+
+_CACHE_SIZE = 1024
+_call_site_cache: "OrderedDict[Any, Dict[int, tuple]]" = OrderedDict()
+
+
+def _call_sites(code) -> Dict[int, tuple]:
+    """Offset of each call instruction of ``code`` -> the loads since the previous call, as
+    (kind, name) pairs with kind 'base', 'attr' or 'other'; with-statements end with ('attr',
+    '__enter__'). Cached per code object (bounded)."""
+    sites = _call_site_cache.get(code)
+    if sites is not None:
+        _call_site_cache.move_to_end(code)
+        return sites
+    sites = {}
+    chain: List[tuple] = []
+    for ins in dis.get_instructions(code):
+        op = ins.opname
+        if op in _CALL_OPS:
+            sites[ins.offset] = tuple(chain)
+            if op != "PRECALL":
+                chain = []
+        elif op in _WITH_OPS:
+            sites[ins.offset] = tuple(chain) + (("attr", "__enter__"),)
+            chain = []
+        elif op in _BASE_LOADS:
+            chain.append(("base", _load_name(ins)))
+        elif op in _ATTR_LOADS:
+            chain.append(("attr", _load_name(ins)))
+        elif op not in _TRANSPARENT:
+            chain.append(("other", None))
+    _call_site_cache[code] = sites
+    if len(_call_site_cache) > _CACHE_SIZE:
+        _call_site_cache.popitem(last=False)
+    return sites
+
+
+def _load_name(ins) -> str:
+    value = ins.argval
+    if isinstance(value, str):
+        return value
+    # LOAD_SPECIAL (3.14) carries an index; its argrepr names the method; LOAD_SUPER_ATTR a tuple
+    text = ins.argrepr or ""
+    return text.split()[0] if text else ""
+
+
+class Position:
+    """What a thread stands on: Java state, why it waits, the lock object when it can be found."""
+
+    __slots__ = ("state", "reason", "lock", "lock_name", "owner", "in_native")
+
+    def __init__(self, state="RUNNABLE", reason=None, lock=None, lock_name=None, owner=None, in_native=False):
+        self.state = state
+        self.reason = reason
+        self.lock = lock
+        self.lock_name = lock_name
+        self.owner = owner          # ident of the thread holding ``lock``, None when Python cannot tell
+        self.in_native = in_native
+
+
+def position_of(frame) -> Position:
+    """Infer where the thread whose top frame is ``frame`` stands (see the module docstring)."""
+    if frame is None:
+        return Position(in_native=True)
+    try:
+        inside_threading = _threading_position(frame)
+        if inside_threading is not None:
+            return inside_threading
+        chain = _call_sites(frame.f_code).get(frame.f_lasti)
+        if chain is None:
+            return Position()
+        return _blocking_call_position(frame, chain)
+    except Exception:  # an odd frame never breaks a snapshot
+        return Position()
+
+
+def _threading_position(frame) -> Optional[Position]:
+    """Frames of ``threading`` itself: Condition.wait (queue.get, Event.wait, Semaphore...) and join."""
+    code = frame.f_code
+    if frame.f_globals.get("__name__") != "threading":
+        return None
+    name = code.co_name
+    local = _frame_local
+    if name == "wait" and "waiter" in code.co_varnames:
+        timeout = local(frame, "timeout")
+        condition = local(frame, "self")
+        caller = frame.f_back
+        reason = "Condition.wait"
+        if caller is not None and caller.f_code.co_name in ("get", "put", "join") and \
+                caller.f_globals.get("__name__") == "queue":
+            reason = "queue"
+        elif caller is not None and caller.f_globals.get("__name__") == "threading":
+            reason = "%s.%s" % (type(local(caller, "self")).__name__, caller.f_code.co_name)
+        return Position("WAITING" if timeout is None else "TIMED_WAITING", reason, condition,
+                        _lock_name(condition), in_native=True)
+    if name in ("_wait_for_tstate_lock", "join"):
+        joined = local(frame, "self")
+        timeout = local(frame, "timeout")
+        state = "TIMED_WAITING" if timeout not in (None, -1) else "WAITING"
+        return Position(state, "join", joined, _lock_name(joined), in_native=True)
+    return None
+
+
+def _blocking_call_position(frame, chain: tuple) -> Position:
+    for index, (kind, name) in enumerate(chain):
+        what = _BLOCKING_CALLS.get(name) if kind != "other" else None
+        if what is None:
+            continue
+        state, reason = what
+        position = Position(state, reason, in_native=True)
+        if reason == "lock":
+            lock = _receiver(frame, chain, index)
+            if lock is not None:
+                position.lock = lock
+                position.lock_name = _lock_name(lock)
+                position.owner = lock_owner(lock)
+        return position
+    return Position(in_native=True)
+
+
+def _receiver(frame, chain: tuple, index: int) -> Any:
+    """The object ``chain[index]`` is an attribute of (``self.lock`` for ``self.lock.acquire``), read
+    without running user code (no properties, no ``__getattr__``); None when it cannot be read."""
+    start = index - 1
+    while start >= 0 and chain[start][0] == "attr":
+        start -= 1
+    if start < 0 or chain[start][0] != "base":
+        return None
+    value = _lookup_base(frame, chain[start][1])
+    for kind, name in chain[start + 1:index]:
+        value = _static_attr(value, name)
+        if value is None:
+            return None
+    return value
+
+
+def _lookup_base(frame, name: str) -> Any:
+    value = _frame_local(frame, name)
+    if value is not None:
+        return value
+    value = frame.f_globals.get(name)
+    if value is None:
+        builtins = frame.f_builtins
+        value = builtins.get(name) if isinstance(builtins, dict) else None
+    return value
+
+
+def _frame_local(frame, name: str) -> Any:
+    try:
+        return frame.f_locals.get(name)
+    except Exception:
+        return None
+
+
+_MISSING = object()
+
+
+def _static_attr(obj: Any, name: str) -> Any:
+    try:
+        value = inspect.getattr_static(obj, name, _MISSING)
+    except Exception:
+        return None
+    if value is _MISSING:
+        return None
+    if isinstance(value, (types.GetSetDescriptorType, types.MemberDescriptorType)):  # C-level, safe
+        try:
+            return value.__get__(obj, type(obj))
+        except Exception:
+            return None
+    if hasattr(type(value), "__get__") and not isinstance(value, type):
+        return None  # property or other descriptor: could run user code
+    return value
+
+
+_OWNER_IN_REPR = re.compile(r"owner=(\d+)")
+
+
+def lock_owner(lock: Any) -> Optional[int]:
+    """Ident of the thread holding ``lock`` when Python can tell (RLock, Condition on an RLock), 0 when it
+    is free, None when it cannot tell (threading.Lock and Semaphore keep no owner)."""
+    inner = getattr(lock, "_lock", None) if type(lock).__name__ == "Condition" else None
+    if inner is not None:
+        lock = inner
+    owner = getattr(lock, "_owner", _MISSING) if type(lock).__name__ == "_RLock" else _MISSING
+    if owner is not _MISSING:
+        return owner or 0
+    if type(lock).__name__ == "RLock":
+        try:
+            text = repr(lock)  # the C RLock keeps its owner private but names it in its repr
+        except Exception:
+            return None
+        match = _OWNER_IN_REPR.search(text)
+        return int(match.group(1)) if match else None
+    return None
+
+
+def _lock_name(lock: Any) -> Optional[str]:
+    if lock is None:
+        return None
+    kind = type(lock)
+    return "%s.%s@%x" % (kind.__module__, kind.__qualname__, id(lock))
+
+
+# ---------------------------------------------------------------- stacks
+
+_class_cache: "OrderedDict[Any, str]" = OrderedDict()
+
+
+def frame_element(frame) -> Dict[str, Any]:
+    """Arthas StackTraceElement for a Python frame: ``className`` is the module plus the class the
+    function is defined in, ``methodName`` the function, ``fileName`` the full path."""
+    code = frame.f_code
+    return {"className": _class_name(code, frame.f_globals), "methodName": code.co_name,
+            "fileName": code.co_filename, "lineNumber": frame.f_lineno or 0, "nativeMethod": False}
+
+
+def _class_name(code, module_globals: dict) -> str:
+    cached = _class_cache.get(code)
+    if cached is not None:
+        return cached
+    module = module_globals.get("__name__") or "?"
+    qualname = getattr(code, "co_qualname", None)  # 3.11+
+    owner = None
+    if qualname:
+        parts = [p for p in qualname.split(".")[:-1] if p != "<locals>"]
+        owner = ".".join(parts) or None
+    else:
+        owner = _defining_class(code, module_globals)
+    name = module + "." + owner if owner else module
+    _class_cache[code] = name
+    if len(_class_cache) > _CACHE_SIZE:
+        _class_cache.popitem(last=False)
+    return name
+
+
+def _defining_class(code, module_globals: dict) -> Optional[str]:
+    """Before 3.11 code objects carry no qualname: find a module-level class defining this code."""
+    for value in list(module_globals.values()):
+        if not isinstance(value, type):
+            continue
+        member = value.__dict__.get(code.co_name)
+        member = getattr(member, "__func__", member)
+        member = getattr(member, "fget", member)
+        if getattr(member, "__code__", None) is code:
+            return value.__qualname__
+    return None
+
+
+def stack_of(frame, with_locals: bool = False, expand: int = 1,
+             size_limit: int = _DEFAULT_SIZE_LIMIT, depth: int = 0) -> List[Dict[str, Any]]:
+    """The stack from ``frame`` outwards (innermost first); ``with_locals`` adds each frame's ``locals``
+    serialized to depth ``expand``. ``depth`` > 0 keeps only that many frames."""
+    elements = []
+    while frame is not None and (depth <= 0 or len(elements) < depth):
+        element = frame_element(frame)
+        if with_locals:
+            element["locals"] = _locals_json(frame, expand, size_limit)
+        elements.append(element)
+        frame = frame.f_back
+    return elements
+
+
+def _locals_json(frame, expand: int, size_limit: int) -> Dict[str, Any]:
+    from .values import value_json
+    try:
+        local_vars = dict(frame.f_locals)
+    except Exception as exc:
+        return {"@error": "cannot read locals: %r" % (exc,)}
+    return {str(name): value_json(value, expand, size_limit) for name, value in local_vars.items()}
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+def _cpu_times(rows: List[_Row]) -> Dict[int, Optional[int]]:
+    return {row.ident: cpu_time_ns(row.native_id) for row in rows}
+
+
+def thread_snapshot(interval_s: float = 0.2, wait: Optional[Callable[[float], bool]] = None,
+                    include_agent: bool = False, include_native: bool = False) -> List[Dict[str, Any]]:
+    """ThreadVO dicts of every thread, busiest first (see the module docstring)."""
+    rows, before, elapsed = _sample(interval_s, wait, include_agent, include_native)
+    frames = sys._current_frames()
+    result = []
+    for row in rows:
+        result.append(_thread_vo(row, frames.get(row.ident), before.get(row.ident), elapsed))
+    result.sort(key=lambda vo: (-vo["cpu"], -vo["time"]))
+    return result
+
+
+def _sample(interval_s, wait, include_agent, include_native):
+    """Read the threads and their CPU clocks, wait ``interval_s`` and return (rows, cpu before, elapsed)."""
+    rows = _rows(sys._current_frames(), include_agent, include_native)
+    if interval_s <= 0:
+        return rows, {}, 0.0
+    before = _cpu_times(rows)
+    started = time.monotonic()
+    if wait is None:
+        time.sleep(interval_s)
+    else:
+        wait(interval_s)
+    elapsed = time.monotonic() - started
+    fresh = _rows(sys._current_frames(), include_agent, include_native)
+    return fresh, before, elapsed
+
+
+def _thread_vo(row: _Row, frame, cpu_before: Optional[int], elapsed: float) -> Dict[str, Any]:
+    now = cpu_time_ns(row.native_id)
+    total_ms = now // 1_000_000 if now is not None else 0
+    delta_ms = 0
+    cpu = 0.0
+    if now is not None and cpu_before is not None and elapsed > 0:
+        delta_ns = max(0, now - cpu_before)
+        delta_ms = delta_ns // 1_000_000
+        cpu = round(min(100.0 * delta_ns / (elapsed * 1e9), 100.0), 2)
+    position = position_of(frame) if row.ident > 0 else Position(in_native=True)
+    state = position.state
+    if cpu > 50.0:
+        state = "RUNNABLE"
+    vo = {"id": row.ident, "nativeId": row.native_id, "name": row.name, "group": "main", "priority": 5,
+          "state": state, "cpu": cpu, "deltaTime": delta_ms, "time": total_ms, "interrupted": False,
+          "daemon": row.daemon, "agentThread": row.agent}
+    if state != "RUNNABLE" and position.reason:
+        vo["waitReason"] = position.reason
+    return vo
+
+
+def find_thread(ident: int, include_agent: bool = True) -> Tuple[Optional[_Row], Any]:
+    """The row and top frame of the thread with this Python ident or native id."""
+    frames = sys._current_frames()
+    for row in _rows(frames, include_agent, include_native=True):
+        if row.ident == ident or (row.native_id == ident and ident > 0):
+            return row, frames.get(row.ident)
+    return None, None
+
+
+def thread_info(ident: int, with_locals: bool = False, expand: int = 1,
+                size_limit: int = _DEFAULT_SIZE_LIMIT, depth: int = 0) -> Optional[Dict[str, Any]]:
+    """Arthas's ThreadInfo dict of one thread (by ident or native id) with its stack, or None."""
+    row, frame = find_thread(ident)
+    if row is None:
+        return None
+    return _info(row, frame, with_locals, expand, size_limit, depth)
+
+
+def _info(row: _Row, frame, with_locals=False, expand=1, size_limit=_DEFAULT_SIZE_LIMIT, depth=0):
+    position = position_of(frame) if row.ident > 0 else Position(in_native=True)
+    cpu = cpu_time_ns(row.native_id)
+    info = {"threadId": row.ident, "nativeId": row.native_id, "threadName": row.name,
+            "threadState": position.state, "daemon": row.daemon, "priority": 5, "agentThread": row.agent,
+            "cpuTime": cpu // 1_000_000 if cpu is not None else -1}
+    info.update(_lock_fields(position))
+    info["stackTrace"] = stack_of(frame, with_locals, expand, size_limit, depth)
+    return info
+
+
+def _lock_fields(position: Position) -> Dict[str, Any]:
+    owner = position.owner if position.owner else -1
+    owner_name = _thread_name(owner) if owner > 0 else None
+    fields = {"blockedTime": -1, "blockedCount": -1, "waitedTime": -1, "waitedCount": -1,
+              "lockName": position.lock_name, "lockOwnerId": owner, "lockOwnerName": owner_name,
+              "inNative": position.in_native, "suspended": False, "lockedMonitors": [],
+              "lockedSynchronizers": [], "waitReason": position.reason}
+    if position.lock_name:
+        kind = type(position.lock)
+        fields["lockInfo"] = {"className": "%s.%s" % (kind.__module__, kind.__qualname__),
+                              "identityHashCode": id(position.lock)}
+    return fields
+
+
+def _thread_name(ident: int) -> Optional[str]:
+    for thread in threading.enumerate():
+        if thread.ident == ident:
+            return thread.name
+    return None
+
+
+def busy_threads(n: int, interval_s: float = 0.2, wait: Optional[Callable[[float], bool]] = None,
+                 include_agent: bool = False, with_locals: bool = False, expand: int = 1,
+                 size_limit: int = _DEFAULT_SIZE_LIMIT, depth: int = 0,
+                 state: Optional[str] = None) -> List[Dict[str, Any]]:
+    """The ``n`` busiest threads (all when ``n`` < 0): ThreadVO fields plus ThreadInfo's lock fields and
+    ``stackTrace`` (Arthas's BusyThreadInfo)."""
+    rows, before, elapsed = _sample(interval_s, wait, include_agent, False)
+    frames = sys._current_frames()
+    by_ident = {row.ident: row for row in rows}
+    vos = [_thread_vo(row, frames.get(row.ident), before.get(row.ident), elapsed) for row in rows]
+    if state:
+        vos = [vo for vo in vos if vo["state"] == state]
+    vos.sort(key=lambda vo: (-vo["cpu"], -vo["time"]))
+    if n >= 0:
+        vos = vos[:n]
+    busy = []
+    for vo in vos:
+        row = by_ident[vo["id"]]
+        frame = frames.get(row.ident)
+        position = position_of(frame)
+        vo.update(_lock_fields(position))
+        vo["stackTrace"] = stack_of(frame, with_locals, expand, size_limit, depth)
+        busy.append(vo)
+    return busy
+
+
+def blocking_lock_info(include_agent: bool = False) -> Tuple[Optional[Dict[str, Any]], List[Dict[str, Any]]]:
+    """Arthas's ``thread -b``: ``({threadInfo, lockIdentityHashCode, blockingThreadCount, blockedThreads},
+    unknown)`` for the thread holding the lock that blocks the most threads, where Python can tell the
+    owner; ``unknown`` lists the blocked threads whose lock owner cannot be told (plain Lock, Semaphore),
+    as ``{threadId, threadName, lockName}``."""
+    frames = sys._current_frames()
+    rows = {row.ident: row for row in _rows(frames, include_agent, False)}
+    by_owner: Dict[Tuple[int, int], List[int]] = {}
+    locks: Dict[int, Any] = {}
+    unknown = []
+    for ident, row in rows.items():
+        position = position_of(frames.get(ident))
+        if position.state != "BLOCKED":
+            continue
+        if position.owner:
+            by_owner.setdefault((position.owner, id(position.lock)), []).append(ident)
+            locks[id(position.lock)] = position.lock
+        else:
+            unknown.append({"threadId": ident, "threadName": row.name, "lockName": position.lock_name})
+    if not by_owner:
+        return None, unknown
+    (owner, lock_id), blocked = max(by_owner.items(), key=lambda item: len(item[1]))
+    owner_row, owner_frame = find_thread(owner)
+    if owner_row is None:
+        return None, unknown
+    return {"threadInfo": _info(owner_row, owner_frame), "lockIdentityHashCode": lock_id,
+            "lockName": _lock_name(locks[lock_id]), "blockingThreadCount": len(blocked),
+            "blockedThreads": blocked}, unknown
+
+
+STATES = ("NEW", "RUNNABLE", "BLOCKED", "WAITING", "TIMED_WAITING", "TERMINATED")
+
+
+def state_counts(vos: List[Dict[str, Any]]) -> Dict[str, int]:
+    counts = {state: 0 for state in STATES}
+    for vo in vos:
+        counts[vo["state"]] = counts.get(vo["state"], 0) + 1
+    return counts

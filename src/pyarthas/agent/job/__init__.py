@@ -1,0 +1,1 @@
+"""Jobs: ids, status, foreground and background, interrupt, timeouts."""

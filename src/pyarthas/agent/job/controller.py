@@ -1,0 +1,66 @@
+"""Creates jobs from command lines: global ids, command lookup, the global ``job-timeout``."""
+import itertools
+import threading
+from typing import Any, Callable, Dict
+
+from ..command.base import registered
+from ..command.tokenizer import TokenizeError, parse_command_line
+from ..settings import parse_duration
+from ..util.scheduler import Scheduler
+from .job import Job
+
+
+class JobCreationError(Exception):
+    """The command line cannot become a job (unknown command, empty line): an API-level failure."""
+
+
+class JobController:
+    def __init__(self, agent):
+        self.agent = agent
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._live: Dict[int, Job] = {}
+        self.scheduler = Scheduler("scheduler")
+        self.scheduler.start()
+
+    def create_job(self, line: str, session, sink: Callable[[int, Any], None]) -> Job:
+        try:
+            parsed = parse_command_line(line)
+        except TokenizeError as exc:
+            raise JobCreationError("ValueError: %s" % exc) from None
+        if not parsed.words:
+            raise JobCreationError("ValueError: the command line is empty")
+        name = parsed.words[0]
+        command_cls = registered().get(name)
+        if command_cls is None:
+            raise JobCreationError("ValueError: %s: command not found" % name)
+        self.agent.history.append(line)
+        with self._lock:
+            job = Job(next(self._ids), line, command_cls, parsed.words[1:], parsed.background, session,
+                      self.agent, sink)
+            self._live[job.job_id] = job
+        job.on_terminated(self._forget)
+        self._schedule_job_timeout(job)
+        return job
+
+    def _schedule_job_timeout(self, job: Job) -> None:
+        try:
+            seconds = parse_duration(self.agent.options.get("job-timeout"))
+        except ValueError:
+            seconds = 86400
+        handle = self.scheduler.call_later(
+            seconds, lambda: job.terminate("job timeout: the job ran longer than the job-timeout option"))
+        job.on_end(handle.cancel)
+
+    def _forget(self, job: Job) -> None:
+        with self._lock:
+            self._live.pop(job.job_id, None)
+
+    def live_jobs(self):
+        with self._lock:
+            return list(self._live.values())
+
+    def close(self) -> None:
+        for job in self.live_jobs():
+            job.terminate("arthas server is going to shutdown.")
+        self.scheduler.close()

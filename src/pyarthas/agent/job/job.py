@@ -1,0 +1,134 @@
+"""A job: one command line run on its own worker thread, from READY through RUNNING to TERMINATED.
+
+The job is the ``Process`` a command sees (``command/base.py``). Its results go to a ``sink`` (the
+session's distributor for ``async_exec``, a packing list for ``exec``) with the job's id; exactly one
+``status`` result ends them.
+"""
+import threading
+import traceback
+from typing import Any, Callable, List, Optional
+
+from ..command.base import CommandError, Process
+from ..command.options import UsageError, parse
+from ..model import StatusModel
+from ..util import threads
+
+READY, RUNNING, TERMINATED = "READY", "RUNNING", "TERMINATED"
+
+
+class Job(Process):
+    def __init__(self, job_id: int, line: str, command_cls, words: List[str], background: bool, session, agent,
+                 sink: Callable[[int, Any], None]):
+        self.job_id = job_id
+        self.line = line
+        self.command_cls = command_cls
+        self.words = words
+        self.background = background
+        self.session = session
+        self.agent = agent
+        self.status = READY
+        self._sink = sink
+        self._ended = False
+        self._emit_lock = threading.Lock()
+        self._end_callbacks: List[Callable[[], None]] = []
+        self._ended_event = threading.Event()
+        self._terminated_event = threading.Event()
+        self._terminated_listeners: List[Callable[["Job"], None]] = []
+
+    # ---- the Process contract ----
+
+    def emit(self, model) -> None:
+        with self._emit_lock:
+            if self._ended:
+                return
+            self._sink(self.job_id, model)
+
+    def end(self, status: int = 0, message: Optional[str] = None) -> None:
+        with self._emit_lock:
+            if self._ended:
+                return
+            self._ended = True
+        self._ended_event.set()
+        for callback in reversed(self._end_callbacks):
+            _quietly(callback)
+        self._sink(self.job_id, StatusModel(statusCode=status, message=message))
+        self.status = TERMINATED
+        for listener in self._terminated_listeners:
+            _quietly(listener, self)
+        self._terminated_event.set()
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        return self._ended_event.wait(timeout)
+
+    def on_end(self, callback: Callable[[], None]) -> None:
+        if self._ended:
+            callback()
+        else:
+            self._end_callbacks.append(callback)
+
+    # ---- job control ----
+
+    def on_terminated(self, listener: Callable[["Job"], None]) -> None:
+        self._terminated_listeners.append(listener)
+
+    def start(self) -> None:
+        self.status = RUNNING
+        threads.spawn("job-%d" % self.job_id, self._run)
+
+    def interrupt(self) -> None:
+        self.end(0)
+
+    def terminate(self, message: Optional[str] = None) -> None:
+        self.end(-10, message)
+
+    def wait_terminated(self, timeout: Optional[float]) -> bool:
+        """True once the final status has been emitted and the job's listeners have run."""
+        return self._terminated_event.wait(timeout)
+
+    def _run(self) -> None:
+        command = self.command_cls()
+        try:
+            args = parse(command.options, command.arguments, self.words)
+        except UsageError as exc:
+            self.end(-10, str(exc))
+            return
+        if args.help:
+            from ..commands.basic import help_detail
+            self.emit(help_detail(self.command_cls))
+            self.end(-10)
+            return
+        self._schedule_command_timeout(args)
+        try:
+            command.run(self, args)
+        except CommandError as exc:
+            self.end(exc.status, exc.message)
+        except Exception as exc:
+            self.end(1, "Error during processing the command: %s, message:%s, please check the agent's "
+                        "stderr for more details." % (type(exc).__name__, exc))
+            traceback.print_exc()
+        else:
+            self.end(0)
+
+    def _schedule_command_timeout(self, args) -> None:
+        """Commands that declare ``--timeout <seconds>`` (the enhancing ones) end on their own after it."""
+        seconds = getattr(args, "timeout", None)
+        if not isinstance(seconds, (int, float)) or seconds <= 0:
+            return
+        handle = self.agent.jobs.scheduler.call_later(seconds, lambda: self._timed_out(seconds))
+        self.on_end(handle.cancel)
+
+    def _timed_out(self, seconds) -> None:
+        from ..model import MessageModel
+        self.emit(MessageModel(message="Command execution timeout after %s seconds." % seconds))
+        self.end(0)
+
+
+def _quietly(callback: Callable, *args) -> None:
+    try:
+        callback(*args)
+    except Exception:  # one failing cleanup must not stop the others, nor reach the caller
+        traceback.print_exc()

@@ -1,0 +1,224 @@
+"""The sampling loop: one agent thread reads every thread's stack at a fixed interval and counts them.
+
+Cost model: each sample takes the GIL once, calls ``sys._current_frames()`` and walks each target
+thread's frames with one dict lookup per frame (``FrameTable``); stacks are tuples of small ints, counted
+in a dict. Nothing else runs on the target's threads.
+
+Weights are in units of the interval, so counts stay comparable when a sample comes late (the sampler
+must wait for the GIL, up to the switch interval while a thread computes):
+- ``wall``: every thread gets the wall time elapsed since the previous sample.
+- ``cpu``: a thread gets the CPU time it used since the previous sample, read from its per-thread CPU
+  clock (Linux); a thread that used (almost) none is idle and gets nothing, so sleeping and blocked
+  threads disappear. Threads whose clock cannot be read (other platforms, threads unknown to
+  ``threading``) fall back to the wall weight.
+"""
+import sys
+import threading
+import time
+from typing import Dict, Optional, Tuple
+
+from ..util import threads
+from .frames import FrameTable
+
+MAX_DEPTH = 512          # deeper stacks keep their innermost frames under a "[truncated]" root
+MAX_STACKS = 200000      # distinct stacks kept; later new stacks count under "[other stacks]"
+TRUNCATED = -1           # pseudo frame ids, named by the profile
+OTHER_STACKS = -2
+IDLE_FRACTION = 0.01     # a thread that used less CPU than this share of the interval is idle
+
+MODES = ("cpu", "wall")
+
+
+class _ThreadState:
+    """What the sampler remembers about one thread between samples."""
+
+    __slots__ = ("thread", "clock", "last_cpu", "carry", "root")
+
+    def __init__(self, thread, clock: Optional[int], root: int):
+        self.thread = thread
+        self.clock = clock
+        self.last_cpu = _read_clock(clock)
+        self.carry = 0.0
+        self.root = root
+
+
+class Sampler:
+    """Counts stacks until stopped. ``counts`` maps a stack (frame ids, innermost first) to a weight in
+    samples; with ``per_thread`` each stack ends with the thread's pseudo frame id (negative, < -2)."""
+
+    def __init__(self, mode: str = "cpu", interval: float = 0.01, per_thread: bool = False,
+                 duration: Optional[float] = None, on_deadline=None):
+        if mode not in MODES:
+            raise ValueError(mode)
+        self.mode = mode
+        self.interval = interval
+        self.per_thread = per_thread
+        self.frames = FrameTable()
+        self.counts: Dict[Tuple[int, ...], int] = {}
+        self.thread_names: Dict[int, str] = {}   # pseudo frame id -> "[name tid=N]"
+        self.samples = 0
+        self.ticks = 0
+        self._threads: Dict[int, _ThreadState] = {}
+        self._stopped = threading.Event()
+        self._deadline = time.monotonic() + duration if duration else None
+        self._on_deadline = on_deadline
+        self._thread: Optional[threading.Thread] = None
+        self._lock = threading.Lock()   # held while sampling; writers take it to copy the counts
+
+    # ---- life cycle ----
+
+    def start(self) -> None:
+        self._stopped.clear()
+        self._thread = threads.spawn("profiler", self._loop)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stopped.is_set()
+
+    def snapshot_counts(self) -> Dict[Tuple[int, ...], int]:
+        with self._lock:
+            return dict(self.counts)
+
+    def _loop(self) -> None:
+        interval = self.interval
+        last = time.monotonic()
+        next_at = last + interval
+        while True:
+            delay = next_at - time.monotonic()
+            if self._stopped.wait(delay if delay > 0 else 0):
+                return
+            now = time.monotonic()
+            # A late sample is weighted by the time it covers; the schedule restarts from now rather
+            # than firing a burst of samples to catch up.
+            next_at = max(next_at + interval, now + interval / 2)
+            try:
+                with self._lock:
+                    self._sample((now - last) / interval)
+            except Exception as exc:  # never let a sampling bug kill the target's profile silently
+                sys.stderr.write("pyarthas: profiler sample failed: %r\n" % (exc,))
+            last = now
+            if self._deadline is not None and now >= self._deadline:
+                self._stopped.set()
+                if self._on_deadline is not None:
+                    self._on_deadline()
+                return
+
+    # ---- one sample ----
+
+    def _sample(self, elapsed_ticks: float) -> None:
+        frames = sys._current_frames()
+        agent_ids = threads.AGENT_THREAD_IDS
+        active = threading._active  # ident -> Thread, for names and native ids
+        counts = self.counts
+        cpu_mode = self.mode == "cpu"
+        self.ticks += 1
+        for ident, frame in frames.items():
+            if ident in agent_ids:
+                continue
+            state = self._thread_state(ident, active.get(ident))
+            weight = self._cpu_weight(state, elapsed_ticks) if cpu_mode else self._wall_weight(
+                state, elapsed_ticks)
+            if weight <= 0:
+                continue
+            key = self._stack_key(frame, state.root)
+            if key not in counts and len(counts) >= MAX_STACKS:
+                key = (OTHER_STACKS, state.root) if self.per_thread else (OTHER_STACKS,)
+            counts[key] = counts.get(key, 0) + weight
+            self.samples += weight
+        if self.ticks % 512 == 0:
+            self._forget_dead_threads(frames)
+        del frames
+
+    def _stack_key(self, frame, root: int) -> Tuple[int, ...]:
+        index_of_id = self.frames.index_of_id
+        register = self.frames.register
+        stack = []
+        append = stack.append
+        depth = 0
+        while frame is not None:
+            if depth == MAX_DEPTH:
+                append(TRUNCATED)
+                break
+            code = frame.f_code
+            index = index_of_id.get(id(code))
+            if index is None:
+                index = register(code, frame.f_globals)
+            append(index)
+            frame = frame.f_back
+            depth += 1
+        if self.per_thread:
+            append(root)
+        return tuple(stack)
+
+    def _wall_weight(self, state: _ThreadState, elapsed_ticks: float) -> int:
+        state.carry += elapsed_ticks
+        whole = int(state.carry)
+        state.carry -= whole
+        return whole
+
+    def _cpu_weight(self, state: _ThreadState, elapsed_ticks: float) -> int:
+        if state.clock is None:
+            return self._wall_weight(state, elapsed_ticks)
+        cpu = _read_clock(state.clock)
+        if cpu is None:
+            return 0
+        used = (cpu - state.last_cpu) / self.interval
+        state.last_cpu = cpu
+        if used < IDLE_FRACTION * elapsed_ticks:
+            state.carry = 0.0
+            return 0
+        state.carry += used
+        whole = int(state.carry)
+        state.carry -= whole
+        return whole
+
+    def _thread_state(self, ident: int, thread) -> _ThreadState:
+        state = self._threads.get(ident)
+        if state is None or state.thread is not thread:   # new thread, or an ident reused
+            root = self._thread_root(ident, thread)
+            state = _ThreadState(thread, _cpu_clock(thread), root)
+            self._threads[ident] = state
+        return state
+
+    def _thread_root(self, ident: int, thread) -> int:
+        if not self.per_thread:
+            return 0
+        native = getattr(thread, "native_id", None)
+        name = "[%s tid=%s]" % (getattr(thread, "name", None) or "Thread", native or ident)
+        for root, known in self.thread_names.items():
+            if known == name:
+                return root
+        root = -3 - len(self.thread_names)
+        self.thread_names[root] = name
+        return root
+
+    def _forget_dead_threads(self, frames) -> None:
+        for ident in [i for i in self._threads if i not in frames]:
+            del self._threads[ident]
+
+
+def _cpu_clock(thread) -> Optional[int]:
+    """The clock id of a thread's CPU time, from its kernel thread id (Linux's MAKE_THREAD_CPUCLOCK:
+    ``~tid << 3 | CPUCLOCK_PERTHREAD | CPUCLOCK_SCHED``). Computed rather than asked of
+    ``pthread_getcpuclockid``, which would touch the pthread of a thread that may have just exited; a
+    stale clock id only makes ``clock_gettime`` fail."""
+    native = getattr(thread, "native_id", None)
+    if not sys.platform.startswith("linux") or not native:
+        return None
+    clock = (~native << 3) | 6
+    return clock if _read_clock(clock) is not None else None
+
+
+def _read_clock(clock: Optional[int]) -> Optional[float]:
+    if clock is None:
+        return None
+    try:
+        return time.clock_gettime(clock)
+    except (OSError, OverflowError, ValueError):
+        return None

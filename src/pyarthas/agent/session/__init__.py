@@ -1,0 +1,1 @@
+"""Sessions, consumers, result distribution and long polling."""

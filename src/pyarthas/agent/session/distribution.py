@@ -1,0 +1,227 @@
+"""Result distribution of a session (Arthas's SharingResultDistributor and ResultConsumer).
+
+Producers (jobs, possibly hooks on the target's threads) append to a bounded pending buffer and never
+block. One distributor thread per session serializes each model to JSON (so serialization never runs on
+the target's threads), keeps it in a bounded history (replayed to consumers that join later) and hands it
+to every consumer's bounded queue (drop-oldest). Consumers long-poll their queue.
+"""
+import collections
+import queue
+import threading
+import time
+import uuid
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+
+from ..model import InputStatusModel, MessageModel, ResultModel, to_json
+from ..util import threads
+
+PENDING_CAPACITY = 1000
+HISTORY_CAPACITY = 50
+CONSUMER_CAPACITY = 50
+MAX_RESULTS_PER_PULL = 20
+FLUSH_ITEM_COUNT = 100
+
+Entry = Tuple[int, Dict[str, Any]]  # (item count, serialized result)
+
+
+class Consumer:
+    def __init__(self, consumer_id: str, timeouts):
+        self.id = consumer_id
+        self._timeouts = timeouts
+        self._queue: Deque[Entry] = collections.deque(maxlen=CONSUMER_CAPACITY)
+        self._cond = threading.Condition()
+        self._poll_lock = threading.Lock()
+        self.polling = False
+        self.closed = False
+        self.last_access = time.monotonic()
+
+    def append(self, entry: Entry) -> None:
+        with self._cond:
+            self._queue.append(entry)  # a full deque drops its oldest entry
+            self._cond.notify_all()
+
+    def is_healthy(self) -> bool:
+        return (self.polling or len(self._queue) < CONSUMER_CAPACITY
+                or time.monotonic() - self.last_access < self._timeouts.consumer_healthy_window)
+
+    def idle_seconds(self) -> float:
+        return 0.0 if self.polling else time.monotonic() - self.last_access
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+    def poll(self) -> List[Dict[str, Any]]:
+        """Long poll: at most 20 results; returns about 100 ms after the first one, or empty after the
+        idle wait (about 2 s); at once with what it has when the consumer closes."""
+        self.last_access = time.monotonic()
+        if not self._poll_lock.acquire(timeout=0.5):
+            return []
+        self.polling = True
+        try:
+            return self._collect()
+        finally:
+            self.polling = False
+            self.last_access = time.monotonic()
+            self._poll_lock.release()
+
+    def _collect(self) -> List[Dict[str, Any]]:
+        batch: List[Dict[str, Any]] = []
+        items = 0
+        started = time.monotonic()
+        first_at: Optional[float] = None
+        with self._cond:
+            while not self.closed and len(batch) < MAX_RESULTS_PER_PULL and items < FLUSH_ITEM_COUNT:
+                if self._queue:
+                    count, result = self._queue.popleft()
+                    batch.append(result)
+                    items += count
+                    if first_at is None:
+                        first_at = time.monotonic()
+                    continue
+                deadline = (first_at + self._timeouts.poll_flush if first_at is not None
+                            else started + self._timeouts.poll_wait)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+        return batch
+
+
+class SharingDistributor:
+    def __init__(self, session_id: str, timeouts, interrupt_foreground: Callable[[], None]):
+        self._session_id = session_id
+        self._timeouts = timeouts
+        self._interrupt_foreground = interrupt_foreground
+        self._pending: Deque[Tuple[int, ResultModel]] = collections.deque(maxlen=PENDING_CAPACITY)
+        self._wakeup: "queue.SimpleQueue[bool]" = queue.SimpleQueue()
+        self._sleeping = False
+        self._overflowed = False
+        self._lock = threading.Lock()
+        self._history: Deque[Entry] = collections.deque(maxlen=HISTORY_CAPACITY)
+        self._last_input_status: Optional[Entry] = None
+        self._consumers: Dict[str, Consumer] = {}
+        self._consumer_seq = 0
+        self._unhealthy_flagged = False
+        self._closed = False
+        self._thread = threads.spawn("distributor-" + session_id[:8], self._loop)
+
+    # ---- producers (any thread, never blocks) ----
+
+    def append(self, job_id: int, model: ResultModel) -> None:
+        if self._closed:
+            return
+        if len(self._pending) == PENDING_CAPACITY:
+            self._overflowed = True  # the deque drops the oldest; the distributor reports it
+        self._pending.append((job_id, model))
+        if self._sleeping:
+            self._wakeup.put(True)
+
+    # ---- consumers ----
+
+    def add_consumer(self, replay_history: bool) -> Consumer:
+        with self._lock:
+            self._consumer_seq += 1
+            consumer = Consumer("%s_%d" % (uuid.uuid4().hex, self._consumer_seq), self._timeouts)
+            if replay_history:
+                consumer.append(_serialize(0, InputStatusModel(inputStatus="DISABLED")))
+                for entry in self._history:
+                    consumer.append(entry)
+                if self._last_input_status is not None:
+                    consumer.append(self._last_input_status)
+            self._consumers[consumer.id] = consumer
+            return consumer
+
+    def consumer(self, consumer_id: str) -> Optional[Consumer]:
+        return self._consumers.get(consumer_id)
+
+    def remove_consumer(self, consumer_id: str) -> None:
+        with self._lock:
+            consumer = self._consumers.pop(consumer_id, None)
+        if consumer is not None:
+            consumer.close()
+
+    def consumers(self) -> List[Consumer]:
+        return list(self._consumers.values())
+
+    def close(self) -> None:
+        self._closed = True
+        self._wakeup.put(False)
+        with self._lock:
+            consumers, self._consumers = list(self._consumers.values()), {}
+        for consumer in consumers:
+            consumer.close()
+        self._pending.clear()
+
+    def flush(self, timeout: float = 1.0) -> None:
+        """Wait until what is pending now has been distributed (used before closing a session)."""
+        done = threading.Event()
+        self._pending.append((0, _Marker(done)))
+        self._wakeup.put(True)
+        done.wait(timeout)
+
+    # ---- the distributor thread ----
+
+    def _loop(self) -> None:
+        while not self._closed:
+            while self._pending and not self._closed:
+                job_id, model = self._pending.popleft()
+                self._distribute(job_id, model)
+            if self._overflowed:
+                self._overflowed = False
+                self._report_overflow()
+            self._sleeping = True
+            if not self._pending and not self._closed:
+                self._wakeup.get()
+            self._sleeping = False
+
+    def _distribute(self, job_id: int, model: ResultModel) -> None:
+        if isinstance(model, _Marker):
+            model.done.set()
+            return
+        entry = _serialize(job_id, model)
+        with self._lock:
+            if model.type == "input_status":
+                self._last_input_status = entry
+            else:
+                self._history.append(entry)
+            consumers = list(self._consumers.values())
+            healthy = sum(1 for c in consumers if c.is_healthy())
+            for consumer in consumers:
+                consumer.append(entry)
+        if not consumers:
+            return
+        if healthy == 0 and not self._unhealthy_flagged:
+            self._unhealthy_flagged = True
+            self._interrupt_foreground()
+            self._broadcast(MessageModel(message="all consumers are unhealthy, current job was interrupted."))
+        elif healthy and not self._pending:
+            self._unhealthy_flagged = False
+
+    def _report_overflow(self) -> None:
+        self._interrupt_foreground()
+        self._broadcast(MessageModel(message="result queue is full: %d, current job was interrupted."
+                                     % PENDING_CAPACITY))
+
+    def _broadcast(self, model: ResultModel) -> None:
+        entry = _serialize(0, model)
+        with self._lock:
+            self._history.append(entry)
+            for consumer in self._consumers.values():
+                consumer.append(entry)
+
+
+class _Marker(ResultModel):
+    type = "marker"
+
+    def __init__(self, done: threading.Event):
+        self.done = done
+
+
+def _serialize(job_id: int, model: ResultModel) -> Entry:
+    try:
+        return model.item_count(), to_json(model, job_id)
+    except Exception as exc:  # a result that cannot be serialized must not stop the session
+        return 1, {"type": "message", "jobId": job_id,
+                   "message": "result of type %s could not be serialized: %r" % (model.type, exc)}

@@ -1,0 +1,126 @@
+"""Sessions: creation, lookup, the session lock, foreground jobs, and the reaper that evicts idle
+consumers (5 minutes) and idle sessions (3 hours, never while a job runs)."""
+import os
+import threading
+import time
+import uuid
+from typing import Dict, List, Optional
+
+from ..model import InputStatusModel, MessageModel, WelcomeModel, format_time
+from .distribution import SharingDistributor
+
+
+class Session:
+    def __init__(self, manager: "SessionManager", one_time: bool):
+        self.session_id = str(uuid.uuid4())
+        self.pid = os.getpid()
+        self.user_id: Optional[str] = None
+        self.create_time = int(time.time() * 1000)
+        self.last_access = self.create_time
+        self._last_access_mono = time.monotonic()
+        self.one_time = one_time
+        self.foreground_job = None
+        self._lock = threading.Lock()
+        self.distributor: Optional[SharingDistributor] = None
+        if not one_time:
+            self.distributor = SharingDistributor(self.session_id, manager.agent.timeouts,
+                                                  self.interrupt_foreground)
+
+    def touch(self) -> None:
+        self.last_access = int(time.time() * 1000)
+        self._last_access_mono = time.monotonic()
+
+    def idle_seconds(self) -> float:
+        return time.monotonic() - self._last_access_mono
+
+    def try_lock(self) -> bool:
+        return self._lock.acquire(blocking=False)
+
+    def unlock(self) -> None:
+        self._lock.release()
+
+    def append(self, job_id: int, model) -> None:
+        """Send a result to this session's consumers (a no-op for one-time sessions)."""
+        if self.distributor is not None:
+            self.distributor.append(job_id, model)
+
+    def set_input_status(self, status: str) -> None:
+        self.append(0, InputStatusModel(inputStatus=status))
+
+    def interrupt_foreground(self) -> None:
+        job = self.foreground_job
+        if job is not None:
+            job.interrupt()
+
+    def close(self, message: Optional[str] = None) -> None:
+        self.interrupt_foreground()
+        if self.distributor is not None:
+            if message:
+                self.append(0, MessageModel(message=message))
+                self.distributor.flush()
+            self.distributor.close()
+
+
+class SessionManager:
+    def __init__(self, agent):
+        self.agent = agent
+        self._sessions: Dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self.agent.jobs.scheduler.every(self.agent.timeouts.reaper_interval, self.reap)
+
+    def create(self, one_time: bool = False) -> Session:
+        session = Session(self, one_time)
+        with self._lock:
+            self._sessions[session.session_id] = session
+        return session
+
+    def welcome(self, session: Session) -> None:
+        agent = self.agent
+        session.append(0, MessageModel(message="Welcome to arthas!"))
+        session.append(0, WelcomeModel(pid=str(agent.pid), time=format_time(), version=agent.version,
+                                       mainClass=agent.main_class or _main_name()))
+        session.set_input_status("ALLOW_INPUT")
+
+    def get(self, session_id: str) -> Optional[Session]:
+        return self._sessions.get(session_id)
+
+    def all(self) -> List[Session]:
+        with self._lock:
+            return list(self._sessions.values())
+
+    def remove(self, session_id: str, message: Optional[str] = None) -> None:
+        with self._lock:
+            session = self._sessions.pop(session_id, None)
+        if session is not None:
+            session.close(message)
+
+    def close_all(self, message: str) -> None:
+        for session in self.all():
+            self.remove(session.session_id, message)
+
+    def reap(self) -> None:
+        timeouts = self.agent.timeouts
+        for session in self.all():
+            if session.one_time:
+                continue
+            if session.idle_seconds() > timeouts.session and session.foreground_job is None:
+                minutes = int(timeouts.session // 60)
+                self.remove(session.session_id, "session is inactive for %d min(s)." % minutes)
+                continue
+            for consumer in session.distributor.consumers():
+                if consumer.idle_seconds() > timeouts.consumer:
+                    consumer.append((1, {"type": "message", "jobId": 0, "message":
+                                         "consumer is inactive for a while, please refresh the page."}))
+                    session.distributor.remove_consumer(consumer.id)
+
+
+def _main_name() -> Optional[str]:
+    import sys
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and getattr(spec, "name", None):
+        return spec.name
+    path = getattr(main, "__file__", None)
+    return os.path.basename(path) if path else None
