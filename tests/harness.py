@@ -70,7 +70,7 @@ class Target:
     """A running target process. ``url`` is set once the agent printed it."""
 
     def __init__(self, argv: List[str], env: Dict[str, str], cwd: Optional[str] = None, wait_for_agent=True,
-                 start_timeout: float = 20.0):
+                 start_timeout: float = 60.0):
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd,
                                      stdin=subprocess.DEVNULL)
         self.stdout_lines: "queue.Queue[str]" = queue.Queue()

@@ -18,4 +18,19 @@ def stop() -> None:
     _stop()
 
 
-__all__ = ["start", "stop", "__version__"]
+def arm() -> bool:
+    """Let ``pyarthas attach PID`` reach this process without ptrace (a signal handler; call it from the
+    main thread). True when armed. Importing pyarthas with ``PYARTHAS_ARM=1`` set does the same."""
+    from .agent.arm import arm as _arm
+    return _arm()
+
+
+def _arm_if_requested() -> None:
+    import os
+    if os.environ.get("PYARTHAS_ARM") == "1":
+        arm()
+
+
+_arm_if_requested()
+
+__all__ = ["start", "stop", "arm", "__version__"]

@@ -33,6 +33,7 @@ CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "application/javasc
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = MAX_CONNECTIONS
 
     def __init__(self, address, handler, agent):
         self.agent = agent

@@ -429,11 +429,19 @@ def thread_snapshot(interval_s: float = 0.2, wait: Optional[Callable[[float], bo
     """ThreadVO dicts of every thread, busiest first (see the module docstring)."""
     rows, before, elapsed = _sample(interval_s, wait, include_agent, include_native)
     frames = sys._current_frames()
-    result = []
-    for row in rows:
-        result.append(_thread_vo(row, frames.get(row.ident), before.get(row.ident), elapsed))
-    result.sort(key=lambda vo: (-vo["cpu"], -vo["time"]))
+    result = [_thread_vo(row, _position(row, frames), before.get(row.ident), elapsed) for row in rows]
+    result.sort(key=_busiest_first)
     return result
+
+
+def _busiest_first(vo: Dict[str, Any]):
+    return -vo["cpu"], -vo["time"]
+
+
+def _position(row: _Row, frames: Dict[int, Any]) -> Position:
+    if row.ident <= 0:  # an OS thread without a Python state
+        return Position(in_native=True)
+    return position_of(frames.get(row.ident))
 
 
 def _sample(interval_s, wait, include_agent, include_native):
@@ -452,7 +460,7 @@ def _sample(interval_s, wait, include_agent, include_native):
     return fresh, before, elapsed
 
 
-def _thread_vo(row: _Row, frame, cpu_before: Optional[int], elapsed: float) -> Dict[str, Any]:
+def _thread_vo(row: _Row, position: Position, cpu_before: Optional[int], elapsed: float) -> Dict[str, Any]:
     now = cpu_time_ns(row.native_id)
     total_ms = now // 1_000_000 if now is not None else 0
     delta_ms = 0
@@ -461,10 +469,10 @@ def _thread_vo(row: _Row, frame, cpu_before: Optional[int], elapsed: float) -> D
         delta_ns = max(0, now - cpu_before)
         delta_ms = delta_ns // 1_000_000
         cpu = round(min(100.0 * delta_ns / (elapsed * 1e9), 100.0), 2)
-    position = position_of(frame) if row.ident > 0 else Position(in_native=True)
     state = position.state
-    if cpu > 50.0:
-        state = "RUNNABLE"
+    if cpu > 50.0:  # busy whatever it stands on: a call that only looks blocking
+        state = position.state = "RUNNABLE"
+        position.reason = None
     vo = {"id": row.ident, "nativeId": row.native_id, "name": row.name, "group": "main", "priority": 5,
           "state": state, "cpu": cpu, "deltaTime": delta_ms, "time": total_ms, "interrupted": False,
           "daemon": row.daemon, "agentThread": row.agent}
@@ -531,22 +539,17 @@ def busy_threads(n: int, interval_s: float = 0.2, wait: Optional[Callable[[float
     ``stackTrace`` (Arthas's BusyThreadInfo)."""
     rows, before, elapsed = _sample(interval_s, wait, include_agent, False)
     frames = sys._current_frames()
-    by_ident = {row.ident: row for row in rows}
-    vos = [_thread_vo(row, frames.get(row.ident), before.get(row.ident), elapsed) for row in rows]
+    positions = {row.ident: _position(row, frames) for row in rows}
+    vos = [_thread_vo(row, positions[row.ident], before.get(row.ident), elapsed) for row in rows]
     if state:
         vos = [vo for vo in vos if vo["state"] == state]
-    vos.sort(key=lambda vo: (-vo["cpu"], -vo["time"]))
+    vos.sort(key=_busiest_first)
     if n >= 0:
         vos = vos[:n]
-    busy = []
     for vo in vos:
-        row = by_ident[vo["id"]]
-        frame = frames.get(row.ident)
-        position = position_of(frame)
-        vo.update(_lock_fields(position))
-        vo["stackTrace"] = stack_of(frame, with_locals, expand, size_limit, depth)
-        busy.append(vo)
-    return busy
+        vo.update(_lock_fields(positions[vo["id"]]))
+        vo["stackTrace"] = stack_of(frames.get(vo["id"]), with_locals, expand, size_limit, depth)
+    return vos
 
 
 def blocking_lock_info(include_agent: bool = False) -> Tuple[Optional[Dict[str, Any]], List[Dict[str, Any]]]:

@@ -46,8 +46,7 @@ class Sampler:
     """Counts stacks until stopped. ``counts`` maps a stack (frame ids, innermost first) to a weight in
     samples; with ``per_thread`` each stack ends with the thread's pseudo frame id (negative, < -2)."""
 
-    def __init__(self, mode: str = "cpu", interval: float = 0.01, per_thread: bool = False,
-                 duration: Optional[float] = None, on_deadline=None):
+    def __init__(self, mode: str = "cpu", interval: float = 0.01, per_thread: bool = False, on_deadline=None):
         if mode not in MODES:
             raise ValueError(mode)
         self.mode = mode
@@ -60,22 +59,27 @@ class Sampler:
         self.ticks = 0
         self._threads: Dict[int, _ThreadState] = {}
         self._stopped = threading.Event()
-        self._deadline = time.monotonic() + duration if duration else None
-        self._on_deadline = on_deadline
+        self._deadline: Optional[float] = None
+        self._on_deadline = on_deadline   # called with the sampler, on its thread, once -d has elapsed
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()   # held while sampling; writers take it to copy the counts
 
     # ---- life cycle ----
 
-    def start(self) -> None:
-        self._stopped.clear()
-        self._thread = threads.spawn("profiler", self._loop)
+    def start(self, duration: Optional[float] = None) -> None:
+        """Start (or resume: the counts are kept) sampling, for ``duration`` seconds if given."""
+        self._deadline = time.monotonic() + duration if duration else None
+        stopped = self._stopped = threading.Event()  # a fresh one: a loop still winding down stays stopped
+        self._thread = threads.spawn("profiler", lambda: self._loop(stopped))
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Stop sampling; returns at once (a sample in progress still completes)."""
         self._stopped.set()
+
+    def join(self, timeout: float = 5.0) -> None:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5)
+            thread.join(timeout)
 
     @property
     def running(self) -> bool:
@@ -85,13 +89,13 @@ class Sampler:
         with self._lock:
             return dict(self.counts)
 
-    def _loop(self) -> None:
+    def _loop(self, stopped: threading.Event) -> None:
         interval = self.interval
         last = time.monotonic()
         next_at = last + interval
         while True:
             delay = next_at - time.monotonic()
-            if self._stopped.wait(delay if delay > 0 else 0):
+            if stopped.wait(delay if delay > 0 else 0):
                 return
             now = time.monotonic()
             # A late sample is weighted by the time it covers; the schedule restarts from now rather
@@ -104,9 +108,9 @@ class Sampler:
                 sys.stderr.write("pyarthas: profiler sample failed: %r\n" % (exc,))
             last = now
             if self._deadline is not None and now >= self._deadline:
-                self._stopped.set()
+                stopped.set()
                 if self._on_deadline is not None:
-                    self._on_deadline()
+                    self._on_deadline(self)
                 return
 
     # ---- one sample ----

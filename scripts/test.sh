@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets up and runs the whole test suite. Agent tests run their targets under every CPython that pyenv
+# has (3.9 up); set PYARTHAS_TEST_PYTHONS (paths separated by ':') to choose others.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/system-deps.sh
+exec .venv/bin/python -m pytest -p xdist -n "${PYARTHAS_TEST_WORKERS:-2}" "$@"

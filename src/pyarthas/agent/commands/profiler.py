@@ -1,0 +1,162 @@
+"""``profiler``: Arthas's profiler command on the agent's own sampling profiler (``agent/profiler/``).
+
+``profiler start [-e cpu|wall] [-i interval] [-d seconds] [--threads] [-I pattern] [-X pattern]``,
+``status``, ``stop [-f file] [-o html|svg|collapsed|speedscope]``, ``dump`` (write without stopping),
+``resume``, ``list``, ``getSamples``, ``actions``, ``version``. Results are ``profiler`` models
+(``{action, actionArg?, format?, executeResult, outputFile?, duration?}``); errors end with status 1 and
+``AsyncProfiler error: ...`` as in Arthas, so scripts written for Arthas still recognise them.
+
+``-i`` is milliseconds (``10``, ``0.5``) or carries a unit (``500us``, ``2ms``, ``1000000ns``); a plain
+number of 100000 or more is read as nanoseconds, Arthas's unit, so ``-i 1000000`` pasted from Arthas
+means 1 ms here too.
+"""
+import dataclasses
+import re
+from typing import ClassVar, List, Optional
+
+from .. import VERSION
+from ..command.base import Command, CommandError, register
+from ..command.options import Argument, Option
+from ..model import ResultModel
+from ..profiler.controller import FORMATS, Filters, ProfilerError, Settings, Written, profiler_for
+from ..profiler.sampler import MODES
+
+ACTIONS = ("start", "resume", "stop", "dump", "status", "list", "getSamples", "actions", "version")
+EVENT_ALIASES = {"cpu": "cpu", "itimer": "cpu", "wall": "wall"}
+DEFAULT_INTERVAL = 0.010
+MIN_INTERVAL = 0.0001
+MAX_INTERVAL = 10.0
+_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|ms|s)?\s*$")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+@dataclasses.dataclass
+class ProfilerModel(ResultModel):
+    type: ClassVar[str] = "profiler"
+    action: str = ""
+    actionArg: Optional[str] = None
+    format: Optional[str] = None
+    executeResult: Optional[str] = None
+    outputFile: Optional[str] = None
+    duration: Optional[int] = None
+    supportedActions: Optional[List[str]] = None
+
+
+def parse_interval(text: str) -> float:
+    """Seconds from ``-i``: milliseconds by default, or with a unit; Arthas's nanoseconds when huge."""
+    match = _INTERVAL.match(text or "")
+    if not match:
+        raise CommandError(1, "AsyncProfiler error: invalid interval '%s' (milliseconds, or with a unit: "
+                              "500us, 2ms, 1000000ns)" % text)
+    value, unit = float(match.group(1)), match.group(2)
+    if unit is None:
+        unit = "ns" if value >= 100000 else "ms"
+    seconds = value * _UNIT_SECONDS[unit]
+    if not MIN_INTERVAL <= seconds <= MAX_INTERVAL:
+        raise CommandError(1, "AsyncProfiler error: interval must be between %g ms and %g s"
+                              % (MIN_INTERVAL * 1000, MAX_INTERVAL))
+    return seconds
+
+
+@register
+class ProfilerCommand(Command):
+    name = "profiler"
+    summary = "Sampling profiler of the Python threads: flame graphs (html, svg), collapsed stacks, speedscope"
+    description = ("Samples every Python thread's stack (the agent's own threads never appear). "
+                   "'-e cpu' counts threads by the CPU time they use, '-e wall' every thread all the time. "
+                   "Output goes to the agent's output folder, served at /arthas-output/.")
+    options = [
+        Option("event", "e", default="cpu", help="cpu (threads using CPU, by CPU time) or wall (all threads)"),
+        Option("interval", "i", help="sampling interval in ms, or with a unit: 500us, 2ms (default 10ms)"),
+        Option("duration", "d", type=int, help="run profiling for this many seconds, then write the file"),
+        Option("file", "f", help="output file (relative to the output folder); its extension implies the format"),
+        Option("format", "o", help="output format: " + ", ".join(FORMATS)),
+        Option("threads", flag=True, help="profile threads separately (one root frame per thread)"),
+        Option("include", "I", multi=True, help="keep only stacks with a frame matching this pattern (* wildcards)"),
+        Option("exclude", "X", multi=True, help="drop stacks with a frame matching this pattern (* wildcards)"),
+    ]
+    arguments = [
+        Argument("action", required=True, help="action to execute: " + ", ".join(ACTIONS)),
+        Argument("actionArg", help="action argument"),
+    ]
+
+    def run(self, process, args):
+        if args.action not in ACTIONS:
+            raise CommandError(1, "AsyncProfiler error: unknown action '%s', expected one of: %s"
+                                  % (args.action, ", ".join(ACTIONS)))
+        if args.format is not None and args.format not in FORMATS:
+            raise CommandError(1, "AsyncProfiler error: unknown output format '%s', expected one of: %s"
+                                  % (args.format, ", ".join(FORMATS)))
+        if args.duration is not None and args.duration <= 0:
+            raise CommandError(1, "AsyncProfiler error: duration must be a positive number of seconds")
+        profiler = profiler_for(process.agent)
+        model = ProfilerModel(action=args.action, actionArg=args.actionArg)
+        try:
+            getattr(self, "_" + args.action)(profiler, args, model)
+        except ProfilerError as exc:
+            raise CommandError(1, "AsyncProfiler error: %s" % exc) from None
+        process.emit(model)
+
+    # ---- actions ----
+
+    def _start(self, profiler, args, model: ProfilerModel) -> None:
+        planned = profiler.start(_settings(args), args.duration, args.file, args.format)
+        model.executeResult = "Started [%s] profiling\n" % profiler.mode
+        _describe_plan(profiler, planned, args.duration, model)
+
+    def _resume(self, profiler, args, model: ProfilerModel) -> None:
+        planned = profiler.resume(args.duration, args.file, args.format, settings=_settings(args))
+        model.executeResult = "Started [%s] profiling\n" % profiler.mode
+        _describe_plan(profiler, planned, args.duration, model)
+
+    def _stop(self, profiler, args, model: ProfilerModel) -> None:
+        _describe_written(profiler.stop(args.file, args.format, _filters(args)), model)
+
+    def _dump(self, profiler, args, model: ProfilerModel) -> None:
+        _describe_written(profiler.dump(args.file, args.format, _filters(args)), model)
+
+    def _status(self, profiler, args, model: ProfilerModel) -> None:
+        model.executeResult = profiler.status()
+
+    def _getSamples(self, profiler, args, model: ProfilerModel) -> None:
+        model.executeResult = "%d\n" % profiler.samples()
+
+    def _list(self, profiler, args, model: ProfilerModel) -> None:
+        model.executeResult = ("Basic events:\n" + "".join("  %s\n" % mode for mode in MODES)
+                               + "Actions:\n" + "".join("  %s\n" % action for action in ACTIONS)
+                               + "Output formats:\n" + "".join("  %s\n" % name for name in FORMATS))
+
+    def _actions(self, profiler, args, model: ProfilerModel) -> None:
+        model.supportedActions = list(ACTIONS)
+
+    def _version(self, profiler, args, model: ProfilerModel) -> None:
+        model.executeResult = "pyarthas sampling profiler %s\n" % VERSION
+
+
+def _settings(args) -> Settings:
+    mode = EVENT_ALIASES.get(args.event)
+    if mode is None:
+        raise CommandError(1, "AsyncProfiler error: unsupported event '%s', expected one of: %s"
+                              % (args.event, ", ".join(MODES)))
+    interval = parse_interval(args.interval) if args.interval else DEFAULT_INTERVAL
+    return Settings(mode, interval, args.threads, _filters(args))
+
+
+def _filters(args) -> Filters:
+    return Filters(args.include, args.exclude)
+
+
+def _describe_plan(profiler, planned, duration: Optional[int], model: ProfilerModel) -> None:
+    if planned is None:
+        return
+    path, format = planned
+    model.outputFile, model.format, model.duration = path, format, duration
+    url = profiler.url_of(path)
+    model.executeResult += "profiler will silent stop after %d seconds.\nprofiler output file will be: %s\n" % (
+        duration, path) + ("profiler output url: %s\n" % url if url else "")
+
+
+def _describe_written(written: Written, model: ProfilerModel) -> None:
+    model.outputFile, model.format = written.path, written.format
+    model.executeResult = "OK\n" + ("profiler output url: %s\n" % written.url if written.url else "") + (
+        "samples: %d\n" % written.samples)

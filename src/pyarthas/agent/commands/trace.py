@@ -1,0 +1,274 @@
+"""``trace``: where the time inside a function goes, as a tree of its direct child calls (Arthas 4.2).
+
+``trace [-n 100] [-E] [-v] [-m 50] [--skip-builtins true|false] [-p PATTERN]... [--exclude-class-pattern p]
+[--timeout s] [--listenerId N] class-pattern method-pattern [condition-express]``
+
+One ``trace`` result per outermost call whose condition holds (``#cost`` is the whole call in ms): the
+thread node, the traced function's node and one node per call site of its direct children, repeats merged
+(``times``, ``minCost``, ``maxCost``, ``totalCost``, costs in ns). How the children are timed is
+``engine/calltree.py``. Also home of ``AdviceListener``, what the listeners of trace, stack, monitor and
+tt share: the condition per call, the ``-n`` count, failures that end the job.
+"""
+import itertools
+import threading
+import time
+from typing import Any, Dict, List, Optional
+
+from ..command.base import Command, CommandError, register
+from ..command.options import Argument, Option
+from ..engine import Listener
+from ..engine import calltree
+from ..engine.express import ExpressionError, compile_expression
+from ..model import MessageModel, ResultModel
+from .watch import enhance_or_fail, enhancer_options
+
+
+class AdviceListener(Listener):
+    """A listener with an optional condition and a ``-n`` limit. Subclasses call ``holds(...)`` on the
+    target thread, then ``count_and_emit(model)``. A condition that raises ends the job (the failure
+    names the expression); the run loop waits in ``wait_until_done``."""
+
+    command_name = "advice"
+    failure_status = -1
+
+    def __init__(self, process, condition: Optional[str], limit: int, verbose: bool = False):
+        self.process = process
+        self.condition_text = condition
+        self.condition = compile_expression(condition) if condition else None
+        self.limit = limit
+        self.verbose = verbose
+        self.active = False                 # set once the enhancer result is out
+        self.done = threading.Event()       # limit reached, failure, or job ended
+        self.failure: Optional[str] = None
+        self.limit_reached = False
+        self._count = itertools.count(1)
+        self._evaluators: Dict[Any, Any] = {}
+
+    def holds(self, call, result, error, is_before: bool, is_return: bool, is_throw: bool) -> bool:
+        """The condition for this call (True without one). False, and the job ends, if it raises."""
+        if self.condition is None:
+            return True
+        evaluator = self._evaluators.get(call.site)
+        if evaluator is None:
+            evaluator = self._evaluators[call.site] = self.condition.bind(
+                getattr(call.site.function, "__globals__", None))
+        try:
+            matched = bool(evaluator(call, result, error, is_before, is_return, is_throw))
+        except Exception as failure:
+            self.fail("%s failed, condition is: %s, %s: %s" % (self.command_name, self.condition_text,
+                                                               type(failure).__name__, failure))
+            return False
+        if self.verbose:
+            self.process.emit(MessageModel(message="Condition express: %s , result: %s"
+                                                   % (self.condition_text, matched)))
+        return matched
+
+    def count_and_emit(self, model: ResultModel) -> None:
+        count = next(self._count)
+        if count > self.limit:
+            return
+        self.process.emit(model)
+        if count == self.limit:
+            self.limit_reached = True
+            self.done.set()
+
+    def fail(self, message: str) -> None:
+        if self.failure is None:
+            self.failure = message
+        self.done.set()
+
+    def run_until_done(self, process) -> None:
+        """Block the job's thread until the limit, a failure, or the job's end; then end it as Arthas does."""
+        process.on_end(self.done.set)
+        self.active = True
+        self.done.wait()
+        if process.ended:
+            return
+        if self.failure is not None:
+            raise CommandError(self.failure_status, self.failure)
+        if self.limit_reached:
+            process.emit(MessageModel(message="Command execution times exceed limit: %d, so command will exit. "
+                                              "You can set it with -n option." % self.limit))
+
+
+def compiled_listener(factory, command_name: str, condition: Optional[str]):
+    """Build a listener; a condition that does not compile is the command's failure."""
+    try:
+        return factory()
+    except ExpressionError as error:
+        raise CommandError(-1, "%s failed, condition is: %s, %s" % (command_name, condition, error))
+
+
+def check_limit(args) -> None:
+    if args.limits is not None and args.limits <= 0:
+        raise CommandError(-1, "limits must be greater than 0.")
+
+
+def thread_fields(ident: int) -> Dict[str, Any]:
+    """Arthas's thread description of the calling thread (never creates a dummy Thread object)."""
+    thread = threading._active.get(ident)
+    return {"threadName": thread.name if thread is not None else "Thread-%d" % ident,
+            "threadId": ident, "daemon": bool(thread.daemon) if thread is not None else False,
+            "priority": 5}
+
+
+def loader_text(function: Any) -> str:
+    """Arthas's ``classloader``/TCCL: the loader of the function's module, ``<type>@<hex id>``."""
+    from ..inspect.finder import loader_of
+    chain, hash_text = loader_of(function)
+    return "%s@%s" % (chain[0], hash_text) if chain else "null"
+
+
+class TraceModel(ResultModel):
+    """One traced call. The tree is built from the recording when first serialized (agent thread)."""
+
+    type = "trace"
+
+    def __init__(self, rec: calltree.Recording, site, thread: Dict[str, Any], ts: int,
+                 skip_builtins: bool, error: Optional[BaseException]):
+        self._rec = rec
+        self._site = site
+        self._thread = thread
+        self._ts = ts
+        self._skip_builtins = skip_builtins
+        self._error = error
+        self._built: Optional[Dict[str, Any]] = None
+
+    def fields(self) -> Dict[str, Any]:
+        if self._built is None:
+            counter = [1]
+            method = calltree.build_method_node(self._rec, self._site.class_name, self._site.method_name,
+                                                self._skip_builtins, self._error, counter)
+            thread = dict(type="thread", classloader=loader_text(self._site.function), timestamp=self._ts,
+                          **self._thread)
+            thread["children"] = [method]
+            self._built = {"nodeCount": counter[0], "root": thread}
+            self._rec = self._error = None   # keep no reference to the target's objects once built
+        return self._built
+
+    def item_count(self) -> int:
+        return 1
+
+
+class TraceListener(AdviceListener):
+    wants_before = True
+    command_name = "trace"
+    failure_status = 1
+
+    def __init__(self, process, condition: Optional[str], limit: int, verbose: bool, skip_builtins: bool):
+        super().__init__(process, condition, limit, verbose)
+        self.skip_builtins = skip_builtins
+        self.engine = process.agent.engine
+        self._codes: Dict[Any, Any] = {}     # site -> the code object the call runs (watched)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def before(self, call):
+        code = self._codes.get(call.site)
+        if code is None:
+            code = self._watch(call.site)
+            if code is None:
+                return None
+        return calltree.TIMER.begin(code, self)
+
+    def _watch(self, site):
+        with self._lock:
+            if self._closed:
+                return None
+            code = self._codes.get(site)
+            if code is None:
+                code = self.engine.original_code(site.function)
+                calltree.TIMER.watch(code)
+                self._codes[site] = code
+            return code
+
+    def after_return(self, call, rec, value) -> None:
+        if rec is not None:
+            self._finished(call, calltree.TIMER.finish(rec, False), value, None)
+
+    def after_throw(self, call, rec, error) -> None:
+        if rec is not None:
+            self._finished(call, calltree.TIMER.finish(rec, True), None, error)
+
+    def _finished(self, call, rec, value, error) -> None:
+        if rec.parent is not None or not self.active or rec.failed:
+            return   # a sub-tree of an enclosing traced call (-p), or not yet started
+        if not self.holds(call, value, error, False, error is None, error is not None):
+            return
+        ts = int(time.time() * 1000 - rec.cost_ns / 1e6)
+        self.count_and_emit(TraceModel(rec, call.site, thread_fields(call.thread_id), ts, self.skip_builtins,
+                                       error))
+
+    def close(self) -> None:
+        """The job ended: stop watching the code objects (the engine restores the functions)."""
+        with self._lock:
+            self._closed = True
+            codes = list(self._codes.values())
+            self._codes.clear()
+        for code in codes:
+            try:
+                calltree.TIMER.unwatch(code)
+            except Exception:
+                pass
+
+
+@register
+class TraceCommand(Command):
+    name = "trace"
+    summary = "Trace the execution time of specified method invocation."
+    description = (
+        "Times every direct child call of the matched functions (Python functions, and builtins/C functions "
+        "unless --skip-builtins is true, the default): call-site line, cost, and count/min/max/total for "
+        "repeated calls; exceptions as throw nodes. Coroutines: costs are wall time across awaits and the "
+        "tree shows where the coroutine was suspended. Only the traced call pays, on its own thread.\n"
+        "Examples:\n  trace demo.MathGame run\n  trace demo.MathGame run '#cost > 10'\n"
+        "  trace demo.MathGame run --skip-builtins false\n"
+        "  trace -E demo.MathGame 'run|primeFactors'\n  trace demo.MathGame run -p demo.MathGame.primeFactors\n"
+        "  trace demo.MathGame primeFactors --listenerId 1")
+    options = [
+        Option("skip-builtins", dest="skip_builtins", type=bool, default=True, aliases=("skipJDKMethod",),
+               help="Skip calls into builtins, C functions and the standard library (default true)"),
+        Option("path", "p", multi=True,
+               help="Also trace these functions (class.method, wildcards or -E regex), nested in the tree"),
+    ] + enhancer_options()
+    arguments = [
+        Argument("class-pattern", required=True, help="Class name pattern (or module, for functions)"),
+        Argument("method-pattern", required=True, help="Method name pattern"),
+        Argument("condition-express", help="Conditional expression in Python, '#cost' is the call's cost in ms"),
+    ]
+
+    def run(self, process, args) -> None:
+        check_limit(args)
+        condition = args.condition_express or None
+        listener = compiled_listener(
+            lambda: TraceListener(process, condition, args.limits, args.verbose, args.skip_builtins),
+            "trace", condition)
+        if args.listenerId and args.listenerId > 0:
+            existing = process.agent.engine.listener(args.listenerId)
+            if existing is not None and not isinstance(existing, TraceListener):
+                raise CommandError(-1, "listener %d is not a trace listener" % args.listenerId)
+            enhance_or_fail(process, args, None)
+            return
+        process.on_end(listener.close)
+        enhance_or_fail(process, args, listener)
+        for path in args.path:
+            _enhance_path(process, args, listener, path)
+        listener.run_until_done(process)
+
+
+def _enhance_path(process, args, listener: TraceListener, path: str) -> None:
+    """``-p class.method`` (or ``class#method``): one more function for this trace; its calls made inside a
+    traced call nest in that call's tree."""
+    class_pattern, _, method_pattern = path.rpartition("#" if "#" in path else ".")
+    if not class_pattern:
+        raise CommandError(-1, "path must be class-pattern.method-pattern: %s" % path)
+    engine = process.agent.engine
+    try:
+        affect = engine.enhance(class_pattern, method_pattern, None, regex=args.regex,
+                                exclude_class_pattern=args.exclude_class_pattern, max_match=args.maxMatch,
+                                listener_id=listener.id)
+    except Exception as error:
+        process.emit(MessageModel(message="path %s: %s" % (path, getattr(error, "message", error))))
+        return
+    from ..model import EnhancerModel
+    process.emit(EnhancerModel(success=True, effect=affect))

@@ -1,0 +1,251 @@
+"""``watch``: observe the arguments, result and exception of functions as they are called (Arthas 4.1).
+
+``watch [-b -e -s -f] [-n 100] [-x 1] [-M bytes] [-E] [-v] [-m 50] [--exclude-class-pattern p]
+[--timeout s] class-pattern method-pattern [express] [condition-express]``
+
+Also home of ``enhance_or_fail``, the start shared by the enhancing commands (watch, trace, stack,
+monitor, tt): enhance, emit the ``enhancer`` result, or fail as Arthas does.
+"""
+import itertools
+import re
+import threading
+import time
+from typing import Any, Optional
+
+from ..command.base import Command, CommandError, register
+from ..command.options import Argument, Option
+from ..engine import Listener, NothingMatched
+from ..engine.express import ExpressionError, compile_expression
+from ..engine.values import MAX_EXPAND, to_json_value
+from ..model import EnhancerAffect, EnhancerModel, MessageModel, ResultModel
+
+DEFAULT_EXPRESS = "{params, target, returnObj}"
+AT_ENTER, AT_EXIT, AT_EXCEPTION_EXIT = "AtEnter", "AtExit", "AtExceptionExit"
+
+
+def enhancer_options(default_limit: int = 100):
+    """The options every enhancing command shares (Arthas's EnhancerCommand)."""
+    return [
+        Option("regex", "E", flag=True, help="Enable regular expression to match (wildcard matching by default)"),
+        Option("limits", "n", type=int, default=default_limit, help="Threshold of execution times"),
+        Option("maxMatch", "m", type=int, default=50, help="The maximum of matched class."),
+        Option("exclude-class-pattern", dest="exclude_class_pattern", help="exclude class name pattern, use either '.' or '/' as separator"),
+        Option("timeout", type=int, help="Timeout value in seconds for the command to exit"),
+        Option("listenerId", type=int, help="The special listenerId"),
+        Option("verbose", "v", flag=True, help="Enables print verbose information, default value false."),
+        Option("classloader", "c", help="The hash code of the special class's classLoader (ignored: Python has one loader)"),
+        Option("lazy", "L", flag=True, help="Enable lazy mode (ignored: only loaded modules are searched)"),
+    ]
+
+
+def enhance_or_fail(process, args, listener: Optional[Listener], method_pattern: Optional[str] = None) -> EnhancerAffect:
+    """Enhance what ``args.class_pattern``/``method_pattern`` match for ``listener``; emit the
+    ``enhancer`` result; remove the listener when the job ends. Nothing matched: the failed ``enhancer``
+    result, then status -1 with Arthas's hint (raised as ``CommandError``)."""
+    engine = process.agent.engine
+    method = method_pattern if method_pattern is not None else getattr(args, "method_pattern", None)
+    listener_id = getattr(args, "listenerId", None)
+    try:
+        affect = engine.enhance(args.class_pattern, method, listener, regex=args.regex,
+                                exclude_class_pattern=args.exclude_class_pattern, max_match=args.maxMatch,
+                                listener_id=listener_id if listener_id and listener_id > 0 else None)
+    except NothingMatched as nothing:
+        process.emit(EnhancerModel(success=False, message=nothing.message, effect=nothing.affect))
+        raise CommandError(-1, nothing.hint)
+    except re.error as error:
+        raise CommandError(-1, "Invalid regular expression: %s" % error)
+    except KeyError as error:
+        raise CommandError(-1, str(error.args[0]) if error.args else "listener not found")
+    if listener is not None and not (listener_id and listener_id > 0):
+        process.on_end(lambda: engine.remove(listener.id))
+    process.emit(EnhancerModel(success=True, effect=affect))
+    return affect
+
+
+class WatchModel(ResultModel):
+    """One observed call. The value is turned into JSON when a consumer first serializes the result, on
+    an agent thread: results dropped by a full queue never cost the serialization."""
+
+    type = "watch"
+
+    def __init__(self, ts: int, cost: float, value: Any, expand: int, size_limit: int, class_name: str,
+                 method_name: str, access_point: str):
+        self.ts = ts
+        self.cost = cost
+        self._raw = value
+        self._json: Any = _UNSET
+        self.expand = expand
+        self.sizeLimit = size_limit
+        self.className = class_name
+        self.methodName = method_name
+        self.accessPoint = access_point
+
+    @property
+    def value(self) -> Any:
+        converted = self._json
+        if converted is _UNSET:
+            converted = to_json_value(self._raw, self.expand, self.sizeLimit)
+            self._json = converted
+            self._raw = None          # keep no reference to the target's objects once converted
+        return converted
+
+    def fields(self):
+        return {"ts": self.ts, "cost": self.cost, "value": self.value, "expand": self.expand,
+                "sizeLimit": self.sizeLimit, "className": self.className, "methodName": self.methodName,
+                "accessPoint": self.accessPoint}
+
+    def item_count(self) -> int:
+        return 1
+
+
+_UNSET = object()
+
+
+class WatchListener(Listener):
+    def __init__(self, process, express: str, condition: Optional[str], at_before: bool, at_return: bool,
+                 at_throw: bool, limit: int, expand: int, size_limit: int, verbose: bool):
+        self.process = process
+        self.express_text = express
+        self.condition_text = condition
+        self.express = compile_expression(express)
+        self.condition = compile_expression(condition) if condition else None
+        self.wants_before = at_before
+        self.at_return = at_return
+        self.at_throw = at_throw
+        self.limit = limit
+        self.expand = expand
+        self.size_limit = size_limit
+        self.verbose = verbose
+        self.active = False                   # set once the enhancer result is out
+        self.finished = threading.Event()     # the -n limit was reached
+        self._count = itertools.count(1)
+        self._evaluators = {}
+
+    # ---- hooks (target threads) ----
+
+    def before(self, call) -> None:
+        self._advise(call, AT_ENTER, None, None, True, False, False)
+
+    def after_return(self, call, state, value) -> None:
+        if self.at_return:
+            self._advise(call, AT_EXIT, value, None, False, True, False)
+
+    def after_throw(self, call, state, error) -> None:
+        if self.at_throw:
+            self._advise(call, AT_EXCEPTION_EXIT, None, error, False, False, True)
+
+    def _advise(self, call, access_point: str, result, error, is_before: bool, is_return: bool,
+                is_throw: bool) -> None:
+        if not self.active:
+            return
+        site = call.site
+        evaluators = self._evaluators.get(site)
+        if evaluators is None:
+            evaluators = self._bind(site)
+        condition, express = evaluators
+        try:
+            if condition is not None:
+                matched = condition(call, result, error, is_before, is_return, is_throw)
+                if self.verbose:
+                    self.process.emit(MessageModel(message="Condition express: %s , result: %s"
+                                                   % (self.condition_text, bool(matched))))
+                if not matched:
+                    return
+            value = express(call, result, error, is_before, is_return, is_throw)
+        except Exception as failure:
+            self._failed(call, failure)
+            return
+        self._count_and_emit(WatchModel(int(time.time() * 1000), call.cost, value, self.expand, self.size_limit,
+                                        site.class_name, site.method_name, access_point))
+
+    def _bind(self, site):
+        module_globals = getattr(site.function, "__globals__", None)
+        evaluators = (self.condition.bind(module_globals) if self.condition else None,
+                      self.express.bind(module_globals))
+        self._evaluators[site] = evaluators
+        return evaluators
+
+    def _failed(self, call, failure: Exception) -> None:
+        """An expression raised on one call: report it (it counts towards -n) and go on."""
+        self._count_and_emit(MessageModel(message="watch failed on %s.%s, condition is: %s, express is: %s, %s: %s"
+                                          % (call.site.class_name, call.site.method_name, self.condition_text,
+                                             self.express_text, type(failure).__name__, failure)))
+
+    def _count_and_emit(self, model: ResultModel) -> None:
+        count = next(self._count)
+        if count > self.limit:
+            return
+        self.process.emit(model)
+        if count == self.limit:
+            self.finished.set()
+
+
+@register
+class WatchCommand(Command):
+    name = "watch"
+    summary = "Display the input/output parameter, return object, and thrown exception of specified method invocation"
+    description = ("The express may be one of the following expression (evaluated dynamically):\n"
+                   "  target : the object\n  clazz : the object's class\n  method : the function\n"
+                   "  params : the parameters array of method\n  params[0..n] : the element of parameters array\n"
+                   "  returnObj : the returned object of method\n  throwExp : the throw exception of method\n"
+                   "  isReturn : the method ended by return\n  isThrow : the method ended by throwing exception\n"
+                   "  #cost : the execution time in ms of method invocation\n"
+                   "Examples:\n  watch demo.MathGame primeFactors\n"
+                   "  watch demo.MathGame primeFactors '{params, returnObj, throwExp}' -x 2\n"
+                   "  watch demo.MathGame primeFactors 'params[0]' 'params[0] < 0' -b\n"
+                   "  watch demo.MathGame primeFactors '#{\"params\": params, \"cost\": #cost}' '#cost > 0.2' -n 3\n"
+                   "  watch json dumps -E 'json' 'dumps|loads'")
+    options = [
+        Option("before", "b", flag=True, help="Watch before invocation"),
+        Option("exception", "e", flag=True, help="Watch after throw exception"),
+        Option("success", "s", flag=True, help="Watch after successful invocation"),
+        Option("finish", "f", flag=True, help="Watch after invocation, enable by default"),
+        Option("expand", "x", type=int, default=1, help="Expand level of object (1 by default, max %d)" % MAX_EXPAND),
+        Option("sizeLimit", "M", type=int, help="Upper size limit in bytes for the result (10 * 1024 * 1024 by default)"),
+    ] + enhancer_options()
+    arguments = [
+        Argument("class-pattern", required=True, help="The full qualified class name (or module name) you want to watch"),
+        Argument("method-pattern", required=True, help="The method name you want to watch"),
+        Argument("express", default=DEFAULT_EXPRESS, help="The content you want to watch, written by Python expression."),
+        Argument("condition-express", help="Conditional expression in Python"),
+    ]
+
+    def run(self, process, args) -> None:
+        size_limit = args.sizeLimit
+        if size_limit is None:
+            size_limit = _global_size_limit(process)
+        elif size_limit <= 0:
+            raise CommandError(-1, "sizeLimit must be greater than 0.")
+        if args.limits is not None and args.limits <= 0:
+            raise CommandError(-1, "limits must be greater than 0.")
+        if args.expand < 0:
+            raise CommandError(-1, "expand must be greater than or equal to 0.")
+        finish = args.finish or not (args.before or args.exception or args.success)
+        express = args.express if args.express not in (None, "") else DEFAULT_EXPRESS
+        condition = args.condition_express or None
+        try:
+            listener = WatchListener(process, express, condition, args.before, args.success or finish,
+                                     args.exception or finish, args.limits, min(args.expand, MAX_EXPAND),
+                                     size_limit, args.verbose)
+        except ExpressionError as error:
+            raise CommandError(-1, "watch failed, condition is: %s, express is: %s, %s"
+                               % (condition or "null", express, error))
+        if args.listenerId and args.listenerId > 0:
+            enhance_or_fail(process, args, None)
+            return
+        process.on_end(listener.finished.set)
+        enhance_or_fail(process, args, listener)
+        listener.active = True
+        listener.finished.wait()
+        if not process.ended:
+            process.emit(MessageModel(message="Command execution times exceed limit: %d, so command will exit. "
+                                              "You can set it with -n option." % args.limits))
+            process.end(0)
+
+
+def _global_size_limit(process) -> int:
+    try:
+        value = int(process.agent.options.get("object-size-limit"))
+        return value if value > 0 else 10 * 1024 * 1024
+    except Exception:
+        return 10 * 1024 * 1024

@@ -1,0 +1,201 @@
+"""Expressions and conditions of watch/trace/stack/monitor/tt, and ``ognl``: Python expressions that accept
+the Arthas idioms users paste.
+
+Names: ``params, args, kwargs, target, clazz, method, returnObj, throwExp, isBefore, isReturn, isThrow,
+cost``; other names resolve in the enhanced function's module globals, then builtins, then loaded modules
+by name (``json.dumps(params)`` works even where ``json`` is not imported); ``null``/``true``/``false``
+mean ``None``/``True``/``False`` unless defined.
+Idioms: a top-level ``{a, b}`` is a list; ``#{"k": v}`` a dict; ``#cost`` (any ``#name``) is ``cost``;
+``&&``, ``||`` and ``!x`` are ``and``, ``or`` and ``not x``; ``@mod.Class@attr`` is ``mod.Class.attr``.
+
+``compile_expression(text)`` parses once per job (``ExpressionError`` for bad syntax); ``bind(globals)`` gives
+``evaluate(call, returnObj, throwExp, isBefore, isReturn, isThrow)`` that computes only the names the
+expression uses, so a condition that is false costs one small function call.
+"""
+import ast
+import builtins
+import re
+import sys
+import types
+from typing import Any, Callable, Dict, FrozenSet, Optional, Set
+
+ADVICE_NAMES = ("params", "args", "kwargs", "target", "clazz", "method", "returnObj", "throwExp",
+                "isBefore", "isReturn", "isThrow", "cost")
+_ARGUMENTS = ("returnObj", "throwExp", "isBefore", "isReturn", "isThrow")
+_FROM_CALL = {"params": "params", "args": "args", "kwargs": "kwargs", "target": "target", "clazz": "clazz",
+              "method": "method", "cost": "cost"}
+JAVA_CONSTANTS = {"null": None, "true": True, "false": False}
+_STATIC_REF = re.compile(r"@([A-Za-z_][\w.]*)@([A-Za-z_]\w*)")
+
+
+class ExpressionError(ValueError):
+    """The expression does not compile; the message says why."""
+
+
+def translate(text: str) -> str:
+    """Rewrite the Arthas/OGNL idioms outside string literals into Python."""
+    out = []
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch in "'\"":
+            end = _string_end(text, i)
+            out.append(text[i:end])
+            i = end
+            continue
+        nxt = text[i + 1] if i + 1 < n else ""
+        if ch == "#" and (nxt == "{" or nxt.isalpha() or nxt == "_"):
+            i += 1
+            continue
+        if ch == "&" and nxt == "&":
+            out.append(" and ")
+            i += 2
+            continue
+        if ch == "|" and nxt == "|":
+            out.append(" or ")
+            i += 2
+            continue
+        if ch == "!" and nxt != "=":
+            out.append(" not ")
+            i += 1
+            continue
+        if ch == "@":
+            match = _STATIC_REF.match(text, i)
+            if match and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_)]")):
+                out.append("%s.%s" % (match.group(1), match.group(2)))
+                i = match.end()
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _string_end(text: str, start: int) -> int:
+    quote = text[start]
+    if text.startswith(quote * 3, start):
+        end = text.find(quote * 3, start + 3)
+        return len(text) if end < 0 else end + 3
+    i = start + 1
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == quote:
+            return i + 1
+        i += 1
+    return len(text)
+
+
+def parse(text: str) -> ast.Expression:
+    """Parse an expression with the idioms applied; a top-level set display becomes a list."""
+    source = translate(text.strip())
+    if not source:
+        raise ExpressionError("empty expression")
+    try:
+        tree = ast.parse(source, "<express>", "eval")
+    except SyntaxError as error:
+        raise ExpressionError("%s: %s" % (type(error).__name__, error.msg)) from None
+    if isinstance(tree.body, ast.Set):
+        tree.body = ast.copy_location(ast.List(elts=tree.body.elts, ctx=ast.Load()), tree.body)
+    return tree
+
+
+def free_names(tree: ast.AST) -> Set[str]:
+    """Names the expression reads that it does not bind itself (comprehension and lambda variables)."""
+    loaded: Set[str] = set()
+    bound: Set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+    return loaded - (bound - set(ADVICE_NAMES))
+
+
+class Expression:
+    """An advice expression compiled once; ``bind(globals)`` makes the evaluator for one module."""
+
+    def __init__(self, text: str):
+        self.text = text
+        tree = parse(text)
+        self.names = free_names(tree)
+        self.advice_names = [name for name in ADVICE_NAMES if name in self.names]
+        self.other_names = sorted(self.names - set(ADVICE_NAMES))
+        self._tree = tree
+        self._makers: Dict[FrozenSet[str], Callable] = {}
+        self._maker_for(frozenset())   # compile now: errors surface when the job starts
+
+    def _maker_for(self, extra: FrozenSet[str]) -> Callable:
+        maker = self._makers.get(extra)
+        if maker is None:
+            maker = self._compile(sorted(extra))
+            self._makers[extra] = maker
+        return maker
+
+    def _compile(self, extra) -> Callable:
+        lines = ["def _pa_make(%s):" % ", ".join(extra),
+                 "    def _pa_evaluate(_pa_call, %s):" % ", ".join(_ARGUMENTS)]
+        for name in self.advice_names:
+            if name in _FROM_CALL:
+                lines.append("        %s = _pa_call.%s" % (name, _FROM_CALL[name]))
+        lines.append("        return _PA_EXPRESSION_")
+        lines.append("    return _pa_evaluate")
+        module = ast.parse("\n".join(lines), "<express>", "exec")
+        _Substitute(self._tree.body).visit(module)
+        ast.fix_missing_locations(module)
+        try:
+            code = compile(module, "<express>", "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as error:
+            raise ExpressionError("%s: %s" % (type(error).__name__, error)) from None
+        maker_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
+        return maker_code
+
+    def bind(self, globals_: Optional[dict] = None) -> Callable:
+        """The evaluator for code whose module globals are ``globals_``: unresolved names come from loaded
+        modules and the Java constants."""
+        namespace = globals_ if isinstance(globals_, dict) else {"__builtins__": builtins}
+        extra = {}
+        for name in self.other_names:
+            if name in namespace or hasattr(builtins, name):
+                continue
+            if name in JAVA_CONSTANTS:
+                extra[name] = JAVA_CONSTANTS[name]
+            elif name in sys.modules:
+                extra[name] = sys.modules[name]
+        maker_code = self._maker_for(frozenset(extra))
+        maker = types.FunctionType(maker_code, namespace, "_pa_make")
+        return maker(**extra)
+
+
+class _Substitute(ast.NodeTransformer):
+    def __init__(self, expression: ast.AST):
+        self.expression = expression
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id == "_PA_EXPRESSION_":
+            return self.expression
+        return node
+
+
+def compile_expression(text: str) -> Expression:
+    return Expression(text)
+
+
+def evaluate_standalone(text: str, extra: Optional[Dict[str, Any]] = None) -> Any:
+    """``ognl``/``eval``: evaluate ``text`` where bare names resolve to loaded modules by name, then
+    ``__main__``'s globals, then builtins (then the Java constants)."""
+    tree = parse(text)
+    code = compile(tree, "<ognl>", "eval", dont_inherit=True)
+    main_globals = getattr(sys.modules.get("__main__"), "__dict__", {})
+    namespace: Dict[str, Any] = {"__builtins__": builtins}
+    for name in free_names(tree):
+        if extra and name in extra:
+            namespace[name] = extra[name]
+        elif name in sys.modules:
+            namespace[name] = sys.modules[name]
+        elif name in main_globals:
+            namespace[name] = main_globals[name]
+        elif not hasattr(builtins, name) and name in JAVA_CONSTANTS:
+            namespace[name] = JAVA_CONSTANTS[name]
+    return eval(code, namespace)

@@ -1,0 +1,240 @@
+"""What runs on the target's threads: the per-function ``Enhancement`` the wrapper code calls, the
+``Invocation`` that describes one call, and the ``Listener`` base class commands extend.
+
+Rules kept here: nothing raises into the target (every listener call is guarded), the agent's own threads
+and a thread already inside a hook are never observed (so watching ``json.dumps`` or calling a watched
+function from an expression cannot loop), and the no-listener path stays a handful of instructions.
+"""
+import threading
+import time
+import types
+from typing import Any, Optional, Tuple
+
+from ..util.threads import AGENT_THREAD_IDS
+
+_get_ident = threading.get_ident
+_clock = time.perf_counter
+_AGENT = AGENT_THREAD_IDS
+# Threads running listener code right now: calls they make are not observed (no re-entry).
+_IN_HOOK = set()
+
+
+class Listener:
+    """Base of every advice listener (watch, trace, stack, monitor, tt).
+
+    The engine calls, on the target's thread, for every call of an enhanced function:
+      ``before(call)`` at entry, only when ``wants_before`` is true; what it returns is the per-call
+      ``state`` handed to the after hook of the same call;
+      then exactly one of ``after_return(call, state, value)`` / ``after_throw(call, state, error)``.
+    A listener attached while a call is already running gets nothing for that call; one removed while a
+    call runs still gets that call's after hook (so on/off switches stay balanced).
+    Exceptions a hook raises are swallowed (counted in ``errors``); hooks must not block.
+    ``id`` is set by the engine (Arthas's listenerId).
+    """
+
+    wants_before = False
+    id = -1
+    errors = 0
+
+    def before(self, call: "Invocation") -> Any:
+        return None
+
+    def after_return(self, call: "Invocation", state: Any, value: Any) -> None:
+        pass
+
+    def after_throw(self, call: "Invocation", state: Any, error: BaseException) -> None:
+        pass
+
+
+class Site:
+    """Where an enhanced function lives: what the Arthas expression names ``clazz`` and ``method`` and
+    the ``className``/``methodName`` of results come from."""
+
+    __slots__ = ("function", "clazz", "class_name", "method_name", "has_self", "n_pos", "varargs_index",
+                 "n_kwonly", "has_varkw", "param_names")
+
+    def __init__(self, function: types.FunctionType, clazz: Any, class_name: str, method_name: str,
+                 has_self: bool, layout: Tuple[int, int, int, bool, bool], param_names):
+        self.function = function
+        self.clazz = clazz
+        self.class_name = class_name
+        self.method_name = method_name
+        self.has_self = has_self and layout[0] > 0
+        self.n_pos, self.varargs_index, self.n_kwonly, _, self.has_varkw = layout
+        self.param_names = list(param_names)
+
+
+class Invocation:
+    """One call of an enhanced function. ``values`` holds every parameter's value in parameter order
+    (``*args`` as its tuple, ``**kwargs`` as its dict), ``self``/``cls`` included; ``start`` is
+    ``time.perf_counter()`` at entry and ``cost`` (ms) is set just before the after hooks run."""
+
+    __slots__ = ("site", "values", "start", "cost", "listeners", "states", "thread_id")
+
+    def __init__(self, site: Site, values: tuple, listeners: tuple, thread_id: int):
+        self.site = site
+        self.values = values
+        self.listeners = listeners
+        self.thread_id = thread_id
+        self.states = None
+        self.cost = 0.0
+        self.start = 0.0
+
+    @property
+    def target(self) -> Any:
+        return self.values[0] if self.site.has_self else None
+
+    @property
+    def params(self) -> list:
+        """Argument values in parameter order, without ``self``/``cls`` (Arthas's ``params``)."""
+        return list(self.values[1:]) if self.site.has_self else list(self.values)
+
+    @property
+    def args(self) -> tuple:
+        """Positional arguments (without ``self``/``cls``): positional parameters then ``*args``."""
+        site = self.site
+        start = 1 if site.has_self else 0
+        positional = self.values[start:site.n_pos]
+        if site.varargs_index >= 0:
+            positional = positional + tuple(self.values[site.varargs_index])
+        return tuple(positional)
+
+    @property
+    def kwargs(self) -> dict:
+        """Keyword arguments: keyword-only parameters then ``**kwargs``."""
+        site = self.site
+        first = site.n_pos + (1 if site.varargs_index >= 0 else 0)
+        names = site.param_names[first:first + site.n_kwonly]
+        out = dict(zip(names, self.values[first:first + site.n_kwonly]))
+        if site.has_varkw:
+            out.update(self.values[-1])
+        return out
+
+    @property
+    def clazz(self) -> Any:
+        return self.site.clazz
+
+    @property
+    def method(self) -> Any:
+        return self.site.function
+
+    @property
+    def class_name(self) -> str:
+        return self.site.class_name
+
+    @property
+    def method_name(self) -> str:
+        return self.site.method_name
+
+
+class Enhancement:
+    """One enhanced function: its original code, the clone the wrapper forwards to, and its listeners.
+    The wrapper code holds this object as a constant and calls ``enter``/``returned``/``thrown``."""
+
+    __slots__ = ("function", "original_code", "clone", "wrapper_code", "site", "listeners",
+                 "before_listeners", "__weakref__")
+
+    def __init__(self, function: types.FunctionType, site: Site):
+        self.function = function
+        self.site = site
+        self.original_code = function.__code__
+        self.clone = None
+        self.wrapper_code = None
+        self.listeners: Tuple[Listener, ...] = ()
+        self.before_listeners = False
+
+    def set_listeners(self, listeners: Tuple[Listener, ...]) -> None:
+        self.before_listeners = any(listener.wants_before for listener in listeners)
+        self.listeners = tuple(listeners)
+
+    # ---- called by the wrapper code, on the target's thread ----
+
+    def enter(self, values: tuple) -> Optional[Invocation]:
+        try:
+            listeners = self.listeners
+            if not listeners:
+                return None
+            thread_id = _get_ident()
+            if thread_id in _AGENT or thread_id in _IN_HOOK:
+                return None
+            call = Invocation(self.site, values, listeners, thread_id)
+            if self.before_listeners:
+                _IN_HOOK.add(thread_id)
+                try:
+                    call.states = [_before(listener, call) for listener in listeners]
+                finally:
+                    _IN_HOOK.discard(thread_id)
+            call.start = _clock()
+            return call
+        except Exception:
+            return None
+
+    def returned(self, call: Invocation, value: Any) -> None:
+        try:
+            call.cost = (_clock() - call.start) * 1000.0
+            thread_id = call.thread_id
+            _IN_HOOK.add(thread_id)
+            try:
+                states = call.states
+                for index, listener in enumerate(call.listeners):
+                    try:
+                        listener.after_return(call, states[index] if states else None, value)
+                    except Exception:
+                        listener.errors += 1
+            finally:
+                _IN_HOOK.discard(thread_id)
+        except Exception:
+            pass
+
+    def thrown(self, call: Invocation, error: BaseException) -> None:
+        try:
+            call.cost = (_clock() - call.start) * 1000.0
+            thread_id = call.thread_id
+            _IN_HOOK.add(thread_id)
+            try:
+                states = call.states
+                for index, listener in enumerate(call.listeners):
+                    try:
+                        listener.after_throw(call, states[index] if states else None, error)
+                    except Exception:
+                        listener.errors += 1
+            finally:
+                _IN_HOOK.discard(thread_id)
+        except Exception:
+            pass
+
+
+def _before(listener: Listener, call: Invocation) -> Any:
+    if not listener.wants_before:
+        return None
+    try:
+        return listener.before(call)
+    except Exception:
+        listener.errors += 1
+        return None
+
+
+def observing_paused() -> "_Paused":
+    """``with observing_paused():`` calls made by this thread inside are not observed (for agent code that
+    runs on a target thread)."""
+    return _Paused()
+
+
+class _Paused:
+    def __enter__(self):
+        self.thread_id = _get_ident()
+        self.was_in = self.thread_id in _IN_HOOK
+        _IN_HOOK.add(self.thread_id)
+        return self
+
+    def __exit__(self, *exc):
+        if not self.was_in:
+            _IN_HOOK.discard(self.thread_id)
+        return False
+
+
+def is_observed_thread() -> bool:
+    """False on the agent's threads and inside hooks."""
+    thread_id = _get_ident()
+    return thread_id not in _AGENT and thread_id not in _IN_HOOK
+

@@ -1,0 +1,257 @@
+"""Builds the code object that replaces an enhanced function's ``__code__``.
+
+The function object keeps its identity, so every reference to it (callers that imported it by name, bound
+methods, class dictionaries, pickling by reference) sees the hooks. The replacement code ("wrapper code")
+has exactly the original's parameters, flags and free variables, so ``inspect.signature``,
+``iscoroutinefunction`` and friends, wrong-call ``TypeError``s and closures keep working. It forwards the
+call to a clone of the original function (same globals, defaults and closure cells, original code) and
+reports the call to the ``Enhancement`` object, which it holds as a code constant::
+
+    def NAME(<same parameters>):
+        _pa_call = <enhancement>.enter((<parameter values>))
+        if _pa_call is None:
+            return <enhancement>.clone(<parameters forwarded>)
+        try:
+            _pa_result = <enhancement>.clone(<parameters forwarded>)
+        except BaseException as _pa_error:
+            <enhancement>.thrown(_pa_call, _pa_error)
+            raise
+        <enhancement>.returned(_pa_call, _pa_result)
+        return _pa_result
+
+Generators use ``yield from``, coroutines ``await``; async generators forward ``asend``/``athrow``/``aclose``
+by hand. Every instruction of the wrapper sits on the original's ``def`` line, in the original's file, so
+``inspect.getsource`` still finds the source and a traceback entry of the wrapper points at the ``def``.
+"""
+import ast
+import inspect
+import types
+from typing import List, Tuple
+
+SLOT = "_pa_enhancement"   # placeholder name of the Enhancement constant in the template
+PLACEHOLDER = "\x00pyarthas-enhancement\x00"
+
+CO_VARARGS = inspect.CO_VARARGS
+CO_VARKEYWORDS = inspect.CO_VARKEYWORDS
+CO_GENERATOR = inspect.CO_GENERATOR
+CO_COROUTINE = inspect.CO_COROUTINE
+CO_ASYNC_GENERATOR = inspect.CO_ASYNC_GENERATOR
+CO_ITERABLE_COROUTINE = inspect.CO_ITERABLE_COROUTINE
+KIND_FLAGS = CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE
+
+_PLAIN = """
+def _pa_wrapper({params}):
+    {keep_freevars}
+    _pa_call = _pa_enhancement.enter(({values}))
+    if _pa_call is None:
+        return _pa_enhancement.clone({forward})
+    try:
+        _pa_result = _pa_enhancement.clone({forward})
+    except BaseException as _pa_error:
+        _pa_enhancement.thrown(_pa_call, _pa_error)
+        raise
+    _pa_enhancement.returned(_pa_call, _pa_result)
+    return _pa_result
+"""
+
+_GENERATOR = """
+def _pa_wrapper({params}):
+    {keep_freevars}
+    _pa_call = _pa_enhancement.enter(({values}))
+    if _pa_call is None:
+        return (yield from _pa_enhancement.clone({forward}))
+    try:
+        _pa_result = yield from _pa_enhancement.clone({forward})
+    except BaseException as _pa_error:
+        _pa_enhancement.thrown(_pa_call, _pa_error)
+        raise
+    _pa_enhancement.returned(_pa_call, _pa_result)
+    return _pa_result
+"""
+
+_COROUTINE = """
+async def _pa_wrapper({params}):
+    {keep_freevars}
+    _pa_call = _pa_enhancement.enter(({values}))
+    if _pa_call is None:
+        return await _pa_enhancement.clone({forward})
+    try:
+        _pa_result = await _pa_enhancement.clone({forward})
+    except BaseException as _pa_error:
+        _pa_enhancement.thrown(_pa_call, _pa_error)
+        raise
+    _pa_enhancement.returned(_pa_call, _pa_result)
+    return _pa_result
+"""
+
+# An async generator cannot ``yield from``: forward asend/athrow/aclose one step at a time. The hooks see
+# the whole iteration (first step to exhaustion) as the call.
+_ASYNC_GENERATOR = """
+async def _pa_wrapper({params}):
+    {keep_freevars}
+    _pa_inner = _pa_enhancement.clone({forward})
+    _pa_call = _pa_enhancement.enter(({values}))
+    try:
+        _pa_item = await _pa_inner.asend(None)
+        while True:
+            try:
+                _pa_sent = yield _pa_item
+            except GeneratorExit:
+                await _pa_inner.aclose()
+                raise
+            except BaseException as _pa_thrown:
+                _pa_item = await _pa_inner.athrow(_pa_thrown)
+            else:
+                _pa_item = await _pa_inner.asend(_pa_sent)
+    except StopAsyncIteration:
+        if _pa_call is not None:
+            _pa_enhancement.returned(_pa_call, None)
+        return
+    except BaseException as _pa_error:
+        if _pa_call is not None:
+            _pa_enhancement.thrown(_pa_call, _pa_error)
+        raise
+"""
+
+
+class Signature:
+    """The parameter layout of a code object, as the wrapper needs it."""
+
+    def __init__(self, code: types.CodeType):
+        names = code.co_varnames
+        n_pos = code.co_argcount
+        n_kwonly = code.co_kwonlyargcount
+        self.posonly = list(names[:code.co_posonlyargcount])
+        self.positional = list(names[code.co_posonlyargcount:n_pos])
+        self.kwonly = list(names[n_pos:n_pos + n_kwonly])
+        index = n_pos + n_kwonly
+        self.varargs = None
+        self.varkw = None
+        if code.co_flags & CO_VARARGS:
+            self.varargs = names[index]
+            index += 1
+        if code.co_flags & CO_VARKEYWORDS:
+            self.varkw = names[index]
+
+    def names(self) -> List[str]:
+        """Every parameter, in order (the order of the values tuple the wrapper reports)."""
+        out = self.posonly + self.positional
+        if self.varargs:
+            out.append(self.varargs)
+        out += self.kwonly
+        if self.varkw:
+            out.append(self.varkw)
+        return out
+
+    def definition(self) -> str:
+        parts: List[str] = list(self.posonly)
+        if self.posonly:
+            parts.append("/")
+        parts += self.positional
+        if self.varargs:
+            parts.append("*" + self.varargs)
+        elif self.kwonly:
+            parts.append("*")
+        parts += self.kwonly
+        if self.varkw:
+            parts.append("**" + self.varkw)
+        return ", ".join(parts)
+
+    def forwarding(self) -> str:
+        parts = self.posonly + self.positional
+        if self.varargs:
+            parts.append("*" + self.varargs)
+        parts += ["%s=%s" % (name, name) for name in self.kwonly]
+        if self.varkw:
+            parts.append("**" + self.varkw)
+        return ", ".join(parts)
+
+    def layout(self) -> Tuple[int, int, int, bool, bool]:
+        """(positional count incl. posonly, index of *args or -1, kw-only count, has *args, has **kw)."""
+        n_pos = len(self.posonly) + len(self.positional)
+        return n_pos, (n_pos if self.varargs else -1), len(self.kwonly), bool(self.varargs), bool(self.varkw)
+
+
+def template_for(code: types.CodeType) -> str:
+    if code.co_flags & CO_ASYNC_GENERATOR:
+        return _ASYNC_GENERATOR
+    if code.co_flags & CO_COROUTINE:
+        return _COROUTINE
+    if code.co_flags & (CO_GENERATOR | CO_ITERABLE_COROUTINE):
+        return _GENERATOR
+    return _PLAIN
+
+
+def wrapper_code(original: types.CodeType, enhancement: object) -> types.CodeType:
+    """The replacement code for a function whose code is ``original``, reporting to ``enhancement``."""
+    signature = Signature(original)
+    names = signature.names()
+    values = ", ".join(names) + ("," if len(names) == 1 else "")
+    # The wrapper must have the original's free variables (same names, same order) so that it can be
+    # assigned to the function whose closure holds their cells; naming them in dead code makes them free.
+    freevars = original.co_freevars
+    keep = "if 0: (%s,)" % ", ".join(freevars) if freevars else "pass"
+    source = template_for(original).format(params=signature.definition(), values=values,
+                                           forward=signature.forwarding(), keep_freevars=keep)
+    if freevars:
+        source = "def _pa_outer():\n    %s = None\n%s    return _pa_wrapper\n" % (
+            " = ".join(freevars), _indent(source))
+    tree = ast.parse(source, filename=original.co_filename)
+    _place_on_line(tree, original.co_firstlineno)
+    _SlotToConstant().visit(tree)
+    module_code = compile(tree, original.co_filename, "exec", dont_inherit=True)
+    code = _find_wrapper(module_code)
+    if code.co_freevars != freevars:
+        raise TypeError("cannot reproduce the free variables of %s" % original.co_name)
+    consts = tuple(enhancement if c == PLACEHOLDER else c for c in code.co_consts)
+    changes = dict(co_consts=consts, co_name=original.co_name)
+    if hasattr(original, "co_qualname"):
+        changes["co_qualname"] = original.co_qualname
+    # Keep kind flags the template cannot spell (types.coroutine's CO_ITERABLE_COROUTINE).
+    changes["co_flags"] = (code.co_flags & ~KIND_FLAGS) | (original.co_flags & KIND_FLAGS)
+    return code.replace(**changes)
+
+
+def _indent(source: str) -> str:
+    return "".join("    " + line + "\n" if line.strip() else "\n" for line in source.splitlines())
+
+
+def _place_on_line(tree: ast.AST, line: int) -> None:
+    for node in ast.walk(tree):
+        if hasattr(node, "lineno"):
+            node.lineno = line
+            node.end_lineno = line
+        if hasattr(node, "col_offset"):
+            node.col_offset = 0
+            node.end_col_offset = 0
+
+
+class _SlotToConstant(ast.NodeTransformer):
+    """``_pa_enhancement`` becomes a string constant, swapped for the Enhancement object after compiling
+    (attribute access on a constant compiles without warnings, unlike calling one)."""
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id == SLOT:
+            return ast.copy_location(ast.Constant(value=PLACEHOLDER), node)
+        return node
+
+
+def _find_wrapper(module_code: types.CodeType) -> types.CodeType:
+    for const in module_code.co_consts:
+        if isinstance(const, types.CodeType):
+            if const.co_name == "_pa_wrapper":
+                return const
+            inner = _find_wrapper(const)
+            if inner is not None:
+                return inner
+    return None
+
+
+def clone_function(function: types.FunctionType, code: types.CodeType) -> types.FunctionType:
+    """A function like ``function`` (same globals, closure cells, defaults) running ``code``."""
+    clone = types.FunctionType(code, function.__globals__, function.__name__, function.__defaults__,
+                               function.__closure__)
+    clone.__kwdefaults__ = function.__kwdefaults__
+    clone.__qualname__ = function.__qualname__
+    clone.__module__ = function.__module__
+    return clone

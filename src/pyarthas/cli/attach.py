@@ -1,0 +1,106 @@
+"""``pyarthas attach PID``, ``pyarthas ps`` and plain ``pyarthas`` (choose a process, attach, open the
+console), as arthas-boot does for JVMs. The mechanics live in ``inject/``."""
+import sys
+import time
+
+from .inject import REPLY_TIMEOUT, Attached, AttachError, attach
+from .inject.process import python_processes
+
+DEFAULT_IP, DEFAULT_PORT = "127.0.0.1", 8563
+
+
+def configure(name, parser) -> None:
+    if name == "ps":
+        return
+    parser.add_argument("pid", type=int, help="the process to attach to")
+    parser.add_argument("--ip", default=DEFAULT_IP, help="address the agent binds (default %s)" % DEFAULT_IP)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help="HTTP port of the agent (default %d, 0 picks a free one)" % DEFAULT_PORT)
+    parser.add_argument("--timeout", type=float, default=REPLY_TIMEOUT,
+                        help="seconds to wait for the agent to answer (default %.0f)" % REPLY_TIMEOUT)
+    parser.add_argument("-v", "--verbose", action="store_true", help="say how the agent was loaded")
+
+
+def run(args) -> int:
+    if args.subcommand == "ps":
+        return print_processes()
+    attached = attach_and_report(args.pid, args.ip, args.port, args.timeout, args.verbose)
+    if attached is None:
+        return 1
+    print(attached.url)
+    return 0
+
+
+def attach_and_report(pid: int, ip: str, port: int, timeout: float = REPLY_TIMEOUT,
+                      verbose: bool = False):
+    """Attach, tell the user what happened on stderr; the Attached, or None after an error."""
+    started = time.monotonic()
+    try:
+        attached = attach(pid, ip=ip, port=port, timeout=timeout)
+    except AttachError as error:
+        sys.stderr.write("pyarthas attach: %s\n" % error)
+        return None
+    _report(attached, time.monotonic() - started, verbose)
+    return attached
+
+
+def _report(attached: Attached, elapsed: float, verbose: bool) -> None:
+    if attached.status == "running":
+        sys.stderr.write("pyarthas: an agent is already running in process %d at %s\n"
+                         % (attached.pid, attached.url))
+    else:
+        sys.stderr.write("pyarthas: agent started in process %d at %s\n" % (attached.pid, attached.url))
+    if verbose:
+        sys.stderr.write("pyarthas: %s, %.0f ms\n" % (attached.how, elapsed * 1000))
+
+
+def print_processes() -> int:
+    processes = python_processes()
+    if not processes:
+        sys.stderr.write("pyarthas: no Python process found\n")
+        return 1
+    print("%7s  %-7s  %s" % ("PID", "PYTHON", "COMMAND"))
+    for process in processes:
+        print("%7d  %-7s  %s" % (process.pid, process.version_text, process.cmdline))
+    return 0
+
+
+def choose_and_attach(args) -> int:
+    """Plain ``pyarthas``: list the Python processes, let the user pick one, attach, open the console."""
+    processes = python_processes()
+    if not processes:
+        sys.stderr.write("pyarthas: no Python process found\n")
+        return 1
+    print("Found existing Python processes, choose one by its number, then hit ENTER.")
+    for number, process in enumerate(processes, 1):
+        print("%s [%d]: %d python%s %s" % ("*" if number == 1 else " ", number, process.pid,
+                                           process.version_text, process.cmdline))
+    chosen = _read_choice(len(processes))
+    if chosen is None:
+        return 1
+    attached = attach_and_report(processes[chosen - 1].pid, DEFAULT_IP, DEFAULT_PORT)
+    if attached is None:
+        return 1
+    return _open_console(attached.url)
+
+
+def _read_choice(count: int):
+    try:
+        answer = input().strip()
+    except (EOFError, KeyboardInterrupt):
+        return None
+    if not answer:
+        return 1
+    if answer.isdigit() and 1 <= int(answer) <= count:
+        return int(answer)
+    sys.stderr.write("pyarthas: please enter a number from 1 to %d\n" % count)
+    return None
+
+
+def _open_console(url: str) -> int:
+    try:
+        from .console import open_console
+    except ImportError:
+        print(url)
+        return 0
+    return open_console(url)

@@ -1,0 +1,200 @@
+"""Load the pyarthas agent into a running CPython process and start it.
+
+How the bootstrap (``bootstrap.py``) gets to run in the target, first that applies:
+1. the target is armed (started with ``PYARTHAS_ARM=1`` or called ``pyarthas.arm()``): a request file and a
+   signal, no ptrace at all (``agent/arm.py``);
+2. CPython 3.14+: ``sys.remote_exec`` (PEP 768), run by the target's own interpreter;
+3. CPython 3.9 to 3.13 on Linux x86-64: the ptrace injector (``ptrace_inject.py``).
+The bootstrap answers on a FIFO; the agent then has to answer ``init_session`` before attach says yes.
+"""
+import hashlib
+import os
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from typing import NamedTuple, Optional
+
+from ...agent.arm import ARM_DIRECTORY, ARM_REQUEST, ARM_SIGNAL
+from .process import AttachError, PythonProcess, inspect
+
+ARM_WAIT = 1.0                  # an armed target answers in about 1 ms; past this, use ptrace
+REPLY_TIMEOUT = 10.0
+MIN_VERSION, REMOTE_EXEC_VERSION = (3, 9), (3, 14)
+AGENT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "agent")
+BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bootstrap.py")
+
+
+class Attached(NamedTuple):
+    status: str       # "started" or "running" (an agent was already serving there)
+    url: str
+    pid: int
+    how: str          # which mechanism, for --verbose and the benchmark
+
+
+def private_package_name() -> str:
+    """The name the agent is loaded under in the target: tied to this install, so that two installs (or
+    versions) never share one, and nothing in the target can import it by accident."""
+    from ...agent import VERSION
+    digest = hashlib.sha1((AGENT_DIR + "\0" + VERSION).encode("utf-8")).hexdigest()[:12]
+    return "_pyarthas_agent_" + digest
+
+
+def bootstrap_code(ip: str, port: int, reply: str) -> str:
+    """One statement that binds no name in the target's ``__main__`` and runs bootstrap.py."""
+    args = {"agent_dir": AGENT_DIR, "package": private_package_name(), "ip": ip, "port": port, "reply": reply}
+    return ("(lambda b: b.exec(b.compile(b.open(%r, 'rb').read(), %r, 'exec'), "
+            "{'__name__': '_pyarthas_bootstrap', 'ARGS': %r}))(__import__('builtins'))"
+            % (BOOTSTRAP, BOOTSTRAP, args))
+
+
+def attach(pid: int, ip: str = "127.0.0.1", port: int = 8563, timeout: float = REPLY_TIMEOUT) -> Attached:
+    """Start the agent in process ``pid`` (or find the one already there). Raises AttachError."""
+    target = inspect(pid)
+    if target.version is not None and target.version < MIN_VERSION:
+        raise AttachError("process %d runs Python %s; pyarthas needs 3.9 or later" % (pid, target.version_text))
+    with ReplyChannel(target) as channel:
+        code = bootstrap_code(ip, port, channel.path)
+        reply, how = None, None
+        if is_armed(pid):
+            _request_armed(target, code)
+            how = "armed signal handler"
+            reply = channel.read(ARM_WAIT)
+        if reply is None:
+            how = _inject(target, code, channel)
+            reply = channel.read(timeout)
+        if reply is None:
+            raise AttachError("the agent did not report within %.0f s after the code was injected (%s); the "
+                              "target's main thread may be busy inside a long C call" % (timeout, how))
+    return _check_reply(reply, pid, ip, port, how)
+
+
+def _inject(target: PythonProcess, code: str, channel: "ReplyChannel") -> str:
+    if target.version is not None and target.version >= REMOTE_EXEC_VERSION:
+        return _remote_exec(target, code, channel.directory)
+    from .ptrace_inject import inject
+    return inject(target, code)
+
+
+def _check_reply(reply: dict, pid: int, ip: str, port: int, how: str) -> Attached:
+    status = reply.get("status")
+    if status == "port-in-use":
+        raise AttachError("port in use: the agent in process %d cannot listen on %s:%s (%s); choose another "
+                          "with --port" % (pid, ip, port, reply.get("message")))
+    if status not in ("started", "running"):
+        raise AttachError("the agent failed to start in process %d: %s" % (pid, reply.get("message")))
+    url = reply["url"]
+    _wait_until_answers(url)
+    return Attached(status, url, pid, how)
+
+
+def _wait_until_answers(url: str) -> None:
+    """The first successful init_session (the session is closed again right away)."""
+    from ..client import ApiError, Client
+    client = Client(url, timeout=10.0)
+    try:
+        session_id = client.request("init_session")["sessionId"]
+        client.request("close_session", sessionId=session_id)
+    except ApiError as error:
+        raise AttachError("the agent started at %s but does not answer: %s" % (url, error)) from None
+
+
+# ---- the reply channel ----
+
+class ReplyChannel:
+    """A FIFO in a private directory; the bootstrap writes one JSON line into it."""
+
+    def __init__(self, target: PythonProcess):
+        self.target = target
+        self.directory = tempfile.mkdtemp(prefix="pyarthas-attach-")
+        self.path = os.path.join(self.directory, "reply")
+        os.mkfifo(self.path, 0o600)
+        if target.uid != os.getuid() and os.getuid() == 0:
+            for path in (self.directory, self.path):
+                os.chown(path, target.uid, target.gid)
+        # read-write, so that the FIFO never reports end-of-file before the bootstrap writes to it
+        self.fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK)
+        self.buffer = b""
+
+    def read(self, timeout: float) -> Optional[dict]:
+        import json
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
+                return None
+            self.buffer += os.read(self.fd, 65536)
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return json.loads(line.decode("utf-8"))
+
+    def __enter__(self) -> "ReplyChannel":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        os.close(self.fd)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+# ---- armed targets ----
+
+def is_armed(pid: int) -> bool:
+    """The target catches ARM_SIGNAL (pyarthas's handler): sending it is then harmless and enough."""
+    try:
+        with open("/proc/%d/status" % pid) as handle:
+            for line in handle:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (ARM_SIGNAL - 1) & 1)
+    except OSError:
+        pass
+    return False
+
+
+def _request_armed(target: PythonProcess, code: str) -> None:
+    directory = ARM_DIRECTORY % target.uid
+    try:
+        os.mkdir(directory, 0o700)
+        if os.getuid() != target.uid:
+            os.chown(directory, target.uid, target.gid)
+    except FileExistsError:
+        pass
+    info = os.lstat(directory)
+    if info.st_uid != target.uid or info.st_mode & 0o077 or not os.path.isdir(directory):
+        raise AttachError("%s must be a directory private to uid %d" % (directory, target.uid))
+    request = os.path.join(directory, ARM_REQUEST % target.pid)
+    temporary = request + ".tmp"
+    with open(temporary, "w") as handle:
+        handle.write(code)
+    if os.getuid() != target.uid:
+        os.chown(temporary, target.uid, target.gid)
+    os.replace(temporary, request)
+    os.kill(target.pid, ARM_SIGNAL)
+
+
+# ---- CPython 3.14+ ----
+
+def _remote_exec(target: PythonProcess, code: str, directory: str) -> str:
+    """PEP 768: the target's own interpreter runs the script at its next safe point. Untested here (no
+    3.14 on the development machines)."""
+    script = os.path.join(directory, "bootstrap_call.py")
+    with open(script, "w") as handle:
+        handle.write(code + "\n")
+    os.chmod(script, 0o644)
+    if target.uid != os.getuid() and os.getuid() == 0:
+        os.chown(script, target.uid, target.gid)
+    call = "import sys; sys.remote_exec(%d, %r)" % (target.pid, script)
+    if sys.version_info[:2] == target.version and hasattr(sys, "remote_exec"):
+        try:
+            sys.remote_exec(target.pid, script)
+        except (OSError, RuntimeError) as error:
+            raise AttachError("sys.remote_exec failed: %s" % error) from None
+        return "sys.remote_exec"
+    done = subprocess.run(["/proc/%d/exe" % target.pid, "-I", "-c", call], capture_output=True, text=True,
+                          timeout=30)
+    if done.returncode != 0:
+        raise AttachError("sys.remote_exec failed: %s" % (done.stderr.strip().splitlines() or ["?"])[-1])
+    return "sys.remote_exec (target's interpreter)"
+
+
+__all__ = ["attach", "Attached", "AttachError", "is_armed"]

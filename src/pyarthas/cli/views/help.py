@@ -1,0 +1,51 @@
+"""``help`` (a table of commands) and ``help CMD`` (usage, summary, options, arguments)."""
+from . import view
+from .text import table
+
+
+@view("help")
+def render_help(result, ctx):
+    detail = result.get("detailCommand")
+    if detail:
+        return render_detail(detail, ctx)
+    rows = [(c.get("name"), c.get("summary")) for c in result.get("commands") or []]
+    return table(rows, ["NAME", "DESCRIPTION"], style=ctx.style, width=ctx.width)
+
+
+def option_label(option: dict) -> str:
+    names = []
+    if option.get("shortName"):
+        names.append("-" + option["shortName"])
+    if option.get("longName"):
+        names.append("--" + option["longName"])
+    label = ", ".join(names)
+    return label + (" <value>" if option.get("acceptValue") else "")
+
+
+def argument_label(argument: dict) -> str:
+    label = "<%s>" % argument.get("argName", "")
+    if argument.get("multiValued"):
+        label += "..."
+    return label if argument.get("required") else "[%s]" % label
+
+
+def render_detail(detail: dict, ctx) -> str:
+    bold = ctx.style.bold
+    sections = []
+    usage = detail.get("usage") or " ".join(
+        [detail.get("name", "")] + ["[%s]" % option_label(o) for o in detail.get("options") or []]
+        + [argument_label(a) for a in detail.get("arguments") or []])
+    sections.append(bold("USAGE:") + "\n" + _indent(usage))
+    if detail.get("summary"):
+        sections.append(bold("SUMMARY:") + "\n" + _indent(detail["summary"]))
+    if detail.get("description") and detail.get("description") != detail.get("summary"):
+        sections.append(bold("DESCRIPTION:") + "\n" + _indent(detail["description"]))
+    rows = [(option_label(o), o.get("description", "")) for o in detail.get("options") or []]
+    rows += [(argument_label(a), a.get("description", "")) for a in detail.get("arguments") or []]
+    if rows:
+        sections.append(bold("OPTIONS:") + "\n" + _indent(table(rows, width=ctx.width - 2, flexible=1)))
+    return "\n\n".join(sections)
+
+
+def _indent(text: str) -> str:
+    return "\n".join(("  " + line).rstrip() for line in str(text).split("\n"))

@@ -1,0 +1,279 @@
+"""profiler: a real target with one hot function (90% of its CPU), one cold one and a sleeping thread."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+
+from harness import post_raw
+
+TARGET = """
+import threading, time
+
+def hot_function():
+    total = 0
+    for i in range(3000):
+        total += i
+    return total
+
+def cold_function():
+    total = 0
+    for i in range(3000):
+        total += i
+    return total
+
+def compute():
+    while True:
+        for _ in range(9):
+            hot_function()
+        cold_function()
+
+def sleeping_thread():
+    while True:
+        time.sleep(0.05)
+
+threading.Thread(target=sleeping_thread, name="sleeper", daemon=True).start()
+print("ready", flush=True)
+compute()
+"""
+
+
+def start_target(spawn):
+    target = spawn(TARGET)
+    target.wait_stdout("ready")
+    return target
+
+
+def profiler_result(target, command):
+    results = target.results(command)
+    assert results[-1] == {"type": "status", "jobId": results[-1]["jobId"], "statusCode": 0}, results
+    (model,) = [r for r in results if r["type"] == "profiler"]
+    return model
+
+
+def wait_for_samples(target, at_least, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        samples = int(profiler_result(target, "profiler getSamples")["executeResult"])
+        if samples >= at_least:
+            return samples
+        time.sleep(0.1)
+    raise AssertionError("fewer than %d samples after %ss" % (at_least, timeout))
+
+
+def read_collapsed(path):
+    stacks = {}
+    with open(path) as lines:
+        for line in lines:
+            stack, count = line.rstrip("\n").rsplit(" ", 1)
+            stacks[stack] = int(count)
+    return stacks
+
+
+def share(stacks, leaf_pattern, among=None):
+    """Share of samples whose innermost frame matches, among stacks containing ``among``."""
+    pool = {s: c for s, c in stacks.items() if among is None or among in s}
+    total = sum(pool.values())
+    matching = sum(c for s, c in pool.items() if re.search(leaf_pattern, s.rsplit(";", 1)[-1]))
+    return matching / total if total else 0.0
+
+
+def assert_no_agent_frames(stacks):
+    for stack in stacks:
+        assert "pyarthas.agent" not in stack and "[pyarthas-" not in stack, stack
+
+
+def test_cpu_attributes_about_90_percent_to_the_hot_stack(spawn, tmp_path):
+    target = start_target(spawn)
+    model = profiler_result(target, "profiler start -i 2")
+    assert model["action"] == "start" and model["executeResult"] == "Started [cpu] profiling\n"
+    # counts are in 2 ms ticks of CPU time; real samples come about every 7 ms (the sampler waits up to
+    # the 5 ms switch interval for the GIL), so 700 ticks are about 200 real samples
+    wait_for_samples(target, 700)
+    model = profiler_result(target, "profiler stop -o collapsed -f cpu.txt")
+    assert model["format"] == "collapsed"
+    assert model["outputFile"] == os.path.join(str(tmp_path), "arthas-output", "cpu.txt")
+    stacks = read_collapsed(model["outputFile"])
+    hot = share(stacks, r"\.hot_function$", among="__main__.compute")
+    assert 0.80 <= hot <= 0.97, (hot, stacks)
+    assert any("__main__.compute;__main__.hot_function" in s for s in stacks)
+    # cpu mode: the sleeping thread does not use CPU and does not appear
+    assert share(stacks, r"sleeping_thread$") < 0.02, stacks
+    assert_no_agent_frames(stacks)
+    assert profiler_result(target, "profiler status")["executeResult"] == "Profiler is not active\n"
+
+
+def test_wall_sees_the_sleeping_thread(spawn):
+    target = start_target(spawn)
+    profiler_result(target, "profiler start -e wall --threads -i 5")
+    wait_for_samples(target, 200)
+    model = profiler_result(target, "profiler stop -f wall.txt")
+    assert model["format"] == "collapsed"
+    stacks = read_collapsed(model["outputFile"])
+    sleeping = sum(c for s, c in stacks.items() if s.startswith("[sleeper tid=") and "sleeping_thread" in s)
+    main = sum(c for s, c in stacks.items() if s.startswith("[MainThread tid=") and "__main__.compute" in s)
+    # both threads are sampled all the time: about as many samples each
+    assert sleeping > 0.3 * main > 0, stacks
+    assert_no_agent_frames(stacks)
+
+
+def test_duration_stops_by_itself_and_writes_the_planned_file(spawn):
+    target = start_target(spawn)
+    model = profiler_result(target, "profiler start -d 1 -i 5 -o collapsed")
+    assert model["duration"] == 1 and model["format"] == "collapsed"
+    path = model["outputFile"]
+    assert path.endswith(".txt") and "profiler will silent stop after 1 seconds." in model["executeResult"]
+    deadline = time.monotonic() + 15
+    while not os.path.exists(path):
+        assert time.monotonic() < deadline, "the -d run wrote no file"
+        time.sleep(0.05)
+    assert profiler_result(target, "profiler status")["executeResult"] == "Profiler is not active\n"
+    assert any("hot_function" in s for s in read_collapsed(path))
+    errors = target.results("profiler stop")
+    assert errors[-1]["statusCode"] == 1 and errors[-1]["message"] == "AsyncProfiler error: Profiler is not active"
+
+
+def test_dump_keeps_running_and_every_format_parses(spawn, tmp_path):
+    target = start_target(spawn)
+    profiler_result(target, "profiler start -i 2")
+    wait_for_samples(target, 100)
+    svg = profiler_result(target, "profiler dump -o svg")
+    assert svg["outputFile"].endswith(".svg")
+    root = ElementTree.parse(svg["outputFile"]).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    titles = [t.text for t in root.iter("{http://www.w3.org/2000/svg}title")]
+    assert any(t.startswith("__main__.hot_function (") for t in titles), titles
+    speedscope = profiler_result(target, "profiler dump -f profile.json")
+    assert speedscope["format"] == "speedscope"
+    with open(speedscope["outputFile"]) as stream:
+        document = json.load(stream)
+    names = [f["name"] for f in document["shared"]["frames"]]
+    (profile,) = document["profiles"]
+    assert profile["type"] == "sampled" and len(profile["samples"]) == len(profile["weights"])
+    assert "__main__.hot_function" in names
+    assert all(0 <= i < len(names) for sample in profile["samples"] for i in sample)
+    assert "running" in profiler_result(target, "profiler status")["executeResult"]
+    only_cold = profiler_result(target, "profiler stop -f cold.txt --include *cold_function")
+    stacks = read_collapsed(only_cold["outputFile"])
+    assert stacks and all(s.endswith("__main__.cold_function") for s in stacks), stacks
+
+
+def test_errors_are_arthas_style(spawn):
+    target = start_target(spawn)
+    for command, message in [
+        ("profiler stop", "AsyncProfiler error: Profiler is not active"),
+        ("profiler dump", "AsyncProfiler error: Profiler has not started"),
+        ("profiler start -e alloc", "AsyncProfiler error: unsupported event 'alloc', expected one of: cpu, wall"),
+        ("profiler nonsense", "AsyncProfiler error: unknown action 'nonsense'"),
+        ("profiler start -i fast", "AsyncProfiler error: invalid interval 'fast'"),
+        ("profiler stop -o pdf", "AsyncProfiler error: unknown output format 'pdf'"),
+    ]:
+        status = target.results(command)[-1]
+        assert status["statusCode"] == 1 and status["message"].startswith(message), (command, status)
+    profiler_result(target, "profiler start")
+    status = target.results("profiler start")[-1]
+    assert status["message"] == "AsyncProfiler error: Profiler already started"
+    actions = profiler_result(target, "profiler actions")["supportedActions"]
+    assert {"start", "stop", "dump", "status", "list", "resume", "getSamples"} <= set(actions)
+    listing = profiler_result(target, "profiler list")["executeResult"]
+    assert "  wall\n" in listing and "  speedscope\n" in listing
+
+
+def test_resume_keeps_collected_samples(spawn):
+    target = start_target(spawn)
+    profiler_result(target, "profiler start -i 2")
+    before = wait_for_samples(target, 50)
+    profiler_result(target, "profiler stop -f first.txt")
+    assert profiler_result(target, "profiler resume")["executeResult"] == "Started [cpu] profiling\n"
+    wait_for_samples(target, before + 50)
+    model = profiler_result(target, "profiler stop -f second.txt")
+    assert sum(read_collapsed(model["outputFile"]).values()) >= before + 50
+
+
+# ---- the HTML flame graph, in a real browser ----
+
+def chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.skip("headless Chromium is not installed (apt-get install chromium)")
+
+
+# Loaded from /arthas-output/ next to the flame graph: drives the real page in an iframe (hover, click,
+# search) and writes what it saw into #result for --dump-dom.
+CHECK_PAGE = """<!DOCTYPE html><html><body><pre id="result">pending</pre>
+<iframe id="graph" src="%s" width="1300" height="800"></iframe>
+<script>
+document.getElementById('graph').addEventListener('load', function () {
+  var doc = this.contentDocument, out = {};
+  try {
+    var svg = doc.getElementById('flamegraph');
+    out.ready = svg.getAttribute('data-ready');
+    var hot = Array.prototype.filter.call(doc.querySelectorAll('g.f'), function (g) {
+      return g.querySelector('title').textContent.indexOf('__main__.hot_function (') === 0;
+    })[0];
+    out.hotTitle = hot.querySelector('title').textContent;
+    out.hotText = hot.querySelector('text').textContent;
+    hot.dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));
+    out.details = doc.getElementById('details').textContent;
+    hot.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+    out.zoomedWidth = +hot.querySelector('rect').getAttribute('width');
+    out.fullWidth = +svg.getAttribute('data-width') - 2 * +svg.getAttribute('data-pad');
+    out.unzoomShown = !doc.getElementById('unzoom').classList.contains('hide');
+    var box = doc.getElementById('searchbox');
+    box.value = 'hot_func';
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+    out.matched = doc.getElementById('matched').textContent;
+    out.highlighted = hot.querySelector('rect').getAttribute('fill');
+  } catch (e) { out.error = String(e); }
+  document.getElementById('result').textContent = JSON.stringify(out);
+});
+</script></body></html>
+"""
+
+
+def run_chromium(url, tmp_path):
+    profile_dir = tempfile.mkdtemp(dir=str(tmp_path))
+    argv = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--user-data-dir=" + profile_dir, "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000",
+            "--dump-dom", url]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=90)
+    return done.stdout, done.stderr
+
+
+def test_html_flame_graph_is_served_and_works_in_chromium(spawn, tmp_path):
+    target = start_target(spawn)
+    profiler_result(target, "profiler start -i 2")
+    wait_for_samples(target, 200)
+    model = profiler_result(target, "profiler stop")
+    assert model["format"] == "html" and model["outputFile"].endswith(".html")
+    name = os.path.basename(model["outputFile"])
+    assert "profiler output url: /arthas-output/%s\n" % name in model["executeResult"]
+    status, headers, body = post_raw(target.url, b"", method="GET", path="/arthas-output/" + name)
+    assert status == 200 and "html" in headers.get("Content-Type", "")
+    with open(model["outputFile"], "rb") as stream:
+        assert body == stream.read()
+    assert b"http://" not in body.replace(b"http://www.w3.org/2000/svg", b"")  # nothing fetched from a network
+
+    check = os.path.join(os.path.dirname(model["outputFile"]), "check.html")
+    with open(check, "w") as out:
+        out.write(CHECK_PAGE % name)
+    dom, log = run_chromium(target.url + "/arthas-output/check.html", tmp_path)
+    console = [line for line in log.splitlines() if ":CONSOLE" in line]
+    assert not console, console
+    result = json.loads(re.search(r'<pre id="result">(.*?)</pre>', dom, re.S).group(1).replace("&quot;", '"'))
+    assert "error" not in result, result
+    assert result["ready"] == "true"
+    hot_share = float(re.search(r"([\d.]+)%\)$", result["hotTitle"]).group(1))
+    assert 60 <= hot_share <= 99.5, result
+    assert result["hotText"].startswith("__main__.hot_f")
+    assert result["details"] == result["hotTitle"]
+    assert abs(result["zoomedWidth"] - result["fullWidth"]) < 2 and result["unzoomShown"], result
+    assert result["matched"].startswith("Matched: ") and result["highlighted"] == "rgb(230,0,230)", result

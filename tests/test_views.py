@@ -1,0 +1,168 @@
+"""Text views: Arthas's text for each result type, the object view, tables, colours, the fallback."""
+import io
+import time
+
+from pyarthas.cli.views import Context, registered, render
+from pyarthas.cli.views.objects import object_view
+from pyarthas.cli.views.text import Style, colour_wanted, strip_ansi, table
+
+PLAIN = Context(color=False, width=80)
+EXCEPTION = {"@type": "builtins.ValueError", "message": "number is: -5, need >= 2",
+             "localizedMessage": "number is: -5, need >= 2",
+             "stackTrace": [{"className": "demo.MathGame", "methodName": "primeFactors", "fileName": "demo.py",
+                             "lineNumber": 37, "nativeMethod": False},
+                            {"className": "demo.MathGame", "methodName": "run", "fileName": "demo.py",
+                             "lineNumber": 22, "nativeMethod": False}]}
+
+
+def test_object_view_scalars_and_containers():
+    assert object_view(None) == "None"
+    assert object_view(1) == "@int[1]"
+    assert object_view(2.5) == "@float[2.5]"
+    assert object_view(True) == "@bool[True]"
+    assert object_view("hello\nworld!") == "@str[hello\\nworld!]"
+    assert object_view(["aaa", "bbb"]) == "@list[\n    @str[aaa],\n    @str[bbb],\n]"
+    assert object_view({"key1": "value1", "key2": 2}) == \
+        "@dict[\n    @str[key1]:@str[value1],\n    @str[key2]:@int[2],\n]"
+    assert object_view([], expand=3) == "@list[isEmpty=true;size=0]"
+    assert object_view([[1, 2]], expand=1) == "@list[\n    @list[isEmpty=false;size=2],\n]"
+    assert object_view([[1]], expand=2) == "@list[\n    @list[\n        @int[1],\n    ],\n]"
+    assert object_view([1], expand=0) == "@list[isEmpty=false;size=1]"
+
+
+def test_object_view_objects_and_exceptions():
+    game = {"@type": "demo.MathGame", "@repr": "<demo.MathGame object at 0x7f>", "illegalArgumentCount": 3}
+    assert object_view(game, expand=0) == "@MathGame[<demo.MathGame object at 0x7f>]"
+    assert object_view(game, expand=1) == "@MathGame[\n    illegalArgumentCount=@int[3],\n]"
+    assert object_view([EXCEPTION], expand=1) == "@list[\n    @ValueError[number is: -5, need >= 2],\n]"
+    expanded = object_view(dict(EXCEPTION, cause=dict(EXCEPTION, message="inner")), expand=1)
+    assert expanded.split("\n") == [
+        "ValueError: number is: -5, need >= 2",
+        "    at demo.MathGame.primeFactors(demo.py:37)",
+        "    at demo.MathGame.run(demo.py:22)",
+        "Caused by: ValueError: inner",
+        "    at demo.MathGame.primeFactors(demo.py:37)",
+        "    at demo.MathGame.run(demo.py:22)"]
+
+
+def test_object_view_limits_never_break():
+    cut = object_view(["x" * 50] * 10, size_limit=100)
+    assert cut.endswith("Object size exceeds size limit: 100, try to use `options object-size-limit <bytes>` "
+                        "to increase the limit.")
+    deep = [[[[[[1]]]]]]
+    assert "@list[isEmpty=false;size=1]" in object_view(deep, expand=99)  # capped at 4 levels as Arthas
+    assert object_view(object()).startswith("@object[")
+
+
+def test_watch_view_is_arthas_two_lines():
+    ts = 1596703453237
+    result = {"type": "watch", "jobId": 3, "ts": ts, "cost": 0.071499, "className": "demo.MathGame",
+              "methodName": "primeFactors", "accessPoint": "AtExceptionExit", "expand": 1,
+              "sizeLimit": 10485760, "value": [[-5], None, EXCEPTION]}
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts / 1000)) + ".237"
+    assert render(result, PLAIN) == (
+        "method=demo.MathGame.primeFactors location=AtExceptionExit\n"
+        "ts=%s; [cost=0.071499ms] result=@list[\n"
+        "    @list[isEmpty=false;size=1],\n"
+        "    None,\n"
+        "    @ValueError[number is: -5, need >= 2],\n"
+        "]" % stamp)
+    result.update(expand=2, value=[[2, 3], [2, 3], None])
+    assert "    @list[\n        @int[2],\n        @int[3],\n    ],\n" in render(result, PLAIN)
+
+
+def test_protocol_results():
+    effect = {"cost": 24, "classCount": 1, "methodCount": 1, "listenerId": 3}
+    assert render({"type": "enhancer", "success": True, "effect": effect}, PLAIN) == \
+        "Affect(class count: 1 , method count: 1) cost in 24 ms, listenerId: 3"
+    assert render({"type": "enhancer", "success": False, "message": "No class or method is affected",
+                   "effect": effect}, PLAIN) == "No class or method is affected"
+    assert render({"type": "reset", "affect": effect}, PLAIN).startswith("Affect(class count: 1 , method count: 1)")
+    assert render({"type": "status", "statusCode": 0}, PLAIN) == ""
+    assert render({"type": "status", "statusCode": -1, "message": "bad"}, PLAIN) == "bad"
+    assert render({"type": "input_status", "inputStatus": "ALLOW_INPUT"}, PLAIN) == ""
+    assert render({"type": "command", "command": "x", "state": "SCHEDULED"}, PLAIN) == ""
+    assert render({"type": "message", "message": "Welcome to arthas!"}, PLAIN) == "Welcome to arthas!"
+    assert render({"type": "row_affect", "rowCount": 3}, PLAIN) == "Affect(row-cnt:3)"
+    assert render({"type": "version", "version": "0.1.0"}, PLAIN) == "0.1.0"
+    assert render({"type": "echo", "content": "hi"}, PLAIN) == "hi"
+    assert render({"type": "pwd", "workingDir": "/srv"}, PLAIN) == "/srv"
+    assert render({"type": "shutdown", "graceful": True, "message": "going down"}, PLAIN) == "going down"
+    assert render({"type": "history", "history": ["a", "b"]}, PLAIN) == "1  a\n2  b"
+
+
+def test_welcome_banner():
+    text = render({"type": "welcome", "pid": "42", "time": "2026-01-01 10:00:00.000", "version": "0.1.0",
+                   "wiki": "https://arthas.aliyun.com/doc", "tutorials": "https://t", "mainClass": "demo.MathGame"},
+                  PLAIN)
+    lines = text.split("\n")
+    assert lines[0].startswith("  ,---.  ,------. ,--------.")
+    rows = [line.split() for line in lines[6:] if line]
+    assert rows == [["wiki", "https://arthas.aliyun.com/doc"], ["tutorials", "https://t"], ["version", "0.1.0"],
+                    ["main_class", "demo.MathGame"], ["pid", "42"], ["current_time", "2026-01-01", "10:00:00.000"]]
+    assert "\x1b[31m" in render({"type": "welcome", "pid": "1"}, Context(color=True))
+
+
+def test_tables_fit_80_columns():
+    threads = [{"id": 140268837682048 + i, "name": "pyarthas-worker-with-a-very-long-thread-name-%d" % i,
+                "group": "main", "priority": 5, "state": "TIMED_WAITING", "cpu": 12.5, "deltaTime": 3,
+                "time": 123456, "interrupted": False, "daemon": True} for i in range(3)]
+    dashboard = {"type": "dashboard", "threads": threads,
+                 "memoryInfo": {"heap": [{"name": "heap", "used": 15519744, "total": 58679296, "max": -1}]},
+                 "gcInfos": [{"name": "gen0", "collectionCount": 44, "collectionTime": -1}],
+                 "runtimeInfo": {"pythonVersion": "3.12.1", "javaHome": "/x" * 60, "timestamp": 1596703453237}}
+    text = render(dashboard, PLAIN)
+    assert all(len(line) <= 80 for line in text.split("\n")), text
+    assert text.split("\n")[0].split() == ["ID", "NAME", "STATE", "%CPU", "DELTA_TIME", "TIME", "DAEMON"]
+    assert "2:3.456" in text and "14.8M" in text and "26.45%" in text
+    options = {"type": "options", "options": [{"level": 1, "type": "boolean", "name": "unsafe", "value": "false",
+                                               "summary": "Option to support system-level class " * 3}]}
+    assert all(len(line) <= 80 for line in render(options, PLAIN).split("\n"))
+    props = render({"type": "sysprop", "props": {"b": "2", "a": "x" * 200}}, PLAIN).split("\n")
+    assert props[0].split() == ["KEY", "VALUE"] and props[1].startswith("a    xxx") and props[-1] == "b    2"
+    assert all(len(line) <= 80 for line in props)
+
+
+def test_help_views():
+    listing = {"type": "help", "commands": [{"name": "watch", "summary": "Display the input/output"},
+                                            {"name": "version", "summary": "Display version"}]}
+    assert render(listing, PLAIN).split("\n")[1].split() == ["watch", "Display", "the", "input/output"]
+    detail = {"type": "help", "detailCommand": {
+        "name": "watch", "summary": "Watch a method", "usage": "watch [-b] class-pattern method-pattern",
+        "options": [{"shortName": "b", "longName": "before", "acceptValue": False, "description": "before"},
+                    {"shortName": "n", "longName": "limits", "acceptValue": True, "description": "times"}],
+        "arguments": [{"argName": "class-pattern", "required": True, "multiValued": False, "description": "cls"}]}}
+    text = render(detail, PLAIN)
+    assert "USAGE:\n  watch [-b] class-pattern method-pattern" in text
+    assert "  -n, --limits <value>  times" in text and "  <class-pattern>       cls" in text
+
+
+def test_generic_fallback_and_broken_views():
+    text = render({"type": "mystery", "jobId": 1, "count": 2, "rows": [{"a": 1, "b": "x"}, {"a": 2}],
+                   "nested": {"k": "v"}, "obj": {"@type": "pkg.Thing", "size": 1}}, PLAIN)
+    assert text.split("\n") == ["count  2", "rows", "  A  B", "  1  x", "  2", "nested", "  k  v", "obj",
+                                "  @Thing[", "      size=@int[1],", "  ]"]
+    assert render({"type": "mystery", "value": "only"}, PLAIN) == "only"
+    # a view meeting a shape it does not expect falls back instead of raising
+    assert render({"type": "history", "history": 5}, PLAIN) == "5"
+    assert {"watch", "dashboard", "help", "welcome", "status", "sysenv"} <= set(registered())
+
+
+def test_colours_follow_the_stream_and_no_color(monkeypatch):
+    assert Style(False).red("x") == "x" and Style(True).red("x") == "\x1b[31mx\x1b[0m"
+    assert strip_ansi(Style(True).bold("x")) == "x"
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert colour_wanted(Tty()) and not colour_wanted(io.StringIO())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not colour_wanted(Tty())
+    assert not Context.for_stream(Tty()).color
+
+
+def test_table_alignment():
+    assert table([(1, "a"), (100, "bb")], ["N", "S"], align=">>") == "  N   S\n  1   a\n100  bb"
+    assert table([("abcdefghij", "x")], width=8) == "abcd…  x"
