@@ -59,6 +59,7 @@ def test_watch_view_is_arthas_two_lines():
     result = {"type": "watch", "jobId": 3, "ts": ts, "cost": 0.071499, "className": "demo.MathGame",
               "methodName": "primeFactors", "accessPoint": "AtExceptionExit", "expand": 1,
               "sizeLimit": 10485760, "value": [[-5], None, EXCEPTION]}
+    assert "[cost=0.058106ms]" in render(dict(result, cost=0.05810599998312682), PLAIN)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts / 1000)) + ".237"
     assert render(result, PLAIN) == (
         "method=demo.MathGame.primeFactors location=AtExceptionExit\n"
@@ -74,7 +75,7 @@ def test_watch_view_is_arthas_two_lines():
 def test_protocol_results():
     effect = {"cost": 24, "classCount": 1, "methodCount": 1, "listenerId": 3}
     assert render({"type": "enhancer", "success": True, "effect": effect}, PLAIN) == \
-        "Affect(class count: 1 , method count: 1) cost in 24 ms, listenerId: 3"
+        "Press Q or Ctrl+C to abort.\nAffect(class count: 1 , method count: 1) cost in 24 ms, listenerId: 3"
     assert render({"type": "enhancer", "success": False, "message": "No class or method is affected",
                    "effect": effect}, PLAIN) == "No class or method is affected"
     assert render({"type": "reset", "affect": effect}, PLAIN).startswith("Affect(class count: 1 , method count: 1)")

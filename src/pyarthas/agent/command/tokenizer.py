@@ -77,14 +77,13 @@ def _starts_pipe(line: str, i: int, in_token: bool) -> bool:
 
 def parse_command_line(line: str) -> CommandLine:
     tokens = tokenize(line)
+    background = bool(tokens) and tokens[-1] == "&"
+    if background:
+        tokens = tokens[:-1]
     stages: List[List[str]] = [[]]
     for token in tokens:
         if token == "|":
             stages.append([])
         else:
             stages[-1].append(token)
-    words = stages[0]
-    background = bool(words) and words[-1] == "&"
-    if background:
-        words = words[:-1]
-    return CommandLine(words, [s for s in stages[1:] if s], background)
+    return CommandLine(stages[0], [s for s in stages[1:] if s], background)

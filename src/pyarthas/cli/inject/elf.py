@@ -1,5 +1,7 @@
 """Just enough of ELF64 (little endian) to find a library's exported functions and the unused bytes at
 the end of its code segment."""
+import mmap
+import re
 import struct
 from typing import Dict, Iterable, List, NamedTuple
 
@@ -20,8 +22,8 @@ class Segment(NamedTuple):
 
 class ElfFile:
     def __init__(self, path: str):
-        with open(path, "rb") as handle:
-            self.data = handle.read()
+        with open(path, "rb") as handle:  # mapped, not read: a libpython is 20 MB and we need a few pages
+            self.data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         if self.data[:4] != b"\x7fELF" or self.data[4] != 2 or self.data[5] != 1:
             raise ValueError("%s is not a 64-bit little-endian ELF file" % path)
         (self.type, _machine, _version, _entry, self.phoff, self.shoff, _flags, _ehsize, self.phentsize,
@@ -42,21 +44,22 @@ class ElfFile:
 
     def functions(self, names: Iterable[str]) -> Dict[str, int]:
         """Addresses (relative to the load bias) of the exported functions among ``names``."""
-        wanted = {name.encode() for name in names}
         found: Dict[str, int] = {}
         for index in range(self.shnum):
             _name, sh_type, _flags, _addr, sh_offset, sh_size, sh_link, _info, _align, sh_entsize = \
                 struct.unpack_from("<IIQQQQIIQQ", self.data, self.shoff + index * self.shentsize)
-            if sh_type != SHT_DYNSYM or not sh_entsize:
+            if sh_type != SHT_DYNSYM or sh_entsize != 24:
                 continue
-            strtab_offset = struct.unpack_from("<Q", self.data, self.shoff + sh_link * self.shentsize + 24)[0]
-            for position in range(sh_offset, sh_offset + sh_size, sh_entsize):
-                st_name, st_info, _other, st_shndx, st_value, _size = struct.unpack_from(
-                    "<IBBHQQ", self.data, position)
-                if st_shndx == 0 or (st_info & 0xF) != STT_FUNC:
-                    continue
-                end = self.data.index(b"\0", strtab_offset + st_name)
-                name = self.data[strtab_offset + st_name:end]
-                if name in wanted:
-                    found[name.decode()] = st_value
+            strtab_offset, strtab_size = struct.unpack_from("<QQ", self.data,
+                                                            self.shoff + sh_link * self.shentsize + 24)
+            strings = self.data[strtab_offset:strtab_offset + strtab_size]
+            # where each name starts in the string table (a name may also end a longer string)
+            wanted = {}
+            for name in names:
+                for match in re.finditer(re.escape(name.encode()) + b"\0", strings):
+                    wanted[match.start()] = name
+            symbols = self.data[sh_offset:sh_offset + sh_size]
+            for st_name, st_info, _other, st_shndx, st_value, _size in struct.iter_unpack("<IBBHQQ", symbols):
+                if st_name in wanted and st_shndx != 0 and (st_info & 0xF) == STT_FUNC:
+                    found[wanted[st_name]] = st_value
         return found

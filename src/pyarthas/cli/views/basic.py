@@ -62,7 +62,7 @@ def affect_text(affect) -> str:
 def render_enhancer(result, ctx):
     if result.get("success", True) is False and result.get("message"):
         return ctx.style.red(result["message"])
-    return affect_text(result.get("effect"))
+    return "Press Q or Ctrl+C to abort.\n" + affect_text(result.get("effect"))
 
 
 @view("reset")

@@ -171,7 +171,7 @@ def format_bytes(value: Any) -> str:
 
 
 def format_cost(ms: Any) -> str:
-    """A cost in milliseconds as Arthas prints a Java double (``0.071499``, ``24.0``)."""
+    """A cost in milliseconds as Arthas prints a Java double of nanoseconds / 1e6 (``0.071499``, ``24.0``)."""
     if isinstance(ms, (int, float)) and not isinstance(ms, bool):
-        return repr(float(ms))
+        return repr(round(float(ms), 6))
     return cell(ms)

@@ -1,0 +1,124 @@
+"""``monitor``: calls, successes, failures and cost of matched functions per cycle (Arthas 4.4).
+
+``monitor [-c 60] [-b] [-n 100] [-E] [-v] [-m 50] [--exclude-class-pattern p] [--timeout s] class-pattern
+method-pattern [condition-express]``
+
+Every ``-c`` seconds, once a matched function has been called, one ``monitor`` result lists each function
+seen with the counts of the cycle that ended (counters reset every cycle); the job ends after ``-n``
+cycles. The condition is evaluated after the call (``#cost`` bound) or, with ``-b``, before it.
+"""
+import threading
+import time
+from typing import Any, ClassVar, Dict, List
+
+from ..command.base import Command, CommandError, register
+from ..command.options import Argument, Option
+from ..model import ResultModel
+from .trace import AdviceListener, compiled_listener
+from .watch import enhance_or_fail, enhancer_options
+
+
+class MonitorModel(ResultModel):
+    type: ClassVar[str] = "monitor"
+
+    def __init__(self, data: List[Dict[str, Any]]):
+        self.monitorDataList = data
+
+    def fields(self) -> Dict[str, Any]:
+        return {"monitorDataList": self.monitorDataList}
+
+
+class MonitorListener(AdviceListener):
+    """Counts on the target threads under a lock held for a few increments; the job thread swaps the
+    counters out at each cycle."""
+
+    command_name = "monitor"
+
+    def __init__(self, process, condition, limit: int, verbose: bool, before: bool):
+        super().__init__(process, condition, limit, verbose)
+        self.wants_before = before and self.condition is not None
+        self._lock = threading.Lock()
+        self._counters: Dict[Any, List] = {}    # site -> [total, success, failed, cost ms]
+
+    def before(self, call):
+        return self.holds(call, None, None, True, False, False)
+
+    def after_return(self, call, state, value) -> None:
+        self._count(call, state, value, None)
+
+    def after_throw(self, call, state, error) -> None:
+        self._count(call, state, None, error)
+
+    def _count(self, call, matched_before, value, error) -> None:
+        if not self.active:
+            return
+        if self.wants_before:
+            if not matched_before:
+                return
+        elif not self.holds(call, value, error, False, error is None, error is not None):
+            return
+        site = call.site
+        with self._lock:
+            counters = self._counters.get(site)
+            if counters is None:
+                counters = self._counters[site] = [0, 0, 0, 0.0]
+            counters[0] += 1
+            counters[1 if error is None else 2] += 1
+            counters[3] += call.cost
+
+    def take_cycle(self) -> List[Dict[str, Any]]:
+        """The counts of the cycle that just ended, one entry per function seen so far; resets them."""
+        timestamp = int(time.time() * 1000)
+        with self._lock:
+            taken = [(site, list(counters)) for site, counters in self._counters.items()]
+            for counters in self._counters.values():
+                counters[:] = [0, 0, 0, 0.0]
+        return [{"className": site.class_name, "methodName": site.method_name, "total": total,
+                 "success": success, "failed": failed, "cost": cost, "timestamp": timestamp}
+                for site, (total, success, failed, cost) in taken]
+
+
+@register
+class MonitorCommand(Command):
+    name = "monitor"
+    summary = "Monitor method execution statistics, e.g. total/success/failure count, average rt, fail rate, etc."
+    description = ("Counters are per cycle (-c seconds, default 60) and reset each cycle; -n is the number of "
+                   "cycles.\nExamples:\n  monitor demo.MathGame primeFactors\n  monitor -c 5 demo.MathGame primeFactors\n"
+                   "  monitor -c 5 -b demo.MathGame primeFactors 'params[0] <= 2'")
+    options = [
+        Option("cycle", "c", type=int, default=60, help="The monitor interval (in seconds), 60 seconds by default"),
+        Option("before", "b", flag=True, help="Evaluate the condition-express before method invoke"),
+    ] + [o for o in enhancer_options() if o.short != "c"] + [
+        Option("classloader", help="The hash code of the special class's classLoader (ignored: Python has one loader)"),
+    ]
+    arguments = [
+        Argument("class-pattern", required=True, help="Path and classname of Pattern Matching"),
+        Argument("method-pattern", required=True, help="Method of Pattern Matching"),
+        Argument("condition-express", help="Conditional expression in Python, '#cost' is the call's cost in ms"),
+    ]
+
+    def run(self, process, args) -> None:
+        if args.cycle is None or args.cycle <= 0:
+            raise CommandError(-1, "cycle must be greater than 0.")
+        if args.limits is not None and args.limits <= 0:
+            raise CommandError(-1, "limits must be greater than 0.")
+        condition = args.condition_express or None
+        listener = compiled_listener(
+            lambda: MonitorListener(process, condition, args.limits, args.verbose, args.before), "monitor",
+            condition)
+        enhance_or_fail(process, args, listener)
+        process.on_end(listener.done.set)
+        listener.active = True
+        cycles = 0
+        next_tick = time.monotonic() + args.cycle
+        while not listener.done.wait(max(0.0, next_tick - time.monotonic())):
+            next_tick += args.cycle     # ticks on a fixed grid: cycles do not drift
+            data = listener.take_cycle()
+            if not data:
+                continue
+            process.emit(MonitorModel(data))
+            cycles += 1
+            if cycles >= args.limits:
+                return
+        if listener.failure is not None and not process.ended:
+            raise CommandError(listener.failure_status, listener.failure)

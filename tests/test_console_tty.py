@@ -1,0 +1,197 @@
+"""The interactive console driven as a person would, in a real 80-column terminal (tmux).
+
+Client-side behaviour: one target interpreter (this one) is enough.
+"""
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from harness import ROOT, start_demo
+from pyarthas.client import Client
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+
+SEED_WATCH = 'watch demo.MathGame primeFactors "{params, returnObj, throwExp}"'
+FAST = {"PYARTHAS_POLL_WAIT": "0.3", "PYARTHAS_DEMO_INTERVAL": "0.2"}
+
+
+class Terminal:
+    """A tmux server of our own with one 80x40 window running ``command``."""
+
+    def __init__(self, command: str, env: dict):
+        self.socket = "pyarthas-test-%s" % uuid.uuid4().hex[:8]
+        exports = " ".join("%s=%s" % (k, shlex.quote(v)) for k, v in env.items())
+        # keep the pane (and what it shows) after the console exits, and say how it exited
+        shell = "env %s %s; echo \"[console exited $?]\"; sleep 600" % (exports, command)
+        self.tmux("new-session", "-d", "-x", "80", "-y", "40", "sh", "-c", shell)
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args], check=True,
+                              capture_output=True, text=True, timeout=10).stdout
+
+    def send(self, *keys: str) -> None:
+        self.tmux("send-keys", *keys)
+
+    def type(self, text: str) -> None:
+        self.tmux("send-keys", "-l", text)
+
+    def screen(self, colours: bool = False) -> str:
+        args = ["capture-pane", "-p", "-S", "-2000"] + (["-e"] if colours else ["-J"])
+        return self.tmux(*args)
+
+    def wait_for(self, pattern: str, timeout: float = 20.0, after: int = 0) -> str:
+        """Wait until ``pattern`` (a regex) shows on screen, in the text after ``after`` characters."""
+        regex = re.compile(pattern, re.MULTILINE)
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if regex.search(screen, after):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError("%r not on screen:\n%s" % (pattern, screen))
+            time.sleep(0.1)
+
+    def last_line(self) -> str:
+        lines = [line for line in self.screen().split("\n") if line.strip()]
+        return lines[-1] if lines else ""
+
+    def wait_prompt(self, prompt: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.last_line().rstrip() != prompt.rstrip():
+            if time.monotonic() > deadline:
+                raise AssertionError("no prompt at the end:\n%s" % self.screen())
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    target = start_demo(sys.executable, tmp_path_factory.mktemp("demo"), env=FAST)
+    yield target
+    target.kill()
+
+
+def open_terminal(demo, home, extra_env=None):
+    env = {"HOME": str(home), "PYTHONPATH": os.path.join(ROOT, "src"), "TERM": "xterm-256color"}
+    env.update(extra_env or {})
+    command = "%s -m pyarthas console %s" % (shlex.quote(sys.executable), demo.url)
+    return Terminal(command, env)
+
+
+def test_a_console_session(demo, tmp_path):
+    prompt = "[arthas@%d]$ " % demo.proc.pid
+    term = open_terminal(demo, tmp_path)
+    try:
+        screen = term.wait_for(r"main_class\s+demo\.MathGame")
+        assert ",---." in screen and re.search(r"pid\s+%d" % demo.proc.pid, screen)
+        term.wait_prompt(prompt)
+
+        version = Client(demo.url).exec("version").results[0]["version"]
+        term.type("version")
+        term.send("Enter")
+        term.wait_for(r"^%s\n%s$" % (re.escape(prompt + "version"), re.escape(version)))
+        term.wait_prompt(prompt)
+
+        mark = len(term.screen())
+        term.type("dashboard -n 1")
+        term.send("Enter")
+        screen = term.wait_for(r"Process ends after 1 time\(s\)\.", timeout=30, after=mark)
+        assert re.search(r"^ID\s+NAME\s+.*STATE", screen, re.MULTILINE) and "MainThread" in screen
+        assert re.search(r"^Memory\s+used\s+total\s+max\s+usage", screen, re.MULTILINE)
+        assert all(len(line) <= 80 for line in screen.split("\n")), "a line wider than the terminal"
+        term.wait_prompt(prompt)
+
+        # a job that never ends by itself: Ctrl-C gives the prompt back
+        mark = len(term.screen())
+        term.type("dashboard -i 200")
+        term.send("Enter")
+        term.wait_for(r"^Runtime", after=mark)
+        term.send("C-c")
+        term.wait_prompt(prompt, timeout=10)
+
+        # history: Up brings back the previous lines, and they are saved under the home folder
+        term.send("Up")
+        term.wait_for(re.escape(prompt) + r"dashboard -i 200$")
+        term.send("C-u")
+        assert "version" in (tmp_path / ".pyarthas" / "history").read_text()
+
+        # completion of a command name and of an option, from the agent's help
+        term.type("dashb")
+        term.send("Tab")
+        term.wait_for(re.escape(prompt) + r"dashboard $|" + re.escape(prompt) + "dashboard$")
+        term.type(" --num")
+        term.send("Tab")
+        term.wait_for(re.escape(prompt) + r"dashboard --number-of-execution")
+        term.send("C-u")
+
+        # Ctrl-C at the prompt only clears the line; Ctrl-D leaves, the agent keeps running
+        term.type("not sent")
+        term.send("C-c")
+        term.wait_prompt(prompt)
+        term.send("C-d")
+        term.wait_for(r"\[console exited 0\]")
+        assert "Traceback" not in term.screen()
+        assert Client(demo.url).exec("version").ok
+    finally:
+        term.close()
+
+
+def test_the_seed_watch_with_interrupts_and_completion(demo, tmp_path):
+    prompt = "[arthas@%d]$ " % demo.proc.pid
+    term = open_terminal(demo, tmp_path)
+    try:
+        term.wait_prompt(prompt)
+        # class and method names come from the target
+        term.type("watch demo.Ma")
+        term.send("Tab")
+        term.wait_for(re.escape(prompt) + r"watch demo\.MathGame")
+        term.type(" primeF")
+        term.send("Tab")
+        term.wait_for(re.escape(prompt) + r"watch demo\.MathGame primeFactors")
+        term.send("C-u")
+
+        mark = len(term.screen())
+        term.type(SEED_WATCH)
+        term.send("Enter")
+        screen = term.wait_for(r"^Affect\(class count: 1 , method count: 1\) cost in \d+ ms, listenerId: \d+$",
+                               after=mark)
+        screen = term.wait_for(r"^method=demo\.MathGame\.primeFactors location=At(Exit|ExceptionExit)\n"
+                               r"ts=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}; \[cost=[\d.]+ms\] result=@list\[$",
+                               after=mark)
+        assert re.search(r"^    @list\[isEmpty=false;size=1\],$", screen[mark:], re.MULTILINE)
+        term.send("C-c")
+        term.wait_prompt(prompt, timeout=10)
+
+        # q interrupts too
+        term.type(SEED_WATCH + " -x 2")
+        term.send("Enter")
+        term.wait_for(r"^        @int\[-?\d+\],$")
+        term.send("q")
+        term.wait_prompt(prompt, timeout=10)
+        term.type("quit")
+        term.send("Enter")
+        term.wait_for(r"\[console exited 0\]")
+        assert "Traceback" not in term.screen()
+    finally:
+        term.close()
+
+
+def test_colours_on_a_terminal_unless_no_color(demo, tmp_path):
+    prompt = "[arthas@%d]$ " % demo.proc.pid
+    for extra, coloured in (({}, True), ({"NO_COLOR": "1"}, False)):
+        term = open_terminal(demo, tmp_path, extra)
+        try:
+            term.wait_prompt(prompt)
+            logo = next(line for line in term.screen(colours=True).split("\n") if ",---." in line)
+            assert ("\x1b[31m" in logo) == coloured, repr(logo)
+        finally:
+            term.close()

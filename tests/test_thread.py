@@ -1,0 +1,205 @@
+"""thread: CPU ranking, states, stacks, locals and -b, against real target processes."""
+import time
+
+THREADS_TARGET = """
+import threading, time
+
+def spin_forever():
+    count = 0
+    while True:
+        count += 1
+
+def nap_forever():
+    marker = "napping"
+    while True:
+        time.sleep(10)
+
+threading.Thread(target=spin_forever, name="spinner", daemon=True).start()
+threading.Thread(target=nap_forever, name="napper", daemon=True).start()
+print("ready", flush=True)
+while True:
+    time.sleep(10)
+"""
+
+LOCKS_TARGET = """
+import threading, time
+
+class Account:
+    def __init__(self):
+        self.lock = threading.{lock_class}()
+
+account = Account()
+plain = threading.Lock()
+held = threading.Event()
+plain_held = threading.Event()
+
+def hold_rlock():
+    with account.lock:
+        held.set()
+        time.sleep(3600)
+
+def want_rlock():
+    account.lock.acquire()
+
+def want_rlock_with():
+    with account.lock:
+        pass
+
+def hold_plain():
+    plain.acquire()
+    plain_held.set()
+    time.sleep(3600)
+
+def want_plain():
+    with plain:
+        pass
+
+threading.Thread(target=hold_rlock, name="holder", daemon=True).start()
+held.wait()
+threading.Thread(target=want_rlock, name="waiter-1", daemon=True).start()
+threading.Thread(target=want_rlock_with, name="waiter-2", daemon=True).start()
+if {with_plain}:
+    threading.Thread(target=hold_plain, name="plain-holder", daemon=True).start()
+    plain_held.wait()
+    threading.Thread(target=want_plain, name="plain-waiter", daemon=True).start()
+print("ready", flush=True)
+while True:
+    time.sleep(10)
+"""
+
+
+def run(target, command):
+    """Results of ``command`` other than its status, and its status result."""
+    results = target.results(command)
+    status = [r for r in results if r["type"] == "status"]
+    assert len(status) == 1, results
+    return [r for r in results if r["type"] != "status"], status[0]
+
+
+def only(results, kind):
+    found = [r for r in results if r["type"] == kind]
+    assert len(found) == 1, results
+    return found[0]
+
+
+def thread_named(stats, name):
+    found = [vo for vo in stats if vo["name"] == name]
+    assert found, [vo["name"] for vo in stats]
+    return found[0]
+
+
+def wait_for(predicate, timeout=10.0):
+    """Poll ``predicate`` (which returns a value or None) until it returns something, with a deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "condition not reached in %.0f s" % timeout
+        time.sleep(0.05)
+
+
+def test_spinning_thread_is_the_busiest_and_its_stack_names_the_function(spawn):
+    target = spawn(THREADS_TARGET)
+    target.wait_stdout("ready")
+    results, status = run(target, "thread -n 1")
+    assert status["statusCode"] == 0
+    busy = only(results, "thread")["busyThreads"]
+    assert len(busy) == 1
+    assert busy[0]["name"] == "spinner"
+    assert busy[0]["cpu"] > 0  # how much depends on the load of the machine
+    assert busy[0]["state"] == "RUNNABLE"
+    assert busy[0]["stackTrace"][0]["methodName"] == "spin_forever"
+    assert busy[0]["stackTrace"][0]["className"] == "__main__"
+    assert busy[0]["stackTrace"][0]["fileName"].endswith("target_main.py")
+
+
+def test_thread_list_states_and_agent_threads(spawn):
+    target = spawn(THREADS_TARGET)
+    target.wait_stdout("ready")
+    model = only(run(target, "thread -i 100")[0], "thread")
+    stats = model["threadStats"]
+    assert stats[0]["name"] == "spinner"
+    assert stats[0]["cpu"] >= max(vo["cpu"] for vo in stats)
+    napper = thread_named(stats, "napper")
+    assert (napper["state"], napper["waitReason"]) == ("TIMED_WAITING", "sleep")
+    assert napper["nativeId"] > 0 and napper["daemon"] is True
+    main = thread_named(stats, "MainThread")
+    assert main["daemon"] is False
+    assert not any(vo["agentThread"] or vo["name"].startswith("pyarthas-") for vo in stats)
+    assert sum(model["threadStateCount"].values()) == len(stats)
+    assert model["threadStateCount"]["TIMED_WAITING"] >= 2
+
+    everything = only(run(target, "thread --all")[0], "thread")["threadStats"]
+    assert any(vo["agentThread"] and vo["name"].startswith("pyarthas-") for vo in everything)
+
+    waiting = only(run(target, "thread --state timed_waiting")[0], "thread")["threadStats"]
+    assert waiting and all(vo["state"] == "TIMED_WAITING" for vo in waiting)
+
+
+def test_one_thread_with_stack_and_locals(spawn):
+    target = spawn(THREADS_TARGET)
+    target.wait_stdout("ready")
+    stats = only(run(target, "thread -i 50")[0], "thread")["threadStats"]
+    napper = thread_named(stats, "napper")
+
+    info = only(run(target, "thread %d" % napper["id"])[0], "thread")["threadInfo"]
+    assert info["threadName"] == "napper"
+    assert info["threadState"] == "TIMED_WAITING"
+    assert [f["methodName"] for f in info["stackTrace"][:2]] == ["nap_forever", "run"]
+    assert "locals" not in info["stackTrace"][0]
+
+    by_native = only(run(target, "thread %d" % napper["nativeId"])[0], "thread")["threadInfo"]
+    assert by_native["threadId"] == napper["id"]
+
+    with_locals = only(run(target, "thread --locals %d" % napper["id"])[0], "thread")["threadInfo"]
+    assert with_locals["stackTrace"][0]["locals"]["marker"] == "napping"
+
+
+def test_thread_errors(spawn):
+    target = spawn(THREADS_TARGET)
+    target.wait_stdout("ready")
+    _, status = run(target, "thread 12345678")
+    assert status["statusCode"] == 1
+    assert status["message"] == "thread do not exist! id: 12345678"
+    _, status = run(target, "thread --state SLEEPY")
+    assert status["statusCode"] == 1
+    assert status["message"].startswith("Illegal argument, state should be one of [NEW, RUNNABLE")
+    _, status = run(target, "thread -i 0")
+    assert status["statusCode"] == -1
+
+
+def _blocked_count(target, expected):
+    stats = only(run(target, "thread --state BLOCKED -i 10")[0], "thread")["threadStats"]
+    return len(stats) >= expected
+
+
+def test_blocking_thread_holding_an_rlock_is_found(spawn):
+    target = spawn(LOCKS_TARGET.format(lock_class="RLock", with_plain=True))
+    target.wait_stdout("ready")
+    wait_for(lambda: _blocked_count(target, 3))
+    results, status = run(target, "thread -b")
+    assert status["statusCode"] == 0
+    model = only(results, "thread")
+    blocking = model["blockingLockInfo"]
+    assert blocking["threadInfo"]["threadName"] == "holder"
+    assert blocking["blockingThreadCount"] == 2
+    assert blocking["lockName"].startswith("_thread.RLock@") or blocking["lockName"].startswith("threading._RLock@")
+    assert blocking["threadInfo"]["stackTrace"][0]["methodName"] == "hold_rlock"
+    # the plain Lock's waiter is reported honestly: Python cannot tell who holds a Lock
+    assert [u["threadName"] for u in model["unknownLockOwners"]] == ["plain-waiter"]
+
+    stats = only(run(target, "thread -i 10")[0], "thread")["threadStats"]
+    assert thread_named(stats, "waiter-1")["state"] == "BLOCKED"
+    assert thread_named(stats, "waiter-2")["waitReason"] == "lock"
+
+
+def test_blocking_on_a_plain_lock_says_it_cannot_tell(spawn):
+    target = spawn(LOCKS_TARGET.format(lock_class="Lock", with_plain=False))
+    target.wait_stdout("ready")
+    wait_for(lambda: _blocked_count(target, 2))
+    _, status = run(target, "thread -b")
+    assert status["statusCode"] == 1
+    assert status["message"].startswith("No most blocking thread found!")
+    assert "cannot tell" in status["message"]
+    assert "waiter-1" in status["message"]
