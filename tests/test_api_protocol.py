@@ -396,3 +396,28 @@ def _context_switches(pid):
         except OSError:
             pass
     return total
+
+
+def test_all_consumers_unhealthy_interrupts_the_job(target):
+    """A consumer whose queue is full and that has not pulled for a second is unhealthy; when no consumer
+    is healthy, the foreground job is interrupted (Arthas's back-pressure)."""
+    session = target.session()
+    session.pull()
+    session.async_exec("dashboard -i 100")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        # Refused while the dashboard runs; accepted once the agent has interrupted it. Pulling would
+        # make the consumer healthy again, so the probe is another command.
+        if session.api("async_exec", command="echo probe")["state"] == "SCHEDULED":
+            break
+        time.sleep(0.5)  # pacing the probe; the deadline bounds the wait
+    else:
+        pytest.fail("the job was never interrupted")
+    drained = []
+    while True:
+        batch = session.pull()
+        if not batch:
+            break
+        drained.extend(batch)
+    messages = [r.get("message") for r in drained if r["type"] == "message"]
+    assert "all consumers are unhealthy, current job was interrupted." in messages

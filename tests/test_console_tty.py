@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from harness import ROOT, start_demo
+from harness import ROOT, Target, start_demo, target_env
 from pyarthas.client import Client
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
@@ -28,8 +28,9 @@ class Terminal:
     def __init__(self, command: str, env: dict):
         self.socket = "pyarthas-test-%s" % uuid.uuid4().hex[:8]
         exports = " ".join("%s=%s" % (k, shlex.quote(v)) for k, v in env.items())
-        # keep the pane (and what it shows) after the console exits, and say how it exited
-        shell = "env %s %s; echo \"[console exited $?]\"; sleep 600" % (exports, command)
+        # keep the pane (and what it shows) after the console exits, and say how it exited; the shell
+        # catches Ctrl-C (a console job's SIGINT reaches the whole process group) without ignoring it
+        shell = "trap : INT; env %s %s; echo \"[console exited $?]\"; sleep 600" % (exports, command)
         self.tmux("new-session", "-d", "-x", "80", "-y", "40", "sh", "-c", shell)
 
     def tmux(self, *args: str) -> str:
@@ -44,7 +45,7 @@ class Terminal:
 
     def screen(self, colours: bool = False) -> str:
         args = ["capture-pane", "-p", "-S", "-2000"] + (["-e"] if colours else ["-J"])
-        return self.tmux(*args)
+        return "\n".join(line.rstrip() for line in self.tmux(*args).split("\n")).rstrip("\n")
 
     def wait_for(self, pattern: str, timeout: float = 20.0, after: int = 0) -> str:
         """Wait until ``pattern`` (a regex) shows on screen, in the text after ``after`` characters."""
@@ -127,7 +128,7 @@ def test_a_console_session(demo, tmp_path):
         # completion of a command name and of an option, from the agent's help
         term.type("dashb")
         term.send("Tab")
-        term.wait_for(re.escape(prompt) + r"dashboard $|" + re.escape(prompt) + "dashboard$")
+        term.wait_for(re.escape(prompt) + r"dashboard$")
         term.type(" --num")
         term.send("Tab")
         term.wait_for(re.escape(prompt) + r"dashboard --number-of-execution")
@@ -195,3 +196,32 @@ def test_colours_on_a_terminal_unless_no_color(demo, tmp_path):
             assert ("\x1b[31m" in logo) == coloured, repr(logo)
         finally:
             term.close()
+
+
+def test_agent_down_and_restarted_under_the_console(tmp_path):
+    first = start_demo(sys.executable, tmp_path, env=FAST)
+    second = None
+    term = open_terminal(first, tmp_path)
+    try:
+        term.wait_prompt("[arthas@%d]$ " % first.proc.pid)
+        first.kill()
+        mark = len(term.screen())
+        term.type("version")
+        term.send("Enter")
+        term.wait_for(r"cannot reach the agent at %s" % re.escape(first.url), after=mark)
+        second = Target([sys.executable, "-m", "pyarthas", "demo", "--port", str(first.port)], target_env(FAST),
+                        cwd=str(tmp_path))
+        # the console notices the new agent, opens a new session there and follows its pid
+        term.wait_for(r"session gone \(agent restarted or session closed\); opened session", after=mark)
+        prompt = "[arthas@%d]$ " % second.proc.pid
+        term.send("Enter")
+        term.wait_prompt(prompt)
+        term.type("echo back")
+        term.send("Enter")
+        term.wait_for(r"^%s\nback$" % re.escape(prompt + "echo back"))
+        assert "Traceback" not in term.screen()
+    finally:
+        term.close()
+        first.kill()
+        if second:
+            second.kill()

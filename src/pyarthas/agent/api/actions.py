@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from ..job.controller import JobCreationError
 from ..model import CommandRequestModel, to_json
-from ..session.manager import Session
+from ..session.manager import Session, TooManySessions
 
 DEFAULT_EXEC_TIMEOUT_MS = 30000
 PACKED_RESULTS_CAPACITY = 500
@@ -121,7 +121,10 @@ def _find_session(agent, request: Request, required: bool) -> Optional[Session]:
 # ---- actions ----
 
 def init_session(agent, request: Request) -> Dict[str, Any]:
-    session = agent.sessions.create()
+    try:
+        session = agent.sessions.create()
+    except TooManySessions as exc:
+        raise ApiError("FAILED", "create api session failed: %s" % exc) from None
     if request.user_id is not None:
         session.user_id = request.user_id
     consumer = session.distributor.add_consumer(replay_history=False)

@@ -191,7 +191,7 @@ class Engine:
             return True
         if listener in enhancement.listeners:
             return False
-        enhancement.set_listeners(enhancement.listeners + (listener,))
+        self._set_listeners(enhancement, enhancement.listeners + (listener,))
         return True
 
     def _install(self, candidate: matcher.Candidate, code: types.CodeType,
@@ -203,10 +203,21 @@ class Engine:
         enhancement = Enhancement(function, site)
         enhancement.original_code = code
         enhancement.clone = weaver.clone_function(function, code)
-        enhancement.wrapper_code = weaver.wrapper_code(code, enhancement)
-        enhancement.set_listeners(listeners)
-        function.__code__ = enhancement.wrapper_code
+        self._set_listeners(enhancement, listeners)
         return enhancement
+
+    def _set_listeners(self, enhancement: Enhancement, listeners: Tuple[Listener, ...]) -> None:
+        """Give ``enhancement`` its listeners and the wrapper variant they need (``enter`` first or not)."""
+        with_before = any(listener.wants_before for listener in listeners) or \
+            weaver.needs_entered(enhancement.original_code)
+        if enhancement.wrapper_code is None or with_before != enhancement.with_before:
+            code = weaver.wrapper_code(enhancement.original_code, enhancement, with_before)
+            enhancement.set_listeners(listeners)
+            enhancement.wrapper_code = code
+            enhancement.with_before = with_before
+            enhancement.function.__code__ = code
+        else:
+            enhancement.set_listeners(listeners)
 
     # ---- removing ----
 
@@ -220,7 +231,7 @@ class Engine:
                 if listener in enhancement.listeners:
                     remaining = tuple(l for l in enhancement.listeners if l is not listener)
                     if remaining:
-                        enhancement.set_listeners(remaining)
+                        self._set_listeners(enhancement, remaining)
                     else:
                         self._restore(function, enhancement)
 

@@ -8,6 +8,7 @@ function from an expression cannot loop), and the no-listener path stays a handf
 import threading
 import time
 import types
+from operator import itemgetter
 from typing import Any, Optional, Tuple
 
 from ..util.threads import AGENT_THREAD_IDS
@@ -64,75 +65,83 @@ class Site:
         self.param_names = list(param_names)
 
 
-class Invocation:
-    """One call of an enhanced function. ``values`` holds every parameter's value in parameter order
-    (``*args`` as its tuple, ``**kwargs`` as its dict), ``self``/``cls`` included; ``start`` is
-    ``time.perf_counter()`` at entry and ``cost`` (ms) is set just before the after hooks run."""
+class Invocation(tuple):
+    """One call of an enhanced function (a tuple underneath: cheap to make on every call).
 
-    __slots__ = ("site", "values", "start", "cost", "listeners", "states", "thread_id")
+    ``values`` holds every parameter's value in parameter order (``*args`` as its tuple, ``**kwargs`` as
+    its dict), ``self``/``cls`` included; ``start`` is ``time.perf_counter()`` at entry; ``cost`` (ms) is
+    the call's duration (0.0 in ``before``). The object ``before`` gets is not the one the after hook gets.
+    """
 
-    def __init__(self, site: Site, values: tuple, listeners: tuple, thread_id: int):
-        self.site = site
-        self.values = values
-        self.listeners = listeners
-        self.thread_id = thread_id
-        self.states = None
-        self.cost = 0.0
-        self.start = 0.0
+    __slots__ = ()
+    site = property(itemgetter(0))
+    values = property(itemgetter(1))
+    start = property(itemgetter(2))
+    cost = property(itemgetter(3))
+    thread_id = property(itemgetter(4))
 
     @property
     def target(self) -> Any:
-        return self.values[0] if self.site.has_self else None
+        return self[1][0] if self[0].has_self else None
 
     @property
     def params(self) -> list:
         """Argument values in parameter order, without ``self``/``cls`` (Arthas's ``params``)."""
-        return list(self.values[1:]) if self.site.has_self else list(self.values)
+        return list(self[1][1:]) if self[0].has_self else list(self[1])
 
     @property
     def args(self) -> tuple:
         """Positional arguments (without ``self``/``cls``): positional parameters then ``*args``."""
-        site = self.site
-        start = 1 if site.has_self else 0
-        positional = self.values[start:site.n_pos]
+        site = self[0]
+        values = self[1]
+        positional = values[(1 if site.has_self else 0):site.n_pos]
         if site.varargs_index >= 0:
-            positional = positional + tuple(self.values[site.varargs_index])
+            positional = positional + tuple(values[site.varargs_index])
         return tuple(positional)
 
     @property
     def kwargs(self) -> dict:
         """Keyword arguments: keyword-only parameters then ``**kwargs``."""
-        site = self.site
+        site = self[0]
+        values = self[1]
         first = site.n_pos + (1 if site.varargs_index >= 0 else 0)
         names = site.param_names[first:first + site.n_kwonly]
-        out = dict(zip(names, self.values[first:first + site.n_kwonly]))
+        out = dict(zip(names, values[first:first + site.n_kwonly]))
         if site.has_varkw:
-            out.update(self.values[-1])
+            out.update(values[-1])
         return out
 
     @property
     def clazz(self) -> Any:
-        return self.site.clazz
+        return self[0].clazz
 
     @property
     def method(self) -> Any:
-        return self.site.function
+        return self[0].function
 
     @property
     def class_name(self) -> str:
-        return self.site.class_name
+        return self[0].class_name
 
     @property
     def method_name(self) -> str:
-        return self.site.method_name
+        return self[0].method_name
+
+
+_new_call = tuple.__new__
 
 
 class Enhancement:
     """One enhanced function: its original code, the clone the wrapper forwards to, and its listeners.
-    The wrapper code holds this object as a constant and calls ``enter``/``returned``/``thrown``."""
+
+    The wrapper code holds this object as a constant. Without listeners that want ``before`` it takes
+    ``clock()`` itself and calls ``returned(start, values, result)`` / ``thrown(start, values, error)``
+    (one hook call per call); otherwise ``enter(values)`` then ``returned_entered(entry, result)`` /
+    ``thrown_entered(entry, error)``.
+    """
 
     __slots__ = ("function", "original_code", "clone", "wrapper_code", "site", "listeners",
-                 "before_listeners", "__weakref__")
+                 "before_listeners", "with_before", "clock", "__weakref__")
 
     def __init__(self, function: types.FunctionType, site: Site):
         self.function = function
@@ -142,6 +151,8 @@ class Enhancement:
         self.wrapper_code = None
         self.listeners: Tuple[Listener, ...] = ()
         self.before_listeners = False
+        self.with_before = False
+        self.clock = _clock
 
     def set_listeners(self, listeners: Tuple[Listener, ...]) -> None:
         self.before_listeners = any(listener.wants_before for listener in listeners)
@@ -149,36 +160,20 @@ class Enhancement:
 
     # ---- called by the wrapper code, on the target's thread ----
 
-    def enter(self, values: tuple) -> Optional[Invocation]:
+    def returned(self, start: float, values: tuple, value: Any) -> None:
         try:
             listeners = self.listeners
             if not listeners:
-                return None
+                return
             thread_id = _get_ident()
             if thread_id in _AGENT or thread_id in _IN_HOOK:
-                return None
-            call = Invocation(self.site, values, listeners, thread_id)
-            if self.before_listeners:
-                _IN_HOOK.add(thread_id)
-                try:
-                    call.states = [_before(listener, call) for listener in listeners]
-                finally:
-                    _IN_HOOK.discard(thread_id)
-            call.start = _clock()
-            return call
-        except Exception:
-            return None
-
-    def returned(self, call: Invocation, value: Any) -> None:
-        try:
-            call.cost = (_clock() - call.start) * 1000.0
-            thread_id = call.thread_id
+                return
+            call = _new_call(Invocation, (self.site, values, start, (_clock() - start) * 1000.0, thread_id))
             _IN_HOOK.add(thread_id)
             try:
-                states = call.states
-                for index, listener in enumerate(call.listeners):
+                for listener in listeners:
                     try:
-                        listener.after_return(call, states[index] if states else None, value)
+                        listener.after_return(call, None, value)
                     except Exception:
                         listener.errors += 1
             finally:
@@ -186,16 +181,68 @@ class Enhancement:
         except Exception:
             pass
 
-    def thrown(self, call: Invocation, error: BaseException) -> None:
+    def thrown(self, start: float, values: tuple, error: BaseException) -> None:
         try:
-            call.cost = (_clock() - call.start) * 1000.0
-            thread_id = call.thread_id
+            listeners = self.listeners
+            if not listeners:
+                return
+            thread_id = _get_ident()
+            if thread_id in _AGENT or thread_id in _IN_HOOK:
+                return
+            call = _new_call(Invocation, (self.site, values, start, (_clock() - start) * 1000.0, thread_id))
             _IN_HOOK.add(thread_id)
             try:
-                states = call.states
-                for index, listener in enumerate(call.listeners):
+                for listener in listeners:
                     try:
-                        listener.after_throw(call, states[index] if states else None, error)
+                        listener.after_throw(call, None, error)
+                    except Exception:
+                        listener.errors += 1
+            finally:
+                _IN_HOOK.discard(thread_id)
+        except Exception:
+            pass
+
+    def enter(self, values: tuple) -> Optional[tuple]:
+        """Runs the before hooks; returns the entry (listeners, their states, values, thread, start) or
+        None when this call is not observed."""
+        try:
+            listeners = self.listeners
+            if not listeners:
+                return None
+            thread_id = _get_ident()
+            if thread_id in _AGENT or thread_id in _IN_HOOK:
+                return None
+            states = None
+            if self.before_listeners:
+                call = _new_call(Invocation, (self.site, values, _clock(), 0.0, thread_id))
+                _IN_HOOK.add(thread_id)
+                try:
+                    states = [_before(listener, call) for listener in listeners]
+                finally:
+                    _IN_HOOK.discard(thread_id)
+            return listeners, states, values, thread_id, _clock()
+        except Exception:
+            return None
+
+    def returned_entered(self, entry: tuple, value: Any) -> None:
+        self._after_entered(entry, value, None, False)
+
+    def thrown_entered(self, entry: tuple, error: BaseException) -> None:
+        self._after_entered(entry, None, error, True)
+
+    def _after_entered(self, entry: tuple, value: Any, error: Optional[BaseException], threw: bool) -> None:
+        try:
+            listeners, states, values, thread_id, start = entry
+            call = _new_call(Invocation, (self.site, values, start, (_clock() - start) * 1000.0, thread_id))
+            _IN_HOOK.add(thread_id)
+            try:
+                for index, listener in enumerate(listeners):
+                    state = states[index] if states else None
+                    try:
+                        if threw:
+                            listener.after_throw(call, state, error)
+                        else:
+                            listener.after_return(call, state, value)
                     except Exception:
                         listener.errors += 1
             finally:

@@ -8,17 +8,16 @@ call to a clone of the original function (same globals, defaults and closure cel
 reports the call to the ``Enhancement`` object, which it holds as a code constant::
 
     def NAME(<same parameters>):
-        _pa_call = <enhancement>.enter((<parameter values>))
-        if _pa_call is None:
-            return <enhancement>.clone(<parameters forwarded>)
+        _pa_start = <enhancement>.clock()
         try:
             _pa_result = <enhancement>.clone(<parameters forwarded>)
         except BaseException as _pa_error:
-            <enhancement>.thrown(_pa_call, _pa_error)
+            <enhancement>.thrown(_pa_start, (<parameter values>), _pa_error)
             raise
-        <enhancement>.returned(_pa_call, _pa_result)
+        <enhancement>.returned(_pa_start, (<parameter values>), _pa_result)
         return _pa_result
 
+When a listener wants to run before the call, the variant calls ``enter((<parameter values>))`` first.
 Generators use ``yield from``, coroutines ``await``; async generators forward ``asend``/``athrow``/``aclose``
 by hand. Every instruction of the wrapper sits on the original's ``def`` line, in the original's file, so
 ``inspect.getsource`` still finds the source and a traceback entry of the wrapper points at the ``def``.
@@ -42,45 +41,58 @@ KIND_FLAGS = CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_CORO
 _PLAIN = """
 def _pa_wrapper({params}):
     {keep_freevars}
-    _pa_call = _pa_enhancement.enter(({values}))
-    if _pa_call is None:
+    _pa_start = _pa_enhancement.clock()
+    try:
+        _pa_result = _pa_enhancement.clone({forward})
+    except BaseException as _pa_error:
+        _pa_enhancement.thrown(_pa_start, ({values}), _pa_error)
+        raise
+    _pa_enhancement.returned(_pa_start, ({values}), _pa_result)
+    return _pa_result
+"""
+
+_PLAIN_ENTERED = """
+def _pa_wrapper({params}):
+    {keep_freevars}
+    _pa_entry = _pa_enhancement.enter(({values}))
+    if _pa_entry is None:
         return _pa_enhancement.clone({forward})
     try:
         _pa_result = _pa_enhancement.clone({forward})
     except BaseException as _pa_error:
-        _pa_enhancement.thrown(_pa_call, _pa_error)
+        _pa_enhancement.thrown_entered(_pa_entry, _pa_error)
         raise
-    _pa_enhancement.returned(_pa_call, _pa_result)
+    _pa_enhancement.returned_entered(_pa_entry, _pa_result)
     return _pa_result
 """
 
 _GENERATOR = """
 def _pa_wrapper({params}):
     {keep_freevars}
-    _pa_call = _pa_enhancement.enter(({values}))
-    if _pa_call is None:
+    _pa_entry = _pa_enhancement.enter(({values}))
+    if _pa_entry is None:
         return (yield from _pa_enhancement.clone({forward}))
     try:
         _pa_result = yield from _pa_enhancement.clone({forward})
     except BaseException as _pa_error:
-        _pa_enhancement.thrown(_pa_call, _pa_error)
+        _pa_enhancement.thrown_entered(_pa_entry, _pa_error)
         raise
-    _pa_enhancement.returned(_pa_call, _pa_result)
+    _pa_enhancement.returned_entered(_pa_entry, _pa_result)
     return _pa_result
 """
 
 _COROUTINE = """
 async def _pa_wrapper({params}):
     {keep_freevars}
-    _pa_call = _pa_enhancement.enter(({values}))
-    if _pa_call is None:
+    _pa_entry = _pa_enhancement.enter(({values}))
+    if _pa_entry is None:
         return await _pa_enhancement.clone({forward})
     try:
         _pa_result = await _pa_enhancement.clone({forward})
     except BaseException as _pa_error:
-        _pa_enhancement.thrown(_pa_call, _pa_error)
+        _pa_enhancement.thrown_entered(_pa_entry, _pa_error)
         raise
-    _pa_enhancement.returned(_pa_call, _pa_result)
+    _pa_enhancement.returned_entered(_pa_entry, _pa_result)
     return _pa_result
 """
 
@@ -90,7 +102,7 @@ _ASYNC_GENERATOR = """
 async def _pa_wrapper({params}):
     {keep_freevars}
     _pa_inner = _pa_enhancement.clone({forward})
-    _pa_call = _pa_enhancement.enter(({values}))
+    _pa_entry = _pa_enhancement.enter(({values}))
     try:
         _pa_item = await _pa_inner.asend(None)
         while True:
@@ -104,12 +116,12 @@ async def _pa_wrapper({params}):
             else:
                 _pa_item = await _pa_inner.asend(_pa_sent)
     except StopAsyncIteration:
-        if _pa_call is not None:
-            _pa_enhancement.returned(_pa_call, None)
+        if _pa_entry is not None:
+            _pa_enhancement.returned_entered(_pa_entry, None)
         return
     except BaseException as _pa_error:
-        if _pa_call is not None:
-            _pa_enhancement.thrown(_pa_call, _pa_error)
+        if _pa_entry is not None:
+            _pa_enhancement.thrown_entered(_pa_entry, _pa_error)
         raise
 """
 
@@ -172,18 +184,24 @@ class Signature:
         return n_pos, (n_pos if self.varargs else -1), len(self.kwonly), bool(self.varargs), bool(self.varkw)
 
 
-def template_for(code: types.CodeType) -> str:
+def template_for(code: types.CodeType, with_before: bool) -> str:
     if code.co_flags & CO_ASYNC_GENERATOR:
         return _ASYNC_GENERATOR
     if code.co_flags & CO_COROUTINE:
         return _COROUTINE
     if code.co_flags & (CO_GENERATOR | CO_ITERABLE_COROUTINE):
         return _GENERATOR
-    return _PLAIN
+    return _PLAIN_ENTERED if with_before else _PLAIN
 
 
-def wrapper_code(original: types.CodeType, enhancement: object) -> types.CodeType:
-    """The replacement code for a function whose code is ``original``, reporting to ``enhancement``."""
+def needs_entered(code: types.CodeType) -> bool:
+    """Whether the wrapper for ``code`` always uses ``enter`` (everything but plain functions)."""
+    return bool(code.co_flags & KIND_FLAGS)
+
+
+def wrapper_code(original: types.CodeType, enhancement: object, with_before: bool = False) -> types.CodeType:
+    """The replacement code for a function whose code is ``original``, reporting to ``enhancement``;
+    ``with_before``: the variant that calls ``enhancement.enter`` first."""
     signature = Signature(original)
     names = signature.names()
     values = ", ".join(names) + ("," if len(names) == 1 else "")
@@ -191,7 +209,7 @@ def wrapper_code(original: types.CodeType, enhancement: object) -> types.CodeTyp
     # assigned to the function whose closure holds their cells; naming them in dead code makes them free.
     freevars = original.co_freevars
     keep = "if 0: (%s,)" % ", ".join(freevars) if freevars else "pass"
-    source = template_for(original).format(params=signature.definition(), values=values,
+    source = template_for(original, with_before).format(params=signature.definition(), values=values,
                                            forward=signature.forwarding(), keep_freevars=keep)
     if freevars:
         source = "def _pa_outer():\n    %s = None\n%s    return _pa_wrapper\n" % (

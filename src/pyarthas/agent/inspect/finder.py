@@ -192,7 +192,12 @@ def is_defined_in_c(obj: Any) -> bool:
     if isinstance(obj, types.ModuleType):
         return not getattr(obj, "__file__", None) or not str(obj.__file__).endswith((".py", ".pyc"))
     if isinstance(obj, type):
-        return not (obj.__flags__ & (1 << 9))  # Py_TPFLAGS_HEAPTYPE: classes made by a class statement
+        if not obj.__flags__ & (1 << 9):  # not Py_TPFLAGS_HEAPTYPE: a static C type
+            return True
+        # heap types come from class statements, or from C extensions (PyType_FromSpec, 3.10+ stdlib)
+        if any(isinstance(unwrap(v), types.FunctionType) for v in list(vars(obj).values())):
+            return False
+        return is_defined_in_c(sys.modules.get(obj.__module__)) if obj.__module__ in sys.modules else True
     return not isinstance(unwrap(obj), types.FunctionType)
 
 

@@ -61,6 +61,13 @@ class Session:
             self.distributor.close()
 
 
+MAX_SESSIONS = 256
+
+
+class TooManySessions(Exception):
+    pass
+
+
 class SessionManager:
     def __init__(self, agent):
         self.agent = agent
@@ -71,8 +78,11 @@ class SessionManager:
         self.agent.jobs.scheduler.every(self.agent.timeouts.reaper_interval, self.reap)
 
     def create(self, one_time: bool = False) -> Session:
-        session = Session(self, one_time)
+        """A new session; at most MAX_SESSIONS long-lived ones (each has a distributor thread)."""
         with self._lock:
+            if not one_time and sum(1 for s in self._sessions.values() if not s.one_time) >= MAX_SESSIONS:
+                raise TooManySessions("too many sessions (%d), close some first" % MAX_SESSIONS)
+            session = Session(self, one_time)
             self._sessions[session.session_id] = session
         return session
 

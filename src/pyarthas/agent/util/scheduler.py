@@ -12,15 +12,18 @@ from . import threads
 
 
 class Scheduled:
-    __slots__ = ("when", "callback", "cancelled")
+    __slots__ = ("when", "callback", "cancelled", "_scheduler")
 
-    def __init__(self, when: float, callback: Callable[[], None]):
+    def __init__(self, when: float, callback: Callable[[], None], scheduler: "Scheduler"):
         self.when = when
         self.callback = callback
         self.cancelled = False
+        self._scheduler = scheduler
 
     def cancel(self) -> None:
-        self.cancelled = True
+        if not self.cancelled:
+            self.cancelled = True
+            self._scheduler._note_cancelled()
 
 
 class Scheduler:
@@ -30,13 +33,14 @@ class Scheduler:
         self._heap: List[Tuple[float, int, Scheduled]] = []
         self._counter = itertools.count()
         self._closed = False
+        self._cancelled = 0
         self._thread: Optional[threading.Thread] = None
 
     def start(self) -> None:
         self._thread = threads.spawn(self._name, self._loop)
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Scheduled:
-        item = Scheduled(time.monotonic() + delay, callback)
+        item = Scheduled(time.monotonic() + delay, callback, self)
         with self._cond:
             heapq.heappush(self._heap, (item.when, next(self._counter), item))
             self._cond.notify()
@@ -53,6 +57,16 @@ class Scheduler:
                     self.call_later(interval, tick)
 
         self.call_later(interval, tick)
+
+    def _note_cancelled(self) -> None:
+        """Cancelled items (a job timeout of one day, cancelled when the job ends) would pile up until
+        their deadline: compact the heap once they are the majority."""
+        with self._cond:
+            self._cancelled += 1
+            if self._cancelled > 64 and self._cancelled * 2 > len(self._heap):
+                self._heap = [entry for entry in self._heap if not entry[2].cancelled]
+                heapq.heapify(self._heap)
+                self._cancelled = 0
 
     def close(self) -> None:
         with self._cond:
@@ -82,6 +96,9 @@ class Scheduler:
             delay = when - time.monotonic()
             if delay <= 0:
                 heapq.heappop(self._heap)
+                if item.cancelled:
+                    self._cancelled = max(0, self._cancelled - 1)
+                    continue
                 return item
             self._cond.wait(delay)
         return None

@@ -139,6 +139,7 @@ def _inject_once(pid: int, tid: int, source: bytes, functions: Dict[str, int], c
         if not (event == PTRACE_EVENT_STOP and stop_signal == signal.SIGTRAP):
             detach_signal = stop_signal  # a signal arrived first: hand it back and try again
             return None
+        _pause_for_tests("seized")
         regs = Registers()
         _ptrace(PTRACE_GETREGS, tid, 0, ctypes.addressof(regs))
         with open("/proc/%d/mem" % pid, "r+b", buffering=0) as memory:
@@ -148,12 +149,24 @@ def _inject_once(pid: int, tid: int, source: bytes, functions: Dict[str, int], c
             regs.rax, regs.orig_rax = plan.resume_rax & (2 ** 64 - 1), 2 ** 64 - 1
             # From here on the thread resumes through the trampoline, with or without us.
             _ptrace(PTRACE_SETREGS, tid, 0, ctypes.addressof(regs))
+        _pause_for_tests("redirected")
         return plan.how
     finally:
         try:
             _ptrace(PTRACE_DETACH, tid, 0, detach_signal)
         except OSError:
             pass  # not stopped (or gone): the kernel detaches when this process exits
+
+
+def _pause_for_tests(stage: str) -> None:
+    """PYARTHAS_INJECT_PAUSE=STAGE:SECONDS holds the thread stopped at STAGE ("seized": nothing changed yet;
+    "redirected": registers pointed at the trampoline) so tests can kill the injector right there."""
+    wanted, _, seconds = os.environ.get("PYARTHAS_INJECT_PAUSE", "").partition(":")
+    if wanted == stage:
+        import sys
+        sys.stderr.write("pyarthas: paused at %s\n" % stage)
+        sys.stderr.flush()
+        time.sleep(float(seconds))
 
 
 def _wait_for_stop(tid: int) -> int:

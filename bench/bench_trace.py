@@ -1,0 +1,177 @@
+"""What ``trace`` costs (issue: trace, stack, monitor and tt).
+
+    .venv/bin/python bench/bench_trace.py [--rounds N] [--calls N]
+
+Inside one target process per interpreter (the agent started in it, the trace run through its HTTP API):
+- ``traced(n)`` makes 20 direct child calls (12 to Python functions, 8 to builtins; some of its Python
+  children make calls of their own) and ``empty(n)`` makes none; both are timed untraced and while
+  ``trace`` runs on them (with a condition that is never true, so that no result is serialized: what is
+  measured is what the traced call pays to be recorded).
+- ``other()``, code that is not traced but calls the same helpers, is timed with and without the trace.
+The with/without measurements are interleaved round by round; medians over rounds are reported.
+
+Reported per interpreter:
+- ``us/child``: (traced call under trace - traced call untraced) / 20, everything included (the engine's
+  wrapper and hooks, starting and ending the recording, the condition). Goals: <= 1.5 us on 3.9-3.11,
+  <= 1.0 us on 3.12+.
+- ``us/child marginal``: the same after subtracting what a call without children pays (``empty``).
+- ``other ratio``: untraced code's speed while the trace runs over its speed without (goal >= 0.99).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+
+from harness import SRC, python_id, target_env, target_pythons  # noqa: E402
+
+CHILDREN = 20
+
+WORKLOAD = r"""
+import json, os, sys, tempfile, time, urllib.request
+sys.path.insert(0, %(src)r)
+os.chdir(tempfile.mkdtemp())
+from pyarthas.agent import start as start_agent
+
+def add(x):
+    return x + 1
+
+def twice(x):
+    return add(x) + add(x)
+
+class Box:
+    def get(self, x):
+        return x
+
+BOX = Box()
+ITEMS = [3, 1, 2]
+
+def traced(n):
+    t = add(n)
+    t += twice(t)
+    t += BOX.get(t)
+    t += len(ITEMS)
+    t += abs(-t)
+    t += add(t)
+    t += min(t, 5)
+    t += BOX.get(t)
+    t += twice(t)
+    t += max(t, 5)
+    t += add(t)
+    t += len(ITEMS)
+    t += BOX.get(t)
+    t += abs(t)
+    t += add(t)
+    t += twice(t)
+    t += min(t, 7)
+    t += BOX.get(t)
+    t += max(t, 7)
+    t += add(t)
+    return t
+
+def empty(n):
+    return n + 1
+
+def other(n):
+    t = 0
+    for i in range(n):
+        t += add(i) + twice(i) + BOX.get(i) + len(ITEMS)
+    return t
+
+def timed(function, calls):
+    started = time.perf_counter()
+    for i in range(calls):
+        function(i)
+    return (time.perf_counter() - started) / calls * 1e6
+
+def timed_other():
+    started = time.perf_counter()
+    for _ in range(20):
+        other(1000)
+    return time.perf_counter() - started
+
+agent = start_agent(port=0, quiet=True)
+
+def api(body):
+    request = urllib.request.Request(agent.url + "/api", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(request, timeout=30))
+
+session = api({"action": "init_session"})
+ids = {"sessionId": session["sessionId"], "consumerId": session["consumerId"]}
+
+def start_trace():
+    api(dict(ids, action="async_exec", command="trace -E __main__ 'traced|empty' '#cost < 0' -n 1"))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        results = api(dict(ids, action="pull_results"))["body"]["results"]
+        enhancer = [r for r in results if r.get("type") == "enhancer"]
+        if enhancer:
+            assert enhancer[0]["success"], results
+            assert enhancer[0]["effect"]["methodCount"] == 2, results
+            return
+    raise SystemExit("the trace did not start")
+
+def stop_trace():
+    api(dict(ids, action="interrupt_job"))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        results = api(dict(ids, action="pull_results"))["body"]["results"]
+        if any(r.get("type") == "status" for r in results):
+            return
+    raise SystemExit("the trace did not stop")
+
+calls = %(calls)d
+for function in (traced, empty):
+    timed(function, calls // 10)    # warm up (3.11+ specialises)
+rows = {"base": [], "traced": [], "base_empty": [], "traced_empty": [], "other_base": [], "other_traced": []}
+for _ in range(%(rounds)d):
+    rows["base"].append(timed(traced, calls))
+    rows["base_empty"].append(timed(empty, calls))
+    rows["other_base"].append(timed_other())
+    start_trace()
+    rows["traced"].append(timed(traced, calls))
+    rows["traced_empty"].append(timed(empty, calls))
+    rows["other_traced"].append(timed_other())
+    stop_trace()
+print(json.dumps(rows))
+"""
+
+
+def run_one(python: str, rounds: int, calls: int) -> dict:
+    code = WORKLOAD % {"src": SRC, "rounds": rounds, "calls": calls}
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, env=target_env(), timeout=900)
+    if out.returncode != 0:
+        raise SystemExit("%s failed:\n%s" % (python, out.stderr[-3000:]))
+    rows = json.loads(out.stdout.strip().splitlines()[-1])
+    med = {name: statistics.median(values) for name, values in rows.items()}
+    per_child = (med["traced"] - med["base"]) / CHILDREN
+    per_call = med["traced_empty"] - med["base_empty"]
+    ratios = [b / t for b, t in zip(rows["other_base"], rows["other_traced"])]
+    return {"python": python_id(python), "base_us": med["base"], "traced_us": med["traced"],
+            "per_child_us": per_child, "marginal_us": per_child - per_call / CHILDREN,
+            "per_call_us": per_call, "other_ratio": statistics.median(ratios)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=20000)
+    args = parser.parse_args()
+    print("%-7s %10s %10s %8s %9s %14s %12s %6s" % ("python", "base us", "traced us", "x", "us/child",
+                                                    "marginal us", "us/call (0)", "other"))
+    for python in target_pythons():
+        row = run_one(python, args.rounds, args.calls)
+        goal = 1.0 if row["python"] >= "py3.12" else 1.5
+        print("%-7s %10.2f %10.2f %8.1f %9.3f %14.3f %12.3f %6.3f  %s" % (
+            row["python"], row["base_us"], row["traced_us"], row["traced_us"] / row["base_us"],
+            row["per_child_us"], row["marginal_us"], row["per_call_us"], row["other_ratio"],
+            "ok" if row["per_child_us"] <= goal and row["other_ratio"] >= 0.99 else "MISSED (goal %.1f us, 0.99)" % goal))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,316 @@
+"""``pyarthas attach PID`` against real processes that never imported pyarthas, under every CPython here."""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from harness import ROOT, Target, target_env
+
+INJECT_DIR = os.path.join(ROOT, "src", "pyarthas", "cli", "inject")
+
+# Each target prints "ready" once it is in the state to attach to, then proves it is alive its own way.
+TARGETS = {
+    # busy in Python code, never releasing the GIL on its own
+    "busy": """
+        import sys, time
+        print("ready", flush=True)
+        n, last = 0, time.perf_counter()
+        while True:
+            n += 1
+            if time.perf_counter() - last > 0.1:
+                last = time.perf_counter()
+                print("tick", "pyarthas" in sys.modules, flush=True)
+    """,
+    # asleep in time.sleep; says how long each sleep really took
+    "sleep": """
+        import time
+        print("ready", flush=True)
+        while True:
+            started = time.perf_counter()
+            time.sleep(1.5)
+            print("slept %.3f" % (time.perf_counter() - started), flush=True)
+    """,
+    # blocked in accept() on the main thread
+    "accept": """
+        import socket
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        print("ready", server.getsockname()[1], flush=True)
+        while True:
+            connection, _ = server.accept()
+            connection.sendall(b"pong")
+            connection.close()
+    """,
+    # the main thread waits in join() (a lock) while another thread does the work
+    "join": """
+        import sys, threading, time
+        def work():
+            while True:
+                time.sleep(0.1)
+                print("tick", "pyarthas" in sys.modules, flush=True)
+        worker = threading.Thread(target=work)
+        worker.start()
+        print("ready", flush=True)
+        worker.join()
+    """,
+}
+
+
+def start_target(python, tmp_path, kind, env=None):
+    script = tmp_path / ("target_%s.py" % kind)
+    script.write_text(textwrap.dedent(TARGETS[kind]))
+    target = Target([python, str(script)], target_env(env), cwd=str(tmp_path), wait_for_agent=False)
+    target.ready_line = target.wait_stdout(r"^ready")
+    return target
+
+
+def pyarthas(*args, env=None, timeout=60):
+    return subprocess.run([sys.executable, "-m", "pyarthas", *args], capture_output=True, text=True,
+                          timeout=timeout, env=target_env(env), stdin=subprocess.DEVNULL)
+
+
+def attach(target, *args, env=None):
+    done = pyarthas("attach", str(target.proc.pid), "--port", "0", "-v", *args, env=env)
+    assert done.returncode == 0, done.stderr
+    target.url = done.stdout.strip().splitlines()[-1]
+    return done
+
+
+def assert_alive(target, kind):
+    """The target goes on doing what it did, as fast as before."""
+    if kind == "accept":
+        port = int(target.ready_line.split()[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+            connection.settimeout(10)
+            assert connection.recv(4) == b"pong"
+    elif kind == "sleep":
+        # the interrupted sleep resumes (restarted, not cut short nor repeated from scratch)
+        slept = float(target.wait_stdout(r"^slept", timeout=10).split()[1])
+        assert 1.49 <= slept < 2.5, slept
+    else:
+        assert target.wait_stdout(r"^tick False", timeout=10)
+    assert target.alive()
+
+
+def ognl(target, expression):
+    results = target.results("ognl %s" % _quote(expression))
+    assert results[-1]["statusCode"] == 0, results
+    return results[0]["value"]
+
+
+def _quote(text):
+    assert '"' not in text
+    return '"' + text + '"'
+
+
+@pytest.mark.parametrize("kind", sorted(TARGETS))
+def test_attach_answers_from_inside_the_target(target_python, tmp_path, kind):
+    target = start_target(target_python, tmp_path, kind)
+    try:
+        done = attach(target)
+        assert "agent started in process %d" % target.proc.pid in done.stderr
+        session = target.session()
+        info = session.api("session_info")
+        assert info["body"]["pid"] == target.proc.pid
+        welcome = [r for r in session.pull() if r.get("type") == "welcome"]
+        assert welcome and welcome[0]["pid"] == str(target.proc.pid)
+        version = target.results("version")
+        assert version[0]["type"] == "version" and version[-1]["statusCode"] == 0
+        python_version = subprocess.run([target_python, "-c", "import sys; print(list(sys.version_info[:2]))"],
+                                        capture_output=True, text=True, timeout=30).stdout.strip()
+        assert str(ognl(target, "sys.version_info[:2]")).replace(" ", "") == python_version.replace(" ", "")
+        # loaded under a private name only: nothing called pyarthas in the target's modules
+        assert ognl(target, "[m for m in sys.modules if m.split('.')[0] == 'pyarthas']") == []
+        assert_alive(target, kind)
+    finally:
+        target.kill()
+
+
+def test_watch_on_a_function_of_main(target_python, tmp_path):
+    script = tmp_path / "target_watch.py"
+    script.write_text(textwrap.dedent("""
+        import time
+        def add(a, b):
+            return a + b
+        print("ready", flush=True)
+        while True:
+            add(1, 2)
+            time.sleep(0.05)
+    """))
+    target = Target([target_python, str(script)], target_env(), cwd=str(tmp_path), wait_for_agent=False)
+    try:
+        target.wait_stdout("^ready")
+        attach(target)
+        session = target.session()
+        results = session.run_to_status("watch __main__ add '{params, returnObj}' -n 1", timeout=20)
+        watched = [r for r in results if r.get("type") == "watch"]
+        assert watched, results
+        assert [r for r in results if r.get("type") == "status"][-1]["statusCode"] == 0
+    finally:
+        target.kill()
+
+
+def test_attach_twice_reports_the_running_agent(target_python, tmp_path):
+    target = start_target(target_python, tmp_path, "sleep")
+    try:
+        first = attach(target)
+        url = target.url
+        second = attach(target)
+        assert target.url == url
+        assert "already running in process %d at %s" % (target.proc.pid, url) in second.stderr
+        assert "agent started" in first.stderr
+    finally:
+        target.kill()
+
+
+def test_stop_then_attach_again(target_python, tmp_path):
+    target = start_target(target_python, tmp_path, "busy")
+    try:
+        attach(target)
+        first_url = target.url
+        assert target.results("stop")[-1]["statusCode"] == 0
+        wait_until_refused(first_url)
+        done = attach(target)
+        assert "agent started" in done.stderr
+        assert target.results("version")[-1]["statusCode"] == 0
+        assert_alive(target, "busy")
+    finally:
+        target.kill()
+
+
+def wait_until_refused(url, timeout=10.0):
+    host, port = url.split("//", 1)[1].rsplit(":", 1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((host, int(port)), timeout=1).close()
+        except OSError:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the agent at %s still listens after stop" % url)
+
+
+@pytest.mark.parametrize("stage", ["seized", "redirected"])
+@pytest.mark.parametrize("kind", ["sleep", "busy"])
+def test_killing_the_injector_midway_leaves_the_target_healthy(target_python, tmp_path, kind, stage):
+    """Killed while the target's thread is stopped (before or after its registers point at our code): the
+    target goes on, its GIL is free (the loop runs), and attach works afterwards."""
+    target = start_target(target_python, tmp_path, kind)
+    try:
+        injector = subprocess.Popen(
+            [sys.executable, "-m", "pyarthas", "attach", str(target.proc.pid), "--port", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+            env=target_env({"PYARTHAS_INJECT_PAUSE": "%s:30" % stage}))
+        try:
+            line = injector.stderr.readline()
+            assert "paused at %s" % stage in line, line + injector.stderr.read()
+            injector.kill()
+        finally:
+            injector.kill()
+            injector.wait(10)
+        assert_alive(target, kind)
+        attach(target)
+        assert target.results("version")[-1]["statusCode"] == 0
+        assert_alive(target, kind)
+    finally:
+        target.kill()
+
+
+def test_bad_pids(tmp_path):
+    done = pyarthas("attach", str(unused_pid()))
+    assert done.returncode != 0 and "no such process" in done.stderr
+    not_python = subprocess.Popen(["sleep", "60"])
+    try:
+        done = pyarthas("attach", str(not_python.pid))
+        assert done.returncode != 0 and "not a CPython process" in done.stderr, done.stderr
+    finally:
+        not_python.kill()
+        not_python.wait(10)
+    done = pyarthas("attach", "0")
+    assert done.returncode != 0 and "no such process" in done.stderr
+
+
+def unused_pid():
+    with open("/proc/sys/kernel/pid_max") as handle:
+        pid_max = int(handle.read())
+    for pid in range(pid_max - 1, 1, -1):
+        if not os.path.exists("/proc/%d" % pid):
+            return pid
+    raise AssertionError("no free pid")
+
+
+def test_port_in_use(target_python, tmp_path):
+    target = start_target(target_python, tmp_path, "sleep")
+    taken = socket.socket()
+    try:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        done = pyarthas("attach", str(target.proc.pid), "--port", str(taken.getsockname()[1]))
+        assert done.returncode != 0
+        assert "port in use" in done.stderr, done.stderr
+        attach(target)  # a free port works right after
+        assert_alive(target, "sleep")
+    finally:
+        taken.close()
+        target.kill()
+
+
+def test_armed_process_is_reached_without_ptrace(target_python, tmp_path):
+    """PYARTHAS_ARM=1 with pyarthas-arm.pth in a site directory: armed at startup without importing
+    pyarthas; attach then takes the signal path."""
+    version = subprocess.run([target_python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True, timeout=30).stdout.strip()
+    site_dir = tmp_path / "userbase" / "lib" / ("python" + version) / "site-packages"
+    site_dir.mkdir(parents=True)
+    from pyarthas.agent.arm import install
+    install(str(site_dir))
+    env = {"PYARTHAS_ARM": "1", "PYTHONUSERBASE": str(tmp_path / "userbase")}
+    target = start_target(target_python, tmp_path, "busy", env=env)
+    try:
+        assert target.wait_stdout(r"^tick False")  # armed, yet pyarthas not imported
+        done = attach(target, "--timeout", "5")
+        assert "armed signal handler" in done.stderr, done.stderr
+        assert target.results("version")[-1]["statusCode"] == 0
+        assert_alive(target, "busy")
+    finally:
+        target.kill()
+
+
+def test_ps_lists_the_target(target_python, tmp_path):
+    target = start_target(target_python, tmp_path, "sleep")
+    try:
+        done = pyarthas("ps")
+        assert done.returncode == 0
+        line = [row for row in done.stdout.splitlines() if row.split()[:1] == [str(target.proc.pid)]]
+        assert line, done.stdout
+        assert re.search(r"\b3\.\d+\b", line[0]) and "target_sleep.py" in line[0]
+        # plain `pyarthas` shows the same list and attaches to nothing without an answer
+        done = pyarthas()
+        assert done.returncode == 1 and str(target.proc.pid) in done.stdout
+    finally:
+        target.kill()
+
+
+@pytest.mark.skipif(not (shutil.which("as") and shutil.which("objcopy")), reason="needs binutils")
+def test_trampoline_bytes_match_their_source(tmp_path):
+    from pyarthas.cli.inject.ptrace_inject import TRAMPOLINE
+    subprocess.run(["as", "--64", "-o", str(tmp_path / "t.o"), os.path.join(INJECT_DIR, "trampoline.S")],
+                   check=True, timeout=60)
+    subprocess.run(["objcopy", "-O", "binary", "-j", ".text", str(tmp_path / "t.o"), str(tmp_path / "t.bin")],
+                   check=True, timeout=60)
+    assert (tmp_path / "t.bin").read_bytes() == TRAMPOLINE
+
+
+def test_import_pyarthas_has_no_side_effect():
+    code = "import signal, pyarthas; print(signal.getsignal(39) in (signal.SIG_DFL, None))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
+                          env=target_env())
+    assert done.stdout.strip() == "True", done.stderr
+
