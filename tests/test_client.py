@@ -28,6 +28,8 @@ def test_session_lifecycle_and_jobs(fast_demo):
         first = session.pull()
         assert [r["type"] for r in first] == ["message", "welcome", "input_status"]
         assert first[1]["pid"] == str(fast_demo.proc.pid)
+        session.async_exec("echo iterated")
+        assert next(r for r in session if r["type"] == "echo")["content"] == "iterated"
         assert session.info()["pid"] == fast_demo.proc.pid
 
         results = session.run("echo hello world", timeout=10)
@@ -99,7 +101,7 @@ def test_consumer_expiry_rejoins_without_repeating_results(target_python, tmp_pa
         delivered += session.run("echo before", timeout=10)
         first_consumer = session.consumer_id
         job = session.async_exec("echo during")  # lands while the consumer idles (in the history)
-        pulled = _wait_for_rejoin(session, idle=2.0, deadline=time.monotonic() + 30)
+        pulled = _wait_for_rejoin(session, idle=1.7, deadline=time.monotonic() + 30)
         pulled += list(session.job_results(job.id, timeout=10)) if not _has_status(pulled, job.id) else []
         assert session.consumer_id != first_consumer
         assert session.consumer_id.endswith("_2")  # the session's second consumer
@@ -125,7 +127,7 @@ def test_keepalive_keeps_the_consumer(target_python, tmp_path):
         session = Session.init(target.url, keepalive=0.3)
         consumer = session.consumer_id
         job = session.async_exec("echo kept")
-        time.sleep(3.0)  # three consumer timeouts without a pull of ours: the keepalive pulls meanwhile
+        time.sleep(2.2)  # twice the consumer timeout without a pull of ours: the keepalive pulls meanwhile
         results = list(session.job_results(job.id, timeout=10))
         assert [r["type"] for r in results] == ["command", "echo", "status"]
         assert session.consumer_id == consumer and session.rejoins == 0

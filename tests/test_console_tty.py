@@ -43,6 +43,16 @@ class Terminal:
     def type(self, text: str) -> None:
         self.tmux("send-keys", "-l", text)
 
+    def enter(self, line: str) -> None:
+        self.type(line)
+        self.send("Enter")
+
+    def complete(self, typed: str, prompt: str, shown: str) -> None:
+        """Type ``typed``, press Tab, wait for the line to read ``prompt`` + ``shown``."""
+        self.type(typed)
+        self.send("Tab")
+        self.wait_for(re.escape(prompt + shown) + "$")
+
     def screen(self, colours: bool = False) -> str:
         args = ["capture-pane", "-p", "-S", "-2000"] + (["-e"] if colours else ["-J"])
         return "\n".join(line.rstrip() for line in self.tmux(*args).split("\n")).rstrip("\n")
@@ -97,14 +107,12 @@ def test_a_console_session(demo, tmp_path):
         term.wait_prompt(prompt)
 
         version = Client(demo.url).exec("version").results[0]["version"]
-        term.type("version")
-        term.send("Enter")
+        term.enter("version")
         term.wait_for(r"^%s\n%s$" % (re.escape(prompt + "version"), re.escape(version)))
         term.wait_prompt(prompt)
 
         mark = len(term.screen())
-        term.type("dashboard -n 1")
-        term.send("Enter")
+        term.enter("dashboard -n 1")
         screen = term.wait_for(r"Process ends after 1 time\(s\)\.", timeout=30, after=mark)
         assert re.search(r"^ID\s+NAME\s+.*STATE", screen, re.MULTILINE) and "MainThread" in screen
         assert re.search(r"^Memory\s+used\s+total\s+max\s+usage", screen, re.MULTILINE)
@@ -113,8 +121,7 @@ def test_a_console_session(demo, tmp_path):
 
         # a job that never ends by itself: Ctrl-C gives the prompt back
         mark = len(term.screen())
-        term.type("dashboard -i 200")
-        term.send("Enter")
+        term.enter("dashboard -i 200")
         term.wait_for(r"^Runtime", after=mark)
         term.send("C-c")
         term.wait_prompt(prompt, timeout=10)
@@ -126,12 +133,8 @@ def test_a_console_session(demo, tmp_path):
         assert "version" in (tmp_path / ".pyarthas" / "history").read_text()
 
         # completion of a command name and of an option, from the agent's help
-        term.type("dashb")
-        term.send("Tab")
-        term.wait_for(re.escape(prompt) + r"dashboard$")
-        term.type(" --num")
-        term.send("Tab")
-        term.wait_for(re.escape(prompt) + r"dashboard --number-of-execution")
+        term.complete("dashb", prompt, "dashboard")
+        term.complete(" --num", prompt, "dashboard --number-of-execution")
         term.send("C-u")
 
         # Ctrl-C at the prompt only clears the line; Ctrl-D leaves, the agent keeps running
@@ -152,34 +155,28 @@ def test_the_seed_watch_with_interrupts_and_completion(demo, tmp_path):
     try:
         term.wait_prompt(prompt)
         # class and method names come from the target
-        term.type("watch demo.Ma")
-        term.send("Tab")
-        term.wait_for(re.escape(prompt) + r"watch demo\.MathGame")
-        term.type(" primeF")
-        term.send("Tab")
-        term.wait_for(re.escape(prompt) + r"watch demo\.MathGame primeFactors")
+        term.complete("watch demo.Ma", prompt, "watch demo.MathGame")
+        term.complete(" primeF", prompt, "watch demo.MathGame primeFactors")
         term.send("C-u")
 
         mark = len(term.screen())
-        term.type(SEED_WATCH)
-        term.send("Enter")
+        term.enter(SEED_WATCH)
         screen = term.wait_for(r"^Affect\(class count: 1 , method count: 1\) cost in \d+ ms, listenerId: \d+$",
                                after=mark)
         screen = term.wait_for(r"^method=demo\.MathGame\.primeFactors location=At(Exit|ExceptionExit)\n"
                                r"ts=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}; \[cost=[\d.]+ms\] result=@list\[$",
                                after=mark)
-        assert re.search(r"^    @list\[isEmpty=false;size=1\],$", screen[mark:], re.MULTILINE)
+        assert re.search(r"^    @list\[\n        @int\[-?\d+\],\n    \],$", screen[mark:], re.MULTILINE)
         term.send("C-c")
         term.wait_prompt(prompt, timeout=10)
 
         # q interrupts too
-        term.type(SEED_WATCH + " -x 2")
-        term.send("Enter")
-        term.wait_for(r"^        @int\[-?\d+\],$")
+        mark = len(term.screen())
+        term.enter(SEED_WATCH + " -x 2")
+        term.wait_for(r"^method=demo\.MathGame\.primeFactors", after=mark)
         term.send("q")
         term.wait_prompt(prompt, timeout=10)
-        term.type("quit")
-        term.send("Enter")
+        term.enter("quit")
         term.wait_for(r"\[console exited 0\]")
         assert "Traceback" not in term.screen()
     finally:
@@ -206,8 +203,7 @@ def test_agent_down_and_restarted_under_the_console(tmp_path):
         term.wait_prompt("[arthas@%d]$ " % first.proc.pid)
         first.kill()
         mark = len(term.screen())
-        term.type("version")
-        term.send("Enter")
+        term.enter("version")
         term.wait_for(r"cannot reach the agent at %s" % re.escape(first.url), after=mark)
         second = Target([sys.executable, "-m", "pyarthas", "demo", "--port", str(first.port)], target_env(FAST),
                         cwd=str(tmp_path))
@@ -216,8 +212,7 @@ def test_agent_down_and_restarted_under_the_console(tmp_path):
         prompt = "[arthas@%d]$ " % second.proc.pid
         term.send("Enter")
         term.wait_prompt(prompt)
-        term.type("echo back")
-        term.send("Enter")
+        term.enter("echo back")
         term.wait_for(r"^%s\nback$" % re.escape(prompt + "echo back"))
         assert "Traceback" not in term.screen()
     finally:

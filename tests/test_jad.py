@@ -70,3 +70,19 @@ def test_jad_says_when_the_file_differs_and_falls_back_without_source(spawn):
     assert c_class["kind"] == "stub"
     assert c_class["source"].startswith("class array(builtins.object):  # defined in C")
     assert "def append" in c_class["source"]
+
+
+def test_jad_view_numbers_lines_and_warns():
+    from pyarthas.cli.views import Context, render
+    result = {"type": "jad", "jobId": 1, "classInfo": {"name": "m.f", "classloader": ["SourceFileLoader"],
+                                                     "classLoaderHash": "7f0"},
+              "location": "/app/m.py", "source": "def f():\n    return 1\n", "startLine": 9, "kind": "source",
+              "sourceDiffers": True, "differences": ["f (line 9): the loaded code differs from the file"],
+              "disassembly": "Disassembly of f", "lineNumber": True}
+    lines = render(result, Context()).splitlines()
+    assert lines[:4] == ["ClassLoader:", "+-SourceFileLoader@7f0", "Location:", "/app/m.py"]
+    assert " 9  def f():" in lines and "10      return 1" in lines
+    assert lines[5].startswith("WARNING: the file on disk no longer matches the loaded code")
+    assert lines[-1] == "Disassembly of f"
+    source_only = dict(result, sourceOnly=True, lineNumber=False)
+    assert render(source_only, Context()) == "def f():\n    return 1"

@@ -66,3 +66,18 @@ def test_logger_errors(spawn):
     assert status["statusCode"] == -1 and status["message"].startswith("Unknown level: LOUD")
     _, status = run(target, "logger -n no.such -l DEBUG")
     assert status["statusCode"] == -1 and status["message"] == "Can not find logger by name: no.such"
+
+
+def test_logger_view():
+    from pyarthas.cli.views import Context, render
+    result = {"type": "logger", "jobId": 1, "loggerInfoMap": {"app.db": {
+        "name": "app.db", "class": "logging.Logger", "level": "WARNING", "effectiveLevel": "WARNING",
+        "additivity": False, "appenders": [{"name": "", "class": "logging.FileHandler", "file": "/x/app.log"}]}}}
+    lines = render(result, Context()).splitlines()
+    assert lines[0] == "name            app.db"
+    assert "additivity      false" in lines
+    assert "appenders       class  logging.FileHandler" in lines
+    assert "                file   /x/app.log" in lines
+    change = {"type": "logger", "jobId": 1, "changeResult": {"name": "app.db", "beforeValue": "WARNING",
+                                                             "afterValue": "DEBUG"}}
+    assert render(change, Context()) == "app.db: WARNING -> DEBUG"

@@ -127,7 +127,8 @@ def test_duration_stops_by_itself_and_writes_the_planned_file(spawn):
     model = profiler_result(target, "profiler start -d 1 -i 5 -o collapsed")
     assert model["duration"] == 1 and model["format"] == "collapsed"
     path = model["outputFile"]
-    assert path.endswith(".txt") and "profiler will silent stop after 1 seconds." in model["executeResult"]
+    assert path.endswith(".txt") and model["executeResult"] == (
+        "Started [cpu] profiling\nprofiler output url: /arthas-output/%s\n" % os.path.basename(path))
     deadline = time.monotonic() + 15
     while not os.path.exists(path):
         assert time.monotonic() < deadline, "the -d run wrote no file"
@@ -277,3 +278,19 @@ def test_html_flame_graph_is_served_and_works_in_chromium(spawn, tmp_path):
     assert result["details"] == result["hotTitle"]
     assert abs(result["zoomedWidth"] - result["fullWidth"]) < 2 and result["unzoomShown"], result
     assert result["matched"].startswith("Matched: ") and result["highlighted"] == "rgb(230,0,230)", result
+
+
+def test_stopping_the_agent_stops_the_sampler(spawn, tmp_path):
+    target = spawn("""
+        import threading, time
+        while True:
+            names = sorted(t.name for t in threading.enumerate() if t.name.startswith("pyarthas-profiler"))
+            print("profiler threads %s" % names, flush=True)
+            time.sleep(0.02)
+        """)
+    profiler_result(target, "profiler start -e wall -d 3600")
+    target.wait_stdout(r"^profiler threads \['pyarthas-profiler'\]$")
+    assert target.results("stop")[-1]["statusCode"] == 0
+    target.wait_stdout(r"^profiler threads \[\]$")
+    assert target.alive()
+    assert os.listdir(str(tmp_path / "arthas-output")) == []   # the -d run was dropped, not written

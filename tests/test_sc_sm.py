@@ -128,3 +128,20 @@ def test_sm_methods_kinds_and_signatures(spawn):
     append = methods(target, "sm array.array append")["append"]
     assert "builtin" in append["kinds"]
     assert "builtin" in methods(target, "sm math sqrt")["sqrt"]["kinds"]
+
+
+def test_sc_sm_views():
+    from pyarthas.cli.views import Context, render
+    names = {"type": "sc", "jobId": 1, "classNames": ["demo.MathGame", "demo.Other"], "detailed": False}
+    assert render(names, Context()) == "demo.MathGame\ndemo.Other"
+    detail = {"type": "sc", "jobId": 1, "detailed": True, "withField": True, "classInfo": {
+        "name": "demo.MathGame", "superClass": ["builtins.object"], "classloader": ["SourceFileLoader"],
+        "fields": [{"name": "random", "type": "random.Random", "modifier": "static", "value": 3}]}}
+    text = render(detail, Context(width=100))
+    assert text.splitlines()[:4] == ["name          demo.MathGame", "super-class   +-builtins.object",
+                                     "class-loader  +-SourceFileLoader", "fields        modifier  static"]
+    assert text.splitlines()[-1] == "              value     @int[3]"
+    method = {"type": "sm", "jobId": 1, "detail": False, "methodInfo": {
+        "declaringClass": "demo.MathGame", "methodName": "print", "descriptor": "(number, primeFactors)",
+        "kinds": ["staticmethod"]}}
+    assert render(method, Context()) == "demo.MathGame print(number, primeFactors) [staticmethod]"

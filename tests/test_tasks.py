@@ -55,3 +55,15 @@ def test_tasks_without_asyncio(spawn):
     assert status["statusCode"] == 0
     assert only(results, "tasks")["tasks"] == []
     assert only(results, "row_affect")["rowCount"] == 0
+
+
+def test_tasks_view():
+    from pyarthas.cli.views import Context, render
+    result = {"type": "tasks", "jobId": 1, "tasks": [
+        {"name": "top-task", "state": "PENDING", "coroutine": "__main__.top", "threadName": "MainThread",
+         "awaiting": {"kind": "task", "name": "leaf-task", "id": 2}, "awaitedBy": [],
+         "stackTrace": [{"className": "__main__", "methodName": "middle", "fileName": "m.py", "lineNumber": 9}]}]}
+    assert render(result, Context()).splitlines() == [
+        "Tasks Total: 1, PENDING: 1, DONE: 0, CANCELLED: 0", "",
+        '"top-task" PENDING coroutine=__main__.top thread="MainThread" awaiting Task "leaf-task"',
+        "    at __main__.middle(m.py:9)"]

@@ -169,16 +169,21 @@ def test_thread_errors(spawn):
     assert status["statusCode"] == -1
 
 
-def _blocked_count(target, expected):
-    stats = only(run(target, "thread --state BLOCKED -i 10")[0], "thread")["threadStats"]
-    return len(stats) >= expected
+def _locks_target(spawn, lock_class, with_plain, blocked):
+    """The locks target once ``blocked`` of its threads are blocked, and the result of ``thread -b``."""
+    target = spawn(LOCKS_TARGET.format(lock_class=lock_class, with_plain=with_plain))
+    target.wait_stdout("ready")
+
+    def enough_blocked():
+        stats = only(run(target, "thread --state BLOCKED -i 10")[0], "thread")["threadStats"]
+        return len(stats) >= blocked
+
+    wait_for(enough_blocked)
+    return target, run(target, "thread -b")
 
 
 def test_blocking_thread_holding_an_rlock_is_found(spawn):
-    target = spawn(LOCKS_TARGET.format(lock_class="RLock", with_plain=True))
-    target.wait_stdout("ready")
-    wait_for(lambda: _blocked_count(target, 3))
-    results, status = run(target, "thread -b")
+    target, (results, status) = _locks_target(spawn, "RLock", with_plain=True, blocked=3)
     assert status["statusCode"] == 0
     model = only(results, "thread")
     blocking = model["blockingLockInfo"]
@@ -195,11 +200,40 @@ def test_blocking_thread_holding_an_rlock_is_found(spawn):
 
 
 def test_blocking_on_a_plain_lock_says_it_cannot_tell(spawn):
-    target = spawn(LOCKS_TARGET.format(lock_class="Lock", with_plain=False))
-    target.wait_stdout("ready")
-    wait_for(lambda: _blocked_count(target, 2))
-    _, status = run(target, "thread -b")
+    _, (_, status) = _locks_target(spawn, "Lock", with_plain=False, blocked=2)
     assert status["statusCode"] == 1
     assert status["message"].startswith("No most blocking thread found!")
     assert "cannot tell" in status["message"]
     assert "waiter-1" in status["message"]
+
+
+def test_thread_views_print_the_table_and_stacks_as_arthas():
+    from pyarthas.cli.views import Context, render
+    frame = {"className": "__main__", "methodName": "spin_forever", "fileName": "/app/main.py", "lineNumber": 6,
+             "nativeMethod": False, "locals": {"count": 42}}
+    busy = {"type": "thread", "jobId": 1, "busyThreads": [
+        {"id": 140, "nativeId": 7, "name": "spinner", "state": "RUNNABLE", "cpu": 99.5, "deltaTime": 199,
+         "time": 1234, "stackTrace": [frame]}]}
+    assert render(busy, Context(width=120)).splitlines() == [
+        '"spinner" Id=140 nativeId=7 cpuUsage=99.50% deltaTime=199ms time=1234ms RUNNABLE',
+        "    at __main__.spin_forever(/app/main.py:6)",
+        "        count = @int[42]"]
+    listing = {"type": "thread", "jobId": 2, "all": False,
+               "threadStateCount": {"NEW": 0, "RUNNABLE": 1, "BLOCKED": 0, "WAITING": 0, "TIMED_WAITING": 1,
+                                    "TERMINATED": 0},
+               "threadStats": [{"id": 140, "name": "spinner", "group": "main", "priority": 5, "state": "RUNNABLE",
+                                "cpu": 99.5, "deltaTime": 199, "time": 1234, "interrupted": False,
+                                "daemon": True}]}
+    lines = render(listing, Context(width=120)).splitlines()
+    assert lines[0] == ("Threads Total: 2, NEW: 0, RUNNABLE: 1, BLOCKED: 0, WAITING: 0, TIMED_WAITING: 1, "
+                        "TERMINATED: 0")
+    assert lines[1].split() == ["ID", "NAME", "GROUP", "PRIORITY", "STATE", "%CPU", "DELTA_TIME", "TIME",
+                                "INTERRUPTED", "DAEMON"]
+    assert lines[2].split() == ["140", "spinner", "main", "5", "RUNNABLE", "99.50", "0.199", "0:1.234", "false",
+                                "true"]
+    blocking = {"type": "thread", "jobId": 3, "blockingLockInfo": {
+        "threadInfo": {"threadId": 9, "threadName": "holder", "threadState": "TIMED_WAITING",
+                       "waitReason": "sleep", "stackTrace": [frame]},
+        "lockName": "_thread.RLock@7f01", "blockingThreadCount": 2}}
+    assert render(blocking, Context()).splitlines()[-1] == \
+        "    -  locked _thread.RLock@7f01 <---- but blocks 2 other threads!"

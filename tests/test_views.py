@@ -24,16 +24,17 @@ def test_object_view_scalars_and_containers():
     assert object_view(["aaa", "bbb"]) == "@list[\n    @str[aaa],\n    @str[bbb],\n]"
     assert object_view({"key1": "value1", "key2": 2}) == \
         "@dict[\n    @str[key1]:@str[value1],\n    @str[key2]:@int[2],\n]"
-    assert object_view([], expand=3) == "@list[isEmpty=true;size=0]"
-    assert object_view([[1, 2]], expand=1) == "@list[\n    @list[isEmpty=false;size=2],\n]"
-    assert object_view([[1]], expand=2) == "@list[\n    @list[\n        @int[1],\n    ],\n]"
-    assert object_view([1], expand=0) == "@list[isEmpty=false;size=1]"
+    assert object_view([]) == "@list[isEmpty=true;size=0]"
+    # how deep values go is the agent's decision: what it sent is drawn
+    assert object_view([[1]], expand=1) == "@list[\n    @list[\n        @int[1],\n    ],\n]"
 
 
 def test_object_view_objects_and_exceptions():
-    game = {"@type": "demo.MathGame", "@repr": "<demo.MathGame object at 0x7f>", "illegalArgumentCount": 3}
-    assert object_view(game, expand=0) == "@MathGame[<demo.MathGame object at 0x7f>]"
-    assert object_view(game, expand=1) == "@MathGame[\n    illegalArgumentCount=@int[3],\n]"
+    game = {"@type": "demo.MathGame", "illegalArgumentCount": 3,
+            "random": {"@type": "random.Random", "@value": "<random.Random object at 0x55>"}}
+    assert object_view(game) == ("@MathGame[\n    illegalArgumentCount=@int[3],\n"
+                                 "    random=@Random[<random.Random object at 0x55>],\n]")
+    assert object_view({"@type": "builtins.object"}) == "@object[builtins.object]"
     assert object_view([EXCEPTION], expand=1) == "@list[\n    @ValueError[number is: -5, need >= 2],\n]"
     expanded = object_view(dict(EXCEPTION, cause=dict(EXCEPTION, message="inner")), expand=1)
     assert expanded.split("\n") == [
@@ -43,14 +44,17 @@ def test_object_view_objects_and_exceptions():
         "Caused by: ValueError: inner",
         "    at demo.MathGame.primeFactors(demo.py:37)",
         "    at demo.MathGame.run(demo.py:22)"]
+    assert object_view([EXCEPTION], expand=2).split("\n")[1:3] == [
+        "    ValueError: number is: -5, need >= 2", "        at demo.MathGame.primeFactors(demo.py:37)"]
 
 
 def test_object_view_limits_never_break():
     cut = object_view(["x" * 50] * 10, size_limit=100)
     assert cut.endswith("Object size exceeds size limit: 100, try to use `options object-size-limit <bytes>` "
                         "to increase the limit.")
-    deep = [[[[[[1]]]]]]
-    assert "@list[isEmpty=false;size=1]" in object_view(deep, expand=99)  # capped at 4 levels as Arthas
+    marker = "... Object size exceeds size limit: 5, try to use `options object-size-limit <bytes>` to increase"
+    assert object_view([1, marker]) == "@list[\n    @int[1],\n    %s,\n]" % marker
+    assert object_view({"a": 1, "...": marker}) == "@dict[\n    @str[a]:@int[1],\n    %s,\n]" % marker
     assert object_view(object()).startswith("@object[")
 
 
@@ -64,12 +68,15 @@ def test_watch_view_is_arthas_two_lines():
     assert render(result, PLAIN) == (
         "method=demo.MathGame.primeFactors location=AtExceptionExit\n"
         "ts=%s; [cost=0.071499ms] result=@list[\n"
-        "    @list[isEmpty=false;size=1],\n"
+        "    @list[\n"
+        "        @int[-5],\n"
+        "    ],\n"
         "    None,\n"
         "    @ValueError[number is: -5, need >= 2],\n"
         "]" % stamp)
-    result.update(expand=2, value=[[2, 3], [2, 3], None])
-    assert "    @list[\n        @int[2],\n        @int[3],\n    ],\n" in render(result, PLAIN)
+    result.update(expand=2)
+    assert "\n    ValueError: number is: -5, need >= 2\n        at demo.MathGame.primeFactors(demo.py:37)\n" \
+        in render(result, PLAIN)
 
 
 def test_protocol_results():
@@ -119,6 +126,8 @@ def test_tables_fit_80_columns():
     options = {"type": "options", "options": [{"level": 1, "type": "boolean", "name": "unsafe", "value": "false",
                                                "summary": "Option to support system-level class " * 3}]}
     assert all(len(line) <= 80 for line in render(options, PLAIN).split("\n"))
+    change = {"type": "options", "changeResult": {"name": "unsafe", "beforeValue": "false", "afterValue": "true"}}
+    assert render(change, PLAIN) == "NAME    BEFORE-VALUE  AFTER-VALUE\nunsafe  false         true"
     props = render({"type": "sysprop", "props": {"b": "2", "a": "x" * 200}}, PLAIN).split("\n")
     assert props[0].split() == ["KEY", "VALUE"] and props[1].startswith("a    xxx") and props[-1] == "b    2"
     assert all(len(line) <= 80 for line in props)

@@ -70,3 +70,18 @@ def test_jvm_shows_the_process_at_a_glance(spawn):
     threads = {item["name"]: item["value"] for item in info["THREAD"]}
     assert threads["COUNT"] == 1 and threads["AGENT-COUNT"] >= 1
     assert only(run(target, "runtime")[0], "jvm")["jvmInfo"].keys() == info.keys()
+
+
+def test_vmoption_and_jvm_views():
+    from pyarthas.cli.views import Context, render
+    listing = {"type": "vmoption", "jobId": 1, "vmOptions": [
+        {"name": "sys.switchinterval", "value": "0.005", "origin": "DEFAULT", "writeable": True}]}
+    assert render(listing, Context()).splitlines() == ["KEY                 VALUE  ORIGIN   WRITEABLE",
+                                                       "sys.switchinterval  0.005  DEFAULT  true"]
+    change = {"type": "vmoption", "jobId": 1, "changeResult": {"name": "sys.switchinterval", "beforeValue": "0.005",
+                                                               "afterValue": "0.001"}}
+    assert render(change, Context()).splitlines()[1].split() == ["sys.switchinterval", "0.005", "0.001"]
+    jvm = {"type": "jvm", "jobId": 1, "jvmInfo": {"RUNTIME": [{"name": "PID", "value": 42},
+                                                              {"name": "ARGV", "value": ["app.py", "-v"]}]}}
+    assert render(jvm, Context(width=40)).splitlines() == [" RUNTIME", "-" * 40, "PID   42", "ARGV  app.py",
+                                                           "      -v"]

@@ -264,7 +264,11 @@ class Session:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self.close()
+        """Close a session this client opened; only leave one it joined (others may be using it)."""
+        if self.owned:
+            self.close()
+        else:
+            self.detach()
 
     def __repr__(self) -> str:
         return "<Session %s consumer %s at %s>" % (self.id, self.consumer_id, self.client.url)
@@ -335,6 +339,8 @@ class Session:
         while deadline is None or time.monotonic() < deadline:
             for result in self.pull():
                 yield result
+
+    __iter__ = results  # ``for result in session:`` follows the session for ever
 
     def job_results(self, job_id: int, timeout: Optional[float] = None) -> Iterator[Dict[str, Any]]:
         """The results of one job, ending with its ``status``. Results of other jobs pulled meanwhile are

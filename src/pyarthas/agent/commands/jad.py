@@ -8,8 +8,12 @@ adds the disassembly of what actually runs. Without source (C, or the file is go
 """
 import dataclasses
 import dis
+import importlib.util
 import inspect
 import io
+import marshal
+import os
+import struct
 import types
 from typing import Any, ClassVar, Dict, List, Optional, Tuple
 
@@ -69,13 +73,33 @@ def _codes_of(obj: Any) -> List[Tuple[str, types.CodeType]]:
     return found
 
 
-def _compiled_index(path: str) -> Optional[Dict[str, List[types.CodeType]]]:
-    """Code objects of a fresh compile of ``path``, by name (qualname on 3.11+)."""
+def _current_module_code(path: str) -> Optional[types.CodeType]:
+    """The code the file at ``path`` holds now: from its ``.pyc`` when the pyc records the file's current
+    mtime and size (a fraction of a millisecond), else compiled afresh (tens of ms for a big module, one
+    C call holding the GIL, so it is the fallback)."""
+    try:
+        stat = os.stat(path)
+        with open(importlib.util.cache_from_source(path), "rb") as handle:
+            header = handle.read(16)
+            flags, mtime, size = struct.unpack("<III", header[4:16])
+            if header[:4] == importlib.util.MAGIC_NUMBER and flags == 0 and \
+                    mtime == int(stat.st_mtime) & 0xFFFFFFFF and size == stat.st_size & 0xFFFFFFFF:
+                code = marshal.loads(handle.read())
+                if isinstance(code, types.CodeType):
+                    return code
+    except (OSError, ValueError, EOFError, TypeError, struct.error, NotImplementedError):
+        pass
     try:
         with open(path, "rb") as handle:
-            text = handle.read()
-        module_code = compile(text, path, "exec", dont_inherit=True)
+            return compile(handle.read(), path, "exec", dont_inherit=True)
     except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def _compiled_index(path: str) -> Optional[Dict[str, List[types.CodeType]]]:
+    """Code objects the file at ``path`` holds now, by name (qualname on 3.11+)."""
+    module_code = _current_module_code(path)
+    if module_code is None:
         return None
     index: Dict[str, List[types.CodeType]] = {}
     stack = [module_code]

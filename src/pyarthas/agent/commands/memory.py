@@ -203,6 +203,7 @@ class HeapDumpCommand(Command):
 class VmToolModel(ResultModel):
     type: ClassVar[str] = "vmtool"
     value: Any = None
+    expand: Optional[int] = None
     keep_none: ClassVar[tuple] = ("value",)
 
 
@@ -278,4 +279,4 @@ class VmToolCommand(Command):
                 raise CommandError(-1, "Failed to execute express, exception message: %s: %s"
                                    % (type(exc).__name__, exc)) from None
         size_limit = process.agent.options.get("object-size-limit")
-        process.emit(VmToolModel(value=value_json(value, args.expand, size_limit)))
+        process.emit(VmToolModel(value=value_json(value, args.expand, size_limit), expand=args.expand))

@@ -147,16 +147,19 @@ def _filters(args) -> Filters:
 
 
 def _describe_plan(profiler, planned, duration: Optional[int], model: ProfilerModel) -> None:
+    """A -d run: the file it will write (the console adds Arthas's "will silent stop" lines)."""
     if planned is None:
         return
     path, format = planned
     model.outputFile, model.format, model.duration = path, format, duration
-    url = profiler.url_of(path)
-    model.executeResult += "profiler will silent stop after %d seconds.\nprofiler output file will be: %s\n" % (
-        duration, path) + ("profiler output url: %s\n" % url if url else "")
+    model.executeResult += _url_line(profiler.url_of(path))
 
 
 def _describe_written(written: Written, model: ProfilerModel) -> None:
     model.outputFile, model.format = written.path, written.format
-    model.executeResult = "OK\n" + ("profiler output url: %s\n" % written.url if written.url else "") + (
-        "samples: %d\n" % written.samples)
+    model.executeResult = "OK\n" + _url_line(written.url)
+
+
+def _url_line(url: Optional[str]) -> str:
+    """Where the agent serves the file (relative to its HTTP address; None when outside the output folder)."""
+    return "profiler output url: %s\n" % url if url else ""

@@ -11,7 +11,7 @@ import time
 from typing import Any, Callable, ClassVar, Dict, List, Optional
 
 from ..command.base import Command, CommandError, register
-from ..command.options import Argument
+from ..command.options import Argument, _to_bool
 from ..inspect import finder, memory
 from ..model import MessageModel, ResultModel, format_time
 from ..util.threads import is_agent_thread
@@ -44,17 +44,8 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _parse_bool(raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in ("true", "1", "yes", "on"):
-        return True
-    if lowered in ("false", "0", "no", "off"):
-        return False
-    raise ValueError(raw)
-
-
 def _set_gc_enabled(raw: str) -> None:
-    (gc.enable if _parse_bool(raw) else gc.disable)()
+    (gc.enable if _to_bool(raw) else gc.disable)()
 
 
 def _set_gc_threshold(raw: str) -> None:
@@ -73,7 +64,7 @@ def _set_recursion_limit(raw: str) -> None:
 
 
 def _set_dont_write_bytecode(raw: str) -> None:
-    sys.dont_write_bytecode = _parse_bool(raw)
+    sys.dont_write_bytecode = _to_bool(raw)
 
 
 _GC_DEFAULT_THRESHOLD = (700, 10, 10) if sys.version_info < (3, 13) else (2000, 10, 10)

@@ -102,6 +102,8 @@ _UNSET = object()
 
 
 class WatchListener(Listener):
+    raw_call = True        # hooks get (site, values, start, cost, thread_id): no object per call
+
     def __init__(self, process, express: str, condition: Optional[str], at_before: bool, at_return: bool,
                  at_throw: bool, limit: int, expand: int, size_limit: int, verbose: bool):
         self.process = process
@@ -121,27 +123,24 @@ class WatchListener(Listener):
         self._count = itertools.count(1)
         self._evaluators = {}
 
-    # ---- hooks (target threads) ----
+    # ---- hooks (target threads); the condition-false path is kept to two small calls ----
 
     def before(self, call) -> None:
-        self._advise(call, AT_ENTER, None, None, True, False, False)
+        if self.active:
+            self._advise(call, AT_ENTER, None, None, True, False, False)
 
     def after_return(self, call, state, value) -> None:
-        if self.at_return:
+        if self.at_return and self.active:
             self._advise(call, AT_EXIT, value, None, False, True, False)
 
     def after_throw(self, call, state, error) -> None:
-        if self.at_throw:
+        if self.at_throw and self.active:
             self._advise(call, AT_EXCEPTION_EXIT, None, error, False, False, True)
 
     def _advise(self, call, access_point: str, result, error, is_before: bool, is_return: bool,
                 is_throw: bool) -> None:
-        if not self.active:
-            return
-        site = call.site
-        evaluators = self._evaluators.get(site)
-        if evaluators is None:
-            evaluators = self._bind(site)
+        site = call[0]
+        evaluators = self._evaluators.get(site) or self._bind(site)
         condition, express = evaluators
         try:
             if condition is not None:
@@ -155,20 +154,20 @@ class WatchListener(Listener):
         except Exception as failure:
             self._failed(call, failure)
             return
-        self._count_and_emit(WatchModel(int(time.time() * 1000), call.cost, value, self.expand, self.size_limit,
+        self._count_and_emit(WatchModel(int(time.time() * 1000), call[3], value, self.expand, self.size_limit,
                                         site.class_name, site.method_name, access_point))
 
     def _bind(self, site):
         module_globals = getattr(site.function, "__globals__", None)
-        evaluators = (self.condition.bind(module_globals) if self.condition else None,
-                      self.express.bind(module_globals))
+        evaluators = (self.condition.bind(module_globals, site.has_self) if self.condition else None,
+                      self.express.bind(module_globals, site.has_self))
         self._evaluators[site] = evaluators
         return evaluators
 
     def _failed(self, call, failure: Exception) -> None:
         """An expression raised on one call: report it (it counts towards -n) and go on."""
         self._count_and_emit(MessageModel(message="watch failed on %s.%s, condition is: %s, express is: %s, %s: %s"
-                                          % (call.site.class_name, call.site.method_name, self.condition_text,
+                                          % (call[0].class_name, call[0].method_name, self.condition_text,
                                              self.express_text, type(failure).__name__, failure)))
 
     def _count_and_emit(self, model: ResultModel) -> None:

@@ -36,38 +36,30 @@ USES_MONITORING = sys.version_info >= (3, 12)
 MAX_CHILD_SITES = 2000   # distinct call sites kept per recording (a bound on memory per traced call)
 
 _PY, _C = 0, 1
+_NO_COST = 1 << 62   # min of a node with no call yet
+_NO_OFFSETS: frozenset = frozenset()
+_NO_POINTS = (_NO_OFFSETS, _NO_OFFSETS)
 
 
-class ChildCall:
-    """The calls made from one call site of the traced frame (merged repeats)."""
+# The calls made from one call site of the traced frame (merged repeats) are a list, not an object:
+# creating and updating it is the per-child cost, and a list literal is several times cheaper.
+SITE, CALLEE, KIND, TIMES, TOTAL, MIN, MAX, LAST, THROWS, SUSPENSIONS, SUSPENDED, NESTED = range(12)
 
-    __slots__ = ("site", "callee", "kind", "times", "total", "min", "max", "last", "throws",
-                 "suspensions", "suspended", "nested")
 
-    def __init__(self, site: int, callee: Any, kind: int):
-        self.site = site
-        self.callee = callee
-        self.kind = kind
-        self.times = 0
-        self.total = 0
-        self.min = 0
-        self.max = 0
-        self.last = 0
-        self.throws = 0
-        self.suspensions = 0
-        self.suspended = 0
-        self.nested: Optional[List["Recording"]] = None
+def new_child_call(site: int, callee: Any, kind: int) -> list:
+    return [site, callee, kind, 0, 0, _NO_COST, 0, 0, 0, 0, 0, None]
 
-    def add(self, cost: int, raised: bool) -> None:
-        self.times += 1
-        self.total += cost
-        self.last = cost
-        if self.times == 1 or cost < self.min:
-            self.min = cost
-        if cost > self.max:
-            self.max = cost
-        if raised:
-            self.throws += 1
+
+def _add_cost(node: list, cost: int, raised: bool) -> None:
+    node[TIMES] += 1
+    node[TOTAL] += cost
+    node[LAST] = cost
+    if cost < node[MIN]:
+        node[MIN] = cost
+    if cost > node[MAX]:
+        node[MAX] = cost
+    if raised:
+        node[THROWS] += 1
 
 
 class Suspension:
@@ -86,37 +78,34 @@ class Suspension:
 
 
 class Recording:
-    """One outermost call of a traced function and its direct children."""
+    """One outermost call of a traced function and its direct children. Fields that rarely change are
+    class-level defaults: a recording is created per traced call."""
 
-    __slots__ = ("code", "owner", "frame", "thread_ident", "start", "end", "children", "order",
-                 "open_node", "open_start", "open_frame", "suspend_start", "suspend_site", "suspend_what",
-                 "suspend_node", "raised", "ended", "failed", "parent", "parent_node", "dropped",
-                 "prev_profile", "thread_state", "await_resume")
+    frame = None
+    end = 0
+    open_node: Optional[list] = None       # the child call in progress (a child-call list)
+    open_start = 0
+    open_frame = None                      # 3.9-3.11: the frame of the open Python child
+    suspend_start = 0                      # when the traced frame suspended (0: running)
+    suspend_site = -1
+    suspend_what = None
+    raised = False
+    ended = False
+    failed = False
+    parent: Optional["Recording"] = None   # the enclosing recording of a sub-recording (trace -p)
+    parent_node: Optional[list] = None
+    dropped = 0
+    thread_state = None
+    await_resume = False
+    sticky = False
 
     def __init__(self, code: types.CodeType, owner: Any):
         self.code = code
         self.owner = owner
-        self.frame = None
         self.thread_ident = _get_ident()
+        self.children: Dict[Any, Any] = {}     # site key -> child-call list, Suspension or Recording
+        self.returns = self.handlers = _NO_OFFSETS
         self.start = perf_counter_ns()
-        self.end = 0
-        self.children: Dict[Any, Any] = {}     # site key -> ChildCall or Suspension, in first-seen order
-        self.open_node: Optional[ChildCall] = None
-        self.open_start = 0
-        self.open_frame = None                 # 3.9-3.11: the frame of the open Python child
-        self.suspend_start = 0
-        self.suspend_site = -1
-        self.suspend_what = None
-        self.suspend_node = None
-        self.raised = False
-        self.ended = False
-        self.failed = False
-        self.parent: Optional["Recording"] = None
-        self.parent_node: Optional[ChildCall] = None
-        self.dropped = 0
-        self.prev_profile = None
-        self.thread_state = None
-        self.await_resume = False
 
     @property
     def cost_ns(self) -> int:
@@ -129,7 +118,7 @@ class Recording:
 def _open_child(rec: Recording, site: int, callee: Any, kind: int, now: int) -> None:
     children = rec.children
     node = children.get(site)
-    if node is None or node.callee is not callee:
+    if node is None or node[CALLEE] is not callee:
         node = _node_for_new_callee(rec, site, callee, kind)
     rec.open_node = node
     rec.open_start = now
@@ -141,7 +130,7 @@ def _node_for_new_callee(rec: Recording, site: int, callee: Any, kind: int):
     node = children.get(site)
     if node is not None:
         identity = _callee_identity(callee)
-        if identity == _callee_identity(node.callee):
+        if identity == _callee_identity(node[CALLEE]):
             return node
         key = (site, identity)
         node = children.get(key)
@@ -151,8 +140,8 @@ def _node_for_new_callee(rec: Recording, site: int, callee: Any, kind: int):
     return _new_node(rec, site, site, callee, kind)
 
 
-def _new_node(rec: Recording, key: Any, site: int, callee: Any, kind: int) -> ChildCall:
-    node = ChildCall(site, callee, kind)
+def _new_node(rec: Recording, key: Any, site: int, callee: Any, kind: int) -> list:
+    node = new_child_call(site, callee, kind)
     if len(rec.children) < MAX_CHILD_SITES:
         rec.children[key] = node
     else:
@@ -164,7 +153,7 @@ def _close_child(rec: Recording, now: int, raised: bool) -> None:
     node = rec.open_node
     rec.open_node = None
     rec.open_frame = None
-    node.add(now - rec.open_start, raised)
+    _add_cost(node, now - rec.open_start, raised)
 
 
 def _suspend(rec: Recording, site: int, what: Any, now: int) -> None:
@@ -178,8 +167,8 @@ def _resume(rec: Recording, now: int) -> None:
     rec.suspend_start = 0
     node = rec.open_node
     if node is not None:
-        node.suspensions += 1
-        node.suspended += waited
+        node[SUSPENSIONS] += 1
+        node[SUSPENDED] += waited
         return
     key = ("suspend", rec.suspend_site)
     point = rec.children.get(key)
@@ -228,13 +217,14 @@ def _callee_identity(callee: Any) -> Any:
 # Per-thread bookkeeping shared by both mechanisms.
 
 class _ThreadState:
-    __slots__ = ("ident", "pending", "running", "live", "profiler", "installed", "prev_profile")
+    __slots__ = ("ident", "pending", "running", "live", "sticky", "profiler", "installed", "prev_profile")
 
     def __init__(self, ident: int):
         self.ident = ident
         self.pending: Optional[Recording] = None   # begun, its frame not started yet
         self.running: List[Recording] = []         # bound and not suspended, innermost last
         self.live = 0                              # recordings begun and not finished
+        self.sticky = 0                            # suspended with no way to learn of their resumption
         self.profiler = None
         self.installed = False
         self.prev_profile = None
@@ -252,6 +242,7 @@ class _Timer:
         ident = _get_ident()
         state = self.threads.get(ident)
         if state is None:
+            self._forget_idle()
             state = self.threads[ident] = _ThreadState(ident)
         return state
 
@@ -287,7 +278,6 @@ class _Timer:
                 rec.parent = outer
                 rec.parent_node = outer.open_node
             if not self._arm(rec, state):
-                self._forget_idle(state)
                 return None
             state.pending = rec
             state.live += 1
@@ -299,13 +289,13 @@ class _Timer:
         """End ``rec`` (on the thread that began it, after the traced code returned or raised)."""
         try:
             now = perf_counter_ns()
+            self._release(rec)      # first: the profiler (3.9-3.11) goes off before our own bookkeeping
             rec.end = now
             rec.raised = raised
             if rec.suspend_start:
                 _resume(rec, now)
             if rec.open_node is not None:
                 _close_child(rec, now, raised)
-            self._release(rec)
             if rec.parent is not None:
                 _attach_to_parent(rec)
         except Exception:
@@ -318,19 +308,26 @@ class _Timer:
         state = rec.thread_state
         if state.pending is rec:
             state.pending = None
-        if rec in state.running:
-            state.running.remove(rec)
+        if rec.sticky:
+            rec.sticky = False
+            state.sticky -= 1
+        running = state.running
+        if running and running[-1] is rec:
+            running.pop()
+        elif rec in running:
+            running.remove(rec)
+        state.live -= 1
+        self._disarm(rec, state)
         if rec.frame is not None:
             self.by_frame.pop(rec.frame, None)
         rec.frame = None
-        state.live -= 1
-        self._disarm(rec, state)
-        self._forget_idle(state)
 
-    def _forget_idle(self, state: _ThreadState) -> None:
-        """Threads come and go: keep no state for a thread with nothing recorded."""
-        if state.live <= 0 and not state.installed:
-            self.threads.pop(state.ident, None)
+    def _forget_idle(self) -> None:
+        """Threads come and go: keep no state for idle threads once there are many."""
+        if len(self.threads) > 256:
+            for ident, other in list(self.threads.items()):
+                if other.live <= 0 and not other.installed:
+                    self.threads.pop(ident, None)
 
     def _bind(self, rec: Recording, frame) -> None:
         rec.frame = frame
@@ -345,6 +342,9 @@ class _Timer:
             running.remove(rec)
 
     def _mark_resumed(self, rec: Recording) -> None:
+        if rec.sticky:
+            rec.sticky = False
+            rec.thread_state.sticky -= 1
         running = rec.thread_state.running
         if rec not in running:
             running.append(rec)
@@ -377,11 +377,11 @@ def _attach_to_parent(rec: Recording) -> None:
     of its parent that was open when it began, else under the parent's root."""
     node = rec.parent_node
     holder = node if node is not None else rec.parent
-    if isinstance(holder, ChildCall):
-        if holder.nested is None:
-            holder.nested = []
-        if len(holder.nested) < MAX_CHILD_SITES:
-            holder.nested.append(rec)
+    if isinstance(holder, list):
+        if holder[NESTED] is None:
+            holder[NESTED] = []
+        if len(holder[NESTED]) < MAX_CHILD_SITES:
+            holder[NESTED].append(rec)
     else:
         key = ("nested", id(rec))
         if len(holder.children) < MAX_CHILD_SITES:
@@ -434,16 +434,10 @@ class ProfileTimer(_Timer):
         return True
 
     def _disarm(self, rec: Recording, state: _ThreadState) -> None:
-        if state.installed and not state.running and state.pending is None and \
-                not self._sticky_suspended(state):
+        """Off when nothing of this thread needs it (a recording suspended with no way to learn of its
+        resumption, a generator's ``yield``, keeps it on)."""
+        if state.installed and not state.running and state.pending is None and not state.sticky:
             self._uninstall(state)
-
-    def _sticky_suspended(self, state: _ThreadState) -> bool:
-        """A recording suspended without a way to learn of its resumption keeps the profiler on."""
-        for rec in self.by_frame.values():
-            if rec.thread_state is state and rec.suspend_start and not rec.await_resume:
-                return True
-        return False
 
     def _uninstall(self, state: _ThreadState) -> None:
         state.installed = False
@@ -453,8 +447,13 @@ class ProfileTimer(_Timer):
             sys.setprofile(prev)
 
     def _make_profiler(self, state: _ThreadState):
-        by_frame = self.by_frame
+        """The profile function of one thread. Hot: every statement is paid per event; grandchildren's
+        events leave after two dictionary look-ups."""
+        by_frame_get = self.by_frame.get
         timer = self
+        perf = perf_counter_ns
+        new_callee = _node_for_new_callee
+        return_value, yield_value, yield_from = _RETURN_VALUE, _YIELD_VALUE, _YIELD_FROM
 
         def profile(frame, event, arg):
             prev = state.prev_profile
@@ -463,24 +462,51 @@ class ProfileTimer(_Timer):
             pending = state.pending
             if pending is not None and event == "call" and frame.f_code is pending.code:
                 timer._bind(pending, frame)
-            rec = by_frame.get(frame)
+            rec = by_frame_get(frame)
             if rec is None:
-                rec = by_frame.get(frame.f_back)
+                back = frame.f_back
+                rec = by_frame_get(back)
                 if rec is None:
                     return
-                # a Python child of the traced frame (or a grandchild run from a C child)
+                # a Python child of the traced frame (or a grandchild run by a C child: ignored)
                 try:
                     if event == "call":
                         if rec.open_node is None:
-                            now = perf_counter_ns()
-                            _open_child(rec, frame.f_back.f_lasti, frame.f_code, _PY, now)
+                            site = back.f_lasti
+                            code = frame.f_code
+                            node = rec.children.get(site)
+                            if node is None or node[1] is not code:
+                                node = new_callee(rec, site, code, _PY)
+                            rec.open_node = node
                             rec.open_frame = frame
+                            rec.open_start = perf()
                     elif event == "return" and rec.open_frame is frame:
-                        if not _frame_suspends(frame):
-                            op = frame.f_code.co_code[frame.f_lasti]
-                            _close_child(rec, perf_counter_ns(), op != _RETURN_VALUE)
-                        elif not _awaiting(frame.f_back):
-                            _close_child(rec, perf_counter_ns(), False)   # one step of a generator
+                        now = perf()
+                        lasti = frame.f_lasti
+                        code = frame.f_code.co_code
+                        op = code[lasti]
+                        if op == return_value:
+                            raised = False
+                        elif op == yield_value or (yield_from is not None and lasti + 2 < len(code)
+                                                   and code[lasti + 2] == yield_from):
+                            if _awaiting(back):
+                                return          # an awaited child suspends: still open (wall time)
+                            raised = False      # one step of a generator
+                        else:
+                            raised = True
+                        node = rec.open_node
+                        rec.open_node = None
+                        rec.open_frame = None
+                        cost = now - rec.open_start
+                        node[3] += 1                   # TIMES, TOTAL, LAST, MIN, MAX, THROWS inline
+                        node[4] += cost
+                        node[7] = cost
+                        if cost < node[5]:
+                            node[5] = cost
+                        if cost > node[6]:
+                            node[6] = cost
+                        if raised:
+                            node[8] += 1
                 except Exception:
                     timer._fail(rec)
                 return
@@ -488,15 +514,20 @@ class ProfileTimer(_Timer):
             try:
                 if event == "c_call":
                     if rec.open_node is None:
-                        _open_child(rec, frame.f_lasti, arg, _C, perf_counter_ns())
+                        site = frame.f_lasti
+                        node = rec.children.get(site)
+                        if node is None or node[1] is not arg:
+                            node = new_callee(rec, site, arg, _C)
+                        rec.open_node = node
+                        rec.open_start = perf()
                 elif event == "c_return" or event == "c_exception":
                     if rec.open_node is not None and rec.open_frame is None:
-                        _close_child(rec, perf_counter_ns(), event == "c_exception")
+                        _close_child(rec, perf(), event == "c_exception")
                 elif event == "return":
                     if _frame_suspends(frame):
                         timer._suspended(rec, frame, arg)
                 elif event == "call" and rec.suspend_start:
-                    _resume(rec, perf_counter_ns())
+                    _resume(rec, perf())
                     timer._mark_resumed(rec)
             except Exception:
                 timer._fail(rec)
@@ -508,7 +539,11 @@ class ProfileTimer(_Timer):
         self._mark_suspended(rec)
         rec.await_resume = bool(rec.code.co_flags & _COROUTINE_FLAGS) and \
             _schedule_resume(lambda: self._resumed_soon(rec), awaited)
-        if rec.await_resume:
+        if not rec.await_resume:
+            if not rec.sticky:
+                rec.sticky = True
+                rec.thread_state.sticky += 1
+        else:
             state = rec.thread_state
             if not state.running and state.pending is None:
                 self._uninstall(state)
@@ -596,11 +631,12 @@ class MonitoringTimer(_Timer):
     def __init__(self):
         super().__init__()
         self.tool = None
-        self.watched: Dict[types.CodeType, int] = {}
-        self.points: Dict[types.CodeType, Any] = {}
+        # Keyed by id(code): hashing a code object hashes its whole content, far too slow per event.
+        self.watched: Dict[int, list] = {}     # id(code) -> [code, watch count]
+        self.points: Dict[int, Any] = {}       # id(code) -> (return points, handler entries)
 
     def _arm(self, rec: Recording, state: _ThreadState) -> bool:
-        return rec.code in self.watched
+        return id(rec.code) in self.watched
 
     def _disarm(self, rec: Recording, state: _ThreadState) -> None:
         pass
@@ -609,23 +645,26 @@ class MonitoringTimer(_Timer):
         with self.lock:
             if self.tool is None:
                 self._acquire_tool()
-            count = self.watched.get(code, 0)
-            if count == 0:
-                self.points[code] = _instruction_points(code)
+            entry = self.watched.get(id(code))
+            if entry is None:
+                self.points[id(code)] = _instruction_points(code)
                 ev = sys.monitoring.events
                 sys.monitoring.set_local_events(
                     self.tool, code,
                     ev.PY_START | ev.CALL | ev.INSTRUCTION | ev.PY_YIELD | ev.PY_RESUME)
-            self.watched[code] = count + 1
+                entry = self.watched[id(code)] = [code, 0]
+            entry[1] += 1
 
     def unwatch(self, code: types.CodeType) -> None:
         with self.lock:
-            count = self.watched.get(code, 0) - 1
-            if count > 0:
-                self.watched[code] = count
+            entry = self.watched.get(id(code))
+            if entry is None:
                 return
-            self.watched.pop(code, None)
-            self.points.pop(code, None)
+            entry[1] -= 1
+            if entry[1] > 0:
+                return
+            del self.watched[id(code)]
+            self.points.pop(id(code), None)
             if self.tool is not None:
                 try:
                     sys.monitoring.set_local_events(self.tool, code, 0)
@@ -677,52 +716,70 @@ class MonitoringTimer(_Timer):
         except Exception:
             pass
 
+    def _bind(self, rec: Recording, frame) -> None:
+        rec.returns, rec.handlers = self.points.get(id(rec.code), _NO_POINTS)
+        super()._bind(rec, frame)
+
     def _make_on_call(self):
-        by_frame = self.by_frame
+        """CALL in a traced frame: the previous child (if still open) ended, a new one starts. Hot."""
+        by_frame_get = self.by_frame.get
+        perf = perf_counter_ns
+        new_callee = _node_for_new_callee
 
         def on_call(code, offset, callee, arg0):
-            rec = by_frame.get(_getframe(1))
+            rec = by_frame_get(_getframe(1))
             if rec is None:
                 return
             try:
-                now = perf_counter_ns()
+                now = perf()
                 if rec.suspend_start:
                     _resume(rec, now)
                 if rec.open_node is not None:
                     _close_child(rec, now, False)
-                _open_child(rec, offset, callee, _C, now)
+                node = rec.children.get(offset)
+                if node is None or node[1] is not callee:
+                    node = new_callee(rec, offset, callee, _C)
+                rec.open_node = node
+                rec.open_start = now
             except Exception:
                 self._fail(rec)
 
         return on_call
 
     def _make_on_instruction(self):
-        by_frame = self.by_frame
-        points = self.points
+        """INSTRUCTION at a return point or a handler entry of a traced frame closes the open child;
+        every other location is disabled at its first event. Hot."""
+        by_frame_get = self.by_frame.get
+        points_get = self.points.get
+        perf = perf_counter_ns
         disable = sys.monitoring.DISABLE
 
         def on_instruction(code, offset):
-            rec = by_frame.get(_getframe(1))
+            rec = by_frame_get(_getframe(1))
             if rec is None:
-                where = points.get(code)
-                if where is not None and offset not in where[0] and offset not in where[1]:
+                returns, handlers = points_get(id(code), _NO_POINTS)
+                if offset not in returns and offset not in handlers:
                     return disable
                 return None
-            try:
-                if rec.open_node is not None:
-                    where = points[code]
-                    if offset in where[1]:
-                        _close_child(rec, perf_counter_ns(), True)
-                    elif offset in where[0]:
-                        _close_child(rec, perf_counter_ns(), False)
-                    else:
-                        return disable
-                else:
-                    where = points[code]
-                    if offset not in where[0] and offset not in where[1]:
-                        return disable
-            except Exception:
-                self._fail(rec)
+            node = rec.open_node
+            if offset in rec.returns:
+                raised = False
+            elif offset in rec.handlers:
+                raised = True
+            else:
+                return disable
+            if node is not None:
+                cost = perf() - rec.open_start
+                rec.open_node = None
+                node[3] += 1                           # TIMES, TOTAL, LAST, MIN, MAX, THROWS inline
+                node[4] += cost
+                node[7] = cost
+                if cost < node[5]:
+                    node[5] = cost
+                if cost > node[6]:
+                    node[6] = cost
+                if raised:
+                    node[8] += 1
             return None
 
         return on_instruction
@@ -786,9 +843,6 @@ def describe_callee(callee: Any):
     """(className, methodName) of a child call as Arthas shows it: the defining class or module and the
     function's name; C functions by their type or module (``builtins.list``, ``append``)."""
     if isinstance(callee, types.CodeType):
-        alias = CODE_ALIASES.get(callee)
-        if alias is not None:
-            return alias
         module = _module_of_code(callee)
         owner, _, name = _qualname_of_code(callee, module).rpartition(".")
         owner = owner.replace(".<locals>", "")
@@ -798,9 +852,6 @@ def describe_callee(callee: Any):
         callee = callee.__func__
         kind = type(callee)
     if kind is types.FunctionType:
-        alias = CODE_ALIASES.get(callee.__code__)
-        if alias is not None:
-            return alias
         module = callee.__module__ or _module_of_code(callee.__code__)
         owner, _, name = callee.__qualname__.rpartition(".")
         owner = owner.replace(".<locals>", "")
@@ -817,11 +868,6 @@ def describe_callee(callee: Any):
             owner = bound if isinstance(bound, type) else type(bound)
         return _qualified(owner), name
     return _qualified(kind), "__call__"
-
-
-CODE_ALIASES: Dict[types.CodeType, tuple] = {}
-"""Code objects shown under another name: the engine's wrapper code of an enhanced function is shown as
-the function it stands for (filled by the commands that know the enhanced functions)."""
 
 
 def _qualified(kind: type) -> str:
@@ -950,49 +996,50 @@ def _child_nodes(rec: Recording, skip_builtins: bool, counter: list) -> List[Dic
             node = build_method_node(item, class_name, method_name, skip_builtins, counter=counter)
             merged[("nested", id(item))] = node
             continue
-        line = line_at(rec.code, item.site)
         if isinstance(item, Suspension):
             if item.times:
+                line = line_at(rec.code, item.site)
                 merged[("suspend", line, item.awaiting)] = {
                     "type": "suspend", "awaiting": item.awaiting, "lineNumber": line, "times": item.times,
                     "cost": item.last, "minCost": item.min, "maxCost": item.max, "totalCost": item.total}
                 counter[0] += 1
             continue
-        if not item.times:
+        if not item[TIMES]:
             continue
-        if skip_builtins and _is_builtin(item.callee) and not item.nested:
+        if skip_builtins and _is_builtin(item[CALLEE]) and not item[NESTED]:
             continue
-        class_name, method_name = describe_callee(item.callee)
+        line = line_at(rec.code, item[SITE])
+        class_name, method_name = describe_callee(item[CALLEE])
         key = (class_name, method_name, line)
         node = merged.get(key)
         if node is None:
-            node = merged[key] = _method_node(class_name, method_name, line, 0, 0, item.min, item.max, 0, 0)
+            node = merged[key] = _method_node(class_name, method_name, line, 0, 0, item[MIN], item[MAX], 0, 0)
             counter[0] += 1
         _add_stats(node, item)
-        if item.nested:
-            by_code: Dict[Any, List[Recording]] = {}
-            for sub in item.nested:
-                by_code.setdefault(sub.code, []).append(sub)
+        if item[NESTED]:
+            by_code: Dict[int, List[Recording]] = {}
+            for sub in item[NESTED]:
+                by_code.setdefault(id(sub.code), []).append(sub)
             subs = node.setdefault("children", [])
-            for code, recs in by_code.items():
-                sub_class, sub_method = describe_callee(code)
+            for recs in by_code.values():
+                sub_class, sub_method = describe_callee(recs[0].code)
                 subs.append(merge_recordings(recs, sub_class, sub_method, skip_builtins, counter))
     return list(merged.values())
 
 
-def _add_stats(node: Dict[str, Any], item: ChildCall) -> None:
+def _add_stats(node: Dict[str, Any], item: list) -> None:
     first = node["times"] == 0
-    node["times"] += item.times
-    node["totalCost"] += item.total
-    node["cost"] = item.last
-    node["minCost"] = item.min if first else min(node["minCost"], item.min)
-    node["maxCost"] = item.max if first else max(node["maxCost"], item.max)
-    if item.throws:
+    node["times"] += item[TIMES]
+    node["totalCost"] += item[TOTAL]
+    node["cost"] = item[LAST]
+    node["minCost"] = item[MIN] if first else min(node["minCost"], item[MIN])
+    node["maxCost"] = item[MAX] if first else max(node["maxCost"], item[MAX])
+    if item[THROWS]:
         node["throw"] = True
         node["mark"] = "throws Exception"
-    if item.suspensions:
-        node["suspensions"] = node.get("suspensions", 0) + item.suspensions
-        node["suspendedCost"] = node.get("suspendedCost", 0) + item.suspended
+    if item[SUSPENSIONS]:
+        node["suspensions"] = node.get("suspensions", 0) + item[SUSPENSIONS]
+        node["suspendedCost"] = node.get("suspendedCost", 0) + item[SUSPENDED]
 
 
 def _is_builtin(callee: Any) -> bool:

@@ -8,9 +8,10 @@ mean ``None``/``True``/``False`` unless defined.
 Idioms: a top-level ``{a, b}`` is a list; ``#{"k": v}`` a dict; ``#cost`` (any ``#name``) is ``cost``;
 ``&&``, ``||`` and ``!x`` are ``and``, ``or`` and ``not x``; ``@mod.Class@attr`` is ``mod.Class.attr``.
 
-``compile_expression(text)`` parses once per job (``ExpressionError`` for bad syntax); ``bind(globals)`` gives
-``evaluate(call, returnObj, throwExp, isBefore, isReturn, isThrow)`` that computes only the names the
-expression uses, so a condition that is false costs one small function call.
+``compile_expression(text)`` parses once per job (``ExpressionError`` for bad syntax);
+``bind(globals, has_self)`` gives ``evaluate(call, returnObj, throwExp, isBefore, isReturn, isThrow)`` (``call``
+an ``hooks.Invocation`` or its raw tuple) that computes only the names the expression uses, so a condition that is false
+costs one small function call.
 """
 import ast
 import builtins
@@ -19,11 +20,22 @@ import sys
 import types
 from typing import Any, Callable, Dict, FrozenSet, Optional, Set
 
+from .hooks import Invocation
+
 ADVICE_NAMES = ("params", "args", "kwargs", "target", "clazz", "method", "returnObj", "throwExp",
                 "isBefore", "isReturn", "isThrow", "cost")
 _ARGUMENTS = ("returnObj", "throwExp", "isBefore", "isReturn", "isThrow")
-_FROM_CALL = {"params": "params", "args": "args", "kwargs": "kwargs", "target": "target", "clazz": "clazz",
-              "method": "method", "cost": "cost"}
+# How the evaluator computes each advice name from the Invocation (a tuple: site, values, start, cost...),
+# for functions without and with self/cls first.
+_FROM_CALL = {
+    "params": ("list(_pa_call[1])", "list(_pa_call[1][1:])"),
+    "target": ("None", "_pa_call[1][0]"),
+    "cost": ("_pa_call[3]", "_pa_call[3]"),
+    "args": ("_pa_of(_pa_call).args",) * 2,
+    "kwargs": ("_pa_of(_pa_call).kwargs",) * 2,
+    "clazz": ("_pa_call[0].clazz",) * 2,
+    "method": ("_pa_call[0].function",) * 2,
+}
 JAVA_CONSTANTS = {"null": None, "true": True, "false": False}
 _STATIC_REF = re.compile(r"@([A-Za-z_][\w.]*)@([A-Za-z_]\w*)")
 
@@ -123,22 +135,23 @@ class Expression:
         self.advice_names = [name for name in ADVICE_NAMES if name in self.names]
         self.other_names = sorted(self.names - set(ADVICE_NAMES))
         self._tree = tree
-        self._makers: Dict[FrozenSet[str], Callable] = {}
-        self._maker_for(frozenset())   # compile now: errors surface when the job starts
+        self._makers: Dict[tuple, Callable] = {}
+        self._maker_for(frozenset(), False)   # compile now: errors surface when the job starts
 
-    def _maker_for(self, extra: FrozenSet[str]) -> Callable:
-        maker = self._makers.get(extra)
+    def _maker_for(self, extra: FrozenSet[str], has_self: bool) -> Callable:
+        key = (extra, has_self)
+        maker = self._makers.get(key)
         if maker is None:
-            maker = self._compile(sorted(extra))
-            self._makers[extra] = maker
+            maker = self._compile(sorted(extra), has_self)
+            self._makers[key] = maker
         return maker
 
-    def _compile(self, extra) -> Callable:
-        lines = ["def _pa_make(%s):" % ", ".join(extra),
+    def _compile(self, extra, has_self: bool) -> Callable:
+        lines = ["def _pa_make(%s):" % ", ".join(["_pa_of"] + list(extra)),
                  "    def _pa_evaluate(_pa_call, %s):" % ", ".join(_ARGUMENTS)]
         for name in self.advice_names:
             if name in _FROM_CALL:
-                lines.append("        %s = _pa_call.%s" % (name, _FROM_CALL[name]))
+                lines.append("        %s = %s" % (name, _FROM_CALL[name][has_self]))
         lines.append("        return _PA_EXPRESSION_")
         lines.append("    return _pa_evaluate")
         module = ast.parse("\n".join(lines), "<express>", "exec")
@@ -151,9 +164,9 @@ class Expression:
         maker_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
         return maker_code
 
-    def bind(self, globals_: Optional[dict] = None) -> Callable:
-        """The evaluator for code whose module globals are ``globals_``: unresolved names come from loaded
-        modules and the Java constants."""
+    def bind(self, globals_: Optional[dict] = None, has_self: bool = False) -> Callable:
+        """The evaluator for functions whose module globals are ``globals_`` and that take self/cls first
+        or not (``has_self``): unresolved names come from loaded modules and the Java constants."""
         namespace = globals_ if isinstance(globals_, dict) else {"__builtins__": builtins}
         extra = {}
         for name in self.other_names:
@@ -163,9 +176,9 @@ class Expression:
                 extra[name] = JAVA_CONSTANTS[name]
             elif name in sys.modules:
                 extra[name] = sys.modules[name]
-        maker_code = self._maker_for(frozenset(extra))
+        maker_code = self._maker_for(frozenset(extra), has_self)
         maker = types.FunctionType(maker_code, namespace, "_pa_make")
-        return maker(**extra)
+        return maker(Invocation.of, **extra)
 
 
 class _Substitute(ast.NodeTransformer):

@@ -9,24 +9,17 @@ Every class is reached by walking ``object.__subclasses__()`` (cheap, and it see
 functions too); modules come from ``sys.modules``. Nothing here runs target code: attributes are read
 from ``__dict__`` and descriptors are unwrapped, never called.
 """
-import fnmatch
 import inspect
-import re
 import sys
 import types
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple
+
+from ..engine.matcher import method_matcher
 
 def matcher(pattern: str, regex: bool = False) -> Callable[[str], bool]:
-    """A predicate on names for an Arthas pattern (wildcards by default, full match)."""
-    if regex:
-        compiled = re.compile(pattern)
-        return lambda name: compiled.fullmatch(name) is not None
-    if pattern in ("<init>",):
-        pattern = "__init__"
-    if not any(ch in pattern for ch in "*?["):
-        return lambda name: name == pattern
-    compiled = re.compile(fnmatch.translate(pattern))
-    return lambda name: compiled.match(name) is not None
+    """A predicate on names for an Arthas pattern: the engine's matcher, so that ``sc``/``sm`` find
+    exactly what ``watch`` and ``trace`` would (``<init>`` stands for ``__init__``)."""
+    return method_matcher(pattern, regex)
 
 
 def qualified_name(obj: Any) -> str:

@@ -7,10 +7,11 @@ thread and writes the file chosen at start. Files are written to a temporary nam
 HTTP server never serves half a file.
 """
 import os
+import sys
 import threading
 import time
 import urllib.parse
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 from . import profile as profiles
 from .flamegraph import render_html, render_svg
@@ -163,7 +164,10 @@ class Profiler:
                 return
             file, format = self._planned
             self._planned = None
-            self._write(file, format)
+            try:
+                self._write(file, format)
+            except ProfilerError as exc:  # nobody waits for this answer: the target's stderr is all we have
+                sys.stderr.write("pyarthas: profiler -d: %s\n" % exc)
 
     def _write(self, file: Optional[str], format: Optional[str], filters: Optional["Filters"] = None) -> Written:
         path, format = self._resolve_output(file, format)
@@ -171,7 +175,10 @@ class Profiler:
             filters = self._settings.filters
         snapshot = profiles.from_sampler(self._sampler, self._first_started, filters.includes, filters.excludes)
         text = FORMATS[format][1](snapshot)
-        _write_atomically(path, text)
+        try:
+            _write_atomically(path, text)
+        except OSError as exc:
+            raise ProfilerError("cannot write %s: %s" % (path, exc.strerror or exc)) from None
         return Written(path, format, self.url_of(path), snapshot.total)
 
     def _resolve_output(self, file: Optional[str], format: Optional[str]) -> Tuple[str, str]:
@@ -179,7 +186,10 @@ class Profiler:
             format = format_of_file(file) if file else "html"
         if format not in FORMATS:
             raise ProfilerError("unknown output format '%s', expected one of %s" % (format, ", ".join(FORMATS)))
-        output_dir = self._output_dir()
+        try:
+            output_dir = self._output_dir()
+        except OSError as exc:
+            raise ProfilerError("cannot create the output folder: %s" % (exc.strerror or exc)) from None
         if file:
             path = os.path.abspath(os.path.join(output_dir, os.path.expanduser(file)))
         else:

@@ -11,7 +11,7 @@ import time
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .frames import Frame
-from .sampler import OTHER_STACKS, TRUNCATED, Sampler
+from .sampler import OTHER_CODE, OTHER_STACKS, TRUNCATED, Sampler
 
 Stack = Tuple[Frame, ...]
 
@@ -59,6 +59,8 @@ def _frame_for(sampler: Sampler, index: int) -> Frame:
         return Frame("[truncated]", "", 0)
     if index == OTHER_STACKS:
         return Frame("[other stacks]", "", 0)
+    if index == OTHER_CODE:
+        return Frame("[other code]", "", 0)
     if index < 0:
         return Frame(sampler.thread_names.get(index, "[thread]"), "", 0)
     return sampler.frames.frame(index)

@@ -22,8 +22,10 @@ from .frames import FrameTable
 
 MAX_DEPTH = 512          # deeper stacks keep their innermost frames under a "[truncated]" root
 MAX_STACKS = 200000      # distinct stacks kept; later new stacks count under "[other stacks]"
-TRUNCATED = -1           # pseudo frame ids, named by the profile
+MAX_CODES = 100000       # code objects numbered; later new ones (generated code) share one pseudo frame
+TRUNCATED = -1           # pseudo frame ids, named by the profile (thread roots are -4 and below)
 OTHER_STACKS = -2
+OTHER_CODE = -3
 IDLE_FRACTION = 0.01     # a thread that used less CPU than this share of the interval is idle
 
 MODES = ("cpu", "wall")
@@ -44,7 +46,7 @@ class _ThreadState:
 
 class Sampler:
     """Counts stacks until stopped. ``counts`` maps a stack (frame ids, innermost first) to a weight in
-    samples; with ``per_thread`` each stack ends with the thread's pseudo frame id (negative, < -2)."""
+    samples; with ``per_thread`` each stack ends with the thread's pseudo frame id (-4 and below)."""
 
     def __init__(self, mode: str = "cpu", interval: float = 0.01, per_thread: bool = False, on_deadline=None):
         if mode not in MODES:
@@ -104,8 +106,10 @@ class Sampler:
             try:
                 with self._lock:
                     self._sample((now - last) / interval)
-            except Exception as exc:  # never let a sampling bug kill the target's profile silently
-                sys.stderr.write("pyarthas: profiler sample failed: %r\n" % (exc,))
+            except Exception as exc:  # a sampling bug stops the profiler, never the target
+                sys.stderr.write("pyarthas: profiler stopped, a sample failed: %r\n" % (exc,))
+                stopped.set()
+                return
             last = now
             if self._deadline is not None and now >= self._deadline:
                 stopped.set()
@@ -152,7 +156,7 @@ class Sampler:
             code = frame.f_code
             index = index_of_id.get(id(code))
             if index is None:
-                index = register(code, frame.f_globals)
+                index = register(code, frame.f_globals) if len(index_of_id) < MAX_CODES else OTHER_CODE
             append(index)
             frame = frame.f_back
             depth += 1
@@ -198,7 +202,7 @@ class Sampler:
         for root, known in self.thread_names.items():
             if known == name:
                 return root
-        root = -3 - len(self.thread_names)
+        root = -4 - len(self.thread_names)
         self.thread_names[root] = name
         return root
 

@@ -13,7 +13,7 @@ import time
 from typing import Callable, List, Optional
 
 from ...agent.command.tokenizer import TokenizeError, parse_command_line
-from ..client import AgentUnavailable, ApiError, Session, SessionNotFound
+from ..client import ApiError, Session, SessionNotFound
 from ..views import Context, render
 from ..views.text import strip_ansi
 from .pipes import PipeError, Pipeline
@@ -46,7 +46,7 @@ class Runner:
         self.session = session
         self.json_mode = json_mode
         self.ctx = Context.for_stream(sys.stdout, color)
-        self.plain_ctx = Context(color=False, width=self.ctx.width)
+        self.plain_ctx = Context.for_stream(sys.stdout, color=False)
         self.pid: Optional[str] = None
         self.stopping = False
         self.wake: Callable[[], None] = lambda: None
@@ -102,7 +102,10 @@ class Runner:
             try:
                 batch = self.session.pull()
             except ApiError as error:
-                if self.stopping or self._closing.is_set():
+                if self.stopping:  # the agent went away as asked, maybe before its last results
+                    self.abandon_foreground(status=0)
+                    return
+                if self._closing.is_set():
                     return
                 self._pull_failed(error)
                 continue
@@ -124,11 +127,12 @@ class Runner:
             self.error(str(error))
         self._closing.wait(RETRY_INTERVAL)
 
-    def abandon_foreground(self) -> None:
+    def abandon_foreground(self, status: Optional[int] = None) -> None:
+        """Stop waiting for the foreground job's status (it will not come)."""
         with self._dispatch_lock:
             foreground, self._foreground = self._foreground, None
         if foreground is not None:
-            foreground.finish(None)
+            foreground.finish(status)
             self.wake()
 
     def _dispatch(self, result: dict) -> None:

@@ -20,7 +20,7 @@ from typing import NamedTuple, Optional
 from ...agent.arm import ARM_DIRECTORY, ARM_REQUEST, ARM_SIGNAL
 from .process import AttachError, PythonProcess, inspect
 
-ARM_WAIT = 1.0                  # an armed target answers in about 1 ms; past this, use ptrace
+ARM_WAIT = 1.0                  # an armed target accepts in about 1 ms; past this, use ptrace
 REPLY_TIMEOUT = 10.0
 MIN_VERSION, REMOTE_EXEC_VERSION = (3, 9), (3, 14)
 AGENT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "agent")
@@ -42,12 +42,51 @@ def private_package_name() -> str:
     return "_pyarthas_agent_" + digest
 
 
-def bootstrap_code(ip: str, port: int, reply: str) -> str:
-    """One statement that binds no name in the target's ``__main__`` and runs bootstrap.py."""
-    args = {"agent_dir": AGENT_DIR, "package": private_package_name(), "ip": ip, "port": port, "reply": reply}
-    return ("(lambda b: b.exec(b.compile(b.open(%r, 'rb').read(), %r, 'exec'), "
-            "{'__name__': '_pyarthas_bootstrap', 'ARGS': %r}))(__import__('builtins'))"
-            % (BOOTSTRAP, BOOTSTRAP, args))
+def write_agent_bundle(path: str, version) -> None:
+    """Every module of the agent in one file for bootstrap.py's finder: source, plus the compiled form
+    for the target's version when this install has it cached (checked against the source there)."""
+    import marshal
+    bundle = {}
+    for folder, folders, files in os.walk(AGENT_DIR):
+        folders[:] = [name for name in folders if name != "__pycache__"]
+        for file_name in files:
+            if not file_name.endswith(".py"):
+                continue
+            path_here = os.path.join(folder, file_name)
+            relative = os.path.relpath(path_here, AGENT_DIR)[:-3].replace(os.sep, ".")
+            is_package = relative == "__init__" or relative.endswith(".__init__")
+            name = relative[:-len("__init__")].rstrip(".") if is_package else relative
+            bundle[name] = (path_here, is_package) + _source_and_pyc(path_here, version)
+    with open(path, "wb") as handle:
+        handle.write(marshal.dumps(bundle, 4))
+
+
+def _source_and_pyc(path: str, version):
+    with open(path, "rb") as handle:
+        source = handle.read()
+    info = os.stat(path)
+    cached = os.path.join(os.path.dirname(path), "__pycache__", "%s.cpython-%d%d.pyc" % (
+        os.path.basename(path)[:-3], version[0], version[1])) if version else None
+    try:
+        with open(cached, "rb") as handle:
+            pyc = handle.read()
+    except (OSError, TypeError):
+        pyc = None
+    return source, pyc, int(info.st_mtime) & 0xFFFFFFFF, info.st_size & 0xFFFFFFFF
+
+
+def bootstrap_code(ip: str, port: int, reply: str, bundle: str) -> str:
+    """Code that runs bootstrap.py, binds no name in the target's ``__main__`` and never fails (a failing
+    pending call would raise SystemError into the target's main thread)."""
+    args = {"agent_dir": AGENT_DIR, "package": private_package_name(), "ip": ip, "port": port, "reply": reply,
+            "bundle": bundle}
+    run = ("(lambda b: b.exec(b.compile(b.open(%r, 'rb').read(), %r, 'exec'), "
+           "{'__name__': '_pyarthas_bootstrap', 'ARGS': %r}))(__import__('builtins'))" % (BOOTSTRAP, BOOTSTRAP, args))
+    # bootstrap.py unreadable (say, the target lives in a container): tell the CLI why
+    report = ("(lambda o, j: (lambda fd: (o.write(fd, (j.dumps({'status': 'error', 'message': "
+              "repr(__import__('sys').exc_info()[1])}) + '\\n').encode()), o.close(fd)))"
+              "(o.open(%r, o.O_WRONLY | o.O_NONBLOCK)))(__import__('os'), __import__('json'))" % reply)
+    return "try:\n %s\nexcept BaseException:\n try:\n  %s\n except BaseException:\n  pass\n" % (run, report)
 
 
 def attach(pid: int, ip: str = "127.0.0.1", port: int = 8563, timeout: float = REPLY_TIMEOUT) -> Attached:
@@ -56,7 +95,10 @@ def attach(pid: int, ip: str = "127.0.0.1", port: int = 8563, timeout: float = R
     if target.version is not None and target.version < MIN_VERSION:
         raise AttachError("process %d runs Python %s; pyarthas needs 3.9 or later" % (pid, target.version_text))
     with ReplyChannel(target) as channel:
-        code = bootstrap_code(ip, port, channel.path)
+        bundle = os.path.join(channel.directory, "agent.bundle")
+        write_agent_bundle(bundle, target.version)
+        channel.give_to_target(bundle)
+        code = bootstrap_code(ip, port, channel.path, bundle)
         reply, how = None, None
         if is_armed(pid):
             _request_armed(target, code)
@@ -66,14 +108,18 @@ def attach(pid: int, ip: str = "127.0.0.1", port: int = 8563, timeout: float = R
             how = _inject(target, code, channel)
             reply = channel.read(timeout)
         if reply is None:
-            raise AttachError("the agent did not report within %.0f s after the code was injected (%s); the "
-                              "target's main thread may be busy inside a long C call" % (timeout, how))
+            raise AttachError("the injected code did not run within %.0f s (%s); the target's main thread may "
+                              "be busy inside a long C call" % (timeout, how))
+        if reply["status"] == "accepted":
+            reply = channel.read(timeout)
+            if reply is None:
+                raise AttachError("the agent did not start within %.0f s in process %d" % (timeout, pid))
     return _check_reply(reply, pid, ip, port, how)
 
 
 def _inject(target: PythonProcess, code: str, channel: "ReplyChannel") -> str:
     if target.version is not None and target.version >= REMOTE_EXEC_VERSION:
-        return _remote_exec(target, code, channel.directory)
+        return _remote_exec(target, code, channel)
     from .ptrace_inject import inject
     return inject(target, code)
 
@@ -111,12 +157,16 @@ class ReplyChannel:
         self.directory = tempfile.mkdtemp(prefix="pyarthas-attach-")
         self.path = os.path.join(self.directory, "reply")
         os.mkfifo(self.path, 0o600)
-        if target.uid != os.getuid() and os.getuid() == 0:
-            for path in (self.directory, self.path):
-                os.chown(path, target.uid, target.gid)
+        self.give_to_target(self.directory)
+        self.give_to_target(self.path)
         # read-write, so that the FIFO never reports end-of-file before the bootstrap writes to it
         self.fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK)
         self.buffer = b""
+
+    def give_to_target(self, path: str) -> None:
+        """Root attaching to another user's process: that user must read and write what is ours here."""
+        if self.target.uid != os.getuid() and os.getuid() == 0:
+            os.chown(path, self.target.uid, self.target.gid)
 
     def read(self, timeout: float) -> Optional[dict]:
         import json
@@ -174,15 +224,13 @@ def _request_armed(target: PythonProcess, code: str) -> None:
 
 # ---- CPython 3.14+ ----
 
-def _remote_exec(target: PythonProcess, code: str, directory: str) -> str:
+def _remote_exec(target: PythonProcess, code: str, channel: ReplyChannel) -> str:
     """PEP 768: the target's own interpreter runs the script at its next safe point. Untested here (no
     3.14 on the development machines)."""
-    script = os.path.join(directory, "bootstrap_call.py")
+    script = os.path.join(channel.directory, "bootstrap_call.py")
     with open(script, "w") as handle:
         handle.write(code + "\n")
-    os.chmod(script, 0o644)
-    if target.uid != os.getuid() and os.getuid() == 0:
-        os.chown(script, target.uid, target.gid)
+    channel.give_to_target(script)
     call = "import sys; sys.remote_exec(%d, %r)" % (target.pid, script)
     if sys.version_info[:2] == target.version and hasattr(sys, "remote_exec"):
         try:

@@ -22,6 +22,8 @@ first time anything is rendered, so nothing else needs registering::
 - Return the text to print, without a trailing newline; return ``""`` (or None) to print nothing.
 - Raise nothing: a view that fails falls back to the generic view (the console never shows a
   traceback), but test your view anyway (``tests/test_views*.py`` style: ``render(result, Context())``).
+- Modules are imported in alphabetical order and a later registration of a type wins, so the module
+  of the command that owns a type (``memory.py`` for ``memory``) overrides a generic one elsewhere.
 - Helpers: ``text.table(rows, headers, style=ctx.style, width=ctx.width)`` aligns columns and cuts the
   widest to fit; ``text.key_value_table(pairs, ...)``; ``text.format_ts(epoch_ms)`` gives
   ``yyyy-MM-dd HH:mm:ss.SSS``; ``text.format_bytes``; ``text.format_cost``; ``objects.exception_text``
@@ -33,6 +35,7 @@ first time anything is rendered, so nothing else needs registering::
 """
 import importlib
 import pkgutil
+import sys
 import threading
 from typing import Any, Callable, Dict, Optional
 
@@ -58,17 +61,22 @@ def view(*types: str) -> Callable[[View], View]:
 class Context:
     """What a view may know about where its text goes."""
 
-    def __init__(self, color: bool = False, width: int = 80, size_limit: int = DEFAULT_SIZE_LIMIT):
+    def __init__(self, color: bool = False, width: Optional[int] = 80, size_limit: int = DEFAULT_SIZE_LIMIT):
         self.style = Style(color)
-        self.width = width
+        self._width = width
         self.size_limit = size_limit
 
     @classmethod
     def for_stream(cls, stream=None, color: Optional[bool] = None) -> "Context":
         """Colours and width for ``stream`` (stdout by default): colours only on a terminal without
-        ``NO_COLOR``."""
+        ``NO_COLOR``; the width follows the terminal as it is resized (80 when not a terminal)."""
+        stream = stream or sys.stdout
         wanted = colour_wanted(stream) if color is None else color
-        return cls(color=wanted, width=terminal_width())
+        return cls(color=wanted, width=None if _is_tty(stream) else 80)
+
+    @property
+    def width(self) -> int:
+        return self._width or terminal_width()
 
     @property
     def color(self) -> bool:
@@ -76,6 +84,13 @@ class Context:
 
     def value(self, value: Any, expand: Any = 1, size_limit: Any = None) -> str:
         return object_view(value, 1 if expand is None else expand, size_limit or self.size_limit)
+
+
+def _is_tty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def discover() -> None:

@@ -1,7 +1,7 @@
 """Views of the protocol's own results and the small commands (status, message, enhancer, welcome,
 version, echo, pwd, session, history, reset, shutdown, row_affect)."""
 from . import view
-from .text import cell, key_value_table, table
+from .text import cell, change_table, key_value_table, table
 
 # Arthas's banner (core/.../util/ArthasBanner.java); each letter in its own colour on a terminal.
 LOGO_LETTERS = [
@@ -135,8 +135,7 @@ def render_row_affect(result, ctx):
 def render_options(result, ctx):
     change = result.get("changeResult")
     if change:
-        return table([(change.get("name"), change.get("beforeValue"), change.get("afterValue"))],
-                     ["NAME", "BEFORE-VALUE", "AFTER-VALUE"], style=ctx.style, width=ctx.width)
+        return change_table(change, ctx.style, ctx.width)
     rows = [(o.get("level"), o.get("type"), o.get("name"), o.get("value"), o.get("summary"))
             for o in result.get("options") or []]
     return table(rows, ["LEVEL", "TYPE", "NAME", "VALUE", "SUMMARY"], style=ctx.style, width=ctx.width)

@@ -1,24 +1,30 @@
 """Arthas's ObjectView text (``@ArrayList[...]``) for pyarthas's structured JSON values, with Python type names.
 
-The agent sends values as JSON (see the spec, "Result values"): None, bool, int, float, str, lists, dicts
-with string keys, and objects as dicts carrying ``"@type"`` (qualified class name) and their attributes.
-An exception is such an object with ``message`` and ``stackTrace``. This module draws them as Arthas does,
-expanding a node iff its depth < ``expand`` (depth 0 is the value itself; Arthas caps expand at 4)::
+The agent sends values as JSON (see the spec, "Result values", and ``agent/engine/values.py``): None, bool,
+int, float, str, lists, dicts with string keys, and objects as dicts carrying ``"@type"`` (qualified class
+name) and their attributes, or ``"@type"`` and ``"@value"`` (``str(obj)``) where the agent's ``-x`` depth
+stopped expanding. How deep to expand is decided once, by the agent; this module draws what it sent::
 
     @list[
-        @list[isEmpty=false;size=1],
+        @list[
+            @int[-5],
+        ],
         None,
         @ValueError[number is: -5, need >= 2],
     ]
 
-Keys starting with ``@`` other than ``@type`` are the agent's annotations and are not drawn as fields;
-``@repr`` (when present) is what a collapsed object shows, as Arthas shows ``toString()``.
+Exceptions keep Arthas's rule: drawn as a stack trace only when their nesting depth (every list, dict and
+object counts, the value itself is depth 0) is below ``expand``, else as ``@ValueError[message]`` (so the
+seed's ``{params, returnObj, throwExp}`` shows one line at ``-x 1`` and the stack trace at ``-x 2``).
+Keys starting with ``@`` are the agent's annotations, not fields; the agent's size-limit marker text is
+printed as it is.
 """
 from typing import Any, List
 
 MAX_EXPAND = 4
 DEFAULT_SIZE_LIMIT = 10 * 1024 * 1024
 INDENT = "    "
+SIZE_MARKER_START = "... Object size exceeds size limit"
 
 
 class _SizeExceeded(Exception):
@@ -76,27 +82,31 @@ def _draw(out: _Writer, value: Any, deep: int, expand: int) -> None:
     elif isinstance(value, (int, float)):
         out.write("@%s[%r]" % (type(value).__name__, value))
     elif isinstance(value, str):
-        out.write("@str[%s]" % value.replace("\n", "\\n").replace("\r", "\\r"))
+        out.write(value if value.startswith(SIZE_MARKER_START) else
+                  "@str[%s]" % value.replace("\n", "\\n").replace("\r", "\\r"))
     elif isinstance(value, list):
-        _draw_items(out, "list", value, deep, expand, lambda item: _draw(out, item, deep + 1, expand))
+        _draw_items(out, "list", value, deep, lambda item: _draw(out, item, deep + 1, expand))
     elif isinstance(value, dict) and "@type" in value:
         _draw_object(out, value, deep, expand)
     elif isinstance(value, dict):
-        _draw_items(out, "dict", list(value.items()), deep, expand, lambda kv: _draw_entry(out, kv, deep, expand))
+        _draw_items(out, "dict", list(value.items()), deep, lambda kv: _draw_entry(out, kv, deep, expand))
     else:
         out.write("@%s[%s]" % (type(value).__name__, value))
 
 
 def _draw_entry(out: _Writer, key_value, deep: int, expand: int) -> None:
     key, item = key_value
+    if key == "...":  # the agent cut the dict here
+        out.write(str(item))
+        return
     _draw(out, key, deep + 1, expand)
     out.write(":")
     _draw(out, item, deep + 1, expand)
 
 
-def _draw_items(out: _Writer, name: str, items: list, deep: int, expand: int, draw_item) -> None:
-    if deep >= expand or not items:
-        out.write("@%s[isEmpty=%s;size=%d]" % (name, "false" if items else "true", len(items)))
+def _draw_items(out: _Writer, name: str, items: list, deep: int, draw_item) -> None:
+    if not items:
+        out.write("@%s[isEmpty=true;size=0]" % name)
         return
     out.write("@%s[" % name)
     for item in items:
@@ -111,11 +121,8 @@ def _draw_object(out: _Writer, value: dict, deep: int, expand: int) -> None:
     if is_exception(value):
         _draw_exception(out, value, name, deep, expand)
         return
-    if "@items" in value and isinstance(value["@items"], list):  # a container type the agent tagged
-        _draw_items(out, name, value["@items"], deep, expand, lambda item: _draw(out, item, deep + 1, expand))
-        return
     fields = [(k, v) for k, v in value.items() if not k.startswith("@")]
-    if deep >= expand or not fields:
+    if not fields:
         out.write("@%s[%s]" % (name, _summary(value)))
         return
     out.write("@%s[" % name)
@@ -127,10 +134,7 @@ def _draw_object(out: _Writer, value: dict, deep: int, expand: int) -> None:
 
 
 def _summary(value: dict) -> str:
-    for key in ("@repr", "@summary", "@value"):
-        if key in value:
-            return str(value[key])
-    return value.get("@type", "")
+    return str(value.get("@value", value.get("@type", "")))
 
 
 def _draw_exception(out: _Writer, value: dict, name: str, deep: int, expand: int) -> None:

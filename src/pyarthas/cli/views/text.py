@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import sys
+import textwrap
 import time
 from typing import Any, Iterable, List, Optional, Sequence
 
@@ -119,6 +120,12 @@ def table(rows: Iterable[Sequence[Any]], headers: Optional[Sequence[str]] = None
     return "\n".join(lines)
 
 
+def change_table(change: dict, style: Optional[Style] = None, width: Optional[int] = None) -> str:
+    """Arthas's table for a changed setting (``options``, ``vmoption``): NAME BEFORE-VALUE AFTER-VALUE."""
+    return table([(change.get("name"), change.get("beforeValue"), change.get("afterValue"))],
+                 ["NAME", "BEFORE-VALUE", "AFTER-VALUE"], style=style, width=width)
+
+
 def key_value_table(pairs: Iterable[Sequence[Any]], style: Optional[Style] = None, width: Optional[int] = None,
                     headers: Optional[Sequence[str]] = None) -> str:
     """Two columns, keys left, values wrapped to the width (sysprop, sysenv, runtime info)."""
@@ -139,12 +146,10 @@ def key_value_table(pairs: Iterable[Sequence[Any]], style: Optional[Style] = Non
 
 
 def _wrap_hard(text: str, width: int) -> List[str]:
+    """Wrap at blanks where possible, inside words where not (paths, long tokens)."""
     out: List[str] = []
-    for line in text.split("\n") or [""]:
-        while len(line) > width:
-            out.append(line[:width])
-            line = line[width:]
-        out.append(line)
+    for line in text.split("\n"):
+        out.extend(textwrap.wrap(line, width, break_on_hyphens=False, drop_whitespace=True) or [""])
     return out
 
 

@@ -13,6 +13,8 @@ from .text import format_cost, format_ts
 def render_watch(result, ctx):
     head = "method=%s.%s location=%s" % (result.get("className", ""), result.get("methodName", ""),
                                           result.get("accessPoint", ""))
-    value = ctx.value(result.get("value"), result.get("expand", 1), result.get("sizeLimit"))
+    value = result.get("value")
+    if not (isinstance(value, str) and "expand" not in result):  # Arthas itself sends the text already drawn
+        value = ctx.value(value, result.get("expand", 1), result.get("sizeLimit"))
     return "%s\nts=%s; [cost=%sms] result=%s" % (head, format_ts(result.get("ts")), format_cost(result.get("cost")),
                                                   value)
