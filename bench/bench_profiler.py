@@ -60,13 +60,14 @@ def profiler(command):
     assert reply["body"]["results"][-1]["statusCode"] == 0, reply
 
 def measure(interval):
-    if interval:
-        profiler("start -i %%s" %% interval)
+    # every window gets the same requests around it (a status instead of start/stop when not profiling)
+    # and a pause, so that the agent finishing a request never lands in one kind of window only
+    profiler("start -i %%s" %% interval if interval else "status")
+    time.sleep(0.05)
     try:
         return timed()
     finally:
-        if interval:
-            profiler("stop -o collapsed -f bench.txt")
+        profiler("stop -o collapsed -f bench.txt" if interval else "status")
 
 timed()  # warm up
 intervals = [None, "10ms", "1ms"]

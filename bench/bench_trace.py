@@ -166,7 +166,7 @@ def main() -> None:
                                                     "marginal us", "us/call (0)", "other"))
     for python in target_pythons():
         row = run_one(python, args.rounds, args.calls)
-        goal = 1.0 if row["python"] >= "py3.12" else 1.5
+        goal = 1.0 if tuple(map(int, row["python"][2:].split("."))) >= (3, 12) else 1.5
         print("%-7s %10.2f %10.2f %8.1f %9.3f %14.3f %12.3f %6.3f  %s" % (
             row["python"], row["base_us"], row["traced_us"], row["traced_us"] / row["base_us"],
             row["per_child_us"], row["marginal_us"], row["per_call_us"], row["other_ratio"],

@@ -114,7 +114,7 @@ def test_enhanced_functions_keep_what_callers_rely_on(target):
     wrong_call = target.results("eval '__main__.kw()'")[-1]["message"]
     session = target.session()
     session.pull()
-    session.async_exec("watch __main__ * '{params, returnObj}' -n 1000000 &")
+    session.async_exec("watch '__main__*' * '{params, returnObj}' -n 1000000 &")
     enhancer = session.pull_until(lambda r: r.get("type") == "enhancer")
     assert [r for r in enhancer if r["type"] == "enhancer"][0]["effect"]["methodCount"] >= 10
     session.pull_until(lambda r: r.get("type") == "watch" and r.get("methodName") == "greet")

@@ -21,6 +21,7 @@ while True:
 
 
 def test_jad_of_the_demo_prime_factors(demo):
+    demo.wait_stdout(".")  # the agent is up before the demo's module is imported: wait for its first line
     results, status = run(demo, "jad demo.MathGame primeFactors")
     assert status["statusCode"] == 0
     model = only(results, "jad")
@@ -43,6 +44,7 @@ def test_jad_of_the_demo_prime_factors(demo):
 
 
 def test_jad_errors(demo):
+    demo.wait_stdout(".")
     _, status = run(demo, "jad no.such.Thing")
     assert status["statusCode"] == -1
     assert status["message"] == "No class found for: no.such.Thing"

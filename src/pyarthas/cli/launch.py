@@ -17,9 +17,7 @@ def configure(name, parser) -> None:
 def run(args) -> int:
     from ..agent import start
     if args.subcommand == "demo":
-        agent = start(ip=args.ip, port=args.port)
-        agent.main_class = "demo.MathGame"
-        return run_demo()
+        return run_demo(args)
     program = list(args.program)
     if args.module:
         start(ip=args.ip, port=args.port)
@@ -36,11 +34,15 @@ def run(args) -> int:
     return 0
 
 
-def run_demo() -> int:
+def run_demo(args) -> int:
     """The demo's module ``demo`` lives in pyarthas's own folder, not in site-packages: put that folder on
-    this process's path only."""
+    this process's path only. It is imported before the agent starts, so that ``demo.MathGame`` exists
+    as soon as the agent answers."""
+    from ..agent import start
     demo_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo_app")
     sys.path.insert(0, demo_dir)
     import demo  # noqa: E402  (the demo's module, found on the path just added)
+    agent = start(ip=args.ip, port=args.port)
+    agent.main_class = "demo.MathGame"
     demo.main()
     return 0

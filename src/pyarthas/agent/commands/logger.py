@@ -2,7 +2,7 @@
 level at run time (Arthas's ``logger``; appenders are handlers, additivity is ``propagate``)."""
 import dataclasses
 import sys
-from typing import Any, ClassVar, Dict, List, Optional
+from typing import Any, ClassVar, Dict, Optional
 
 from ..command.base import Command, CommandError, register
 from ..command.options import Option

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Dict, List, Optional
 
 from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
+from ..engine.express import evaluate_standalone
 from ..inspect import finder, memory
 from ..inspect.values import value_json
 from ..model import MessageModel, ResultModel
@@ -207,24 +208,9 @@ class VmToolModel(ResultModel):
     keep_none: ClassVar[tuple] = ("value",)
 
 
-def _with_subclasses(classes: List[type]) -> set:
-    found = set()
-    stack = list(classes)
-    while stack:
-        cls = stack.pop()
-        if cls in found:
-            continue
-        found.add(cls)
-        try:
-            stack.extend(type.__subclasses__(cls) if issubclass(cls, type) else cls.__subclasses__())
-        except TypeError:
-            pass
-    return found
-
-
 def find_instances(classes: List[type], limit: int) -> List[Any]:
     """Live gc-tracked instances of ``classes`` and their subclasses, at most ``limit`` (all when < 0)."""
-    wanted = _with_subclasses(classes)
+    wanted = set(finder.with_subclasses(classes))
     found = []
     objects = gc.get_objects()
     try:
@@ -238,17 +224,12 @@ def find_instances(classes: List[type], limit: int) -> List[Any]:
     return found
 
 
-def evaluate(express: str, instances: List[Any]) -> Any:
-    code = compile(express, "<vmtool express>", "eval")
-    return eval(code, {"instances": instances, "__builtins__": __builtins__})
-
-
 @register
 class VmToolCommand(Command):
     name = "vmtool"
     summary = "Find the live instances of a class, force a garbage collection"
     description = ("vmtool --action getInstances --className demo.MathGame [--limit 10] [-x 1] [--express EXPR] "
-                   "(EXPR sees the list as 'instances'); vmtool --action forceGc")
+                   "(EXPR is a Python expression, as ognl's, that sees the list as 'instances'); vmtool --action forceGc")
     options = [
         Option("action", "a", choices=("getInstances", "forceGc"), help="getInstances or forceGc"),
         Option("className", help="the class (qualified name, '*' wildcards)"),
@@ -274,7 +255,7 @@ class VmToolCommand(Command):
         value: Any = instances
         if args.express:
             try:
-                value = evaluate(args.express, instances)
+                value = evaluate_standalone(args.express, extra={"instances": instances})
             except Exception as exc:
                 raise CommandError(-1, "Failed to execute express, exception message: %s: %s"
                                    % (type(exc).__name__, exc)) from None

@@ -44,12 +44,12 @@ class MonitorListener(AdviceListener):
         return self.holds(call, None, None, True, False, False)
 
     def after_return(self, call, state, value) -> None:
-        self._count(call, state, value, None)
+        self._tally(call, state, value, None)
 
     def after_throw(self, call, state, error) -> None:
-        self._count(call, state, None, error)
+        self._tally(call, state, None, error)
 
-    def _count(self, call, matched_before, value, error) -> None:
+    def _tally(self, call, matched_before, value, error) -> None:
         if not self.active:
             return
         if self.wants_before:
@@ -57,14 +57,14 @@ class MonitorListener(AdviceListener):
                 return
         elif not self.holds(call, value, error, False, error is None, error is not None):
             return
-        site = call.site
+        site = call[0]
         with self._lock:
             counters = self._counters.get(site)
             if counters is None:
                 counters = self._counters[site] = [0, 0, 0, 0.0]
             counters[0] += 1
             counters[1 if error is None else 2] += 1
-            counters[3] += call.cost
+            counters[3] += call[3]
 
     def take_cycle(self) -> List[Dict[str, Any]]:
         """The counts of the cycle that just ended, one entry per function seen so far; resets them."""

@@ -62,9 +62,17 @@ def parse_interval(text: str) -> float:
 class ProfilerCommand(Command):
     name = "profiler"
     summary = "Sampling profiler of the Python threads: flame graphs (html, svg), collapsed stacks, speedscope"
-    description = ("Samples every Python thread's stack (the agent's own threads never appear). "
-                   "'-e cpu' counts threads by the CPU time they use, '-e wall' every thread all the time. "
-                   "Output goes to the agent's output folder, served at /arthas-output/.")
+    description = ("Samples every Python thread's stack (the agent's own threads never appear). '-e cpu' counts\n"
+                   "threads by the CPU time they use, '-e wall' every thread all the time. Files go to the\n"
+                   "agent's output folder, served at /arthas-output/.\n"
+                   "Examples:\n"
+                   "  profiler start\n"
+                   "  profiler start -e wall -i 5ms --threads\n"
+                   "  profiler start -d 30 -f hot.html          (stops and writes by itself after 30 s)\n"
+                   "  profiler status\n"
+                   "  profiler dump -o collapsed                (a snapshot; sampling goes on)\n"
+                   "  profiler stop -o speedscope\n"
+                   "  profiler stop --include '*MathGame*'")
     options = [
         Option("event", "e", default="cpu", help="cpu (threads using CPU, by CPU time) or wall (all threads)"),
         Option("interval", "i", help="sampling interval in ms, or with a unit: 500us, 2ms (default 10ms)"),

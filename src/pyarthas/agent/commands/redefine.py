@@ -430,7 +430,15 @@ def apply(changes: List[Change], engine) -> List[Entry]:
 class RedefineCommand(Command):
     name = "redefine"
     summary = "Replace the code of loaded functions with code compiled from new source files"
-    description = __doc__
+    description = ("Compiles each file (nothing in it runs) and gives every loaded function or method it defines\n"
+                   "(same qualified name) the new code; the function objects stay the same. All or nothing: a\n"
+                   "change that cannot be applied safely (new functions or attributes, another signature,\n"
+                   "closure or __slots__, C functions) refuses the whole command.\n"
+                   "Examples:\n"
+                   "  redefine /tmp/demo.py                     (the loaded module demo, by file name)\n"
+                   "  redefine -c demo.MathGame /tmp/fix.py     (the file's functions are MathGame's methods)\n"
+                   "  redefine -l\n"
+                   "  redefine --restore [-c demo]")
     options = [
         Option("class", "c", dest="target", help="module or class (qualified name) the files' definitions belong to"),
         Option("list", "l", flag=True, help="list the functions redefined so far"),
@@ -449,10 +457,10 @@ class RedefineCommand(Command):
             elif not args.files:
                 raise CommandError(-1, "paths is empty.")
             else:
-                process.emit(_redefine(args.files, args.target, engine))
+                process.emit(_redefine(args.files, args.target, engine, _unsafe(process)))
 
 
-def _redefine(files: List[str], target: Optional[str], engine) -> RedefineModel:
+def _redefine(files: List[str], target: Optional[str], engine, unsafe: bool) -> RedefineModel:
     changes: List[Change] = []
     problems: List[str] = []
     for path in (os.path.abspath(f) for f in files):
@@ -463,6 +471,9 @@ def _redefine(files: List[str], target: Optional[str], engine) -> RedefineModel:
                 source = source.looked_through(owner.__name__)
         else:
             owner_name, owner = module_for_file(path)
+        if not unsafe and _is_agent_module(owner.__name__ if isinstance(owner, types.ModuleType) else owner.__module__):
+            raise CommandError(-1, "redefine error! %s is part of pyarthas; run `options unsafe true` to "
+                                   "redefine the agent itself" % owner_name)
         file_changes, file_problems = plan(source, owner_name, owner, engine)
         changes.extend(file_changes)
         problems.extend(file_problems)
@@ -481,6 +492,20 @@ def _redefine(files: List[str], target: Optional[str], engine) -> RedefineModel:
         redefinitionCount=len(entries),
         redefinedClasses=sorted({e.class_name for e in entries}),
         redefinedMethods=[dict(e.to_json(), lineNumber=c.code.co_firstlineno) for e, c in zip(entries, changes)])
+
+
+_AGENT_PACKAGE = __name__.rsplit(".", 2)[0]          # the agent's (possibly private) package name
+
+
+def _is_agent_module(module_name: str) -> bool:
+    return module_name == _AGENT_PACKAGE or module_name.startswith(_AGENT_PACKAGE + ".")
+
+
+def _unsafe(process) -> bool:
+    try:
+        return bool(process.agent.options.get("unsafe"))
+    except Exception:
+        return False
 
 
 def _restore(target: Optional[str], engine) -> RedefineModel:

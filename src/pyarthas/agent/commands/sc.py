@@ -107,7 +107,7 @@ def _fields(owner: Any, expand: int, size_limit: int) -> List[Dict[str, Any]]:
         fields.append({"name": name, "type": finder.qualified_name(type(value)), "modifier": "static",
                        "annotations": [], "static": True, "value": value_json(value, expand, size_limit)})
     if not is_module:
-        annotations = vars(owner).get("__annotations__") or {}
+        annotations = finder.own_annotations(owner)
         slots = vars(owner).get("__slots__", ())
         slots = (slots,) if isinstance(slots, str) else slots
         for name in list(annotations) + [s for s in slots if s not in annotations]:
@@ -179,7 +179,7 @@ def method_info(owner: Any, name: str, member: Any) -> Dict[str, Any]:
     signature = finder.signature_text(function)
     code = getattr(function, "__code__", None)
     kinds = finder.function_kinds(member)
-    returns = getattr(function, "__annotations__", {}).get("return") if code is not None else None
+    returns = _return_annotation(function) if code is not None else None
     return {
         "declaringClass": finder.qualified_name(owner),
         "methodName": name,
@@ -195,6 +195,13 @@ def method_info(owner: Any, name: str, member: Any) -> Dict[str, Any]:
         "fileName": code.co_filename if code is not None else None,
         "lineNumber": code.co_firstlineno if code is not None else -1,
     }
+
+
+def _return_annotation(function: Any) -> Any:
+    try:  # 3.14 evaluates annotations on access: a name that does not resolve raises
+        return function.__annotations__.get("return")
+    except Exception:
+        return None
 
 
 def _parameters(function: Any) -> List[str]:

@@ -100,8 +100,8 @@ class StackListener(AdviceListener):
     def _advise(self, call, value, error) -> None:
         if not self.active or not self.holds(call, value, error, False, error is None, error is not None):
             return
-        site = call.site
-        self.count_and_emit(StackModel(int(time.time() * 1000), thread_fields(call.thread_id),
+        site = call[0]
+        self.count_and_emit(StackModel(int(time.time() * 1000), thread_fields(call[4]),
                                        loader_text(site.function), call_stack(site), awaiting_tasks()))
 
 

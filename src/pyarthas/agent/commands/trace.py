@@ -30,6 +30,7 @@ class AdviceListener(Listener):
 
     command_name = "advice"
     failure_status = -1
+    raw_call = True     # hooks get the engine's tuple (site, values, start, cost ms, thread id)
 
     def __init__(self, process, condition: Optional[str], limit: int, verbose: bool = False):
         self.process = process
@@ -48,10 +49,11 @@ class AdviceListener(Listener):
         """The condition for this call (True without one). False, and the job ends, if it raises."""
         if self.condition is None:
             return True
-        evaluator = self._evaluators.get(call.site)
+        site = call[0]
+        evaluator = self._evaluators.get(site)
         if evaluator is None:
-            evaluator = self._evaluators[call.site] = self.condition.bind(
-                getattr(call.site.function, "__globals__", None))
+            evaluator = self._evaluators[site] = self.condition.bind(
+                getattr(site.function, "__globals__", None), site.has_self)
         try:
             matched = bool(evaluator(call, result, error, is_before, is_return, is_throw))
         except Exception as failure:
@@ -164,9 +166,9 @@ class TraceListener(AdviceListener):
         self._closed = False
 
     def before(self, call):
-        code = self._codes.get(call.site)
+        code = self._codes.get(call[0])
         if code is None:
-            code = self._watch(call.site)
+            code = self._watch(call[0])
             if code is None:
                 return None
         return calltree.TIMER.begin(code, self)
@@ -196,8 +198,7 @@ class TraceListener(AdviceListener):
         if not self.holds(call, value, error, False, error is None, error is not None):
             return
         ts = int(time.time() * 1000 - rec.cost_ns / 1e6)
-        self.count_and_emit(TraceModel(rec, call.site, thread_fields(call.thread_id), ts, self.skip_builtins,
-                                       error))
+        self.count_and_emit(TraceModel(rec, call[0], thread_fields(call[4]), ts, self.skip_builtins, error))
 
     def close(self) -> None:
         """The job ended: stop watching the code objects (the engine restores the functions)."""

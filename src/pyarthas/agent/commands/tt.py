@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Dict, List, Optional
 
 from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
+from ..engine import Invocation
 from ..engine.express import ExpressionError, compile_expression
 from ..engine.values import MAX_EXPAND, to_json_value
 from ..model import MessageModel, ResultModel, RowAffectModel
@@ -158,7 +159,7 @@ class TimeTunnelListener(AdviceListener):
     def _record(self, call, value, error) -> None:
         if not self.active or not self.holds(call, value, error, False, error is None, error is not None):
             return
-        record = STORE.add(call, value, error)
+        record = STORE.add(Invocation.of(call), value, error)
         first, self._first = self._first, False
         self.count_and_emit(TimeTunnelModel(self.expand, self.size_limit, timeFragmentList=[record], first=first))
 
@@ -183,7 +184,8 @@ class _Evaluators:
         module_globals = getattr(record.call.site.function, "__globals__", None)
         evaluate = self._bound.get(id(module_globals))
         if evaluate is None:
-            evaluate = self._bound[id(module_globals)] = self.expression.bind(module_globals)
+            evaluate = self._bound[id(module_globals)] = self.expression.bind(
+                module_globals, record.call.site.has_self)
         return evaluate(record.call, record.value, record.error, False, record.is_return, record.is_throw)
 
 

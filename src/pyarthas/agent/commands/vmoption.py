@@ -214,10 +214,10 @@ def jvm_info(agent_start: float) -> Dict[str, List[Dict[str, Any]]]:
             _item("COUNT", len(threads) - len(ours)),
             _item("DAEMON-COUNT", sum(1 for t in threads if t.daemon and t not in ours)),
             _item("AGENT-COUNT", len(ours), "threads started by pyarthas"),
-            _item("SWITCH-INTERVAL", sys.getswitchinterval()),
+            _item("SWITCH-INTERVAL", "%g s" % sys.getswitchinterval()),
         ],
         "FILE-DESCRIPTOR": [
-            _item("OPEN-FILE-DESCRIPTOR-COUNT", memory.pid_fd_count()),
+            _item("OPEN-FILE-DESCRIPTOR-COUNT", memory.open_fd_count()),
             _item("MAX-FILE-DESCRIPTOR-COUNT", _max_fds()),
         ],
     }

@@ -23,7 +23,8 @@ API (stable; other commands build on it)
     engine.replace_original_code(func, new_code) # for redefine: func runs new_code from now on and stays
                                                  # enhanced; reset restores new_code, not the stale one
 
-A command typically does::
+``commands/watch.py`` has it ready for every enhancing command: ``enhancer_options()`` (-E -n -m
+--exclude-class-pattern --timeout --listenerId -v) and ``enhance_or_fail(process, args, listener)``. By hand::
 
     try:
         affect = engine.enhance(args.class_pattern, args.method_pattern, listener, ...)
@@ -35,7 +36,11 @@ A command typically does::
 
 Listeners (``hooks.Listener``) get, on the target's thread, for each call of an enhanced function:
 ``before(call) -> state`` (only when ``wants_before = True``), then ``after_return(call, state, value)`` or
-``after_throw(call, state, error)``. ``call`` is a ``hooks.Invocation``: ``target`` (self/cls or None),
+``after_throw(call, state, error)``; ``state`` is None when ``before`` did not run for that call (listener
+attached mid-call, or a listener without ``wants_before`` next to one with it). A listener removed while a
+call runs still gets that call's after hook once its before hook ran. ``call`` is a ``hooks.Invocation``
+(``raw_call = True`` on the listener class: the plain tuple ``(site, values, start, cost, thread_id)``
+instead, ~150 ns cheaper per call; ``Invocation.of(raw)`` wraps it): ``target`` (self/cls or None),
 ``clazz`` (class, or module for module functions), ``method`` (the function), ``class_name``,
 ``method_name``, ``params`` (list, parameter order, without self/cls; ``*args`` as a tuple and ``**kw`` as a
 dict, one entry each), ``args``, ``kwargs``, ``values`` (raw tuple incl. self), ``start``
@@ -49,7 +54,7 @@ Frames: the wrapper is a real frame between a caller and the original function (
 ``def``). ``is_engine_frame(frame)`` is true for wrapper frames and for the engine's hook frames;
 ``wrapper_frame()`` (called from inside a hook) returns the wrapper frame of the call being reported, whose
 ``f_back`` is the caller. Values: ``values.to_json_value(obj, expand=1, size_limit=10485760)``.
-Expressions: ``express.compile_expression(text, kind)``.
+Expressions: ``express.compile_expression(text)`` then ``.bind(function_globals, has_self)``.
 """
 import itertools
 import sys

@@ -30,11 +30,11 @@ def qualified_name(obj: Any) -> str:
     return "%s.%s" % (module, getattr(obj, "__qualname__", None) or getattr(obj, "__name__", "?"))
 
 
-def all_classes() -> List[type]:
-    """Every class alive in the process (each once), by walking ``__subclasses__`` from ``object``."""
+def with_subclasses(roots: List[type]) -> List[type]:
+    """``roots`` and every class derived from them (each once), by walking ``__subclasses__``."""
     seen = set()
     found = []
-    stack = [object]
+    stack = list(roots)
     while stack:
         cls = stack.pop()
         if id(cls) in seen:
@@ -42,12 +42,15 @@ def all_classes() -> List[type]:
         seen.add(id(cls))
         found.append(cls)
         try:
-            subclasses = type.__subclasses__(cls) if isinstance(cls, type) and issubclass(cls, type) \
-                else cls.__subclasses__()
-        except Exception:
+            stack.extend(type.__subclasses__(cls))
+        except TypeError:
             continue
-        stack.extend(subclasses)
     return found
+
+
+def all_classes() -> List[type]:
+    """Every class alive in the process (cheap, and it sees classes defined inside functions too)."""
+    return with_subclasses([object])
 
 
 def all_modules() -> List[types.ModuleType]:
@@ -106,7 +109,8 @@ def is_function_member(owner: Any, name: str, value: Any) -> bool:
             owner.__name__, None)
     if isinstance(value, _CALLABLE_MEMBER_TYPES):
         return True
-    return callable(value) and hasattr(value, "__wrapped__") and not isinstance(value, type)
+    # functools wrappers (lru_cache, wraps): found without running any __getattr__ of the target's
+    return not isinstance(value, type) and inspect.getattr_static(value, "__wrapped__", None) is not None
 
 
 def functions_of(owner: Any, pattern: str = "*", regex: bool = False) -> List[Tuple[str, Any]]:
@@ -172,6 +176,20 @@ def decorators(obj: Any) -> List[str]:
     while is_decorator(last):
         last += 1
     return [lines[index].strip() for index in range(first, last)]
+
+
+def own_annotations(cls: type) -> dict:
+    """The annotations a class declares itself (3.14 evaluates them lazily: ask for forward references
+    rather than evaluating names that may not resolve)."""
+    try:
+        import annotationlib  # 3.14+
+    except ImportError:
+        annotations = vars(cls).get("__annotations__")
+        return dict(annotations) if isinstance(annotations, dict) else {}
+    try:
+        return dict(annotationlib.get_annotations(cls, format=annotationlib.Format.FORWARDREF))
+    except Exception:
+        return {}
 
 
 def source_file(obj: Any) -> Optional[str]:

@@ -21,7 +21,7 @@ Public helpers:
 - ``gc_summary()``: enabled, thresholds, counts, frozen, garbage.
 - ``type_histogram(limit, live)``: the types of the objects the gc tracks (class instances, containers,
   functions...), with counts and shallow bytes, largest first.
-- ``tracemalloc_status()``.
+- ``tracemalloc_status()``; ``open_fd_count()`` (-1 where /proc is missing).
 """
 import gc
 import os
@@ -269,13 +269,7 @@ def type_histogram(limit: int = 20, live: bool = False, sort_by: str = "count") 
             "types": len(counts)}
 
 
-def object_counts() -> Dict[str, int]:
-    """Cheap object figures: gc-tracked objects per generation would need a full walk, so only the
-    allocator's block count and the gc's allocation counters."""
-    return {"allocatedBlocks": sys.getallocatedblocks(), "gcCount": sum(gc.get_count())}
-
-
-def pid_fd_count() -> int:
+def open_fd_count() -> int:
     try:
         return len(os.listdir("/proc/self/fd"))
     except OSError:

@@ -101,7 +101,7 @@ class Profiler:
         return self.start(settings or Settings(), duration, file, format)
 
     def stop(self, file: Optional[str] = None, format: Optional[str] = None,
-             filters: Optional["Filters"] = None) -> Written:
+             filters: Optional[Filters] = None) -> Written:
         with self._lock:
             if not self.running:
                 raise ProfilerError("Profiler is not active")
@@ -112,7 +112,7 @@ class Profiler:
             return self._write(file, format, filters)
 
     def dump(self, file: Optional[str] = None, format: Optional[str] = None,
-             filters: Optional["Filters"] = None) -> Written:
+             filters: Optional[Filters] = None) -> Written:
         """Write what was collected so far, without stopping."""
         with self._lock:
             if self._sampler is None:
@@ -169,7 +169,7 @@ class Profiler:
             except ProfilerError as exc:  # nobody waits for this answer: the target's stderr is all we have
                 sys.stderr.write("pyarthas: profiler -d: %s\n" % exc)
 
-    def _write(self, file: Optional[str], format: Optional[str], filters: Optional["Filters"] = None) -> Written:
+    def _write(self, file: Optional[str], format: Optional[str], filters: Optional[Filters] = None) -> Written:
         path, format = self._resolve_output(file, format)
         if filters is None or filters.empty:
             filters = self._settings.filters

@@ -26,6 +26,7 @@ MAX_CODES = 100000       # code objects numbered; later new ones (generated code
 TRUNCATED = -1           # pseudo frame ids, named by the profile (thread roots are -4 and below)
 OTHER_STACKS = -2
 OTHER_CODE = -3
+SHORT_WAIT = 0.05        # intervals up to this long sleep between samples instead of waiting on an Event
 IDLE_FRACTION = 0.01     # a thread that used less CPU than this share of the interval is idle
 
 MODES = ("cpu", "wall")
@@ -71,6 +72,7 @@ class Sampler:
     def start(self, duration: Optional[float] = None) -> None:
         """Start (or resume: the counts are kept) sampling, for ``duration`` seconds if given."""
         self._deadline = time.monotonic() + duration if duration else None
+        self._threads = {}   # CPU used while paused must not be credited to the first samples
         stopped = self._stopped = threading.Event()  # a fresh one: a loop still winding down stays stopped
         self._thread = threads.spawn("profiler", lambda: self._loop(stopped))
 
@@ -95,9 +97,12 @@ class Sampler:
         interval = self.interval
         last = time.monotonic()
         next_at = last + interval
+        # Short waits sleep and then look at the flag: Event.wait costs the sampler 6-14 us more of GIL
+        # time per sample, and a stop is still seen within SHORT_WAIT.
+        wait = (lambda delay: time.sleep(delay) or stopped.is_set()) if interval <= SHORT_WAIT else stopped.wait
         while True:
             delay = next_at - time.monotonic()
-            if stopped.wait(delay if delay > 0 else 0):
+            if wait(delay if delay > 0 else 0):
                 return
             now = time.monotonic()
             # A late sample is weighted by the time it covers; the schedule restarts from now rather

@@ -78,6 +78,7 @@ def _bootstrap(args):
                 sys.setswitchinterval(interval)
                 sys.meta_path.remove(finder)  # later imports go through the package's __path__ as usual
             reply("started", agent.url)
+            finder.cache_compiled()
         except OSError as exc:
             import errno
             if exc.errno == errno.EADDRINUSE:
@@ -110,6 +111,7 @@ class _AgentFinder:
             bundle = marshal.loads(handle.read())
         package = args["package"]
         self.modules = {(package + "." + name) if name else package: entry for name, entry in bundle.items()}
+        self.compiled = []
 
     def find_spec(self, name, path=None, target=None):
         entry = self.modules.get(name)
@@ -136,7 +138,31 @@ class _AgentFinder:
         if pyc is not None and len(pyc) > 16 and pyc[:4] == importlib.util.MAGIC_NUMBER and \
                 pyc[4:16] == b"\0\0\0\0" + mtime.to_bytes(4, "little") + size.to_bytes(4, "little"):
             return marshal.loads(pyc[16:])
-        return compile(source, path, "exec", dont_inherit=True)
+        code = compile(source, path, "exec", dont_inherit=True)
+        self.compiled.append((path, code, mtime, size))
+        return code
+
+    def cache_compiled(self):
+        """Write what had to be compiled to __pycache__ (as an import would), so the next attach to this
+        interpreter version loads it instead (compiling a large module holds the GIL for tens of ms).
+        Runs after the agent answered; an install we cannot write to is left alone."""
+        import sys
+        if sys.dont_write_bytecode:
+            return
+        import importlib.util
+        import os
+        from importlib import _bootstrap_external
+        for path, code, mtime, size in self.compiled:
+            try:
+                data = _bootstrap_external._code_to_timestamp_pyc(code, mtime, size)
+                target = importlib.util.cache_from_source(path)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                temporary = "%s.%d.tmp" % (target, os.getpid())
+                with open(temporary, "wb") as handle:
+                    handle.write(data)
+                os.replace(temporary, target)
+            except Exception:  # read-only install, or a private helper gone in some version
+                return
 
 
 try:

@@ -89,24 +89,30 @@ def inspect(pid: int) -> PythonProcess:
         uid, gid = _owner(pid)
     except PermissionError:
         raise AttachError("permission denied: cannot read /proc/%d (run as the process's user or root)" % pid) from None
-    except FileNotFoundError:
-        raise AttachError("no such process: %d" % pid) from None
+    except FileNotFoundError:  # gone meanwhile, or a kernel thread (no executable)
+        raise AttachError("process %d is not a CPython process" % pid) from None
     runtime, version = _find_runtime(pid, maps, exe)
     return PythonProcess(pid, uid, gid, version, runtime, cmdline(pid))
 
 
 def _find_runtime(pid: int, maps: List[Mapping], exe: str) -> Tuple[str, Optional[Tuple[int, int]]]:
+    exe = exe.replace(" (deleted)", "")
+    runtime, version = _named_runtime(maps, exe)
+    if runtime is None:
+        if not _exports_python_api(pid, exe):
+            raise AttachError("process %d is not a CPython process (%s)" % (pid, exe))
+        runtime = exe
+    return runtime, version or _ask_version(pid)
+
+
+def _named_runtime(maps: List[Mapping], exe: str):
+    """(libpython path, version) when one is mapped, else (None, version the executable's name tells)."""
     for mapping in maps:
         match = LIBPYTHON.search(os.path.basename(mapping.path))
         if match:
             return mapping.path, (int(match.group(1)), int(match.group(2)))
-    exe = exe.replace(" (deleted)", "")
-    if not _exports_python_api(pid, exe):
-        raise AttachError("process %d is not a CPython process (%s)" % (pid, exe))
     match = PYTHON_EXE.search(os.path.basename(exe))
-    if match:
-        return exe, (int(match.group(1)), int(match.group(2)))
-    return exe, _ask_version(pid)
+    return None, (int(match.group(1)), int(match.group(2))) if match else None
 
 
 def _exports_python_api(pid: int, exe: str) -> bool:
@@ -143,18 +149,10 @@ def python_processes() -> List[PythonProcess]:
 
 
 def _quick_inspect(pid: int) -> PythonProcess:
-    """Like ``inspect`` but never runs the interpreter: cheap enough for every process."""
+    """Like ``inspect`` but never reads ELF files nor runs the interpreter: cheap enough for every process."""
     exe = os.readlink("/proc/%d/exe" % pid)
-    maps = mappings(pid)
-    for mapping in maps:
-        match = LIBPYTHON.search(os.path.basename(mapping.path))
-        if match:
-            version = (int(match.group(1)), int(match.group(2)))
-            break
-    else:
-        match = PYTHON_EXE.search(os.path.basename(exe))
-        if not match:
-            raise AttachError("not python")
-        version = (int(match.group(1)), int(match.group(2)))
+    runtime, version = _named_runtime(mappings(pid), exe)
+    if version is None:
+        raise AttachError("not python")
     uid, gid = _owner(pid)
-    return PythonProcess(pid, uid, gid, version, exe, cmdline(pid))
+    return PythonProcess(pid, uid, gid, version, runtime or exe, cmdline(pid))

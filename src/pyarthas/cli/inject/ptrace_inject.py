@@ -3,8 +3,8 @@
 Safety by construction (see trampoline.S for the code placed in the target):
 - The injector stops ONE thread for well under a millisecond and changes only its rip, rsp, rax and
   orig_rax. The trampoline it jumps to saves every register, flags and the x87/SSE/AVX/AVX-512 state
-  itself, makes its call, restores everything and resumes where the thread was (restarting the system
-  call it was blocked in). The injector never waits for the call: it detaches at once. So if the injector
+  itself, makes its call, restores everything and resumes where the thread was (a blocking system call
+  it was in returns EINTR, as for a signal; see _plan). The injector never waits for the call: it detaches at once. So if the injector
   is killed at any moment, the kernel detaches the thread and it carries on either untouched or through the
   trampoline: never stopped, never with our registers, never with the GIL taken on its behalf.
 - The trampoline lives in the unused bytes at the end of an executable segment of the target (a private
@@ -22,6 +22,7 @@ import os
 import platform
 import signal
 import struct
+import sys
 import time
 from typing import Dict, NamedTuple
 
@@ -30,14 +31,13 @@ from .process import AttachError, PythonProcess, host_path, mappings
 
 # trampoline.S assembled (as --64; objcopy -O binary -j .text)
 TRAMPOLINE = bytes.fromhex(
-    "9c50535152565755415041514152415341544155415641574889e5488b65c0b8e700000031d20fae2424fc48837df800"
-    "7513ff55f089c3488b7dc8ff55e889dfff55e0eb44b80900000031ff488b75d0ba0300000041ba2200000049c7c0ffff"
-    "ffff4531c90f05483d00f0ffff771a4889c34889c7488b75c8488b4dd0f3a4488b7de84889deff55d8b8e700000031d2"
-    "0fae2c244889ec415f415e415d415c415b415a415941585d5f5e5a595b589dc28800")
+    "9c50535152565755415041514152415341544155415641574889e54c8da5880000004883e4c04881ec000c0000fc31c0"
+    "488dbc2400020000b908000000f348abb8e700000031d20fae242449833c2400751c41ff5424084189c5498b7c243041"
+    "ff5424104489ef41ff542418eb4ab80900000031ff498b742428ba0300000041ba2200000049c7c0ffffffff4531c90f"
+    "05483d00f0ffff771f4989c54889c7498b742430498b4c2428f3a4498b7c24104c89ee41ff542420b8e700000031d20f"
+    "ae2c244889ec415f415e415d415c415b415a415941585d5f5e5a595b589d5cc28800")
 RED_ZONE_AND_RESUME = 144   # the trampoline ends with `ret 136`: resume address at rsp - 144
-PUSHED = 128                # flags + 15 general registers
-DATA_BLOCK = 64
-XSAVE_AREA = 3072           # standard-format XSAVE up to the AVX-512 components (2688 bytes)
+HEADER = 64                 # [E] = F, then 7 words of data; the code follows
 RUNTIME_FUNCTIONS = ("PyGILState_Ensure", "PyRun_SimpleString", "PyGILState_Release", "Py_AddPendingCall")
 
 MODE_RUN_NOW, MODE_SCHEDULE = 0, 1
@@ -111,6 +111,7 @@ def inject(target: PythonProcess, code: str) -> str:
     functions = _runtime_functions(target)
     cave = _find_cave(target)
     tid = _injectable_thread(target.pid)
+    _check_no_shadow_stack(target.pid, tid)
     for _ in range(SIGNAL_RETRIES):
         done = _inject_once(target.pid, tid, source, functions, cave)
         if done is not None:
@@ -122,6 +123,10 @@ def _inject_once(pid: int, tid: int, source: bytes, functions: Dict[str, int], c
     try:
         _ptrace(PTRACE_SEIZE, tid)
     except PermissionError:
+        tracer = _tracer(pid)
+        if tracer:
+            raise AttachError("process %d is already traced by process %d (a debugger or profiler?); detach it "
+                              "first" % (pid, tracer)) from None
         raise AttachError("ptrace is not permitted on process %d: run as root or as its user, allow it "
                           "(sysctl kernel.yama.ptrace_scope=0, or CAP_SYS_PTRACE in a container), or start "
                           "the program with PYARTHAS_ARM=1" % pid) from None
@@ -144,8 +149,8 @@ def _inject_once(pid: int, tid: int, source: bytes, functions: Dict[str, int], c
         _ptrace(PTRACE_GETREGS, tid, 0, ctypes.addressof(regs))
         with open("/proc/%d/mem" % pid, "r+b", buffering=0) as memory:
             plan = _plan(regs, memory)
-            _write_call(memory, regs, plan, source, functions, cave)
-            regs.rip, regs.rsp = cave, regs.rsp - RED_ZONE_AND_RESUME
+            regs.rsp = _write_call(memory, regs, plan, source, functions, cave)
+            regs.rip = cave
             regs.rax, regs.orig_rax = plan.resume_rax & (2 ** 64 - 1), 2 ** 64 - 1
             # From here on the thread resumes through the trampoline, with or without us.
             _ptrace(PTRACE_SETREGS, tid, 0, ctypes.addressof(regs))
@@ -158,12 +163,35 @@ def _inject_once(pid: int, tid: int, source: bytes, functions: Dict[str, int], c
             pass  # not stopped (or gone): the kernel detaches when this process exits
 
 
+def _tracer(pid: int) -> int:
+    try:
+        with open("/proc/%d/status" % pid) as handle:
+            for line in handle:
+                if line.startswith("TracerPid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _check_no_shadow_stack(pid: int, tid: int) -> None:
+    """The trampoline returns with a `ret` that no `call` matched: a CET shadow stack would kill the
+    thread for it. (No distribution enables user shadow stacks by default yet.)"""
+    try:
+        with open("/proc/%d/task/%d/status" % (pid, tid)) as handle:
+            features = [line for line in handle if line.startswith("x86_Thread_features:")]
+    except OSError:
+        return
+    if features and "shstk" in features[0].split()[1:]:
+        raise AttachError("process %d runs with a CET shadow stack, which the ptrace injector cannot work "
+                          "with; start it with PYARTHAS_ARM=1 instead" % pid)
+
+
 def _pause_for_tests(stage: str) -> None:
     """PYARTHAS_INJECT_PAUSE=STAGE:SECONDS holds the thread stopped at STAGE ("seized": nothing changed yet;
     "redirected": registers pointed at the trampoline) so tests can kill the injector right there."""
     wanted, _, seconds = os.environ.get("PYARTHAS_INJECT_PAUSE", "").partition(":")
     if wanted == stage:
-        import sys
         sys.stderr.write("pyarthas: paused at %s\n" % stage)
         sys.stderr.flush()
         time.sleep(float(seconds))
@@ -184,45 +212,48 @@ def _wait_for_stop(tid: int) -> int:
 
 
 def _plan(regs: Registers, memory) -> Plan:
-    """Where the thread resumes once the trampoline is done, and which way the code runs."""
+    """Where the thread resumes once the trampoline is done, and which way the code runs.
+
+    A blocking system call we interrupted returns EINTR, exactly as when a signal with a Python handler
+    arrives (CPython installs its handlers without SA_RESTART, so code in a Python process already copes):
+    Python's own calls check signals and retry with the time left (PEP 475), its lock waits also run
+    pending calls, and a signal that arrived meanwhile is handled at once instead of after the call.
+    Only calls the kernel says must never see EINTR are restarted."""
     syscall, result = _signed(regs.orig_rax), _signed(regs.rax)
     interrupted = syscall >= 0 and -result in (ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK)
     if not interrupted:
         return Plan(MODE_SCHEDULE, regs.rip, result, "scheduled a pending call on the running main thread")
     mode = MODE_RUN_NOW if syscall in SYSCALLS_WITHOUT_GIL else MODE_SCHEDULE
-    memory.seek(regs.rip - 2)
-    restartable = -result != ERESTART_RESTARTBLOCK and memory.read(2) in SYSCALL_INSTRUCTIONS
-    if syscall == SYS_FUTEX or not restartable:
-        # EINTR is what a signal would have caused; Python's lock waits then run pending calls
-        plan = Plan(mode, regs.rip, -EINTR, "")
-    else:
-        plan = Plan(mode, regs.rip - 2, syscall, "")
     name = SYSCALLS_WITHOUT_GIL.get(syscall, "futex" if syscall == SYS_FUTEX else "system call %d" % syscall)
     how = ("ran on the main thread blocked in %s" if mode == MODE_RUN_NOW
            else "scheduled a pending call on the main thread blocked in %s") % name
-    return plan._replace(how=how)
+    if -result == ERESTARTNOINTR:
+        memory.seek(regs.rip - 2)
+        if memory.read(2) not in SYSCALL_INSTRUCTIONS:
+            raise AttachError("cannot resume the interrupted system call %d safely; try again" % syscall)
+        return Plan(mode, regs.rip - 2, syscall, how)
+    return Plan(mode, regs.rip, -EINTR, how)
 
 
-def _write_call(memory, regs: Registers, plan: Plan, source: bytes, functions: Dict[str, int], cave: int) -> None:
+def _write_call(memory, regs: Registers, plan: Plan, source: bytes, functions: Dict[str, int], cave: int) -> int:
+    """Write the trampoline and its data (see trampoline.S); returns the rsp to enter it with."""
     resume_at = regs.rsp - RED_ZONE_AND_RESUME
-    data_top = resume_at - PUSHED
-    code_at = (data_top - DATA_BLOCK - len(source)) & ~15
-    xsave_at = (code_at - XSAVE_AREA) & ~63
-    data = struct.pack("<8Q", xsave_at, code_at, len(source), functions["Py_AddPendingCall"],
-                       functions["PyGILState_Release"], functions["PyRun_SimpleString"],
-                       functions["PyGILState_Ensure"], plan.mode)
-    block = bytearray(data_top - xsave_at)
-    block[code_at - xsave_at:code_at - xsave_at + len(source)] = source
-    block[-DATA_BLOCK:] = data
+    entry = (resume_at - HEADER - len(source)) & ~15
+    header = struct.pack("<8Q", resume_at, plan.mode, functions["PyGILState_Ensure"],
+                         functions["PyRun_SimpleString"], functions["PyGILState_Release"],
+                         functions["Py_AddPendingCall"], len(source), entry + HEADER)
+    block = bytearray(resume_at + 8 - entry)  # from E to [F] included
+    block[:HEADER] = header
+    block[HEADER:HEADER + len(source)] = source
+    block[-8:] = struct.pack("<Q", plan.resume_rip)
     try:
         memory.seek(cave)
         memory.write(TRAMPOLINE)
-        memory.seek(xsave_at)
+        memory.seek(entry)
         memory.write(bytes(block))
-        memory.seek(resume_at)
-        memory.write(struct.pack("<Q", plan.resume_rip))
     except OSError as exc:
         raise AttachError("cannot write into the target's memory: %s" % exc) from None
+    return entry
 
 
 def _image_bias(pid: int, path: str, elf: ElfFile) -> int:

@@ -5,17 +5,15 @@
 # The injector stops one thread and only changes its rip, rsp, rax (and orig_rax = -1, so the kernel does
 # not restart an interrupted syscall behind our back). Everything else is saved and restored HERE, inside
 # the target, so the thread comes back intact even if the injector dies right after setting the registers.
-#
-# On entry: rsp = F = original rsp - 144 (below the interrupted function's 128-byte red zone);
-#   [F] = where to resume (the original rip, or the syscall instruction to restart it);
-#   rax = the value rax must hold when resuming.
-# The injector wrote a data block just below the 128 bytes this code pushes (rbp = F - 128):
-#   [rbp-8]  mode: 0 = run now on this thread (it sits in a blocking syscall with the GIL released),
+# On entry: rsp = E, rip = trampoline, rax = the value rax must hold when resuming; everything the
+# injector wrote lies at E and above, so nothing the kernel pushes below rsp (a signal frame, if a signal
+# arrives while this runs) can overwrite it:
+#   [E]      F = original rsp - 144 (below the interrupted function's 128-byte red zone)
+#   [E+8]    mode: 0 = run now on this thread (it sits in a blocking system call with the GIL released),
 #                  1 = schedule with Py_AddPendingCall (the thread may be anywhere)
-#   [rbp-16] PyGILState_Ensure   [rbp-24] PyRun_SimpleString   [rbp-32] PyGILState_Release
-#   [rbp-40] Py_AddPendingCall   [rbp-48] length of the code, NUL included
-#   [rbp-56] address of the code (a C string on this stack)
-#   [rbp-64] address of a zeroed, 64-byte aligned XSAVE area (3072 bytes)
+#   [E+16] PyGILState_Ensure   [E+24] PyRun_SimpleString   [E+32] PyGILState_Release
+#   [E+40] Py_AddPendingCall   [E+48] length of the code, NUL included   [E+56] address of the code
+#   [F]      where to resume: the original rip, or the syscall instruction when it must be restarted
         .intel_syntax noprefix
         .text
         .globl trampoline
@@ -37,25 +35,31 @@ trampoline:
         push r14
         push r15
         mov rbp, rsp
-        mov rsp, [rbp-64]
-        mov eax, 0xe7              # x87, SSE, AVX, AVX-512 state: all a C call may clobber
+        lea r12, [rbp+136]         # the data block at E+8
+        and rsp, -64
+        sub rsp, 3072              # XSAVE area: x87, SSE, AVX, AVX-512 state (2688 bytes)
+        cld
+        xor eax, eax
+        lea rdi, [rsp+512]
+        mov ecx, 8
+        rep stosq                  # zero its header, as XRSTOR requires
+        mov eax, 0xe7              # all a C call may clobber
         xor edx, edx
         xsave [rsp]
-        cld
-        cmp qword ptr [rbp-8], 0
+        cmp qword ptr [r12], 0
         jne schedule
 run_now:
-        call [rbp-16]              # PyGILState_Ensure()
-        mov ebx, eax
-        mov rdi, [rbp-56]
-        call [rbp-24]              # PyRun_SimpleString(code)
-        mov edi, ebx
-        call [rbp-32]              # PyGILState_Release(state)
+        call [r12+8]               # PyGILState_Ensure()
+        mov r13d, eax
+        mov rdi, [r12+48]
+        call [r12+16]              # PyRun_SimpleString(code)
+        mov edi, r13d
+        call [r12+24]              # PyGILState_Release(state)
         jmp restore
 schedule:
         mov eax, 9                 # mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0):
         xor edi, edi               # the code must outlive this stack frame
-        mov rsi, [rbp-48]
+        mov rsi, [r12+40]
         mov edx, 3
         mov r10d, 0x22
         mov r8, -1
@@ -63,14 +67,14 @@ schedule:
         syscall
         cmp rax, -4096
         ja restore                 # no memory: give up quietly, the injector times out and says so
-        mov rbx, rax
+        mov r13, rax
         mov rdi, rax
-        mov rsi, [rbp-56]
-        mov rcx, [rbp-48]
+        mov rsi, [r12+48]
+        mov rcx, [r12+40]
         rep movsb
-        mov rdi, [rbp-24]          # Py_AddPendingCall(PyRun_SimpleString, copy)
-        mov rsi, rbx
-        call [rbp-40]
+        mov rdi, [r12+16]          # Py_AddPendingCall(PyRun_SimpleString, copy)
+        mov rsi, r13
+        call [r12+32]
 restore:
         mov eax, 0xe7
         xor edx, edx
@@ -92,4 +96,5 @@ restore:
         pop rbx
         pop rax
         popfq
+        pop rsp                    # rsp = F
         ret 136                    # rip = [F], rsp = F + 144 = the original rsp, in one instruction
