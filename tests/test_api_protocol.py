@@ -188,7 +188,8 @@ def test_background_job_frees_the_session(target):
     second = session.async_exec("version")
     assert second["state"] == "SCHEDULED"
     seen = set()
-    session.pull_until(lambda r: seen.add(r["type"]) or {"dashboard", "version"} <= seen)
+    session.pull_until(lambda r: seen.add((r["type"], r["jobId"])) or
+                       {("dashboard", job_id), ("version", second["body"]["jobId"])} <= seen)
     assert session.api("interrupt_job")["message"] == "no foreground job is running"
     session.close()  # closing the session ends its background job too
 

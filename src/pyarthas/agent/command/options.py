@@ -48,7 +48,7 @@ class Option:
                              % (raw, self.display_name(), ", ".join(self.choices)))
         try:
             if self.type is bool:
-                return _to_bool(raw)
+                return to_bool(raw)
             return self.type(raw)
         except (TypeError, ValueError):
             raise UsageError("Invalid value '%s' for option '%s'" % (raw, self.display_name())) from None
@@ -91,7 +91,7 @@ class Namespace:
 HELP_OPTION = Option("help", "h", flag=True, help="this help")
 
 
-def _to_bool(raw: str) -> bool:
+def to_bool(raw: str) -> bool:
     lowered = raw.strip().lower()
     if lowered in ("true", "1", "yes", "on"):
         return True

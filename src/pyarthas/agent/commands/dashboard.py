@@ -4,11 +4,12 @@ import os
 import platform
 import sys
 import time
-from typing import Any, ClassVar, Dict, List, Optional
+from typing import Any, ClassVar, Dict, List
 
 from ..command.base import Command, register
 from ..command.options import Option
 from ..inspect.memory import gc_infos, memory_info
+from ..inspect.process import process_start_time
 from ..inspect.threads import thread_snapshot
 from ..model import ResultModel
 
@@ -40,21 +41,9 @@ def runtime_info(start_time: float) -> Dict[str, Any]:
         "pythonHome": sys.prefix,
         "systemLoadAverage": round(load, 2),
         "processors": os.cpu_count() or 1,
-        "uptime": int(time.time() - _process_start_time(start_time)),
+        "uptime": int(time.time() - process_start_time(start_time)),
         "timestamp": int(time.time() * 1000),
     }
-
-
-def _process_start_time(fallback: float) -> float:
-    """The process's own start (not the agent's), from /proc where there is one."""
-    try:
-        with open("/proc/self/stat") as handle:
-            ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/uptime") as handle:
-            uptime = float(handle.read().split()[0])
-        return time.time() - uptime + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return fallback
 
 
 @register

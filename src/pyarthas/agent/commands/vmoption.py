@@ -11,7 +11,7 @@ import time
 from typing import Any, Callable, ClassVar, Dict, List, Optional
 
 from ..command.base import Command, CommandError, register
-from ..command.options import Argument, _to_bool
+from ..command.options import Argument, to_bool
 from ..inspect import finder, memory
 from ..model import MessageModel, ResultModel, format_time
 from ..util.threads import is_agent_thread
@@ -45,7 +45,7 @@ def _text(value: Any) -> str:
 
 
 def _set_gc_enabled(raw: str) -> None:
-    (gc.enable if _to_bool(raw) else gc.disable)()
+    (gc.enable if to_bool(raw) else gc.disable)()
 
 
 def _set_gc_threshold(raw: str) -> None:
@@ -64,7 +64,7 @@ def _set_recursion_limit(raw: str) -> None:
 
 
 def _set_dont_write_bytecode(raw: str) -> None:
-    sys.dont_write_bytecode = _to_bool(raw)
+    sys.dont_write_bytecode = to_bool(raw)
 
 
 _GC_DEFAULT_THRESHOLD = (700, 10, 10) if sys.version_info < (3, 13) else (2000, 10, 10)
@@ -161,8 +161,8 @@ def _item(name: str, value: Any, desc: Optional[str] = None) -> Dict[str, Any]:
 
 
 def _process_start() -> float:
-    from .dashboard import _process_start_time
-    return _process_start_time(time.time())
+    from ..inspect.process import process_start_time
+    return process_start_time(time.time())
 
 
 def jvm_info(agent_start: float) -> Dict[str, List[Dict[str, Any]]]:
