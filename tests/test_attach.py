@@ -1,4 +1,5 @@
 """``pyarthas attach PID`` against real processes that never imported pyarthas, under every CPython here."""
+import glob
 import os
 import re
 import shutil
@@ -49,6 +50,19 @@ TARGETS = {
             connection.sendall(b"pong")
             connection.close()
     """,
+    # an asyncio server: the event loop waits in epoll_wait
+    "asyncio": """
+        import asyncio
+        async def pong(reader, writer):
+            writer.write(b"pong")
+            await writer.drain()
+            writer.close()
+        async def main():
+            server = await asyncio.start_server(pong, "127.0.0.1", 0)
+            print("ready", server.sockets[0].getsockname()[1], flush=True)
+            await server.serve_forever()
+        asyncio.run(main())
+    """,
     # the main thread waits in join() (a lock) while another thread does the work
     "join": """
         import sys, threading, time
@@ -86,7 +100,7 @@ def attach(target, *args, env=None):
 
 def assert_alive(target, kind):
     """The target goes on doing what it did, as fast as before."""
-    if kind == "accept":
+    if kind in ("accept", "asyncio"):
         port = int(target.ready_line.split()[1])
         with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
             connection.settimeout(10)
@@ -260,6 +274,26 @@ def test_bad_pids(tmp_path):
         not_python.wait(10)
     done = pyarthas("attach", "0")
     assert done.returncode != 0 and "no such process" in done.stderr
+
+
+def older_python():
+    pyenv = shutil.which("pyenv")
+    if not pyenv:
+        return None
+    root = subprocess.run([pyenv, "root"], capture_output=True, text=True, timeout=20).stdout.strip()
+    found = sorted(glob.glob(os.path.join(root, "versions", "3.[5-8].*", "bin", "python3")))
+    return found[-1] if found else None
+
+
+@pytest.mark.skipif(older_python() is None, reason="no CPython older than 3.9 here")
+def test_python_older_than_3_9_is_refused(tmp_path):
+    target = start_target(older_python(), tmp_path, "sleep")
+    try:
+        done = pyarthas("attach", str(target.proc.pid))
+        assert done.returncode != 0 and "pyarthas needs 3.9 or later" in done.stderr, done.stderr
+        assert target.alive()
+    finally:
+        target.kill()
 
 
 def unused_pid():

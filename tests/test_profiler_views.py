@@ -1,4 +1,9 @@
 """Console views of profiler and redefine results (Arthas's ProfilerView text, redefine's table)."""
+import os
+import subprocess
+import sys
+
+from harness import ROOT, post_raw, start_script
 from pyarthas.cli.views import Context, render
 from pyarthas.cli.views.text import strip_ansi
 
@@ -59,3 +64,22 @@ def test_redefine_views():
     assert render({"type": "redefine", "redefineEntries": []}, PLAIN).endswith("Affect(row-cnt:0)")
     restored = {"type": "redefine", "restoredCount": 0, "restoredMethods": []}
     assert render(restored, PLAIN) == "restore success, size: 0"
+
+
+def test_console_prints_the_full_url_of_the_flame_graph(tmp_path):
+    """``pyarthas console URL -c 'profiler ...'`` against a real target: the file's URL is clickable."""
+    target = start_script(sys.executable, "import time\nwhile True:\n    time.sleep(0.01)\n", tmp_path)
+    try:
+        env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "src"))
+        done = subprocess.run([sys.executable, "-m", "pyarthas", "console", target.url, "-c",
+                               "profiler start -e wall; profiler stop -f console.html"],
+                              capture_output=True, text=True, timeout=60, env=env)
+        assert done.returncode == 0, done.stderr
+        url = target.url + "/arthas-output/console.html"
+        assert done.stdout.splitlines() == [
+            "Started [wall] profiling", "OK", "profiler output url: " + url,
+            "profiler output file: " + str(tmp_path / "arthas-output" / "console.html")]
+        status, _, body = post_raw(target.url, b"", method="GET", path="/arthas-output/console.html")
+        assert status == 200 and b'id="flamegraph"' in body
+    finally:
+        target.kill()

@@ -2,7 +2,6 @@
 
 Also holds what the tests of stack, monitor and tt share: the purpose-built target and small helpers.
 """
-import pytest
 
 from harness import start_demo
 
@@ -182,7 +181,7 @@ def test_trace_demo_run_shows_children_within_parent(target_python, tmp_path):
 
 def test_trace_merges_repeats_and_marks_exceptions(spawn):
     target = start_target(spawn)
-    results = run_ok(target, "trace __main__.Worker step -n 3 --skip-builtins false")
+    results = run_ok(target, "trace -E '__main__\\.Work.r' 'st.p' -n 3 --skipJDKMethod false")
     for trace in of_type(results, "trace"):
         method, children = method_children(trace)
         by_name = {child["methodName"]: child for child in children}
@@ -192,7 +191,7 @@ def test_trace_merges_repeats_and_marks_exceptions(spawn):
         assert by_name["len"]["className"] == "builtins" and by_name["len"]["times"] == 1
         assert "throw" not in method
         # --skip-builtins true (the default) hides builtins
-    results = run_ok(target, "trace __main__.Worker step -n 1")
+    results = run_ok(target, "trace __main__.Work* step -n 1 --exclude-class-pattern *Nothing")
     method, children = method_children(of_type(results, "trace")[0])
     assert {child["methodName"] for child in children} == {"helper", "fail"}
 
@@ -266,3 +265,114 @@ def test_trace_errors(spawn):
     assert status["statusCode"] == 1 and "params[99]" in status["message"]
     assert not is_enhanced(target, "__main__.Worker.step")
     assert target.alive()
+
+
+# Other tools in the same process: a Python profile function on one thread (3.9-3.11 tracing chains and
+# restores it), cProfile on another (never displaced: its calls are skipped, with a message), and on 3.12+
+# three sys.monitoring tool ids taken by "another tool" counting CALL events in the same function.
+COEXIST = TARGET.replace('print("ready", flush=True)', '''
+import cProfile
+EVENTS = {"profile": 0, "monitoring": 0}
+PROFILE_KEPT = [True]
+
+def counting_profile(frame, event, arg):
+    EVENTS["profile"] += 1
+
+def profiled_loop():
+    sys.setprofile(counting_profile)
+    worker = Worker()
+    while True:
+        worker.step(3)
+        PROFILE_KEPT[0] = sys.getprofile() is counting_profile
+        time.sleep(0.003)
+
+def cprofiled_loop():
+    profiler = cProfile.Profile()
+    profiler.enable()
+    worker = Worker()
+    while True:
+        worker.step(2)
+        time.sleep(0.003)
+
+if sys.version_info >= (3, 12):
+    def count_call(code, offset, callee, arg0):
+        EVENTS["monitoring"] += 1
+    for tool in (4, 3, 1):
+        sys.monitoring.use_tool_id(tool, "other-tool-%d" % tool)
+        sys.monitoring.register_callback(tool, sys.monitoring.events.CALL, count_call)
+        sys.monitoring.set_local_events(tool, Worker.step.__code__, sys.monitoring.events.CALL)
+    threading.Thread(target=worker_loop, args=(Worker(),), name="plain", daemon=True).start()
+else:
+    threading.Thread(target=profiled_loop, name="profiled", daemon=True).start()
+    threading.Thread(target=cprofiled_loop, name="cprofiled", daemon=True).start()
+print("ready", flush=True)''')
+
+
+def ognl_value(target, expression):
+    values = of_type(target.results("ognl '%s'" % expression), "ognl")
+    assert values, expression
+    return values[0]["value"]
+
+
+def test_trace_coexists_with_other_profilers_and_monitoring_tools(spawn, target_python):
+    target = spawn(COEXIST)
+    target.wait_stdout("ready", timeout=20)
+    modern = ognl_value(target, "sys.version_info >= (3, 12)")
+    counter = "monitoring" if modern else "profile"
+    before = ognl_value(target, '__main__.EVENTS["%s"]' % counter)
+    results = run_ok(target, "trace __main__.Worker step -n 60")
+    traces = of_type(results, "trace")
+    threads = {trace["root"]["threadName"] for trace in traces}
+    for trace in traces:
+        _, children = method_children(trace)
+        assert [c["times"] for c in children if c["methodName"] == "helper"][0] in (2, 3, 5)
+    if modern:
+        assert ognl_value(target, "[sys.monitoring.get_tool(i) for i in (4, 3, 1)]") == [
+            "other-tool-4", "other-tool-3", "other-tool-1"]
+    else:
+        assert "profiled" in threads and "cprofiled" not in threads
+        messages = [m["message"] for m in of_type(results, "message")]
+        assert any("cprofiled" in m and "another profiler" in m for m in messages), messages
+        assert ognl_value(target, "__main__.PROFILE_KEPT[0]") is True
+    after = ognl_value(target, '__main__.EVENTS["%s"]' % counter)
+    assert after > before                                     # the other tool kept getting its events
+    assert not is_enhanced(target, "__main__.Worker.step")
+    assert target.alive()
+
+
+def test_two_traces_at_once_and_listener_id(spawn):
+    target = spawn(TARGET)
+    target.wait_stdout("ready", timeout=20)
+    first, second = target.session(), target.session()
+    job = first.async_exec("trace __main__.Worker step -n 40")["body"]["jobId"]
+    pulled = first.pull_until(lambda r: r.get("type") == "enhancer")
+    results = second.run_to_status("trace __main__.Worker step -n 5")
+    assert len(of_type(results, "trace")) == 5
+    if not any(r.get("type") == "status" for r in pulled):
+        pulled += first.pull_until(lambda r: r.get("type") == "status" and r.get("jobId") == job, timeout=30)
+    assert len(of_type(pulled, "trace")) == 40
+
+    # --listenerId: a running trace on outer gets inner added; inner's calls then nest in outer's tree
+    job = first.async_exec("trace __main__.Worker outer -n 1000")["body"]["jobId"]
+    pulled = first.pull_until(lambda r: r.get("type") == "enhancer")
+    listener_id = [r for r in pulled if r.get("type") == "enhancer"][0]["effect"]["listenerId"]
+    added = second.run_to_status("trace __main__.Worker inner --listenerId %d" % listener_id)
+    assert of_type(added, "enhancer")[0]["success"] and status_of(added)["statusCode"] == 0
+    nested = []
+
+    def has_nested(result):
+        if result.get("type") != "trace":
+            return False
+        _, children = method_children(result)
+        inner = [c for c in children if c["methodName"] == "inner"]
+        if inner and inner[0].get("children"):
+            nested.append(inner[0]["children"][0])
+            return True
+        return False
+
+    first.pull_until(has_nested, timeout=30)
+    assert nested[0]["methodName"] == "inner" and nested[0]["lineNumber"] == -1
+    first.api("interrupt_job")
+    first.pull_until(lambda r: r.get("type") == "status" and r.get("jobId") == job)
+    assert not is_enhanced(target, "__main__.Worker.outer")
+    assert not is_enhanced(target, "__main__.Worker.inner")

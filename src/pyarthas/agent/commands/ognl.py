@@ -11,14 +11,7 @@ from ..engine import matcher
 from ..engine.express import ExpressionError, compile_expression, evaluate_standalone
 from ..engine.values import MAX_EXPAND, to_json_value
 from ..model import ResultModel, RowAffectModel
-
-
-def _size_limit(process) -> int:
-    try:
-        value = int(process.agent.options.get("object-size-limit"))
-        return value if value > 0 else 10 * 1024 * 1024
-    except Exception:
-        return 10 * 1024 * 1024
+from .watch import global_size_limit
 
 
 @dataclasses.dataclass
@@ -54,7 +47,7 @@ class OgnlCommand(Command):
             raise CommandError(-1, "Failed to execute ognl, exception message: %s: %s, please check "
                                    "$HOME/logs/arthas/arthas.log for more details. " % (type(error).__name__, error))
         expand = max(0, min(args.expand, MAX_EXPAND))
-        process.emit(OgnlModel(value=to_json_value(value, expand, _size_limit(process)), expand=expand))
+        process.emit(OgnlModel(value=to_json_value(value, expand, global_size_limit(process)), expand=expand))
 
 
 @dataclasses.dataclass
@@ -99,7 +92,7 @@ class GetStaticCommand(Command):
             raise CommandError(-1, "Found more than one class for: %s, Please use a more specific pattern."
                                % args.class_pattern)
         expand = max(0, min(args.expand, MAX_EXPAND))
-        limit = _size_limit(process)
+        limit = global_size_limit(process)
         count = 0
         for owner_name, owner in owners:
             for name, value in _static_fields(owner, field_match, args.field_pattern.startswith("_")):

@@ -10,14 +10,15 @@ thread node, the traced function's node and one node per call site of its direct
 tt share: the condition per call, the ``-n`` count, failures that end the job.
 """
 import itertools
+import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
 from ..engine import Listener
-from ..engine import calltree
+from ..engine import calltree, trace_tree
 from ..engine.express import ExpressionError, compile_expression
 from ..model import MessageModel, ResultModel
 from .watch import enhance_or_fail, enhancer_options
@@ -137,16 +138,20 @@ class TraceModel(ResultModel):
         self._built: Optional[Dict[str, Any]] = None
 
     def fields(self) -> Dict[str, Any]:
-        if self._built is None:
+        built = self._built
+        if built is None:
+            rec, error = self._rec, self._error
+            if rec is None:                  # another consumer's thread built it meanwhile
+                return self._built
             counter = [1]
-            method = calltree.build_method_node(self._rec, self._site.class_name, self._site.method_name,
-                                                self._skip_builtins, self._error, counter)
+            method = trace_tree.build_method_node(rec, self._site.class_name, self._site.method_name,
+                                                  self._skip_builtins, error, counter)
             thread = dict(type="thread", classloader=loader_text(self._site.function), timestamp=self._ts,
                           **self._thread)
             thread["children"] = [method]
-            self._built = {"nodeCount": counter[0], "root": thread}
+            built = self._built = {"nodeCount": counter[0], "root": thread}
             self._rec = self._error = None   # keep no reference to the target's objects once built
-        return self._built
+        return built
 
     def item_count(self) -> int:
         return 1
@@ -164,6 +169,7 @@ class TraceListener(AdviceListener):
         self._codes: Dict[Any, Any] = {}     # site -> the code object the call runs (watched)
         self._lock = threading.Lock()
         self._closed = False
+        self._warned = False
 
     def before(self, call):
         code = self._codes.get(call[0])
@@ -171,7 +177,13 @@ class TraceListener(AdviceListener):
             code = self._watch(call[0])
             if code is None:
                 return None
-        return calltree.TIMER.begin(code, self)
+        rec = calltree.TIMER.begin(code, self)
+        if rec is None and not self._warned and calltree.TIMER.blocked_by_other_profiler():
+            self._warned = True
+            self.process.emit(MessageModel(message=(
+                "trace: calls on thread %s are not traced: another profiler (%s) is active on it"
+                % (thread_fields(call[4])["threadName"], type(sys.getprofile()).__name__))))
+        return rec
 
     def _watch(self, site):
         with self._lock:

@@ -113,10 +113,14 @@ class TimeTunnelModel(ResultModel):
         self._built: Optional[Dict[str, Any]] = None
 
     def fields(self) -> Dict[str, Any]:
-        if self._built is None:
+        built = self._built
+        if built is None:
+            parts = self._parts
+            if parts is None:                # another consumer's thread built it meanwhile
+                return self._built
             limit = self._size_limit or 10 * 1024 * 1024
             out: Dict[str, Any] = {}
-            for name, value in self._parts.items():
+            for name, value in parts.items():
                 if name == "timeFragmentList":
                     value = [fragment_json(r, self._expand, limit) for r in value]
                 elif name == "timeFragment":
@@ -132,12 +136,14 @@ class TimeTunnelModel(ResultModel):
             out["expand"] = self._expand
             if self._size_limit is not None:
                 out["sizeLimit"] = self._size_limit
-            self._built = out
-            self._parts = {}
-        return self._built
+            built = self._built = out
+            self._parts = None               # keep no reference to the target's objects once built
+        return built
 
     def item_count(self) -> int:
-        return max(1, len(self._parts.get("timeFragmentList", ())))
+        parts = self._parts
+        return max(1, len(parts.get("timeFragmentList", ()) if parts is not None else
+                          (self._built or {}).get("timeFragmentList", ())))
 
 
 class TimeTunnelListener(AdviceListener):

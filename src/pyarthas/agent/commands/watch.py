@@ -16,7 +16,7 @@ from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
 from ..engine import Listener, NothingMatched
 from ..engine.express import ExpressionError, compile_expression
-from ..engine.values import MAX_EXPAND, to_json_value
+from ..engine.values import DEFAULT_SIZE_LIMIT, MAX_EXPAND, to_json_value
 from ..model import EnhancerAffect, EnhancerModel, MessageModel, ResultModel
 
 DEFAULT_EXPRESS = "{params, target, returnObj}"
@@ -67,6 +67,7 @@ class WatchModel(ResultModel):
     an agent thread: results dropped by a full queue never cost the serialization."""
 
     type = "watch"
+    defer_json = True      # the session serializes it when a consumer takes it (see session/distribution)
 
     def __init__(self, ts: int, cost: float, value: Any, expand: int, size_limit: int, class_name: str,
                  method_name: str, access_point: str):
@@ -84,9 +85,12 @@ class WatchModel(ResultModel):
     def value(self) -> Any:
         converted = self._json
         if converted is _UNSET:
-            converted = to_json_value(self._raw, self.expand, self.sizeLimit)
-            self._json = converted
-            self._raw = None          # keep no reference to the target's objects once converted
+            raw = self._raw
+            converted = self._json    # another consumer may have converted it in the meantime
+            if converted is _UNSET:
+                converted = to_json_value(raw, self.expand, self.sizeLimit)
+                self._json = converted
+                self._raw = None      # keep no reference to the target's objects once converted
         return converted
 
     def fields(self):
@@ -99,6 +103,10 @@ class WatchModel(ResultModel):
 
 
 _UNSET = object()
+
+
+def _ignored(call, state=None, outcome=None) -> None:
+    """The hook of an access point the watch does not report."""
 
 
 class WatchListener(Listener):
@@ -122,40 +130,43 @@ class WatchListener(Listener):
         self.finished = threading.Event()     # the -n limit was reached
         self._count = itertools.count(1)
         self._evaluators = {}
+        self.before = self._hook(AT_ENTER, True, False, False)
+        self.after_return = self._hook(AT_EXIT, False, True, False) if at_return else _ignored
+        self.after_throw = self._hook(AT_EXCEPTION_EXIT, False, False, True) if at_throw else _ignored
 
-    # ---- hooks (target threads); the condition-false path is kept to two small calls ----
+    # ---- hooks (target threads) ----
 
-    def before(self, call) -> None:
-        if self.active:
-            self._advise(call, AT_ENTER, None, None, True, False, False)
+    def _hook(self, access_point: str, is_before: bool, is_return: bool, is_throw: bool):
+        """The hook for one access point, as a closure over what it needs: a call whose condition is
+        false costs this one function call plus the condition's."""
+        evaluators = self._evaluators
+        bind = self._bind
+        listener = self
 
-    def after_return(self, call, state, value) -> None:
-        if self.at_return and self.active:
-            self._advise(call, AT_EXIT, value, None, False, True, False)
+        def hook(call, state=None, outcome=None) -> None:
+            if not listener.active:
+                return
+            site = call[0]
+            condition, express = evaluators.get(site) or bind(site)
+            result = outcome if is_return else None
+            error = outcome if is_throw else None
+            try:
+                if condition is not None:
+                    matched = condition(call, result, error, is_before, is_return, is_throw)
+                    if listener.verbose:
+                        listener.process.emit(MessageModel(message="Condition express: %s , result: %s"
+                                                           % (listener.condition_text, bool(matched))))
+                    if not matched:
+                        return
+                value = express(call, result, error, is_before, is_return, is_throw)
+            except Exception as failure:
+                listener._failed(call, failure)
+                return
+            listener._count_and_emit(WatchModel(int(time.time() * 1000), call[3], value, listener.expand,
+                                                listener.size_limit, site.class_name, site.method_name,
+                                                access_point))
 
-    def after_throw(self, call, state, error) -> None:
-        if self.at_throw and self.active:
-            self._advise(call, AT_EXCEPTION_EXIT, None, error, False, False, True)
-
-    def _advise(self, call, access_point: str, result, error, is_before: bool, is_return: bool,
-                is_throw: bool) -> None:
-        site = call[0]
-        evaluators = self._evaluators.get(site) or self._bind(site)
-        condition, express = evaluators
-        try:
-            if condition is not None:
-                matched = condition(call, result, error, is_before, is_return, is_throw)
-                if self.verbose:
-                    self.process.emit(MessageModel(message="Condition express: %s , result: %s"
-                                                   % (self.condition_text, bool(matched))))
-                if not matched:
-                    return
-            value = express(call, result, error, is_before, is_return, is_throw)
-        except Exception as failure:
-            self._failed(call, failure)
-            return
-        self._count_and_emit(WatchModel(int(time.time() * 1000), call[3], value, self.expand, self.size_limit,
-                                        site.class_name, site.method_name, access_point))
+        return hook
 
     def _bind(self, site):
         module_globals = getattr(site.function, "__globals__", None)
@@ -167,7 +178,7 @@ class WatchListener(Listener):
     def _failed(self, call, failure: Exception) -> None:
         """An expression raised on one call: report it (it counts towards -n) and go on."""
         self._count_and_emit(MessageModel(message="watch failed on %s.%s, condition is: %s, express is: %s, %s: %s"
-                                          % (call[0].class_name, call[0].method_name, self.condition_text,
+                                          % (call[0].class_name, call[0].method_name, self.condition_text or "null",
                                              self.express_text, type(failure).__name__, failure)))
 
     def _count_and_emit(self, model: ResultModel) -> None:
@@ -193,7 +204,7 @@ class WatchCommand(Command):
                    "  watch demo.MathGame primeFactors '{params, returnObj, throwExp}' -x 2\n"
                    "  watch demo.MathGame primeFactors 'params[0]' 'params[0] < 0' -b\n"
                    "  watch demo.MathGame primeFactors '#{\"params\": params, \"cost\": #cost}' '#cost > 0.2' -n 3\n"
-                   "  watch json dumps -E 'json' 'dumps|loads'")
+                   "  watch -E 'json' 'dumps|loads' '{params[0], returnObj}'")
     options = [
         Option("before", "b", flag=True, help="Watch before invocation"),
         Option("exception", "e", flag=True, help="Watch after throw exception"),
@@ -212,7 +223,7 @@ class WatchCommand(Command):
     def run(self, process, args) -> None:
         size_limit = args.sizeLimit
         if size_limit is None:
-            size_limit = _global_size_limit(process)
+            size_limit = global_size_limit(process)
         elif size_limit <= 0:
             raise CommandError(-1, "sizeLimit must be greater than 0.")
         if args.limits is not None and args.limits <= 0:
@@ -242,9 +253,10 @@ class WatchCommand(Command):
             process.end(0)
 
 
-def _global_size_limit(process) -> int:
+def global_size_limit(process) -> int:
+    """``options object-size-limit`` (Arthas's default when unset or not positive)."""
     try:
         value = int(process.agent.options.get("object-size-limit"))
-        return value if value > 0 else 10 * 1024 * 1024
+        return value if value > 0 else DEFAULT_SIZE_LIMIT
     except Exception:
-        return 10 * 1024 * 1024
+        return DEFAULT_SIZE_LIMIT

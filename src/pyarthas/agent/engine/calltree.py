@@ -4,9 +4,11 @@ A ``Recording`` is one outermost call of a traced function. ``TIMER.begin(code, 
 calling (target) thread just before the traced code runs; ``TIMER.finish(rec, raised)`` ends it right after.
 In between, only the events of that call are seen, only on its own thread:
 
-- CPython 3.9-3.11: a per-thread ``sys.setprofile`` function, switched on at entry and off at exit. Events
-  of grandchildren reach it too (a profile function cannot be limited to one frame) and are dropped after
-  two dictionary look-ups. A profile function already installed on the thread is chained and restored.
+- CPython 3.9-3.11: a per-thread ``sys.setprofile`` function, switched on at entry and off as soon as the
+  traced frame returns. Events of grandchildren reach it too (a profile function cannot be limited to one
+  frame) and leave after two identity comparisons. A Python profile function already installed on the
+  thread is chained and restored; a C-level one (cProfile) is never displaced: that call is not traced.
+  A coroutine suspended on an asyncio future turns it off until the future's done callback runs.
 - CPython 3.12+: ``sys.monitoring`` *local* events on the traced code objects only (a free tool id):
   CALL opens a child; an INSTRUCTION event at the instruction a call returns to closes it, and one at an
   exception handler's entry closes it as raised (every other instruction location is disabled after its
@@ -19,8 +21,7 @@ line, on the child being awaited, or as a ``suspend`` node when the frame awaite
 call (a future, a bare ``yield``).
 
 Nothing here may raise into the target: every callback catches its own errors and turns the recording
-off. ``build_method_node`` turns a finished recording into Arthas's trace node dictionaries; it runs on an
-agent thread (at serialization).
+off. ``trace_tree.build_method_node`` turns a finished recording into Arthas's trace nodes.
 """
 import dis
 import sys
@@ -39,6 +40,7 @@ _PY, _C = 0, 1
 _NO_COST = 1 << 62   # min of a node with no call yet
 _NO_OFFSETS: frozenset = frozenset()
 _NO_POINTS = (_NO_OFFSETS, _NO_OFFSETS)
+_COROUTINE_FLAGS = 0x80 | 0x100 | 0x200   # CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR
 
 
 # The calls made from one call site of the traced frame (merged repeats) are a list, not an object:
@@ -48,18 +50,6 @@ SITE, CALLEE, KIND, TIMES, TOTAL, MIN, MAX, LAST, THROWS, SUSPENSIONS, SUSPENDED
 
 def new_child_call(site: int, callee: Any, kind: int) -> list:
     return [site, callee, kind, 0, 0, _NO_COST, 0, 0, 0, 0, 0, None]
-
-
-def _add_cost(node: list, cost: int, raised: bool) -> None:
-    node[TIMES] += 1
-    node[TOTAL] += cost
-    node[LAST] = cost
-    if cost < node[MIN]:
-        node[MIN] = cost
-    if cost > node[MAX]:
-        node[MAX] = cost
-    if raised:
-        node[THROWS] += 1
 
 
 class Suspension:
@@ -78,33 +68,29 @@ class Suspension:
 
 
 class Recording:
-    """One outermost call of a traced function and its direct children. Fields that rarely change are
-    class-level defaults: a recording is created per traced call."""
+    """One outermost call of a traced function and its direct children. The fields read on every event
+    are slots, set in ``__init__``; the rarely used ones are class-level defaults (``__dict__`` slot), so
+    that making a recording, once per traced call, stays cheap on 3.9/3.10 where slot stores are slow."""
 
-    frame = None
-    end = 0
-    open_node: Optional[list] = None       # the child call in progress (a child-call list)
-    open_start = 0
-    open_frame = None                      # 3.9-3.11: the frame of the open Python child
-    suspend_start = 0                      # when the traced frame suspended (0: running)
-    suspend_site = -1
-    suspend_what = None
-    raised = False
-    ended = False
-    failed = False
+    __slots__ = ("code", "owners", "children", "returns", "handlers", "start", "frame", "end", "open_node",
+                 "open_start", "open_frame", "suspend_start", "thread_state", "__dict__")
+
+    raised = ended = failed = False
     parent: Optional["Recording"] = None   # the enclosing recording of a sub-recording (trace -p)
-    parent_node: Optional[list] = None
-    dropped = 0
-    thread_state = None
-    await_resume = False
-    sticky = False
+    parent_node: Optional[list] = None     # the child call of the parent it hangs under
+    suspend_site = -1                      # where the traced frame last suspended, and on what
+    suspend_what = None
+    await_resume = sticky = is_suspended = False
 
     def __init__(self, code: types.CodeType, owner: Any):
         self.code = code
-        self.owner = owner
-        self.thread_ident = _get_ident()
+        self.owners = [owner]                  # the listeners sharing this recording
         self.children: Dict[Any, Any] = {}     # site key -> child-call list, Suspension or Recording
         self.returns = self.handlers = _NO_OFFSETS
+        self.frame = self.thread_state = None
+        self.end = self.open_start = self.suspend_start = 0   # suspend_start: 0 while running
+        self.open_node: Optional[list] = None  # the child call in progress (a child-call list)
+        self.open_frame = None                 # 3.9-3.11: the frame of the open Python child
         self.start = perf_counter_ns()
 
     @property
@@ -114,15 +100,6 @@ class Recording:
 
 # ---------------------------------------------------------------------------------------------------
 # The hot path shared by both mechanisms (kept small: every statement here is paid per child call).
-
-def _open_child(rec: Recording, site: int, callee: Any, kind: int, now: int) -> None:
-    children = rec.children
-    node = children.get(site)
-    if node is None or node[CALLEE] is not callee:
-        node = _node_for_new_callee(rec, site, callee, kind)
-    rec.open_node = node
-    rec.open_start = now
-
 
 def _node_for_new_callee(rec: Recording, site: int, callee: Any, kind: int):
     """A site seen for the first time, or one that now calls something else (``handler = table[k]``)."""
@@ -144,16 +121,24 @@ def _new_node(rec: Recording, key: Any, site: int, callee: Any, kind: int) -> li
     node = new_child_call(site, callee, kind)
     if len(rec.children) < MAX_CHILD_SITES:
         rec.children[key] = node
-    else:
-        rec.dropped += 1
     return node
 
 
 def _close_child(rec: Recording, now: int, raised: bool) -> None:
+    """The open child call ended at ``now``: add it to its call site's counts."""
     node = rec.open_node
     rec.open_node = None
     rec.open_frame = None
-    _add_cost(node, now - rec.open_start, raised)
+    cost = now - rec.open_start
+    node[TIMES] += 1
+    node[TOTAL] += cost
+    node[LAST] = cost
+    if cost < node[MIN]:
+        node[MIN] = cost
+    if cost > node[MAX]:
+        node[MAX] = cost
+    if raised:
+        node[THROWS] += 1
 
 
 def _suspend(rec: Recording, site: int, what: Any, now: int) -> None:
@@ -173,7 +158,8 @@ def _resume(rec: Recording, now: int) -> None:
     key = ("suspend", rec.suspend_site)
     point = rec.children.get(key)
     if point is None:
-        point = Suspension(rec.suspend_site, _describe_awaited(rec.suspend_what))
+        awaiting = _describe_awaited(rec.suspend_what) if rec.code.co_flags & _COROUTINE_FLAGS else "yield"
+        point = Suspension(rec.suspend_site, awaiting)
         if len(rec.children) < MAX_CHILD_SITES:
             rec.children[key] = point
     point.times += 1
@@ -186,14 +172,13 @@ def _resume(rec: Recording, now: int) -> None:
 
 
 def _describe_awaited(value: Any) -> str:
-    if value is None:
-        return "yield"
     kind = type(value)
+    if value is None or kind.__name__ == "async_generator_wrapped_value":   # a bare yield, an async yield
+        return "yield"
     return "%s.%s" % (kind.__module__, kind.__qualname__)
 
 
-_FUNCTION_TYPES = (types.FunctionType, types.MethodType)
-_C_CALLABLE_TYPES = (types.BuiltinFunctionType, types.MethodDescriptorType, types.WrapperDescriptorType,
+C_CALLABLE_TYPES = (types.BuiltinFunctionType, types.MethodDescriptorType, types.WrapperDescriptorType,
                      types.MethodWrapperType, getattr(types, "ClassMethodDescriptorType", types.BuiltinFunctionType))
 
 
@@ -208,7 +193,7 @@ def _callee_identity(callee: Any) -> Any:
         kind = type(callee)
     if kind is types.FunctionType:
         return callee.__code__
-    if kind in _C_CALLABLE_TYPES:
+    if kind in C_CALLABLE_TYPES:
         return callee.__qualname__
     return kind
 
@@ -217,15 +202,19 @@ def _callee_identity(callee: Any) -> Any:
 # Per-thread bookkeeping shared by both mechanisms.
 
 class _ThreadState:
-    __slots__ = ("ident", "pending", "running", "live", "sticky", "profiler", "installed", "prev_profile")
+    __slots__ = ("ident", "pending", "running", "top", "top_frame", "suspended", "live", "sticky", "profiler",
+                 "chained", "installed", "prev_profile")
 
     def __init__(self, ident: int):
         self.ident = ident
         self.pending: Optional[Recording] = None   # begun, its frame not started yet
         self.running: List[Recording] = []         # bound and not suspended, innermost last
+        self.top: Optional[Recording] = None       # running[-1]: the traced frame executing now
+        self.top_frame = None                      # its frame (what the profile function compares to)
+        self.suspended = 0                         # bound recordings whose frame is suspended
         self.live = 0                              # recordings begun and not finished
         self.sticky = 0                            # suspended with no way to learn of their resumption
-        self.profiler = None
+        self.profiler = self.chained = None        # our profile functions, without and with a previous one
         self.installed = False
         self.prev_profile = None
 
@@ -246,28 +235,23 @@ class _Timer:
             state = self.threads[ident] = _ThreadState(ident)
         return state
 
-    def running_recording(self, owner: Any) -> Optional[Recording]:
-        """The innermost recording of ``owner`` running (not suspended) on this thread, if any."""
-        state = self.threads.get(_get_ident())
-        if state is None:
-            return None
-        for rec in reversed(state.running):
-            if rec.owner is owner:
-                return rec
-        return None
-
     def begin(self, code: types.CodeType, owner: Any) -> Optional[Recording]:
         """Start recording the call of ``code`` about to run on this thread. Returns None when it cannot
         be recorded: a call of the same code already recorded by ``owner`` on this thread (recursion), or
-        a recording that has not started its frame yet. A call of another traced code made while one of
-        the owner's recordings runs is recorded as a sub-tree of that recording (``trace -p``)."""
+        a recording of another code that has not started its frame yet. Two owners tracing the same
+        call share one recording. A call of another traced code made while one of the owner's recordings
+        runs is recorded as a sub-tree of that recording (``trace -p``)."""
         try:
             state = self._thread_state()
-            if state.pending is not None:
+            pending = state.pending
+            if pending is not None:
+                if pending.code is code and owner not in pending.owners:
+                    pending.owners.append(owner)
+                    return pending
                 return None
             outer = None
             for rec in reversed(state.running):
-                if rec.owner is owner:
+                if owner in rec.owners:
                     outer = rec
                     break
             if outer is not None and (outer.code is code or _within(outer, code)):
@@ -286,11 +270,14 @@ class _Timer:
             return None
 
     def finish(self, rec: Recording, raised: bool) -> Recording:
-        """End ``rec`` (on the thread that began it, after the traced code returned or raised)."""
+        """End ``rec`` (on the thread that began it, after the traced code returned or raised). A shared
+        recording ends at the first of its owners' calls."""
+        if rec.ended:
+            return rec
         try:
             now = perf_counter_ns()
             self._release(rec)      # first: the profiler (3.9-3.11) goes off before our own bookkeeping
-            rec.end = now
+            rec.end = rec.end or now
             rec.raised = raised
             if rec.suspend_start:
                 _resume(rec, now)
@@ -316,6 +303,10 @@ class _Timer:
             running.pop()
         elif rec in running:
             running.remove(rec)
+        if rec.is_suspended:
+            rec.is_suspended = False
+            state.suspended -= 1
+        _retop(state)
         state.live -= 1
         self._disarm(rec, state)
         if rec.frame is not None:
@@ -335,19 +326,35 @@ class _Timer:
         state = rec.thread_state
         state.pending = None
         state.running.append(rec)
+        _retop(state)
 
     def _mark_suspended(self, rec: Recording) -> None:
-        running = rec.thread_state.running
-        if rec in running:
-            running.remove(rec)
+        state = rec.thread_state
+        if rec in state.running:
+            state.running.remove(rec)
+        if not rec.is_suspended:
+            rec.is_suspended = True
+            state.suspended += 1
+        _retop(state)
+
+    def _frame_resumed(self, frame) -> None:
+        """A frame resumes: if it is a suspended traced frame, its suspension ends."""
+        rec = self.by_frame.get(frame)
+        if rec is not None and rec.suspend_start:
+            _resume(rec, perf_counter_ns())
+            self._mark_resumed(rec)
 
     def _mark_resumed(self, rec: Recording) -> None:
+        state = rec.thread_state
         if rec.sticky:
             rec.sticky = False
-            rec.thread_state.sticky -= 1
-        running = rec.thread_state.running
-        if rec not in running:
-            running.append(rec)
+            state.sticky -= 1
+        if rec.is_suspended:
+            rec.is_suspended = False
+            state.suspended -= 1
+        if rec not in state.running:
+            state.running.append(rec)
+        _retop(state)
 
     # mechanism-specific
     def _arm(self, rec: Recording, state: _ThreadState) -> bool:
@@ -356,11 +363,20 @@ class _Timer:
     def _disarm(self, rec: Recording, state: _ThreadState) -> None:
         raise NotImplementedError
 
+    def blocked_by_other_profiler(self) -> bool:
+        return False
+
     def watch(self, code: types.CodeType) -> None:
         """Prepare ``code`` for recording (3.12+: local events). Reference-counted."""
 
     def unwatch(self, code: types.CodeType) -> None:
         """Undo one ``watch``."""
+
+
+def _retop(state: _ThreadState) -> None:
+    top = state.running[-1] if state.running else None
+    state.top = top
+    state.top_frame = top.frame if top is not None else None
 
 
 def _within(rec: Recording, code) -> bool:
@@ -398,7 +414,6 @@ def _opcode_sets():
 
 _RETURN_VALUE, _YIELD_VALUE, _YIELD_FROM = _opcode_sets()
 _AWAIT_OPS = frozenset(op for op in (_YIELD_FROM, dis.opmap.get("SEND")) if op is not None)
-_COROUTINE_FLAGS = 0x80 | 0x100   # CO_COROUTINE | CO_ITERABLE_COROUTINE
 
 
 def _awaiting(frame) -> bool:
@@ -426,12 +441,28 @@ class ProfileTimer(_Timer):
         prev = sys.getprofile()
         if prev is not None and not isinstance(prev, (types.FunctionType, types.MethodType)):
             return False   # a C-level profiler (cProfile) owns this thread: never displace it
-        if state.profiler is None:
-            state.profiler = self._make_profiler(state)
-        state.prev_profile = prev
-        state.installed = True
-        sys.setprofile(state.profiler)
+        self._install(state, prev)
         return True
+
+    def _install(self, state: _ThreadState, prev) -> None:
+        """Switch this thread's profile function to ours (made once per thread and kind: making the
+        closures costs microseconds on 3.9)."""
+        state.prev_profile = prev
+        profiler = state.profiler if prev is None else state.chained
+        if profiler is None:
+            profiler = self._make_profiler(state, chained=prev is not None)
+            if prev is None:
+                state.profiler = profiler
+            else:
+                state.chained = profiler
+        state.installed = True
+        sys.setprofile(profiler)
+
+    def blocked_by_other_profiler(self) -> bool:
+        """Is this thread's profile function a C-level profiler (cProfile) that tracing must not displace?"""
+        prev = sys.getprofile()
+        return prev is not None and not isinstance(prev, (types.FunctionType, types.MethodType)) and \
+            not _is_ours(prev)
 
     def _disarm(self, rec: Recording, state: _ThreadState) -> None:
         """Off when nothing of this thread needs it (a recording suspended with no way to learn of its
@@ -443,44 +474,51 @@ class ProfileTimer(_Timer):
         state.installed = False
         prev = state.prev_profile
         state.prev_profile = None
-        if sys.getprofile() is state.profiler:
+        current = sys.getprofile()
+        if current is not None and (current is state.profiler or current is state.chained):
             sys.setprofile(prev)
 
-    def _make_profiler(self, state: _ThreadState):
-        """The profile function of one thread. Hot: every statement is paid per event; grandchildren's
-        events leave after two dictionary look-ups."""
-        by_frame_get = self.by_frame.get
+    def _make_profiler(self, state: _ThreadState, chained: bool):
+        """The profile function of one thread. Hot: every statement is paid per event. It compares the
+        event's frame with the traced frame running now (``state.top_frame``) and its parent; any other
+        event leaves at once, unless a recording waits for its frame to start or resume."""
         timer = self
         perf = perf_counter_ns
         new_callee = _node_for_new_callee
+        limit, no_cost = MAX_CHILD_SITES, _NO_COST
         return_value, yield_value, yield_from = _RETURN_VALUE, _YIELD_VALUE, _YIELD_FROM
+        rec_of = self.by_frame.get
+        _end_child = _close_child
 
         def profile(frame, event, arg):
-            prev = state.prev_profile
-            if prev is not None:
-                _chain(prev, state, frame, event, arg)
-            pending = state.pending
-            if pending is not None and event == "call" and frame.f_code is pending.code:
-                timer._bind(pending, frame)
-            rec = by_frame_get(frame)
-            if rec is None:
-                back = frame.f_back
-                rec = by_frame_get(back)
-                if rec is None:
-                    return
-                # a Python child of the traced frame (or a grandchild run by a C child: ignored)
-                try:
+            top = state.top_frame
+            try:
+                if frame is top:                       # an event of the traced frame itself
+                    rec = state.top
+                    if event == "c_call":
+                        if rec.open_node is not None:
+                            return
+                        site, callee, kind, child = frame.f_lasti, arg, _C, None
+                    elif event == "return":
+                        if _frame_suspends(frame):
+                            timer._suspended(rec, frame, arg)
+                        else:
+                            timer._frame_returned(rec)
+                        return
+                    elif rec.open_node is None or rec.open_frame is not None or event == "call":
+                        return
+                    else:                              # c_return / c_exception of a C child
+                        _end_child(rec, perf(), event == "c_exception")
+                        return
+                elif top is not None and frame.f_back is top:   # a Python child of the traced frame
+                    rec = state.top
                     if event == "call":
-                        if rec.open_node is None:
-                            site = back.f_lasti
-                            code = frame.f_code
-                            node = rec.children.get(site)
-                            if node is None or node[1] is not code:
-                                node = new_callee(rec, site, code, _PY)
-                            rec.open_node = node
-                            rec.open_frame = frame
-                            rec.open_start = perf()
-                    elif event == "return" and rec.open_frame is frame:
+                        if rec.open_node is not None:
+                            return
+                        site, callee, kind, child = top.f_lasti, frame.f_code, _PY, frame
+                    else:
+                        if event != "return" or rec.open_frame is not frame:
+                            return
                         now = perf()
                         lasti = frame.f_lasti
                         code = frame.f_code.co_code
@@ -489,50 +527,61 @@ class ProfileTimer(_Timer):
                             raised = False
                         elif op == yield_value or (yield_from is not None and lasti + 2 < len(code)
                                                    and code[lasti + 2] == yield_from):
-                            if _awaiting(back):
+                            if _awaiting(top):
                                 return          # an awaited child suspends: still open (wall time)
                             raised = False      # one step of a generator
                         else:
                             raised = True
-                        node = rec.open_node
-                        rec.open_node = None
-                        rec.open_frame = None
-                        cost = now - rec.open_start
-                        node[3] += 1                   # TIMES, TOTAL, LAST, MIN, MAX, THROWS inline
-                        node[4] += cost
-                        node[7] = cost
-                        if cost < node[5]:
-                            node[5] = cost
-                        if cost > node[6]:
-                            node[6] = cost
-                        if raised:
-                            node[8] += 1
-                except Exception:
-                    timer._fail(rec)
-                return
-            # an event of the traced frame itself
-            try:
-                if event == "c_call":
-                    if rec.open_node is None:
-                        site = frame.f_lasti
-                        node = rec.children.get(site)
-                        if node is None or node[1] is not arg:
-                            node = new_callee(rec, site, arg, _C)
-                        rec.open_node = node
-                        rec.open_start = perf()
-                elif event == "c_return" or event == "c_exception":
-                    if rec.open_node is not None and rec.open_frame is None:
-                        _close_child(rec, perf(), event == "c_exception")
-                elif event == "return":
-                    if _frame_suspends(frame):
-                        timer._suspended(rec, frame, arg)
-                elif event == "call" and rec.suspend_start:
-                    _resume(rec, perf())
-                    timer._mark_resumed(rec)
+                        _end_child(rec, now, raised)
+                        return
+                else:
+                    if event == "call" and (state.pending is not None or state.suspended):
+                        timer._frame_starting(state, frame)
+                    return
+                # a child call starts (inlined: this runs once per child call)
+                children = rec.children
+                node = children.get(site)
+                if node is None and len(children) < limit:
+                    node = children[site] = [site, callee, kind, 0, 0, no_cost, 0, 0, 0, 0, 0, None]
+                elif node is None or node[1] is not callee:
+                    node = new_callee(rec, site, callee, kind)
+                rec.open_node = node
+                rec.open_frame = child
+                rec.open_start = perf()
             except Exception:
-                timer._fail(rec)
+                timer._fail(state.top or rec_of(frame))
 
-        return profile
+        if not chained:
+            return profile
+
+        def chained(frame, event, arg):
+            prev = state.prev_profile
+            if prev is not None:
+                _chain(prev, state, frame, event, arg)
+            profile(frame, event, arg)
+
+        return chained
+
+    def _frame_starting(self, state: _ThreadState, frame) -> None:
+        """A frame starts or resumes while a recording waits: bind it, or mark the recording resumed."""
+        try:
+            pending = state.pending
+            if pending is not None and frame.f_code is pending.code:
+                self._bind(pending, frame)
+                return
+            self._frame_resumed(frame)
+        except Exception:
+            pass
+
+    def _frame_returned(self, rec: Recording) -> None:
+        """The traced frame returned (or raised): its cost ends here, and the profiler goes off now
+        rather than after the engine's hooks (whose calls would all be events)."""
+        rec.end = perf_counter_ns()
+        state = rec.thread_state
+        if rec in state.running:
+            state.running.remove(rec)
+            _retop(state)
+        self._disarm(rec, state)
 
     def _suspended(self, rec: Recording, frame, awaited) -> None:
         _suspend(rec, frame.f_lasti, awaited if rec.open_node is None else None, perf_counter_ns())
@@ -544,9 +593,7 @@ class ProfileTimer(_Timer):
                 rec.sticky = True
                 rec.thread_state.sticky += 1
         else:
-            state = rec.thread_state
-            if not state.running and state.pending is None:
-                self._uninstall(state)
+            self._disarm(rec, rec.thread_state)
 
     def _resumed_soon(self, rec: Recording) -> None:
         """The awaited future is done: the traced frame resumes next on this thread; watch it again."""
@@ -555,24 +602,27 @@ class ProfileTimer(_Timer):
                 return
             rec.await_resume = False
             state = rec.thread_state
-            if state.installed or rec.thread_ident != _get_ident():
+            if state.installed or state.ident != _get_ident():
                 return
             prev = sys.getprofile()
             if prev is not None and not isinstance(prev, (types.FunctionType, types.MethodType)):
                 return
-            state.prev_profile = prev
-            state.installed = True
-            sys.setprofile(state.profiler)
+            self._install(state, prev)
         except Exception:
             pass
 
-    def _fail(self, rec: Recording) -> None:
+    def _fail(self, rec: Optional[Recording]) -> None:
         """Our own bug must not reach the target: stop recording this call."""
-        rec.failed = True
         try:
+            rec.failed = True
             self.by_frame.pop(rec.frame, None)
+            self._frame_returned(rec)
         except Exception:
             pass
+
+
+def _is_ours(function) -> bool:
+    return getattr(function, "__module__", None) == __name__
 
 
 def _chain(prev, state: _ThreadState, frame, event, arg) -> None:
@@ -725,6 +775,7 @@ class MonitoringTimer(_Timer):
         by_frame_get = self.by_frame.get
         perf = perf_counter_ns
         new_callee = _node_for_new_callee
+        limit, no_cost = MAX_CHILD_SITES, _NO_COST
 
         def on_call(code, offset, callee, arg0):
             rec = by_frame_get(_getframe(1))
@@ -736,8 +787,11 @@ class MonitoringTimer(_Timer):
                     _resume(rec, now)
                 if rec.open_node is not None:
                     _close_child(rec, now, False)
-                node = rec.children.get(offset)
-                if node is None or node[1] is not callee:
+                children = rec.children
+                node = children.get(offset)
+                if node is None and len(children) < limit:    # a new site: the list made inline (hot)
+                    node = children[offset] = [offset, callee, _C, 0, 0, no_cost, 0, 0, 0, 0, 0, None]
+                elif node is None or node[1] is not callee:
                     node = new_callee(rec, offset, callee, _C)
                 rec.open_node = node
                 rec.open_start = now
@@ -771,8 +825,8 @@ class MonitoringTimer(_Timer):
             if node is not None:
                 cost = perf() - rec.open_start
                 rec.open_node = None
-                node[3] += 1                           # TIMES, TOTAL, LAST, MIN, MAX, THROWS inline
-                node[4] += cost
+                node[3] += 1         # _close_child inlined (one call less per child): TIMES, TOTAL,
+                node[4] += cost      # LAST, MIN, MAX, THROWS
                 node[7] = cost
                 if cost < node[5]:
                     node[5] = cost
@@ -795,10 +849,7 @@ class MonitoringTimer(_Timer):
 
     def _on_resume(self, code, offset):
         try:
-            rec = self.by_frame.get(_getframe(1))
-            if rec is not None and rec.suspend_start:
-                _resume(rec, perf_counter_ns())
-                self._mark_resumed(rec)
+            self._frame_resumed(_getframe(1))
         except Exception:
             pass
 
@@ -811,275 +862,3 @@ class MonitoringTimer(_Timer):
 
 
 TIMER: _Timer = MonitoringTimer() if USES_MONITORING else ProfileTimer()
-
-
-# ---------------------------------------------------------------------------------------------------
-# From a finished recording to Arthas's trace nodes (agent thread, at serialization).
-
-def _line_table(code: types.CodeType):
-    cached = _LINES.get(code)
-    if cached is None:
-        starts = sorted((offset, line) for offset, line in dis.findlinestarts(code) if line is not None)
-        cached = _LINES[code] = starts
-        if len(_LINES) > 4096:
-            _LINES.clear()
-    return cached
-
-
-_LINES: Dict[types.CodeType, list] = {}
-
-
-def line_at(code: types.CodeType, offset: int) -> int:
-    """The source line of the instruction at ``offset`` (-1 when unknown)."""
-    line = -1
-    for start, number in _line_table(code):
-        if start > offset:
-            break
-        line = number
-    return line
-
-
-def describe_callee(callee: Any):
-    """(className, methodName) of a child call as Arthas shows it: the defining class or module and the
-    function's name; C functions by their type or module (``builtins.list``, ``append``)."""
-    if isinstance(callee, types.CodeType):
-        module = _module_of_code(callee)
-        owner, _, name = _qualname_of_code(callee, module).rpartition(".")
-        owner = owner.replace(".<locals>", "")
-        return (module + "." + owner if owner else module), name
-    kind = type(callee)
-    if kind is types.MethodType:
-        callee = callee.__func__
-        kind = type(callee)
-    if kind is types.FunctionType:
-        module = callee.__module__ or _module_of_code(callee.__code__)
-        owner, _, name = callee.__qualname__.rpartition(".")
-        owner = owner.replace(".<locals>", "")
-        return (module + "." + owner if owner else module), name
-    if isinstance(callee, type):
-        return _qualified(callee), "__init__"
-    if kind in _C_CALLABLE_TYPES:
-        name = callee.__name__
-        owner = getattr(callee, "__objclass__", None)
-        if owner is None:
-            bound = callee.__self__
-            if bound is None or isinstance(bound, types.ModuleType):
-                return (getattr(bound, "__name__", None) or callee.__module__ or "builtins"), name
-            owner = bound if isinstance(bound, type) else type(bound)
-        return _qualified(owner), name
-    return _qualified(kind), "__call__"
-
-
-def _qualified(kind: type) -> str:
-    module = getattr(kind, "__module__", None) or "builtins"
-    return "%s.%s" % (module, getattr(kind, "__qualname__", kind.__name__))
-
-
-def _module_of_code(code: types.CodeType) -> str:
-    filename = code.co_filename
-    name = _MODULE_BY_FILE.get(filename)
-    if name is None:
-        for module_name, module in list(sys.modules.items()):
-            if getattr(module, "__file__", None) == filename:
-                name = module_name
-                break
-        else:
-            base = filename.replace("\\", "/").rsplit("/", 1)[-1]
-            name = base[:-3] if base.endswith(".py") else base
-        _MODULE_BY_FILE[filename] = name
-    return name
-
-
-_MODULE_BY_FILE: Dict[str, str] = {}
-
-
-def _qualname_of_code(code: types.CodeType, module_name: str) -> str:
-    """``co_qualname`` where it exists (3.11+); before, the function holding ``code`` is looked up in
-    its module's classes (one level of nesting), else the bare name."""
-    qualname = getattr(code, "co_qualname", None)
-    if qualname:
-        return qualname
-    module = sys.modules.get(module_name)
-    for value in list(vars(module).values()) if module is not None else ():
-        found = _find_code_in(value, code, 2)
-        if found:
-            return found
-    return code.co_name
-
-
-def _find_code_in(value: Any, code: types.CodeType, depth: int) -> Optional[str]:
-    func = getattr(value, "__func__", None) if isinstance(value, (staticmethod, classmethod)) else value
-    if isinstance(value, property):
-        func = value.fget
-    if isinstance(func, types.FunctionType) and func.__code__ is code:
-        return func.__qualname__
-    if isinstance(value, type) and depth > 0:
-        for member in list(vars(value).values()):
-            found = _find_code_in(member, code, depth - 1)
-            if found:
-                return found
-    return None
-
-
-def _method_node(class_name, method_name, line, times, cost, min_cost, max_cost, total, throws,
-                 invoking=True) -> Dict[str, Any]:
-    node = {"type": "method", "className": class_name, "methodName": method_name, "lineNumber": line,
-            "invoking": invoking, "cost": cost, "minCost": min_cost, "maxCost": max_cost,
-            "totalCost": total, "times": times}
-    if throws:
-        node["throw"] = True
-        node["mark"] = "throws Exception"
-    return node
-
-
-def build_method_node(rec: Recording, class_name: str, method_name: str, skip_builtins: bool = False,
-                      exception: Optional[BaseException] = None, counter: Optional[list] = None):
-    """The traced call as Arthas's method node (``invoking: false``, ``lineNumber: -1``) with its children
-    and, when it raised, a ``throw`` node. ``counter[0]`` accumulates the number of nodes."""
-    counter = counter if counter is not None else [0]
-    cost = rec.cost_ns
-    root = _method_node(class_name, method_name, -1, 1, cost, cost, cost, cost, rec.raised, invoking=False)
-    counter[0] += 1
-    children = _child_nodes(rec, skip_builtins, counter)
-    if rec.raised and exception is not None:
-        children.append(throw_node(exception, rec.code))
-        counter[0] += 1
-        root["mark"] = "throws Exception"
-    if children:
-        root["children"] = children
-    return root
-
-
-def merge_recordings(recs: List[Recording], class_name: str, method_name: str, skip_builtins: bool,
-                     counter: list) -> Dict[str, Any]:
-    """Several sub-recordings of one traced function under the same call node: one merged node."""
-    nodes = [build_method_node(r, class_name, method_name, skip_builtins, counter=counter) for r in recs]
-    merged = nodes[0]
-    if len(nodes) > 1:
-        costs = [n["cost"] for n in nodes]
-        merged.update(times=len(nodes), minCost=min(costs), maxCost=max(costs), totalCost=sum(costs),
-                      cost=costs[-1])
-        children = []
-        for n in nodes:
-            children.extend(n.get("children", ()))
-        merged["children"] = _merge_same(children)
-    return merged
-
-
-def _merge_same(nodes: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    out: Dict[Any, Dict[str, Any]] = {}
-    for node in nodes:
-        key = (node.get("type"), node.get("className"), node.get("methodName"), node.get("lineNumber"),
-               node.get("exception"))
-        have = out.get(key)
-        if have is None or node.get("type") != "method":
-            out[key if have is None else (key, id(node))] = node
-            continue
-        have["times"] += node["times"]
-        have["totalCost"] += node["totalCost"]
-        have["minCost"] = min(have["minCost"], node["minCost"])
-        have["maxCost"] = max(have["maxCost"], node["maxCost"])
-        have["cost"] = node["cost"]
-        if node.get("throw"):
-            have["throw"] = True
-            have["mark"] = "throws Exception"
-        if node.get("children"):
-            have["children"] = _merge_same(have.get("children", []) + node["children"])
-    return list(out.values())
-
-
-def _child_nodes(rec: Recording, skip_builtins: bool, counter: list) -> List[Dict[str, Any]]:
-    merged: Dict[Any, Dict[str, Any]] = {}
-    for item in list(rec.children.values()):
-        if isinstance(item, Recording):
-            class_name, method_name = describe_callee(item.code)
-            node = build_method_node(item, class_name, method_name, skip_builtins, counter=counter)
-            merged[("nested", id(item))] = node
-            continue
-        if isinstance(item, Suspension):
-            if item.times:
-                line = line_at(rec.code, item.site)
-                merged[("suspend", line, item.awaiting)] = {
-                    "type": "suspend", "awaiting": item.awaiting, "lineNumber": line, "times": item.times,
-                    "cost": item.last, "minCost": item.min, "maxCost": item.max, "totalCost": item.total}
-                counter[0] += 1
-            continue
-        if not item[TIMES]:
-            continue
-        if skip_builtins and _is_builtin(item[CALLEE]) and not item[NESTED]:
-            continue
-        line = line_at(rec.code, item[SITE])
-        class_name, method_name = describe_callee(item[CALLEE])
-        key = (class_name, method_name, line)
-        node = merged.get(key)
-        if node is None:
-            node = merged[key] = _method_node(class_name, method_name, line, 0, 0, item[MIN], item[MAX], 0, 0)
-            counter[0] += 1
-        _add_stats(node, item)
-        if item[NESTED]:
-            by_code: Dict[int, List[Recording]] = {}
-            for sub in item[NESTED]:
-                by_code.setdefault(id(sub.code), []).append(sub)
-            subs = node.setdefault("children", [])
-            for recs in by_code.values():
-                sub_class, sub_method = describe_callee(recs[0].code)
-                subs.append(merge_recordings(recs, sub_class, sub_method, skip_builtins, counter))
-    return list(merged.values())
-
-
-def _add_stats(node: Dict[str, Any], item: list) -> None:
-    first = node["times"] == 0
-    node["times"] += item[TIMES]
-    node["totalCost"] += item[TOTAL]
-    node["cost"] = item[LAST]
-    node["minCost"] = item[MIN] if first else min(node["minCost"], item[MIN])
-    node["maxCost"] = item[MAX] if first else max(node["maxCost"], item[MAX])
-    if item[THROWS]:
-        node["throw"] = True
-        node["mark"] = "throws Exception"
-    if item[SUSPENSIONS]:
-        node["suspensions"] = node.get("suspensions", 0) + item[SUSPENSIONS]
-        node["suspendedCost"] = node.get("suspendedCost", 0) + item[SUSPENDED]
-
-
-def _is_builtin(callee: Any) -> bool:
-    """``--skip-builtins``: calls into C (builtins, C methods, C types) and into the standard library."""
-    if isinstance(callee, types.CodeType):
-        return _is_stdlib_file(callee.co_filename)
-    func = getattr(callee, "__func__", callee)
-    code = getattr(func, "__code__", None)
-    if code is not None:
-        return _is_stdlib_file(code.co_filename)
-    return True
-
-
-_STDLIB_PREFIXES = tuple({p for p in (getattr(sys, "base_prefix", None), getattr(sys, "prefix", None)) if p})
-
-
-def _is_stdlib_file(filename: str) -> bool:
-    if filename.startswith("<frozen"):
-        return True
-    if "site-packages" in filename or "dist-packages" in filename:
-        return False
-    return filename.startswith(_STDLIB_PREFIXES) and "/lib/python" in filename
-
-
-def throw_node(exception: BaseException, code: Optional[types.CodeType] = None) -> Dict[str, Any]:
-    """Arthas's throw node: the exception's class, message and the line of ``code`` it passed."""
-    line = -1
-    tb = exception.__traceback__
-    while tb is not None:
-        if code is None or tb.tb_frame.f_code is code:
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    kind = type(exception)
-    module = kind.__module__
-    return {"type": "throw", "exception": kind.__qualname__ if module == "builtins" else
-            "%s.%s" % (module, kind.__qualname__), "message": _message(exception), "lineNumber": line}
-
-
-def _message(exception: BaseException) -> Optional[str]:
-    try:
-        return str(exception) if exception.args else None
-    except Exception:
-        return None

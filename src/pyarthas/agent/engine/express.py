@@ -15,6 +15,7 @@ costs one small function call.
 """
 import ast
 import builtins
+import copy
 import re
 import sys
 import types
@@ -147,15 +148,18 @@ class Expression:
         return maker
 
     def _compile(self, extra, has_self: bool) -> Callable:
+        expression = copy.deepcopy(self._tree.body)
+        indexer = _ParamsIndex(has_self)
+        expression = indexer.visit(expression)
         lines = ["def _pa_make(%s):" % ", ".join(["_pa_of"] + list(extra)),
                  "    def _pa_evaluate(_pa_call, %s):" % ", ".join(_ARGUMENTS)]
         for name in self.advice_names:
-            if name in _FROM_CALL:
+            if name in _FROM_CALL and not (name == "params" and not indexer.other_uses):
                 lines.append("        %s = %s" % (name, _FROM_CALL[name][has_self]))
         lines.append("        return _PA_EXPRESSION_")
         lines.append("    return _pa_evaluate")
         module = ast.parse("\n".join(lines), "<express>", "exec")
-        _Substitute(self._tree.body).visit(module)
+        _Substitute(expression).visit(module)
         ast.fix_missing_locations(module)
         try:
             code = compile(module, "<express>", "exec", dont_inherit=True)
@@ -179,6 +183,36 @@ class Expression:
         maker_code = self._maker_for(frozenset(extra), has_self)
         maker = types.FunctionType(maker_code, namespace, "_pa_make")
         return maker(Invocation.of, **extra)
+
+
+class _ParamsIndex(ast.NodeTransformer):
+    """``params[<int>]`` reads the call's values directly (no list made on every call); ``other_uses``
+    tells whether ``params`` is still needed as a list."""
+
+    def __init__(self, has_self: bool):
+        self.offset = 1 if has_self else 0
+        self.other_uses = False
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        index = node.slice
+        if (isinstance(node.value, ast.Name) and node.value.id == "params" and isinstance(node.ctx, ast.Load)
+                and isinstance(index, ast.Constant) and type(index.value) is int):
+            if index.value >= 0 or not self.offset:   # params[-n] past the start must not reach self
+                position = index.value + self.offset if index.value >= 0 else index.value
+                values = ast.Subscript(value=ast.Name(id="_pa_call", ctx=ast.Load()),
+                                       slice=_index(1), ctx=ast.Load())
+                return ast.copy_location(ast.Subscript(value=values, slice=_index(position), ctx=ast.Load()),
+                                         node)
+        return self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id == "params":
+            self.other_uses = True
+        return node
+
+
+def _index(value: int) -> ast.AST:
+    return ast.Constant(value=value)
 
 
 class _Substitute(ast.NodeTransformer):

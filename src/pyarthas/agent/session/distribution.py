@@ -86,7 +86,7 @@ class Consumer:
                 if remaining <= 0:
                     break
                 self._cond.wait(remaining)
-        return batch
+        return [_resolved(result) for result in batch]
 
 
 class SharingDistributor:
@@ -219,7 +219,37 @@ class _Marker(ResultModel):
         self.done = done
 
 
-def _serialize(job_id: int, model: ResultModel) -> Entry:
+class _Deferred:
+    """A result serialized when a consumer first takes it, for models with ``defer_json = True`` (watch
+    results, made at the rate of the watched function): those dropped by full queues never cost their
+    serialization, so a flood cannot keep the distributor busy. Added for issue 3 (engine and watch)."""
+
+    __slots__ = ("job_id", "model", "json")
+
+    def __init__(self, job_id: int, model: ResultModel):
+        self.job_id = job_id
+        self.model = model
+        self.json = None
+
+    def resolve(self) -> Dict[str, Any]:
+        result = self.json
+        if result is None:
+            model = self.model
+            result = self.json        # another consumer may have serialized it in the meantime
+            if result is None:
+                result = _serialize(self.job_id, model, defer=False)[1]
+                self.json = result
+                self.model = None
+        return result
+
+
+def _resolved(result: Any) -> Dict[str, Any]:
+    return result.resolve() if type(result) is _Deferred else result
+
+
+def _serialize(job_id: int, model: ResultModel, defer: bool = True) -> Entry:
+    if defer and getattr(model, "defer_json", False):
+        return model.item_count(), _Deferred(job_id, model)
     try:
         return model.item_count(), to_json(model, job_id)
     except Exception as exc:  # a result that cannot be serialized must not stop the session

@@ -47,6 +47,9 @@ class Runner:
         self.json_mode = json_mode
         self.ctx = Context.for_stream(sys.stdout, color)
         self.plain_ctx = Context.for_stream(sys.stdout, color=False)
+        client = getattr(session, "client", None)   # the agent's address: views print full URLs of its files
+        if client is not None:
+            self.ctx.base_url = self.plain_ctx.base_url = client.url + client.path[:-len("/api")]
         self.pid: Optional[str] = None
         self.stopping = False
         self.wake: Callable[[], None] = lambda: None

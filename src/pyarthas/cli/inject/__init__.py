@@ -152,9 +152,12 @@ def _wait_until_answers(url: str) -> None:
 class ReplyChannel:
     """A FIFO in a private directory; the bootstrap writes one JSON line into it."""
 
+    PREFIX = "pyarthas-attach-"
+
     def __init__(self, target: PythonProcess):
         self.target = target
-        self.directory = tempfile.mkdtemp(prefix="pyarthas-attach-")
+        _remove_stale_channels()
+        self.directory = tempfile.mkdtemp(prefix="%s%d-" % (self.PREFIX, os.getpid()))
         self.path = os.path.join(self.directory, "reply")
         os.mkfifo(self.path, 0o600)
         self.give_to_target(self.directory)
@@ -185,6 +188,17 @@ class ReplyChannel:
     def __exit__(self, *exc_info) -> None:
         os.close(self.fd)
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _remove_stale_channels() -> None:
+    """What an attach that was killed left behind (its FIFO and bundle)."""
+    parent = tempfile.gettempdir()
+    for name in os.listdir(parent):
+        if not name.startswith(ReplyChannel.PREFIX):
+            continue
+        pid = name[len(ReplyChannel.PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not os.path.exists("/proc/" + pid):
+            shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
 
 
 # ---- armed targets ----

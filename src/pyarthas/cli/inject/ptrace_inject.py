@@ -32,13 +32,14 @@ from .process import AttachError, PythonProcess, host_path, mappings
 # trampoline.S assembled (as --64; objcopy -O binary -j .text)
 TRAMPOLINE = bytes.fromhex(
     "9c50535152565755415041514152415341544155415641574889e54c8da5880000004883e4c04881ec000c0000fc31c0"
-    "488dbc2400020000b908000000f348abb8e700000031d20fae242449833c2400751c41ff5424084189c5498b7c243041"
-    "ff5424104489ef41ff542418eb4ab80900000031ff498b742428ba0300000041ba2200000049c7c0ffffffff4531c90f"
-    "05483d00f0ffff771f4989c54889c7498b742430498b4c2428f3a4498b7c24104c89ee41ff542420b8e700000031d20f"
-    "ae2c244889ec415f415e415d415c415b415a415941585d5f5e5a595b589d5cc28800")
+    "488dbc2400020000b908000000f348abb8e700000031d20fae242441ff54243885c0746d49833c2400751c41ff542408"
+    "4189c5498b7c243041ff5424104489ef41ff542418eb4ab80900000031ff498b742428ba0300000041ba2200000049c7"
+    "c0ffffffff4531c90f05483d00f0ffff771f4989c54889c7498b742430498b4c2428f3a4498b7c24104c89ee41ff5424"
+    "20b8e700000031d20fae2c244889ec415f415e415d415c415b415a415941585d5f5e5a595b589d5cc28800")
 RED_ZONE_AND_RESUME = 144   # the trampoline ends with `ret 136`: resume address at rsp - 144
-HEADER = 64                 # [E] = F, then 7 words of data; the code follows
-RUNTIME_FUNCTIONS = ("PyGILState_Ensure", "PyRun_SimpleString", "PyGILState_Release", "Py_AddPendingCall")
+HEADER = 72                 # [E] = F, then 8 words of data; the code follows
+RUNTIME_FUNCTIONS = ("PyGILState_Ensure", "PyRun_SimpleString", "PyGILState_Release", "Py_AddPendingCall",
+                     "Py_IsInitialized")
 
 MODE_RUN_NOW, MODE_SCHEDULE = 0, 1
 
@@ -220,7 +221,9 @@ def _plan(regs: Registers, memory) -> Plan:
     pending calls, and a signal that arrived meanwhile is handled at once instead of after the call.
     Only calls the kernel says must never see EINTR are restarted."""
     syscall, result = _signed(regs.orig_rax), _signed(regs.rax)
-    interrupted = syscall >= 0 and -result in (ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK)
+    # (epoll_wait and a few others return EINTR straight away when stopped, rather than a restart code)
+    interrupted = syscall >= 0 and -result in (ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK,
+                                               EINTR)
     if not interrupted:
         return Plan(MODE_SCHEDULE, regs.rip, result, "scheduled a pending call on the running main thread")
     mode = MODE_RUN_NOW if syscall in SYSCALLS_WITHOUT_GIL else MODE_SCHEDULE
@@ -239,9 +242,9 @@ def _write_call(memory, regs: Registers, plan: Plan, source: bytes, functions: D
     """Write the trampoline and its data (see trampoline.S); returns the rsp to enter it with."""
     resume_at = regs.rsp - RED_ZONE_AND_RESUME
     entry = (resume_at - HEADER - len(source)) & ~15
-    header = struct.pack("<8Q", resume_at, plan.mode, functions["PyGILState_Ensure"],
+    header = struct.pack("<9Q", resume_at, plan.mode, functions["PyGILState_Ensure"],
                          functions["PyRun_SimpleString"], functions["PyGILState_Release"],
-                         functions["Py_AddPendingCall"], len(source), entry + HEADER)
+                         functions["Py_AddPendingCall"], len(source), entry + HEADER, functions["Py_IsInitialized"])
     block = bytearray(resume_at + 8 - entry)  # from E to [F] included
     block[:HEADER] = header
     block[HEADER:HEADER + len(source)] = source

@@ -13,6 +13,7 @@
 #                  1 = schedule with Py_AddPendingCall (the thread may be anywhere)
 #   [E+16] PyGILState_Ensure   [E+24] PyRun_SimpleString   [E+32] PyGILState_Release
 #   [E+40] Py_AddPendingCall   [E+48] length of the code, NUL included   [E+56] address of the code
+#   [E+64] Py_IsInitialized (nothing is done in an interpreter not yet, or no longer, running)
 #   [F]      where to resume: the original rip, or the syscall instruction when it must be restarted
         .intel_syntax noprefix
         .text
@@ -46,6 +47,9 @@ trampoline:
         mov eax, 0xe7              # all a C call may clobber
         xor edx, edx
         xsave [rsp]
+        call [r12+56]              # Py_IsInitialized()
+        test eax, eax
+        jz restore
         cmp qword ptr [r12], 0
         jne schedule
 run_now:
