@@ -4,14 +4,17 @@
 
 Inside one target process per interpreter (the agent started in it, the trace run through its HTTP API):
 - ``traced(n)`` makes 20 direct child calls (12 to Python functions, 8 to builtins; some of its Python
-  children make calls of their own) and ``empty(n)`` makes none; both are timed untraced and while
-  ``trace`` runs on them (with a condition that is never true, so that no result is serialized: what is
-  measured is what the traced call pays to be recorded).
-- ``other()``, code that is not traced but calls the same helpers, is timed with and without the trace.
-The with/without measurements are interleaved round by round; medians over rounds are reported.
+  children make calls of their own) and ``empty(n)`` makes none. While ``trace`` runs on them (with a
+  condition that is never true, so that no result is serialized: what is measured is what the traced
+  call pays to be recorded), each is timed side by side with its twin (same source, own code object,
+  never traced), in short slices of alternating order: the machine's noise hits both alike.
+- ``other()``, code that is not traced but calls the same helpers, is timed with the trace on and off,
+  round by round.
+Times are the thread's CPU time (``time.thread_time``): on a shared machine, time spent descheduled is not
+a cost of tracing. Medians over all slices and rounds are reported.
 
 Reported per interpreter:
-- ``us/child``: (traced call under trace - traced call untraced) / 20, everything included (the engine's
+- ``us/child``: (traced call under trace - its untraced twin) / 20, everything included (the engine's
   wrapper and hooks, starting and ending the recording, the condition). Goals: <= 1.5 us on 3.9-3.11,
   <= 1.0 us on 3.12+.
 - ``us/child marginal``: the same after subtracting what a call without children pays (``empty``).
@@ -31,26 +34,8 @@ from harness import SRC, python_id, target_env, target_pythons  # noqa: E402
 
 CHILDREN = 20
 
-WORKLOAD = r"""
-import json, os, sys, tempfile, time, urllib.request
-sys.path.insert(0, %(src)r)
-os.chdir(tempfile.mkdtemp())
-from pyarthas.agent import start as start_agent
-
-def add(x):
-    return x + 1
-
-def twice(x):
-    return add(x) + add(x)
-
-class Box:
-    def get(self, x):
-        return x
-
-BOX = Box()
-ITEMS = [3, 1, 2]
-
-def traced(n):
+FUNCTIONS = """
+def traced%(suffix)s(n):
     t = add(n)
     t += twice(t)
     t += BOX.get(t)
@@ -73,8 +58,32 @@ def traced(n):
     t += add(t)
     return t
 
-def empty(n):
+def empty%(suffix)s(n):
     return n + 1
+"""
+
+WORKLOAD = r"""
+import json, os, sys, tempfile, time, urllib.request
+sys.path.insert(0, %(src)r)
+os.chdir(tempfile.mkdtemp())
+from pyarthas.agent import start as start_agent
+
+def add(x):
+    return x + 1
+
+def twice(x):
+    return add(x) + add(x)
+
+class Box:
+    def get(self, x):
+        return x
+
+BOX = Box()
+ITEMS = [3, 1, 2]
+
+# the traced functions, and twins with their own code objects that are never traced
+exec(%(functions)r %% {"suffix": ""})
+exec(%(functions)r %% {"suffix": "_twin"})
 
 def other(n):
     t = 0
@@ -82,17 +91,20 @@ def other(n):
         t += add(i) + twice(i) + BOX.get(i) + len(ITEMS)
     return t
 
+# CPU time of this thread, not wall time: the machine is shared, and time spent descheduled is not a cost
+# of tracing.
+clock = time.thread_time
+
 def timed(function, calls):
-    started = time.perf_counter()
+    started = clock()
     for i in range(calls):
         function(i)
-    return (time.perf_counter() - started) / calls * 1e6
+    return (clock() - started) / calls * 1e6
 
 def timed_other():
-    started = time.perf_counter()
-    for _ in range(20):
-        other(1000)
-    return time.perf_counter() - started
+    started = clock()
+    other(2000)
+    return clock() - started
 
 agent = start_agent(port=0, quiet=True)
 
@@ -104,63 +116,62 @@ def api(body):
 session = api({"action": "init_session"})
 ids = {"sessionId": session["sessionId"], "consumerId": session["consumerId"]}
 
-def start_trace():
-    api(dict(ids, action="async_exec", command="trace -E __main__ 'traced|empty' '#cost < 0' -n 1"))
+def wait_for(kind):
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         results = api(dict(ids, action="pull_results"))["body"]["results"]
-        enhancer = [r for r in results if r.get("type") == "enhancer"]
-        if enhancer:
-            assert enhancer[0]["success"], results
-            assert enhancer[0]["effect"]["methodCount"] == 2, results
-            return
-    raise SystemExit("the trace did not start")
+        found = [r for r in results if r.get("type") == kind]
+        if found:
+            return found[0]
+    raise SystemExit("no %%s result" %% kind)
+
+def start_trace():
+    api(dict(ids, action="async_exec", command="trace -E __main__ 'traced|empty' '#cost < 0' -n 1"))
+    enhancer = wait_for("enhancer")
+    assert enhancer["success"] and enhancer["effect"]["methodCount"] == 2, enhancer
 
 def stop_trace():
     api(dict(ids, action="interrupt_job"))
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        results = api(dict(ids, action="pull_results"))["body"]["results"]
-        if any(r.get("type") == "status" for r in results):
-            return
-    raise SystemExit("the trace did not stop")
+    wait_for("status")
 
 calls = %(calls)d
-for function in (traced, empty):
-    timed(function, calls // 10)    # warm up (3.11+ specialises)
-rows = {"base": [], "traced": [], "base_empty": [], "traced_empty": [], "other_base": [], "other_traced": []}
-for _ in range(%(rounds)d):
-    rows["base"].append(timed(traced, calls))
-    rows["base_empty"].append(timed(empty, calls))
-    rows["other_base"].append(timed_other())
+rows = {"child": [], "call": [], "other_off": [], "other_on": []}
+for function in (traced, traced_twin, empty, empty_twin):
+    timed(function, calls)            # warm up (3.11+ specialises)
+for round_number in range(%(rounds)d):
+    rows["other_off"].extend(timed_other() for _ in range(5))
     start_trace()
-    rows["traced"].append(timed(traced, calls))
-    rows["traced_empty"].append(timed(empty, calls))
-    rows["other_traced"].append(timed_other())
+    rows["other_on"].extend(timed_other() for _ in range(5))
+    for slice_number in range(10):    # traced and twin side by side, order alternating
+        pair = (traced, traced_twin) if slice_number %% 2 else (traced_twin, traced)
+        cost = {f.__name__: timed(f, calls) for f in pair}
+        rows["child"].append((cost["traced"] - cost["traced_twin"], cost["traced_twin"], cost["traced"]))
+        pair = (empty, empty_twin) if slice_number %% 2 else (empty_twin, empty)
+        cost = {f.__name__: timed(f, calls) for f in pair}
+        rows["call"].append(cost["empty"] - cost["empty_twin"])
     stop_trace()
 print(json.dumps(rows))
 """
 
 
 def run_one(python: str, rounds: int, calls: int) -> dict:
-    code = WORKLOAD % {"src": SRC, "rounds": rounds, "calls": calls}
+    code = WORKLOAD % {"src": SRC, "rounds": rounds, "calls": calls, "functions": FUNCTIONS}
     out = subprocess.run([python, "-c", code], capture_output=True, text=True, env=target_env(), timeout=900)
     if out.returncode != 0:
         raise SystemExit("%s failed:\n%s" % (python, out.stderr[-3000:]))
     rows = json.loads(out.stdout.strip().splitlines()[-1])
-    med = {name: statistics.median(values) for name, values in rows.items()}
-    per_child = (med["traced"] - med["base"]) / CHILDREN
-    per_call = med["traced_empty"] - med["base_empty"]
-    ratios = [b / t for b, t in zip(rows["other_base"], rows["other_traced"])]
-    return {"python": python_id(python), "base_us": med["base"], "traced_us": med["traced"],
-            "per_child_us": per_child, "marginal_us": per_child - per_call / CHILDREN,
-            "per_call_us": per_call, "other_ratio": statistics.median(ratios)}
+    per_call = statistics.median(rows["call"])
+    per_child = statistics.median(d for d, _, _ in rows["child"]) / CHILDREN
+    return {"python": python_id(python), "base_us": statistics.median(b for _, b, _ in rows["child"]),
+            "traced_us": statistics.median(t for _, _, t in rows["child"]), "per_child_us": per_child,
+            "marginal_us": per_child - per_call / CHILDREN, "per_call_us": per_call,
+            "other_ratio": statistics.median(rows["other_off"]) / statistics.median(rows["other_on"])}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--calls", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--calls", type=int, default=2000)
     args = parser.parse_args()
     print("%-7s %10s %10s %8s %9s %14s %12s %6s" % ("python", "base us", "traced us", "x", "us/child",
                                                     "marginal us", "us/call (0)", "other"))

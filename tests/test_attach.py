@@ -189,6 +189,34 @@ def test_attach_twice_then_stop_then_attach_again(target_python, tmp_path):
         target.kill()
 
 
+def test_compiled_agent_is_cached_for_the_next_attach(target_python, tmp_path):
+    """What the target had to compile lands in pyarthas's own cache (not the install's __pycache__), tagged
+    with the target's version, and the next attach loads it instead of compiling again."""
+    cache = tmp_path / "cache"
+    env = {"XDG_CACHE_HOME": str(cache)}
+    tag = subprocess.run([target_python, "-c", "import sys; print('cpython-%d%d' % sys.version_info[:2])"],
+                         capture_output=True, text=True, timeout=30).stdout.strip()
+    bytecode = cache / "pyarthas" / "bytecode"
+    first = start_target(target_python, tmp_path, "sleep")
+    try:
+        attach(first, env=env)
+        deadline = time.monotonic() + 10
+        while not list(bytecode.glob("agent-*." + tag)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [cached] = bytecode.glob("agent-*." + tag)
+        written = cached.stat().st_mtime_ns
+    finally:
+        first.kill()
+    second = start_target(target_python, tmp_path, "sleep")
+    try:
+        attach(second, env=env)
+        assert second.results("version")[-1]["statusCode"] == 0
+        assert list(bytecode.glob("agent-*." + tag)) == [cached]
+        assert cached.stat().st_mtime_ns == written  # everything came from the cache: nothing to rewrite
+    finally:
+        second.kill()
+
+
 def wait_until_refused(url, timeout=10.0):
     host, port = url.split("//", 1)[1].rsplit(":", 1)
     deadline = time.monotonic() + timeout
@@ -318,6 +346,20 @@ def test_port_in_use(target_python, tmp_path):
         assert_alive(target, "sleep")
     finally:
         taken.close()
+        target.kill()
+
+
+def test_beyond_loopback_the_generated_password_is_shown(target_python, tmp_path):
+    target = start_target(target_python, tmp_path, "sleep")
+    try:
+        done = pyarthas("attach", str(target.proc.pid), "--port", "0", "--ip", "0.0.0.0")
+        assert done.returncode == 0, done.stderr
+        password = re.search(r"generated password for user arthas: (\S+)", done.stderr).group(1)
+        port = int(done.stdout.strip().rsplit(":", 1)[1])
+        target.url = "http://127.0.0.1:%d" % port
+        assert target.results("version")[-1]["statusCode"] == 0  # local connections need no password
+        assert len(password) >= 16
+    finally:
         target.kill()
 
 

@@ -39,6 +39,14 @@ def test_ognl_and_eval(spawn):
     shown = target.results("eval 'broken'")[0]["value"]
     assert shown["@type"] == "__main__.Broken" and "Broken object at 0x" in shown["@value"]
 
+    cyclic = target.results("eval '[l := [1], l.append(l), l][-1]'")[0]["value"]
+    assert cyclic == [1, {"@type": "builtins.list", "@value": "<cycle>"}]
+    assert target.results("options object-size-limit 1000")[-1]["statusCode"] == 0
+    huge = target.results("eval 'set(range(1000000))'")[0]["value"]
+    assert len(huge) < 1000 and "exceeds size limit: 1000" in huge[-1]
+    huge_map = target.results("eval '{i: i for i in range(1000000)}'")[0]["value"]
+    assert len(huge_map) < 1000 and "exceeds size limit: 1000" in huge_map["..."]
+
     missing = target.results("ognl 'nope.attribute'")
     assert missing[-1]["statusCode"] == -1
     assert missing[-1]["message"].startswith("Failed to execute ognl, exception message: NameError")

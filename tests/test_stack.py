@@ -1,25 +1,23 @@
 """stack against the demo and the purpose-built target (coroutines), under every interpreter."""
-from test_trace import fast_demo, is_enhanced, of_type, run_ok, start_target, status_of
+from test_trace import fast_demo  # noqa: F401  (a fixture)
+from test_trace import is_enhanced, of_type, run_ok, start_target, status_of
 
 
-def test_stack_of_prime_factors_starts_with_it_and_contains_run(target_python, tmp_path):
-    demo = fast_demo(target_python, tmp_path)
-    try:
-        results = run_ok(demo, "stack demo.MathGame primeFactors -n 3")
-        stacks = of_type(results, "stack")
-        assert len(stacks) == 3
-        for stack in stacks:
-            assert stack["threadName"] == "MainThread" and isinstance(stack["threadId"], str)
-            assert stack["daemon"] is False and stack["cost"] == 0.0 and stack["ts"] > 0
-            frames = stack["stackTrace"]
-            assert (frames[0]["className"], frames[0]["methodName"]) == ("demo.MathGame", "primeFactors")
-            assert (frames[1]["className"], frames[1]["methodName"]) == ("demo.MathGame", "run")
-            assert frames[1]["fileName"] == "demo.py" and frames[1]["lineNumber"] > 0
-            assert any(f["methodName"] == "main" for f in frames)
-            assert not any(f["methodName"] in ("enter", "returned", "thrown") for f in frames)
-        assert not is_enhanced(demo, "demo.MathGame.primeFactors")
-    finally:
-        demo.kill()
+def test_stack_of_prime_factors_starts_with_it_and_contains_run(fast_demo):
+    demo = fast_demo
+    results = run_ok(demo, "stack demo.MathGame primeFactors -n 3")
+    stacks = of_type(results, "stack")
+    assert len(stacks) == 3
+    for stack in stacks:
+        assert stack["threadName"] == "MainThread" and isinstance(stack["threadId"], str)
+        assert stack["daemon"] is False and stack["cost"] == 0.0 and stack["ts"] > 0
+        frames = stack["stackTrace"]
+        assert (frames[0]["className"], frames[0]["methodName"]) == ("demo.MathGame", "primeFactors")
+        assert (frames[1]["className"], frames[1]["methodName"]) == ("demo.MathGame", "run")
+        assert frames[1]["fileName"] == "demo.py" and frames[1]["lineNumber"] > 0
+        assert any(f["methodName"] == "main" for f in frames)
+        assert not any(f["methodName"] in ("enter", "returned", "thrown") for f in frames)
+    assert not is_enhanced(demo, "demo.MathGame.primeFactors")
 
 
 def test_stack_condition_and_coroutine_tasks(spawn):

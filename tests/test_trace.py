@@ -2,6 +2,7 @@
 
 Also holds what the tests of stack, monitor and tt share: the purpose-built target and small helpers.
 """
+import pytest
 
 from harness import start_demo
 
@@ -106,11 +107,15 @@ def start_target(spawn):
     return target
 
 
+@pytest.fixture
 def fast_demo(target_python, tmp_path):
     """The demo running every 20 ms, once its module is loaded."""
     target = start_demo(target_python, tmp_path, env={"PYARTHAS_DEMO_INTERVAL": "0.02"})
-    target.wait_stdout(r"=|illegalArgumentCount", timeout=20)
-    return target
+    try:
+        target.wait_stdout(r"=|illegalArgumentCount", timeout=20)
+        yield target
+    finally:
+        target.kill()
 
 
 def of_type(results, kind):
@@ -153,30 +158,27 @@ def count_nodes(node):
     return 1 + sum(count_nodes(child) for child in node.get("children", ()))
 
 
-def test_trace_demo_run_shows_children_within_parent(target_python, tmp_path):
-    demo = fast_demo(target_python, tmp_path)
-    try:
-        results = run_ok(demo, "trace demo.MathGame run -n 12")
-        traces = of_type(results, "trace")
-        assert len(traces) == 12
-        seen = set()
-        for trace in traces:
-            assert trace["nodeCount"] == count_nodes(trace["root"])
-            assert trace["root"]["threadName"] == "MainThread"
-            method, children = method_children(trace)
-            assert (method["className"], method["methodName"]) == ("demo.MathGame", "run")
-            assert sum(child.get("totalCost", 0) for child in children) <= method["cost"]
-            for child in children:
-                assert child["invoking"] is True and child["lineNumber"] > 0
-                assert 0 < child["minCost"] <= child["maxCost"] <= child["totalCost"] <= method["cost"]
-                seen.add((child["className"], child["methodName"]))
-                if child["methodName"] == "primeFactors" and child.get("throw"):
-                    assert child["mark"] == "throws Exception"
-        assert ("demo.MathGame", "primeFactors") in seen
-        assert ("demo.MathGame", "print") in seen
-        assert not is_enhanced(demo, "demo.MathGame.run")
-    finally:
-        demo.kill()
+def test_trace_demo_run_shows_children_within_parent(fast_demo):
+    demo = fast_demo
+    results = run_ok(demo, "trace demo.MathGame run -n 12")
+    traces = of_type(results, "trace")
+    assert len(traces) == 12
+    seen = set()
+    for trace in traces:
+        assert trace["nodeCount"] == count_nodes(trace["root"])
+        assert trace["root"]["threadName"] == "MainThread"
+        method, children = method_children(trace)
+        assert (method["className"], method["methodName"]) == ("demo.MathGame", "run")
+        assert sum(child.get("totalCost", 0) for child in children) <= method["cost"]
+        for child in children:
+            assert child["invoking"] is True and child["lineNumber"] > 0
+            assert 0 < child["minCost"] <= child["maxCost"] <= child["totalCost"] <= method["cost"]
+            seen.add((child["className"], child["methodName"]))
+            if child["methodName"] == "primeFactors" and child.get("throw"):
+                assert child["mark"] == "throws Exception"
+    assert ("demo.MathGame", "primeFactors") in seen
+    assert ("demo.MathGame", "print") in seen
+    assert not is_enhanced(demo, "demo.MathGame.run")
 
 
 def test_trace_merges_repeats_and_marks_exceptions(spawn):
@@ -376,3 +378,39 @@ def test_two_traces_at_once_and_listener_id(spawn):
     first.pull_until(lambda r: r.get("type") == "status" and r.get("jobId") == job)
     assert not is_enhanced(target, "__main__.Worker.outer")
     assert not is_enhanced(target, "__main__.Worker.inner")
+
+
+SUSPENDED = """
+import asyncio, sys, threading, time
+SEEN = []
+
+async def slow():
+    await asyncio.sleep(0.2)
+    return 1
+
+async def observer():
+    while True:
+        SEEN.append(sys.getprofile() is None)
+        del SEEN[:-100]
+        await asyncio.sleep(0.005)
+
+async def main():
+    asyncio.ensure_future(observer())
+    while True:
+        await slow()
+
+threading.Thread(target=lambda: asyncio.run(main()), name="loop", daemon=True).start()
+print("ready", flush=True)
+threading.Event().wait()
+"""
+
+
+def test_other_tasks_pay_nothing_while_a_traced_coroutine_waits(spawn):
+    """3.9-3.11: the profile function is off while the traced coroutine is suspended, so the other tasks
+    of its loop run untouched (3.12+ uses no profile function at all)."""
+    target = spawn(SUSPENDED)
+    target.wait_stdout("ready", timeout=20)
+    results = run_ok(target, "trace __main__ slow -n 2")
+    assert len(of_type(results, "trace")) == 2
+    seen = ognl_value(target, "__main__.SEEN[-60:]")      # the last ~0.3 s, mostly while traced
+    assert len(seen) == 60 and all(seen), seen

@@ -59,3 +59,14 @@ def test_stack_monitor_and_tt_layouts():
     assert replay.endswith("Time fragment[1000] successfully replayed 2 times.")
     assert render({"type": "tt", "watchValue": 12, "expand": 1}, Context()) == "@int[12]"
     assert render({"type": "tt", "watchResults": {"1000": 12}, "expand": 1}, Context()) == "1000: @int[12]"
+
+
+def test_tt_recording_prints_the_header_once():
+    fragment = {"index": 1001, "timestamp": 0, "cost": 0.5, "return": True, "throw": False, "object": "0x1f",
+                "className": "demo.MathGame", "methodName": "primeFactors", "params": [], "returnObj": None}
+    first = render({"type": "tt", "timeFragmentList": [dict(fragment, index=1000)], "first": True},
+                   Context(width=200)).splitlines()
+    later = render({"type": "tt", "timeFragmentList": [fragment], "first": False}, Context(width=200)).splitlines()
+    assert len(first) == 2 and first[0].startswith("INDEX")
+    assert len(later) == 1 and later[0].split()[0] == "1001"
+    assert later[0].index("0x1f") == first[1].index("0x1f")         # same columns as the header's table

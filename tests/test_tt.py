@@ -1,54 +1,52 @@
 """tt: record, list, show, watch, search, replay, delete; against the demo and the purpose-built target."""
-from test_trace import fast_demo, is_enhanced, of_type, run_ok, start_target, status_of
+from test_trace import fast_demo  # noqa: F401  (a fixture)
+from test_trace import is_enhanced, of_type, run_ok, start_target, status_of
 
 
-def test_tt_records_then_lists_shows_replays_deletes(target_python, tmp_path):
-    demo = fast_demo(target_python, tmp_path)
-    try:
-        results = run_ok(demo, "tt -t demo.MathGame primeFactors 'params[0] >= 2' -n 3")
-        recorded = of_type(results, "tt")
-        assert len(recorded) == 3 and recorded[0]["first"] is True and recorded[1]["first"] is False
-        fragments = [r["timeFragmentList"][0] for r in recorded]
-        indexes = [f["index"] for f in fragments]
-        assert indexes == sorted(indexes) and indexes[0] >= 1000
-        first = fragments[0]
-        assert first["return"] is True and first["throw"] is False and first["object"].startswith("0x")
-        assert (first["className"], first["methodName"]) == ("demo.MathGame", "primeFactors")
-        number = first["params"][0]["object"]
-        assert number >= 2 and first["returnObj"] and first["cost"] >= 0
-        assert not is_enhanced(demo, "demo.MathGame.primeFactors")
+def test_tt_records_then_lists_shows_replays_deletes(fast_demo):
+    demo = fast_demo
+    results = run_ok(demo, "tt -t demo.MathGame primeFactors 'params[0] >= 2' -n 3")
+    recorded = of_type(results, "tt")
+    assert len(recorded) == 3 and recorded[0]["first"] is True and recorded[1]["first"] is False
+    fragments = [r["timeFragmentList"][0] for r in recorded]
+    indexes = [f["index"] for f in fragments]
+    assert indexes == sorted(indexes) and indexes[0] >= 1000
+    first = fragments[0]
+    assert first["return"] is True and first["throw"] is False and first["object"].startswith("0x")
+    assert (first["className"], first["methodName"]) == ("demo.MathGame", "primeFactors")
+    number = first["params"][0]["object"]
+    assert number >= 2 and first["returnObj"] and first["cost"] >= 0
+    assert not is_enhanced(demo, "demo.MathGame.primeFactors")
 
-        listed = demo.results("tt -l")
-        assert [f["index"] for f in of_type(listed, "tt")[0]["timeFragmentList"]][-3:] == indexes
-        assert of_type(listed, "row_affect")[0]["rowCount"] >= 3
+    listed = demo.results("tt -l")
+    assert [f["index"] for f in of_type(listed, "tt")[0]["timeFragmentList"]][-3:] == indexes
+    assert of_type(listed, "row_affect")[0]["rowCount"] >= 3
 
-        shown = of_type(demo.results("tt -i %d" % indexes[0]), "tt")[0]["timeFragment"]
-        assert shown["index"] == indexes[0] and shown["params"][0]["object"] == number
+    shown = of_type(demo.results("tt -i %d" % indexes[0]), "tt")[0]["timeFragment"]
+    assert shown["index"] == indexes[0] and shown["params"][0]["object"] == number
 
-        watched = of_type(demo.results("tt -i %d -w 'params[0]'" % indexes[0]), "tt")[0]
-        assert watched["watchValue"] == number
+    watched = of_type(demo.results("tt -i %d -w 'params[0]'" % indexes[0]), "tt")[0]
+    assert watched["watchValue"] == number
 
-        replays = demo.results("tt -i %d -p --replay-times 2 --replay-interval 10" % indexes[0])
-        played = of_type(replays, "tt")
-        assert [p["replayNo"] for p in played] == [1, 2]
-        assert played[0]["replayResult"]["returnObj"] == first["returnObj"]
-        assert status_of(replays)["statusCode"] == 0
+    replays = demo.results("tt -i %d -p --replay-times 2 --replay-interval 10" % indexes[0])
+    played = of_type(replays, "tt")
+    assert [p["replayNo"] for p in played] == [1, 2]
+    assert played[0]["replayResult"]["returnObj"] == first["returnObj"]
+    assert status_of(replays)["statusCode"] == 0
 
-        found = demo.results("tt -s 'params[0] == %d'" % number)
-        assert indexes[0] in [f["index"] for f in of_type(found, "tt")[0]["timeFragmentList"]]
-        found = demo.results("tt -s 'params[0] == %d' -w 'returnObj'" % number)
-        assert of_type(found, "tt")[0]["watchResults"][str(indexes[0])] == first["returnObj"]
+    found = demo.results("tt -s 'params[0] == %d'" % number)
+    assert indexes[0] in [f["index"] for f in of_type(found, "tt")[0]["timeFragmentList"]]
+    found = demo.results("tt -s 'params[0] == %d' -w 'returnObj'" % number)
+    assert of_type(found, "tt")[0]["watchResults"][str(indexes[0])] == first["returnObj"]
 
-        deleted = demo.results("tt -i %d -d" % indexes[0])
-        assert of_type(deleted, "message")[0]["message"] == "Time fragment[%d] successfully deleted." % indexes[0]
-        missing = status_of(demo.results("tt -i %d" % indexes[0]))
-        assert missing == {"type": "status", "jobId": missing["jobId"], "statusCode": 1,
-                           "message": "Time fragment[%d] does not exist." % indexes[0]}
-        cleaned = demo.results("tt --delete-all")
-        assert of_type(cleaned, "message")[0]["message"] == "Time fragments are cleaned."
-        assert of_type(demo.results("tt -l"), "tt")[0]["timeFragmentList"] == []
-    finally:
-        demo.kill()
+    deleted = demo.results("tt -i %d -d" % indexes[0])
+    assert of_type(deleted, "message")[0]["message"] == "Time fragment[%d] successfully deleted." % indexes[0]
+    missing = status_of(demo.results("tt -i %d" % indexes[0]))
+    assert missing == {"type": "status", "jobId": missing["jobId"], "statusCode": 1,
+                       "message": "Time fragment[%d] does not exist." % indexes[0]}
+    cleaned = demo.results("tt --delete-all")
+    assert of_type(cleaned, "message")[0]["message"] == "Time fragments are cleaned."
+    assert of_type(demo.results("tt -l"), "tt")[0]["timeFragmentList"] == []
 
 
 def test_tt_exceptions_threads_and_usage_errors(spawn):

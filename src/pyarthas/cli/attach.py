@@ -1,5 +1,6 @@
 """``pyarthas attach PID``, ``pyarthas ps`` and plain ``pyarthas`` (choose a process, attach, open the
 console), as arthas-boot does for JVMs. The mechanics live in ``inject/``."""
+import os
 import sys
 import time
 
@@ -16,6 +17,9 @@ def configure(name, parser) -> None:
     parser.add_argument("--ip", default=DEFAULT_IP, help="address the agent binds (default %s)" % DEFAULT_IP)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,
                         help="HTTP port of the agent (default %d, 0 picks a free one)" % DEFAULT_PORT)
+    parser.add_argument("--username", help="HTTP Basic user (default arthas)")
+    parser.add_argument("--password", help="HTTP Basic password (default $PYARTHAS_PASSWORD; bound beyond "
+                                           "loopback without one, the agent makes one up and it is shown)")
     parser.add_argument("--timeout", type=float, default=REPLY_TIMEOUT,
                         help="seconds to wait for the agent to answer (default %.0f)" % REPLY_TIMEOUT)
     parser.add_argument("-v", "--verbose", action="store_true", help="say how the agent was loaded")
@@ -24,19 +28,21 @@ def configure(name, parser) -> None:
 def run(args) -> int:
     if args.subcommand == "ps":
         return print_processes()
-    attached = attach_and_report(args.pid, args.ip, args.port, args.timeout, args.verbose)
+    password = args.password or os.environ.get("PYARTHAS_PASSWORD") or None
+    attached = attach_and_report(args.pid, args.ip, args.port, args.timeout, args.verbose,
+                                 username=args.username, password=password)
     if attached is None:
         return 1
     print(attached.url)
     return 0
 
 
-def attach_and_report(pid: int, ip: str, port: int, timeout: float = REPLY_TIMEOUT,
-                      verbose: bool = False):
+def attach_and_report(pid: int, ip: str, port: int, timeout: float = REPLY_TIMEOUT, verbose: bool = False,
+                      username=None, password=None):
     """Attach, tell the user what happened on stderr; the Attached, or None after an error."""
     started = time.monotonic()
     try:
-        attached = attach(pid, ip=ip, port=port, timeout=timeout)
+        attached = attach(pid, ip=ip, port=port, timeout=timeout, username=username, password=password)
     except AttachError as error:
         sys.stderr.write("pyarthas attach: %s\n" % error)
         return None
@@ -50,6 +56,9 @@ def _report(attached: Attached, elapsed: float, verbose: bool) -> None:
                          % (attached.pid, attached.url))
     else:
         sys.stderr.write("pyarthas: agent started in process %d at %s\n" % (attached.pid, attached.url))
+    if attached.generated_password:
+        sys.stderr.write("pyarthas: bound beyond loopback; using generated password for user %s: %s\n"
+                         % attached.generated_password)
     if verbose:
         sys.stderr.write("pyarthas: %s, %.0f ms\n" % (attached.how, elapsed * 1000))
 

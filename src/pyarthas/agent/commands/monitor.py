@@ -12,9 +12,9 @@ import time
 from typing import Any, ClassVar, Dict, List
 
 from ..command.base import Command, CommandError, register
-from ..command.options import Argument, Option
+from ..command.options import Option
 from ..model import ResultModel
-from .trace import AdviceListener, compiled_listener
+from .trace import ADVICE_ARGUMENTS, AdviceListener, compiled_listener
 from .watch import enhance_or_fail, enhancer_options
 
 
@@ -91,11 +91,7 @@ class MonitorCommand(Command):
     ] + [o for o in enhancer_options() if o.short != "c"] + [
         Option("classloader", help="The hash code of the special class's classLoader (ignored: Python has one loader)"),
     ]
-    arguments = [
-        Argument("class-pattern", required=True, help="Path and classname of Pattern Matching"),
-        Argument("method-pattern", required=True, help="Method of Pattern Matching"),
-        Argument("condition-express", help="Conditional expression in Python, '#cost' is the call's cost in ms"),
-    ]
+    arguments = ADVICE_ARGUMENTS
 
     def run(self, process, args) -> None:
         if args.cycle is None or args.cycle <= 0:

@@ -94,6 +94,13 @@ class AdviceListener(Listener):
                                               "You can set it with -n option." % self.limit))
 
 
+ADVICE_ARGUMENTS = [
+    Argument("class-pattern", required=True, help="Class name pattern (or module, for functions)"),
+    Argument("method-pattern", required=True, help="Method name pattern"),
+    Argument("condition-express", help="Conditional expression in Python, '#cost' is the call's cost in ms"),
+]
+
+
 def compiled_listener(factory, command_name: str, condition: Optional[str]):
     """Build a listener; a condition that does not compile is the command's failure."""
     try:
@@ -244,11 +251,7 @@ class TraceCommand(Command):
         Option("path", "p", multi=True,
                help="Also trace these functions (class.method, wildcards or -E regex), nested in the tree"),
     ] + enhancer_options()
-    arguments = [
-        Argument("class-pattern", required=True, help="Class name pattern (or module, for functions)"),
-        Argument("method-pattern", required=True, help="Method name pattern"),
-        Argument("condition-express", help="Conditional expression in Python, '#cost' is the call's cost in ms"),
-    ]
+    arguments = ADVICE_ARGUMENTS
 
     def run(self, process, args) -> None:
         check_limit(args)

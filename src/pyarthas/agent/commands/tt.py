@@ -85,12 +85,14 @@ STORE = TimeTunnelStore()
 
 
 def fragment_json(record: TimeFragment, expand: int, size_limit: int, ended: Optional[tuple] = None) -> Dict[str, Any]:
-    """Arthas's TimeFragmentVO. ``ended`` = (cost, value, error) of a replay, else the recorded call's."""
+    """Arthas's TimeFragmentVO. ``ended`` = (cost, value, error, timestamp) of a replay, else the recorded
+    call's."""
     call = record.call
-    cost, value, error = ended if ended is not None else (record.cost, record.value, record.error)
+    cost, value, error, timestamp = ended if ended is not None else (
+        record.cost, record.value, record.error, record.timestamp)
     target = call.target
     return {
-        "index": record.index, "timestamp": record.timestamp, "cost": cost,
+        "index": record.index, "timestamp": timestamp, "cost": cost,
         "return": error is None, "throw": error is not None,
         "object": "0x%x" % id(target) if target is not None else "NULL",
         "className": call.site.class_name, "methodName": call.site.method_name,
@@ -320,8 +322,8 @@ def _replay(process, args, record: TimeFragment, expand: int) -> None:
         except Exception as raised:
             error = raised
         cost = (time.perf_counter() - started) * 1000.0
-        process.emit(TimeTunnelModel(expand, args.sizeLimit, replayResult=(record, (cost, value, error)),
-                                     replayNo=number))
+        replayed = (cost, value, error, int(time.time() * 1000))
+        process.emit(TimeTunnelModel(expand, args.sizeLimit, replayResult=(record, replayed), replayNo=number))
         if number < times and process.wait(interval):
             return
 

@@ -261,10 +261,13 @@ class _Timer:
             if outer is not None:
                 rec.parent = outer
                 rec.parent_node = outer.open_node
-            if not self._arm(rec, state):
+            armed = self._arm(rec, state)
+            if armed is False:
                 return None
             state.pending = rec
             state.live += 1
+            if armed is not True:
+                sys.setprofile(armed)   # last: every frame of ours that returns after this is an event
             return rec
         except Exception:
             return None
@@ -299,14 +302,15 @@ class _Timer:
             rec.sticky = False
             state.sticky -= 1
         running = state.running
-        if running and running[-1] is rec:
-            running.pop()
-        elif rec in running:
-            running.remove(rec)
+        if running:
+            if running[-1] is rec:
+                running.pop()
+            elif rec in running:
+                running.remove(rec)
+            _retop(state)
         if rec.is_suspended:
             rec.is_suspended = False
             state.suspended -= 1
-        _retop(state)
         state.live -= 1
         self._disarm(rec, state)
         if rec.frame is not None:
@@ -357,7 +361,9 @@ class _Timer:
         _retop(state)
 
     # mechanism-specific
-    def _arm(self, rec: Recording, state: _ThreadState) -> bool:
+    def _arm(self, rec: Recording, state: _ThreadState):
+        """Can ``rec`` be recorded on this thread? False: no; True: yes; a function: yes, once it is
+        installed as the thread's profile function (``begin`` does that last)."""
         raise NotImplementedError
 
     def _disarm(self, rec: Recording, state: _ThreadState) -> None:
@@ -435,18 +441,17 @@ def _frame_suspends(frame) -> bool:
 
 
 class ProfileTimer(_Timer):
-    def _arm(self, rec: Recording, state: _ThreadState) -> bool:
+    def _arm(self, rec: Recording, state: _ThreadState):
         if state.installed:
             return True
         prev = sys.getprofile()
         if prev is not None and not isinstance(prev, (types.FunctionType, types.MethodType)):
             return False   # a C-level profiler (cProfile) owns this thread: never displace it
-        self._install(state, prev)
-        return True
+        return self._profiler_for(state, prev)
 
-    def _install(self, state: _ThreadState, prev) -> None:
-        """Switch this thread's profile function to ours (made once per thread and kind: making the
-        closures costs microseconds on 3.9)."""
+    def _profiler_for(self, state: _ThreadState, prev):
+        """Our profile function for this thread, to be installed now (made once per thread and kind:
+        making the closures costs microseconds on 3.9)."""
         state.prev_profile = prev
         profiler = state.profiler if prev is None else state.chained
         if profiler is None:
@@ -456,7 +461,7 @@ class ProfileTimer(_Timer):
             else:
                 state.chained = profiler
         state.installed = True
-        sys.setprofile(profiler)
+        return profiler
 
     def blocked_by_other_profiler(self) -> bool:
         """Is this thread's profile function a C-level profiler (cProfile) that tracing must not displace?"""
@@ -607,7 +612,7 @@ class ProfileTimer(_Timer):
             prev = sys.getprofile()
             if prev is not None and not isinstance(prev, (types.FunctionType, types.MethodType)):
                 return
-            self._install(state, prev)
+            sys.setprofile(self._profiler_for(state, prev))
         except Exception:
             pass
 
@@ -685,7 +690,7 @@ class MonitoringTimer(_Timer):
         self.watched: Dict[int, list] = {}     # id(code) -> [code, watch count]
         self.points: Dict[int, Any] = {}       # id(code) -> (return points, handler entries)
 
-    def _arm(self, rec: Recording, state: _ThreadState) -> bool:
+    def _arm(self, rec: Recording, state: _ThreadState):
         return id(rec.code) in self.watched
 
     def _disarm(self, rec: Recording, state: _ThreadState) -> None:
@@ -778,8 +783,11 @@ class MonitoringTimer(_Timer):
         limit, no_cost = MAX_CHILD_SITES, _NO_COST
 
         def on_call(code, offset, callee, arg0):
-            rec = by_frame_get(_getframe(1))
-            if rec is None:
+            try:
+                rec = by_frame_get(_getframe(1))
+                if rec is None:
+                    return
+            except Exception:
                 return
             try:
                 now = perf()
@@ -809,31 +817,34 @@ class MonitoringTimer(_Timer):
         disable = sys.monitoring.DISABLE
 
         def on_instruction(code, offset):
-            rec = by_frame_get(_getframe(1))
-            if rec is None:
-                returns, handlers = points_get(id(code), _NO_POINTS)
-                if offset not in returns and offset not in handlers:
+            try:                     # free on 3.12+ (zero-cost exceptions); nothing may reach the target
+                rec = by_frame_get(_getframe(1))
+                if rec is None:
+                    returns, handlers = points_get(id(code), _NO_POINTS)
+                    if offset not in returns and offset not in handlers:
+                        return disable
+                    return None
+                node = rec.open_node
+                if offset in rec.returns:
+                    raised = False
+                elif offset in rec.handlers:
+                    raised = True
+                else:
                     return disable
-                return None
-            node = rec.open_node
-            if offset in rec.returns:
-                raised = False
-            elif offset in rec.handlers:
-                raised = True
-            else:
-                return disable
-            if node is not None:
-                cost = perf() - rec.open_start
-                rec.open_node = None
-                node[3] += 1         # _close_child inlined (one call less per child): TIMES, TOTAL,
-                node[4] += cost      # LAST, MIN, MAX, THROWS
-                node[7] = cost
-                if cost < node[5]:
-                    node[5] = cost
-                if cost > node[6]:
-                    node[6] = cost
-                if raised:
-                    node[8] += 1
+                if node is not None:
+                    cost = perf() - rec.open_start
+                    rec.open_node = None
+                    node[3] += 1     # _close_child inlined (one call less per child): TIMES, TOTAL,
+                    node[4] += cost  # LAST, MIN, MAX, THROWS
+                    node[7] = cost
+                    if cost < node[5]:
+                        node[5] = cost
+                    if cost > node[6]:
+                        node[6] = cost
+                    if raised:
+                        node[8] += 1
+            except Exception:
+                pass
             return None
 
         return on_instruction

@@ -19,6 +19,7 @@ Never raises.
 """
 import collections
 import enum
+import itertools
 import math
 import os
 import types
@@ -171,7 +172,7 @@ class _Converter:
         return {"@type": name, "@value": value}
 
     def sequence(self, obj: Any, depth: int, nesting: int) -> List[Any]:
-        items = list(obj)
+        items = obj if type(obj) in (list, tuple) else self.snapshot(obj)   # lists iterate safely
         out: List[Any] = []
         self.spend(2)
         try:
@@ -184,8 +185,17 @@ class _Converter:
         return out
 
     def mapping(self, obj: dict, depth: int, nesting: int) -> Dict[str, Any]:
-        items = list(dict.items(obj)) if type(obj) is dict else list(obj.items())
-        return self.fields(items, {}, depth, nesting)
+        return self.fields(self.snapshot(dict.items(obj)), {}, depth, nesting)
+
+    def snapshot(self, iterable: Any) -> Any:
+        """The items to convert: a copy (taken at once, so a target thread cannot change it under us)
+        unless the container holds more items than the size limit can show, then just those."""
+        most = self.remaining // 2 + 1
+        try:
+            small = len(iterable) <= most
+        except TypeError:
+            small = False
+        return list(iterable) if small else list(itertools.islice(iterable, most))
 
     def fields(self, items, out: Dict[str, Any], depth: int, nesting: int) -> Dict[str, Any]:
         self.spend(2)

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Tuple
 
 from ...agent.arm import ARM_DIRECTORY, ARM_REQUEST, ARM_SIGNAL
 from .process import AttachError, PythonProcess, inspect
@@ -25,6 +25,8 @@ REPLY_TIMEOUT = 10.0
 MIN_VERSION, REMOTE_EXEC_VERSION = (3, 9), (3, 14)
 AGENT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "agent")
 BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bootstrap.py")
+CODE_CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+                          "pyarthas", "bytecode")
 
 
 class Attached(NamedTuple):
@@ -32,6 +34,7 @@ class Attached(NamedTuple):
     url: str
     pid: int
     how: str          # which mechanism, for --verbose and the benchmark
+    generated_password: Optional[Tuple[str, str]] = None   # (username, password) the agent made up
 
 
 def private_package_name() -> str:
@@ -42,44 +45,65 @@ def private_package_name() -> str:
     return "_pyarthas_agent_" + digest
 
 
-def write_agent_bundle(path: str, version) -> None:
-    """Every module of the agent in one file for bootstrap.py's finder: source, plus the compiled form
-    for the target's version when this install has it cached (checked against the source there)."""
+def write_agent_bundle(path: str, target: PythonProcess) -> Optional[str]:
+    """Every module of the agent in one file for bootstrap.py's finder: its source, and its code compiled
+    by an earlier attach to the same interpreter version when the code cache has it. Returns the cache
+    file the target may write (None when it must not: it runs as another user)."""
     import marshal
-    bundle = {}
+    sources = {}
     for folder, folders, files in os.walk(AGENT_DIR):
         folders[:] = [name for name in folders if name != "__pycache__"]
-        for file_name in files:
-            if not file_name.endswith(".py"):
-                continue
+        for file_name in (name for name in files if name.endswith(".py")):
             path_here = os.path.join(folder, file_name)
             relative = os.path.relpath(path_here, AGENT_DIR)[:-3].replace(os.sep, ".")
             is_package = relative == "__init__" or relative.endswith(".__init__")
-            name = relative[:-len("__init__")].rstrip(".") if is_package else relative
-            bundle[name] = (path_here, is_package) + _source_and_pyc(path_here, version)
+            with open(path_here, "rb") as handle:
+                sources[relative[:-len("__init__")].rstrip(".") if is_package else relative] = (
+                    path_here, is_package, handle.read())
+    cache_file = _code_cache_file(sources, target)
+    cached = _read_code_cache(cache_file)
+    bundle = {name: entry + (cached.get(name),) for name, entry in sources.items()}
     with open(path, "wb") as handle:
         handle.write(marshal.dumps(bundle, 4))
+    return cache_file if target.uid == os.getuid() else None
 
 
-def _source_and_pyc(path: str, version):
-    with open(path, "rb") as handle:
-        source = handle.read()
-    info = os.stat(path)
-    cached = os.path.join(os.path.dirname(path), "__pycache__", "%s.cpython-%d%d.pyc" % (
-        os.path.basename(path)[:-3], version[0], version[1])) if version else None
+def _code_cache_file(sources, target: PythonProcess) -> str:
+    """Named after every path and source (both are in the code objects) and the interpreter version."""
+    digest = hashlib.sha1()
+    for name in sorted(sources):
+        path, _, source = sources[name]
+        digest.update(path.encode("utf-8") + b"\0" + source + b"\0")
+    tag = "cpython-%d%d" % target.version if target.version else "unknown"
+    return os.path.join(CODE_CACHE, "agent-%s.%s" % (digest.hexdigest()[:16], tag))
+
+
+def _read_code_cache(cache_file: str) -> dict:
+    import marshal
     try:
-        with open(cached, "rb") as handle:
-            pyc = handle.read()
-    except (OSError, TypeError):
-        pyc = None
-    return source, pyc, int(info.st_mtime) & 0xFFFFFFFF, info.st_size & 0xFFFFFFFF
+        with open(cache_file, "rb") as handle:
+            cached = marshal.loads(handle.read())
+        return cached if isinstance(cached, dict) else {}
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    # none for these sources: make room for it, and drop what older sources left for this version
+    tag = cache_file.rsplit(".", 1)[1]
+    try:
+        os.makedirs(CODE_CACHE, mode=0o700, exist_ok=True)
+        for name in os.listdir(CODE_CACHE):
+            if name.endswith("." + tag):
+                os.unlink(os.path.join(CODE_CACHE, name))
+    except OSError:
+        pass
+    return {}
 
 
-def bootstrap_code(ip: str, port: int, reply: str, bundle: str) -> str:
+def bootstrap_code(ip: str, port: int, reply: str, bundle: str, cache: Optional[str] = None,
+                   credentials: Tuple[Optional[str], Optional[str]] = (None, None)) -> str:
     """Code that runs bootstrap.py, binds no name in the target's ``__main__`` and never fails (a failing
     pending call would raise SystemError into the target's main thread)."""
     args = {"agent_dir": AGENT_DIR, "package": private_package_name(), "ip": ip, "port": port, "reply": reply,
-            "bundle": bundle}
+            "bundle": bundle, "cache": cache, "username": credentials[0], "password": credentials[1]}
     run = ("(lambda b: b.exec(b.compile(b.open(%r, 'rb').read(), %r, 'exec'), "
            "{'__name__': '_pyarthas_bootstrap', 'ARGS': %r}))(__import__('builtins'))" % (BOOTSTRAP, BOOTSTRAP, args))
     # bootstrap.py unreadable (say, the target lives in a container): tell the CLI why
@@ -89,16 +113,18 @@ def bootstrap_code(ip: str, port: int, reply: str, bundle: str) -> str:
     return "try:\n %s\nexcept BaseException:\n try:\n  %s\n except BaseException:\n  pass\n" % (run, report)
 
 
-def attach(pid: int, ip: str = "127.0.0.1", port: int = 8563, timeout: float = REPLY_TIMEOUT) -> Attached:
-    """Start the agent in process ``pid`` (or find the one already there). Raises AttachError."""
+def attach(pid: int, ip: str = "127.0.0.1", port: int = 8563, timeout: float = REPLY_TIMEOUT,
+           username: Optional[str] = None, password: Optional[str] = None) -> Attached:
+    """Start the agent in process ``pid`` (or find the one already there). Raises AttachError.
+    The password travels in the bootstrap code: only to a FIFO and a file private to the target's user."""
     target = inspect(pid)
     if target.version is not None and target.version < MIN_VERSION:
         raise AttachError("process %d runs Python %s; pyarthas needs 3.9 or later" % (pid, target.version_text))
     with ReplyChannel(target) as channel:
         bundle = os.path.join(channel.directory, "agent.bundle")
-        write_agent_bundle(bundle, target.version)
+        cache_file = write_agent_bundle(bundle, target)
         channel.give_to_target(bundle)
-        code = bootstrap_code(ip, port, channel.path, bundle)
+        code = bootstrap_code(ip, port, channel.path, bundle, cache_file, (username, password))
         reply, how = None, None
         if is_armed(pid):
             _request_armed(target, code)
@@ -133,7 +159,8 @@ def _check_reply(reply: dict, pid: int, ip: str, port: int, how: str) -> Attache
         raise AttachError("the agent failed to start in process %d: %s" % (pid, reply.get("message")))
     url = reply["url"]
     _wait_until_answers(url)
-    return Attached(status, url, pid, how)
+    generated = (reply["username"], reply["password"]) if reply.get("password") else None
+    return Attached(status, url, pid, how, generated)
 
 
 def _wait_until_answers(url: str) -> None:
@@ -228,8 +255,8 @@ def _request_armed(target: PythonProcess, code: str) -> None:
         raise AttachError("%s must be a directory private to uid %d" % (directory, target.uid))
     request = os.path.join(directory, ARM_REQUEST % target.pid)
     temporary = request + ".tmp"
-    with open(temporary, "w") as handle:
-        handle.write(code)
+    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        handle.write(code)  # may hold the password
     if os.getuid() != target.uid:
         os.chown(temporary, target.uid, target.gid)
     os.replace(temporary, request)

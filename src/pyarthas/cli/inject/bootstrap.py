@@ -6,7 +6,10 @@ globals dict holding ``ARGS``:
     package    the private name to load it under (``_pyarthas_agent_<hash>``), so ``pyarthas`` never appears
                in the target's ``sys.modules`` and nothing of ours can collide with the target's imports
     ip, port   where the agent should serve
+    username, password  HTTP Basic credentials (None: the agent's defaults, PYARTHAS_PASSWORD in the target
+               or, bound beyond loopback, a generated password that the reply carries)
     bundle     a file holding every module of the agent (see _AgentFinder)
+    cache      the file to keep the agent's compiled modules in for the next attach (None: nowhere)
     reply      a FIFO the CLI reads JSON lines from: {"status": "accepted"} as soon as this runs, then
                {"status": "started" | "running" | "port-in-use" | "error", "url", "pid", "message"}
 
@@ -21,9 +24,9 @@ def _bootstrap(args):
     import os
     import sys
 
-    def reply(status, url=None, message=None):
+    def reply(status, url=None, message=None, **more):
         import json
-        line = json.dumps({"status": status, "url": url, "pid": os.getpid(), "message": message}) + "\n"
+        line = json.dumps(dict(more, status=status, url=url, pid=os.getpid(), message=message)) + "\n"
         try:  # non-blocking: if the CLI is gone (ENXIO) nobody is waiting, and we must not block
             fd = os.open(args["reply"], os.O_WRONLY | os.O_NONBLOCK)
         except OSError:
@@ -73,11 +76,15 @@ def _bootstrap(args):
             interval = sys.getswitchinterval()
             sys.setswitchinterval(min(interval, LOADING_SWITCH_INTERVAL))
             try:
-                agent = load_agent_package().start(ip=args["ip"], port=args["port"], quiet=True)
+                agent = load_agent_package().start(ip=args["ip"], port=args["port"], quiet=True,
+                                                   password=args.get("password"), username=args.get("username"))
             finally:
                 sys.setswitchinterval(interval)
                 sys.meta_path.remove(finder)  # later imports go through the package's __path__ as usual
-            reply("started", agent.url)
+            if getattr(agent, "generated_password", False):  # the CLI shows it (the FIFO is private)
+                reply("started", agent.url, username=agent.username, password=agent.password)
+            else:
+                reply("started", agent.url)
             finder.cache_compiled()
         except OSError as exc:
             import errno
@@ -100,18 +107,20 @@ def _bootstrap(args):
 
 
 class _AgentFinder:
-    """Serves the agent's modules from the bundle the CLI wrote (``ARGS["bundle"]``: marshal'd
-    {relative name: (path, is_package, source, pyc or None, mtime, size)}) under the private package name.
-    One file read instead of several GIL-releasing system calls per module: in a busy target each of those
-    waits a full switch interval for the GIL, which made loading from files take about a second."""
+    """Serves the agent's modules from the bundle the CLI wrote (``ARGS["bundle"]``: marshal'd {relative name:
+    (path, is_package, source, cached code or None)}) under the private package name. One file read instead
+    of several GIL-releasing system calls per module: in a busy target each of those waits a full switch
+    interval for the GIL, which made loading from files take about a second."""
 
     def __init__(self, args):
         import marshal
         with open(args["bundle"], "rb") as handle:
             bundle = marshal.loads(handle.read())
-        package = args["package"]
-        self.modules = {(package + "." + name) if name else package: entry for name, entry in bundle.items()}
-        self.compiled = []
+        self.prefix = args["package"] + "."
+        self.modules = {(self.prefix + name) if name else args["package"]: entry for name, entry in bundle.items()}
+        self.cache_file = args.get("cache")
+        self.loaded = {}     # relative name -> MAGIC + marshal'd code, for the cache
+        self.compiled = False
 
     def find_spec(self, name, path=None, target=None):
         entry = self.modules.get(name)
@@ -134,35 +143,32 @@ class _AgentFinder:
     def _code(self, name):
         import importlib.util
         import marshal
-        path, _, source, pyc, mtime, size = self.modules[name]
-        if pyc is not None and len(pyc) > 16 and pyc[:4] == importlib.util.MAGIC_NUMBER and \
-                pyc[4:16] == b"\0\0\0\0" + mtime.to_bytes(4, "little") + size.to_bytes(4, "little"):
-            return marshal.loads(pyc[16:])
+        path, _, source, cached = self.modules[name]
+        relative = name[len(self.prefix):] if name.startswith(self.prefix) else ""
+        if cached is not None and cached[:4] == importlib.util.MAGIC_NUMBER:
+            self.loaded[relative] = cached
+            return marshal.loads(cached[4:])
         code = compile(source, path, "exec", dont_inherit=True)
-        self.compiled.append((path, code, mtime, size))
+        self.loaded[relative] = importlib.util.MAGIC_NUMBER + marshal.dumps(code)
+        self.compiled = True
         return code
 
     def cache_compiled(self):
-        """Write what had to be compiled to __pycache__ (as an import would), so the next attach to this
-        interpreter version loads it instead (compiling a large module holds the GIL for tens of ms).
-        Runs after the agent answered; an install we cannot write to is left alone."""
-        import sys
-        if sys.dont_write_bytecode:
+        """Keep the modules' code in pyarthas's own cache file (``ARGS["cache"]``, named after the agent's
+        sources and this interpreter version; never the install's __pycache__), so the next attach to this
+        version loads instead of compiling: compiling a large module holds the GIL for tens of ms. Runs
+        after the agent answered; one file, written whole."""
+        if not self.cache_file or not self.compiled:
             return
-        import importlib.util
+        import marshal
         import os
-        from importlib import _bootstrap_external
-        for path, code, mtime, size in self.compiled:
-            try:
-                data = _bootstrap_external._code_to_timestamp_pyc(code, mtime, size)
-                target = importlib.util.cache_from_source(path)
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                temporary = "%s.%d.tmp" % (target, os.getpid())
-                with open(temporary, "wb") as handle:
-                    handle.write(data)
-                os.replace(temporary, target)
-            except Exception:  # read-only install, or a private helper gone in some version
-                return
+        temporary = "%s.%d.tmp" % (self.cache_file, os.getpid())
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(marshal.dumps(self.loaded))
+            os.replace(temporary, self.cache_file)
+        except OSError:
+            pass
 
 
 try:

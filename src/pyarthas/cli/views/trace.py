@@ -115,12 +115,14 @@ def render_monitor(result, ctx):
                  style=ctx.style, width=ctx.width)
 
 
-def _fragment_rows(fragments, ctx) -> str:
+def _fragment_rows(fragments, ctx, header: bool) -> str:
+    """The table of records; ``tt -t`` prints its header once, with the first recorded call."""
     rows = [[f.get("index"), format_ts(f.get("timestamp")), format_cost(f.get("cost")),
              "true" if f.get("return") else "false", "true" if f.get("throw") else "false", f.get("object", ""),
              f.get("className", ""), f.get("methodName", "")] for f in fragments]
-    return table(rows, ["INDEX", "TIMESTAMP", "COST(ms)", "IS-RET", "IS-EXP", "OBJECT", "CLASS", "METHOD"],
-                 style=ctx.style, width=ctx.width)
+    headers = ["INDEX", "TIMESTAMP", "COST(ms)", "IS-RET", "IS-EXP", "OBJECT", "CLASS", "METHOD"]
+    text = table(rows + ([] if header else [headers]), headers, style=ctx.style, width=ctx.width)
+    return text if header else "\n".join(text.splitlines()[1:-1])
 
 
 def _fragment_detail(fragment: Dict[str, Any], expand: int, ctx, replay_no: Optional[int] = None) -> str:
@@ -144,7 +146,7 @@ def _fragment_detail(fragment: Dict[str, Any], expand: int, ctx, replay_no: Opti
 def render_tt(result, ctx):
     expand = result.get("expand", 1)
     if "timeFragmentList" in result:
-        return _fragment_rows(result["timeFragmentList"], ctx)
+        return _fragment_rows(result["timeFragmentList"], ctx, result.get("first", True))
     if "timeFragment" in result:
         return _fragment_detail(result["timeFragment"], expand, ctx)
     if "replayResult" in result:
