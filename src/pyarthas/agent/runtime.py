@@ -11,7 +11,6 @@ Commands reach the services through ``process.agent``:
 """
 import collections
 import os
-import secrets
 import sys
 import threading
 import time
@@ -51,6 +50,7 @@ class Agent:
         self.generated_password = False
         if self.password is None and not is_loopback(ip):
             # Arthas: bound beyond loopback without a password, one is generated and printed.
+            import secrets
             self.password = secrets.token_urlsafe(48)[:64]
             self.generated_password = True
         self.main_class: Optional[str] = None  # shown in the welcome; the demo sets demo.MathGame

@@ -24,6 +24,9 @@ from ..model import MessageModel, ResultModel
 from .watch import enhance_or_fail, enhancer_options
 
 
+TIMER = calltree.TIMER
+
+
 class AdviceListener(Listener):
     """A listener with an optional condition and a ``-n`` limit. Subclasses call ``holds(...)`` on the
     target thread, then ``count_and_emit(model)``. A condition that raises ends the job (the failure
@@ -184,8 +187,8 @@ class TraceListener(AdviceListener):
             code = self._watch(call[0])
             if code is None:
                 return None
-        rec = calltree.TIMER.begin(code, self)
-        if rec is None and not self._warned and calltree.TIMER.blocked_by_other_profiler():
+        rec = TIMER.begin(code, self)
+        if rec is None and not self._warned and TIMER.blocked_by_other_profiler():
             self._warned = True
             self.process.emit(MessageModel(message=(
                 "trace: calls on thread %s are not traced: another profiler (%s) is active on it"
@@ -199,17 +202,17 @@ class TraceListener(AdviceListener):
             code = self._codes.get(site)
             if code is None:
                 code = self.engine.original_code(site.function)
-                calltree.TIMER.watch(code)
+                TIMER.watch(code)
                 self._codes[site] = code
             return code
 
     def after_return(self, call, rec, value) -> None:
         if rec is not None:
-            self._finished(call, calltree.TIMER.finish(rec, False), value, None)
+            self._finished(call, TIMER.finish(rec, False), value, None)
 
     def after_throw(self, call, rec, error) -> None:
         if rec is not None:
-            self._finished(call, calltree.TIMER.finish(rec, True), None, error)
+            self._finished(call, TIMER.finish(rec, True), None, error)
 
     def _finished(self, call, rec, value, error) -> None:
         if rec.parent is not None or not self.active or rec.failed:
@@ -227,7 +230,7 @@ class TraceListener(AdviceListener):
             self._codes.clear()
         for code in codes:
             try:
-                calltree.TIMER.unwatch(code)
+                TIMER.unwatch(code)
             except Exception:
                 pass
 

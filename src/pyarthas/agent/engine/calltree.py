@@ -10,7 +10,7 @@ In between, only the events of that call are seen, only on its own thread:
   thread is chained and restored; a C-level one (cProfile) is never displaced: that call is not traced.
   A coroutine suspended on an asyncio future turns it off until the future's done callback runs.
 - CPython 3.12+: ``sys.monitoring`` *local* events on the traced code objects only (a free tool id):
-  CALL opens a child; an INSTRUCTION event at the instruction a call returns to closes it, and one at an
+  CALL opens a child (the first one binds the recording to its frame); an INSTRUCTION event at the instruction a call returns to closes it, and one at an
   exception handler's entry closes it as raised (every other instruction location is disabled after its
   first event, so it costs nothing afterwards). PY_YIELD/PY_RESUME mark where a coroutine was suspended.
 
@@ -704,9 +704,8 @@ class MonitoringTimer(_Timer):
             if entry is None:
                 self.points[id(code)] = _instruction_points(code)
                 ev = sys.monitoring.events
-                sys.monitoring.set_local_events(
-                    self.tool, code,
-                    ev.PY_START | ev.CALL | ev.INSTRUCTION | ev.PY_YIELD | ev.PY_RESUME)
+                sys.monitoring.set_local_events(self.tool, code,
+                                                ev.CALL | ev.INSTRUCTION | ev.PY_YIELD | ev.PY_RESUME)
                 entry = self.watched[id(code)] = [code, 0]
             entry[1] += 1
 
@@ -741,7 +740,6 @@ class MonitoringTimer(_Timer):
         else:
             raise RuntimeError("no free sys.monitoring tool id (all 6 are in use by other tools)")
         ev = mon.events
-        mon.register_callback(self.tool, ev.PY_START, self._on_start)
         mon.register_callback(self.tool, ev.CALL, self._make_on_call())
         mon.register_callback(self.tool, ev.INSTRUCTION, self._make_on_instruction())
         mon.register_callback(self.tool, ev.PY_YIELD, self._on_yield)
@@ -755,25 +753,30 @@ class MonitoringTimer(_Timer):
         mon = sys.monitoring
         try:
             ev = mon.events
-            for event in (ev.PY_START, ev.CALL, ev.INSTRUCTION, ev.PY_YIELD, ev.PY_RESUME):
+            for event in (ev.CALL, ev.INSTRUCTION, ev.PY_YIELD, ev.PY_RESUME):
                 mon.register_callback(tool, event, None)
             mon.free_tool_id(tool)
         except Exception:
             pass
 
-    def _on_start(self, code, offset):
-        try:
-            state = self.threads.get(_get_ident())
-            if state is not None:
-                rec = state.pending
-                if rec is not None and rec.code is code:
-                    self._bind(rec, _getframe(1))
-        except Exception:
-            pass
-
-    def _bind(self, rec: Recording, frame) -> None:
-        rec.returns, rec.handlers = self.points.get(id(rec.code), _NO_POINTS)
-        super()._bind(rec, frame)
+    def _bind_pending(self, code, frame) -> Optional[Recording]:
+        """The first event of a traced frame (a CALL, or a PY_YIELD before any call): the recording
+        this thread began for ``code``, now bound to ``frame``. Binding on the first event rather than on
+        PY_START saves an event per traced call (a call without children needs no binding)."""
+        state = self.threads.get(_get_ident())
+        if state is None:
+            return None
+        rec = state.pending
+        if rec is None or rec.code is not code:
+            return None
+        rec.returns, rec.handlers = self.points.get(id(code), _NO_POINTS)
+        rec.frame = frame
+        self.by_frame[frame] = rec
+        state.pending = None
+        state.running.append(rec)
+        state.top = rec
+        state.top_frame = frame
+        return rec
 
     def _make_on_call(self):
         """CALL in a traced frame: the previous child (if still open) ended, a new one starts. Hot."""
@@ -782,11 +785,16 @@ class MonitoringTimer(_Timer):
         new_callee = _node_for_new_callee
         limit, no_cost = MAX_CHILD_SITES, _NO_COST
 
+        bind_pending = self._bind_pending
+
         def on_call(code, offset, callee, arg0):
             try:
-                rec = by_frame_get(_getframe(1))
+                frame = _getframe(1)
+                rec = by_frame_get(frame)
                 if rec is None:
-                    return
+                    rec = bind_pending(code, frame)
+                    if rec is None:
+                        return
             except Exception:
                 return
             try:
@@ -851,7 +859,8 @@ class MonitoringTimer(_Timer):
 
     def _on_yield(self, code, offset, value):
         try:
-            rec = self.by_frame.get(_getframe(1))
+            frame = _getframe(1)
+            rec = self.by_frame.get(frame) or self._bind_pending(code, frame)
             if rec is not None:
                 _suspend(rec, offset, value if rec.open_node is None else None, perf_counter_ns())
                 self._mark_suspended(rec)

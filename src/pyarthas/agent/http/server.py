@@ -4,18 +4,18 @@ Safe by default: requests carrying a foreign ``Origin`` are refused with 403, an
 ``Host`` is not a loopback name while the agent is bound to loopback (DNS rebinding); bodies over 10 MiB
 are refused; when a password is set (always when bound beyond loopback), HTTP Basic authentication as
 Arthas does it. Every answer closes its connection, as Arthas's does.
+
+A small HTTP/1.1 server on plain sockets rather than ``http.server``: that one pulls in ``email``,
+``http.client`` and ``ssl`` (a third of the agent's start-up in a busy target that was just attached to).
+One agent thread blocks in ``accept()``; each connection gets its own agent thread (a long poll holds one),
+at most ``MAX_CONNECTIONS`` at once.
 """
-import base64
-import hmac
-import html
 import json
-import mimetypes
 import os
 import socket
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 from ..api.actions import handle_request
 from ..util import threads
@@ -23,46 +23,48 @@ from ..util.net import is_loopback
 
 MAX_BODY = 10 * 1024 * 1024
 MAX_CONNECTIONS = 128
+MAX_HEADER_LINE = 65536
+MAX_HEADERS = 100
+SOCKET_TIMEOUT = 60.0
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
-CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "application/javascript",
-                 ".css": "text/css", ".svg": "image/svg+xml", ".json": "application/json",
-                 ".txt": "text/plain; charset=utf-8", ".collapsed": "text/plain; charset=utf-8"}
+HTML = "text/html; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
+CONTENT_TYPES = {".html": HTML, ".htm": HTML, ".js": "application/javascript", ".css": "text/css",
+                 ".svg": "image/svg+xml", ".json": "application/json", ".txt": TEXT, ".collapsed": TEXT,
+                 ".log": TEXT, ".png": "image/png", ".ico": "image/x-icon"}
+REASONS = {100: "Continue", 200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+           404: "Not Found", 411: "Length Required", 413: "Request Entity Too Large", 500: "Server Error"}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = MAX_CONNECTIONS
+class BadRequest(Exception):
+    pass
 
-    def __init__(self, address, handler, agent):
-        self.agent = agent
-        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, handler)
 
-    def process_request(self, request, client_address):
-        # Bounded: past MAX_CONNECTIONS concurrent requests, new connections are closed at once.
-        if not self.slots.acquire(blocking=False):
-            self.shutdown_request(request)
-            return
-        super().process_request(request, client_address)
-
-    def process_request_thread(self, request, client_address):
-        threads.mark_current_thread()
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            threads.unmark_current_thread()
-            self.slots.release()
+class Request:
+    def __init__(self, method: str, target: str, headers: Dict[str, str], client_ip: str):
+        self.method = method
+        split = urllib.parse.urlsplit(target)
+        self.path = split.path
+        self.query = split.query
+        self.headers = headers
+        self.client_ip = client_ip
 
 
 class ApiServer:
     def __init__(self, agent):
         self.agent = agent
-        self.httpd = _Server((agent.ip, agent.requested_port), _Handler, agent)
-        self.port = self.httpd.server_address[1]
+        family = socket.AF_INET6 if ":" in agent.ip else socket.AF_INET
+        self.listener = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.listener.bind((agent.ip, agent.requested_port))
+            self.listener.listen(MAX_CONNECTIONS)
+        except OSError:
+            self.listener.close()
+            raise
+        self.port = self.listener.getsockname()[1]
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._thread: Optional[threading.Thread] = None
         self._stopping = False
 
@@ -71,183 +73,196 @@ class ApiServer:
 
     def _serve(self) -> None:
         """Blocks in accept() (no polling); stop() shuts the socket down, which wakes it."""
-        listener = self.httpd.socket
         while not self._stopping:
             try:
-                connection, address = listener.accept()
+                connection, address = self.listener.accept()
             except OSError:
                 continue
+            if self._stopping or not self._slots.acquire(blocking=False):
+                connection.close()  # past MAX_CONNECTIONS concurrent requests, new ones are closed at once
+                continue
             try:
-                self.httpd.process_request(connection, address)
-            except Exception:
-                self.httpd.shutdown_request(connection)
+                threads.spawn("http-conn", lambda c=connection, a=address: self._handle(c, a))
+            except RuntimeError:  # no thread could be started
+                self._slots.release()
+                connection.close()
+
+    def _handle(self, connection: socket.socket, address) -> None:
+        try:
+            connection.settimeout(SOCKET_TIMEOUT)
+            _Exchange(self.agent, connection, address[0]).run()
+        except Exception:  # a broken client must not disturb anyone else
+            pass
+        finally:
+            try:
+                connection.close()
+            finally:
+                self._slots.release()
 
     def stop(self) -> None:
         self._stopping = True
         try:
-            self.httpd.socket.shutdown(socket.SHUT_RDWR)
+            self.listener.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
         if self._thread is not None:
             self._thread.join(5)
-        self.httpd.server_close()
+        self.listener.close()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "pyarthas"
-    protocol_version = "HTTP/1.1"
+class _Exchange:
+    """One request and its answer on one connection."""
 
-    def log_message(self, format, *args):  # the target's stderr is not ours to fill
-        pass
+    def __init__(self, agent, connection: socket.socket, client_ip: str):
+        self.agent = agent
+        self.connection = connection
+        self.reader = connection.makefile("rb")
+        self.client_ip = client_ip
+        self.request: Optional[Request] = None
 
-    # ---- routing ----
-
-    def do_POST(self):
-        self._route("POST")
-
-    def do_GET(self):
-        self._route("GET")
-
-    def do_PUT(self):
-        self._route("PUT")
-
-    def do_DELETE(self):
-        self._route("DELETE")
-
-    def do_OPTIONS(self):
-        self._route("OPTIONS")
-
-    def do_HEAD(self):
-        self._route("HEAD")
-
-    def do_PATCH(self):
-        self._route("PATCH")
-
-    def _route(self, method: str) -> None:
+    def run(self) -> None:
         try:
-            if not self._allowed():
-                return
-            path = urllib.parse.urlsplit(self.path).path
-            if path == "/api":
-                self._api(method)
-            elif method in ("GET", "HEAD"):
-                self._static(path)
-            else:
-                self._send(404, b"Not found", "text/html; charset=utf-8")
-        except (ConnectionError, socket.timeout):
-            pass
-        except Exception:
-            try:
-                self._send(500, b"Server error", "text/html; charset=utf-8")
-            except Exception:
-                pass
+            self.request = self._read_head()
+        except BadRequest as exc:
+            self.send(400, str(exc).encode(), TEXT)
+            return
+        if self.request is None:
+            return
+        if self._allowed():
+            self._route()
 
-    def _api(self, method: str) -> None:
-        if method != "POST":
-            self._send_json({"state": "REFUSED", "message": "Unsupported http method: %s" % method})
-            return
-        body = self._read_body()
-        if body is None:
-            return
-        self._send_json(handle_request(self.server.agent, body))
+    # ---- reading ----
+
+    def _read_head(self) -> Optional[Request]:
+        line = self.reader.readline(MAX_HEADER_LINE + 1)
+        if not line:
+            return None
+        parts = line.decode("latin-1").split()
+        if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+            raise BadRequest("malformed request line")
+        headers: Dict[str, str] = {}
+        for _ in range(MAX_HEADERS + 1):
+            raw = self.reader.readline(MAX_HEADER_LINE + 1)
+            if len(raw) > MAX_HEADER_LINE:
+                raise BadRequest("header line too long")
+            if raw in (b"\r\n", b"\n", b""):
+                return Request(parts[0].upper(), parts[1], headers, self.client_ip)
+            name, colon, value = raw.decode("latin-1").partition(":")
+            if not colon:
+                raise BadRequest("malformed header")
+            headers[name.strip().lower()] = value.strip()
+        raise BadRequest("too many headers")
 
     def _read_body(self) -> Optional[bytes]:
+        headers = self.request.headers
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            self.send(411, b"Length Required", TEXT)
+            return None
         try:
-            length = int(self.headers.get("Content-Length") or 0)
+            length = int(headers.get("content-length") or 0)
         except ValueError:
             length = -1
         if length < 0 or length > MAX_BODY:
-            self._send(413, b"Request Entity Too Large", "text/plain; charset=utf-8")
+            self.send(413, b"Request Entity Too Large", TEXT)
             return None
-        return self.rfile.read(length) if length else b""
+        if headers.get("expect", "").lower() == "100-continue":
+            self.connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl asks for it past 1 KiB
+        body = self.reader.read(length) if length else b""
+        if len(body) < length:
+            return None
+        return body
 
     # ---- checks ----
 
     def _allowed(self) -> bool:
-        agent = self.server.agent
-        host = self.headers.get("Host")
+        agent, headers = self.agent, self.request.headers
+        host = headers.get("host")
         if is_loopback(agent.ip) and host is not None and _host_name(host) not in LOOPBACK_HOSTS:
-            self._send(403, b"Forbidden: foreign Host", "text/plain; charset=utf-8")
+            self.send(403, b"Forbidden: foreign Host", TEXT)
             return False
-        origin = self.headers.get("Origin")
+        origin = headers.get("origin")
         if origin is not None and (host is None or origin.rstrip("/") != "http://" + host):
-            self._send(403, b"Forbidden: cross-origin request", "text/plain; charset=utf-8")
+            self.send(403, b"Forbidden: cross-origin request", TEXT)
             return False
         if agent.password and not self._authenticated():
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="arthas webconsole"')
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", "0")
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.close_connection = True
+            self.send(401, b"", "text/plain", {"WWW-Authenticate": 'Basic realm="arthas webconsole"'})
             return False
         return True
 
     def _authenticated(self) -> bool:
-        agent = self.server.agent
-        if self.client_address[0] == "127.0.0.1":
+        if self.client_ip == "127.0.0.1":
             return True  # Arthas's localConnectionNonAuth
-        user, password = _credentials(self.headers.get("Authorization"), self.path)
+        user, password = _credentials(self.request.headers.get("authorization"), self.request.query)
         if user is None:
             return False
-        return (hmac.compare_digest(user, agent.username)
+        import hmac  # only when a password is set
+        agent = self.agent
+        return (hmac.compare_digest(user.encode(), agent.username.encode())
                 and hmac.compare_digest(password.encode(), agent.password.encode()))
 
-    # ---- static files ----
+    # ---- routing ----
 
-    def _static(self, path: str) -> None:
-        if path in ("/", "/index.html"):
+    def _route(self) -> None:
+        method, path = self.request.method, self.request.path
+        if path == "/api":
+            if method != "POST":
+                self.send_json({"state": "REFUSED", "message": "Unsupported http method: %s" % method})
+                return
+            body = self._read_body()
+            if body is not None:
+                self.send_json(handle_request(self.agent, body))
+        elif method not in ("GET", "HEAD"):
+            self.send(404, b"Not found", HTML)
+        elif path in ("/", "/index.html"):
             self._send_file(os.path.join(STATIC_DIR, "index.html"))
         elif path == "/arthas-output" or path.startswith("/arthas-output/"):
             self._output(urllib.parse.unquote(path[len("/arthas-output"):]))
         else:
-            self._send(404, b"Not found", "text/html; charset=utf-8")
+            self.send(404, b"Not found", HTML)
 
     def _output(self, relative: str) -> None:
-        root = os.path.realpath(self.server.agent.output_root)
+        root = os.path.realpath(self.agent.output_root)
         target = os.path.realpath(os.path.join(root, relative.lstrip("/")))
         if target != root and not target.startswith(root + os.sep):
-            self._send(404, b"Not found", "text/html; charset=utf-8")
+            self.send(404, b"Not found", HTML)
         elif os.path.isdir(target):
             self._send_listing(target, relative)
         else:
             self._send_file(target)
 
     def _send_listing(self, folder: str, relative: str) -> None:
-        base = "/arthas-output/" + relative.strip("/")
-        base = base.rstrip("/") + "/"
-        items = "".join('<li><a href="%s">%s</a></li>' % (html.escape(base + urllib.parse.quote(name)),
-                                                            html.escape(name))
+        base = ("/arthas-output/" + relative.strip("/")).rstrip("/") + "/"
+        items = "".join('<li><a href="%s">%s</a></li>' % (_escape(base + urllib.parse.quote(name)), _escape(name))
                         for name in sorted(os.listdir(folder)))
-        page = "<html><body><h1>%s</h1><ul>%s</ul></body></html>" % (html.escape(base), items)
-        self._send(200, page.encode("utf-8"), "text/html; charset=utf-8")
+        page = "<html><body><h1>%s</h1><ul>%s</ul></body></html>" % (_escape(base), items)
+        self.send(200, page.encode("utf-8"), HTML)
 
     def _send_file(self, path: str) -> None:
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
         except OSError:
-            self._send(404, b"Not found", "text/html; charset=utf-8")
+            self.send(404, b"Not found", HTML)
             return
-        extension = os.path.splitext(path)[1].lower()
-        content_type = CONTENT_TYPES.get(extension) or mimetypes.guess_type(path)[0] or "application/octet-stream"
-        self._send(200, data, content_type)
+        content_type = CONTENT_TYPES.get(os.path.splitext(path)[1].lower(), "application/octet-stream")
+        self.send(200, data, content_type)
 
     # ---- writing ----
 
-    def _send_json(self, payload) -> None:
-        self._send(200, json.dumps(payload, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
+    def send_json(self, payload) -> None:
+        self.send(200, json.dumps(payload, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
 
-    def _send(self, status: int, data: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-        self.close_connection = True
+    def send(self, status: int, data: bytes, content_type: str, extra: Optional[Dict[str, str]] = None) -> None:
+        lines = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "")), "Server: pyarthas",
+                 "Content-Type: " + content_type, "Content-Length: %d" % len(data), "Connection: close"]
+        lines.extend("%s: %s" % item for item in (extra or {}).items())
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        with_body = self.request is None or self.request.method != "HEAD"
+        self.connection.sendall(head + data if with_body else head)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
 def _host_name(host: str) -> str:
@@ -258,15 +273,16 @@ def _host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if ":" in host else host
 
 
-def _credentials(authorization: Optional[str], path: str) -> Tuple[Optional[str], Optional[str]]:
+def _credentials(authorization: Optional[str], query: str) -> Tuple[Optional[str], Optional[str]]:
     if authorization and authorization.lower().startswith("basic "):
+        import base64
         try:
             decoded = base64.b64decode(authorization[6:].strip()).decode("utf-8")
         except (ValueError, UnicodeDecodeError):
             return None, None
         user, _, password = decoded.partition(":")
         return user, password
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
-    if "password" in query:
-        return query.get("username", ["arthas"])[0], query["password"][0]
+    parsed = urllib.parse.parse_qs(query)
+    if "password" in parsed:
+        return parsed.get("username", ["arthas"])[0], parsed["password"][0]
     return None, None

@@ -9,11 +9,11 @@ import collections
 import queue
 import threading
 import time
-import uuid
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 from ..model import InputStatusModel, MessageModel, ResultModel, to_json
 from ..util import threads
+from ..util.ids import random_hex32
 
 PENDING_CAPACITY = 1000
 HISTORY_CAPACITY = 50
@@ -123,7 +123,7 @@ class SharingDistributor:
     def add_consumer(self, replay_history: bool) -> Consumer:
         with self._lock:
             self._consumer_seq += 1
-            consumer = Consumer("%s_%d" % (uuid.uuid4().hex, self._consumer_seq), self._timeouts)
+            consumer = Consumer("%s_%d" % (random_hex32(), self._consumer_seq), self._timeouts)
             if replay_history:
                 consumer.append(_serialize(0, InputStatusModel(inputStatus="DISABLED")))
                 for entry in self._history:

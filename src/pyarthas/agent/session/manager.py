@@ -3,16 +3,16 @@ consumers (5 minutes) and idle sessions (3 hours, never while a job runs)."""
 import os
 import threading
 import time
-import uuid
 from typing import Dict, List, Optional
 
 from ..model import InputStatusModel, MessageModel, WelcomeModel, format_time
+from ..util.ids import random_uuid
 from .distribution import SharingDistributor
 
 
 class Session:
     def __init__(self, manager: "SessionManager", one_time: bool):
-        self.session_id = str(uuid.uuid4())
+        self.session_id = random_uuid()
         self.pid = os.getpid()
         self.user_id: Optional[str] = None
         self.create_time = int(time.time() * 1000)
