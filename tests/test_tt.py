@@ -65,4 +65,19 @@ def test_tt_exceptions_threads_and_usage_errors(spawn):
         status = status_of(target.results(command))
         assert status["statusCode"] == 1 and text in status["message"], (command, status)
     assert status_of(target.results("tt -i 1000 -w 'params[0' "))["statusCode"] == 1
+    detail = of_type(target.results("help tt"), "help")[0]["detailCommand"]
+    assert "at most the last 1000 records" in detail["description"]          # the bound is documented
     assert target.alive()
+
+
+def test_the_store_keeps_only_the_newest_records():
+    from types import SimpleNamespace
+    from pyarthas.agent.commands.tt import FIRST_INDEX, TimeTunnelStore
+    store = TimeTunnelStore(capacity=3)
+    records = [store.add(SimpleNamespace(cost=0.1), i, None) for i in range(5)]
+    assert [r.index for r in records] == list(range(FIRST_INDEX, FIRST_INDEX + 5))
+    assert [r.value for r in store.all()] == [2, 3, 4]
+    assert store.get(FIRST_INDEX) is None and store.get(FIRST_INDEX + 4).value == 4
+    assert store.delete(FIRST_INDEX + 3) and not store.delete(FIRST_INDEX + 3)
+    assert store.clear() == 2 and store.all() == []
+    assert store.add(SimpleNamespace(cost=0.1), None, ValueError()).index == FIRST_INDEX + 5   # never reset
