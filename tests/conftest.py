@@ -20,6 +20,17 @@ def demo(target_python, tmp_path):
 
 
 @pytest.fixture
+def fast_demo(target_python, tmp_path):
+    """The demo running every 20 ms, once it has printed its first line."""
+    target = start_demo(target_python, tmp_path, env={"PYARTHAS_DEMO_INTERVAL": "0.02"})
+    try:
+        target.wait_stdout(r"=|illegalArgumentCount", timeout=20)
+        yield target
+    finally:
+        target.kill()
+
+
+@pytest.fixture
 def spawn(target_python, tmp_path):
     """``spawn(code, env=None)`` runs ``code`` as a target's __main__ with the agent started."""
     started = []

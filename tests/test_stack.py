@@ -1,5 +1,4 @@
 """stack against the demo and the purpose-built target (coroutines), under every interpreter."""
-from test_trace import fast_demo  # noqa: F401  (a fixture)
 from test_trace import is_enhanced, of_type, run_ok, start_target, status_of
 
 

@@ -2,9 +2,7 @@
 
 Also holds what the tests of stack, monitor and tt share: the purpose-built target and small helpers.
 """
-import pytest
 
-from harness import start_demo
 
 # A target with known shapes: Worker.step makes 5 helper calls from one line (merged), one len/str, one
 # call that raises and is caught; Worker.risky raises on every 4th call; handle() awaits a child coroutine
@@ -105,17 +103,6 @@ def start_target(spawn):
     target = spawn(TARGET)
     target.wait_stdout("ready", timeout=20)
     return target
-
-
-@pytest.fixture
-def fast_demo(target_python, tmp_path):
-    """The demo running every 20 ms, once its module is loaded."""
-    target = start_demo(target_python, tmp_path, env={"PYARTHAS_DEMO_INTERVAL": "0.02"})
-    try:
-        target.wait_stdout(r"=|illegalArgumentCount", timeout=20)
-        yield target
-    finally:
-        target.kill()
 
 
 def of_type(results, kind):

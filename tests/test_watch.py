@@ -299,7 +299,7 @@ while True:
     code_before = evaluate(target, "id(__main__.square.__code__)")
     first, second = target.session(), target.session()
     first.pull(), second.pull()
-    first_job = first.async_exec("watch __main__ square '{params[0], returnObj}' -n 500")["body"]["jobId"]
+    first.async_exec("watch __main__ square '{params[0], returnObj}' -n 500")["body"]["jobId"]
     second_job = second.async_exec("watch __main__ square '{params[0], returnObj}' -n 100000")["body"]["jobId"]
     first_results, second_results = [], []
     deadline = time.monotonic() + 30
