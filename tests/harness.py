@@ -136,6 +136,12 @@ class Target:
         assert reply["state"] == "SUCCEEDED", reply
         return reply["body"]["results"]
 
+    def ognl(self, expression: str) -> Any:
+        """Evaluate ``expression`` in the target (``ognl``); asserts it succeeded, returns its value."""
+        results = self.results("ognl %s" % quote(expression))
+        assert status_of(results)["statusCode"] == 0, results
+        return only(results, "ognl")["value"]
+
     def session(self) -> "Session":
         return Session(self)
 
@@ -193,6 +199,29 @@ class Session:
 
     def close(self) -> None:
         self.api("close_session")
+
+
+def quote(text: str) -> str:
+    """Quote ``text`` as one word for the agent's shell-like tokenizer."""
+    if "'" not in text:
+        return "'" + text + "'"
+    return '"' + re.sub(r'(["\\\\$`])', r"\\\1", text) + '"'
+
+
+def of_type(results: List[Dict[str, Any]], kind: str) -> List[Dict[str, Any]]:
+    return [r for r in results if r.get("type") == kind]
+
+
+def only(results: List[Dict[str, Any]], kind: str) -> Dict[str, Any]:
+    """The one result of type ``kind``, asserting there is exactly one."""
+    found = of_type(results, kind)
+    assert len(found) == 1, results
+    return found[0]
+
+
+def status_of(results: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """A job's one ``status`` result."""
+    return only(results, "status")
 
 
 def post_raw(url: str, body: bytes, headers: Optional[Dict[str, str]] = None, method: str = "POST",

@@ -114,15 +114,8 @@ def assert_alive(target, kind):
     assert target.alive()
 
 
-def ognl(target, expression):
-    results = target.results("ognl %s" % _quote(expression))
-    assert results[-1]["statusCode"] == 0, results
-    return results[0]["value"]
 
 
-def _quote(text):
-    assert '"' not in text
-    return '"' + text + '"'
 
 
 @pytest.mark.parametrize("kind", sorted(TARGETS))
@@ -140,9 +133,9 @@ def test_attach_answers_from_inside_the_target(target_python, tmp_path, kind):
         assert version[0]["type"] == "version" and version[-1]["statusCode"] == 0
         python_version = subprocess.run([target_python, "-c", "import sys; print(list(sys.version_info[:2]))"],
                                         capture_output=True, text=True, timeout=30).stdout.strip()
-        assert str(ognl(target, "sys.version_info[:2]")).replace(" ", "") == python_version.replace(" ", "")
+        assert str(target.ognl("sys.version_info[:2]")).replace(" ", "") == python_version.replace(" ", "")
         # loaded under a private name only: nothing called pyarthas in the target's modules
-        assert ognl(target, "[m for m in sys.modules if m.split('.')[0] == 'pyarthas']") == []
+        assert target.ognl("[m for m in sys.modules if m.split('.')[0] == 'pyarthas']") == []
         assert_alive(target, kind)
     finally:
         target.kill()

@@ -93,11 +93,6 @@ CHECKS = [
 IDENTITY = "[id(__main__.kw), id(__main__.kw.__code__), id(__main__.Child.greet.__code__)]"
 
 
-def evaluate(target, expression):
-    assert "'" not in expression
-    results = target.results("eval '%s'" % expression)
-    assert results[0]["type"] == "ognl", results
-    return results[0]["value"]
 
 
 @pytest.fixture
@@ -108,9 +103,9 @@ def target(spawn):
 
 
 def test_enhanced_functions_keep_what_callers_rely_on(target):
-    before = [evaluate(target, check) for check in CHECKS]
+    before = [target.ognl(check) for check in CHECKS]
     assert before == [True] * len(CHECKS)
-    identity = evaluate(target, IDENTITY)
+    identity = target.ognl(IDENTITY)
     wrong_call = target.results("eval '__main__.kw()'")[-1]["message"]
     session = target.session()
     session.pull()
@@ -118,14 +113,14 @@ def test_enhanced_functions_keep_what_callers_rely_on(target):
     enhancer = session.pull_until(lambda r: r.get("type") == "enhancer")
     assert [r for r in enhancer if r["type"] == "enhancer"][0]["effect"]["methodCount"] >= 10
     session.pull_until(lambda r: r.get("type") == "watch" and r.get("methodName") == "greet")
-    enhanced = evaluate(target, IDENTITY)
+    enhanced = target.ognl(IDENTITY)
     assert enhanced[0] == identity[0] and enhanced[1:] != identity[1:]
-    assert dict(zip(CHECKS, (evaluate(target, check) for check in CHECKS))) == dict(zip(CHECKS, before))
+    assert dict(zip(CHECKS, (target.ognl(check) for check in CHECKS))) == dict(zip(CHECKS, before))
     assert target.results("eval '__main__.kw()'")[-1]["message"] == wrong_call
     reset = target.results("reset")
     assert reset[0]["affect"]["methodCount"] >= 10
-    assert evaluate(target, IDENTITY) == identity
-    assert [evaluate(target, check) for check in CHECKS] == before
+    assert target.ognl(IDENTITY) == identity
+    assert [target.ognl(check) for check in CHECKS] == before
 
 
 def test_a_running_call_finishes_normally_when_hooks_are_removed(target):
@@ -133,13 +128,13 @@ def test_a_running_call_finishes_normally_when_hooks_are_removed(target):
     session.pull()
     job_id = session.async_exec("watch __main__ slow '{params, returnObj}'")["body"]["jobId"]
     session.pull_until(lambda r: r.get("type") == "enhancer")
-    evaluate(target, "__main__.go.set()")
+    target.ognl("__main__.go.set()")
     assert _poll(target, "__main__.entered.is_set()")
     session.api("interrupt_job")
     session.pull_until(lambda r: r.get("type") == "status" and r.get("jobId") == job_id)
-    evaluate(target, "__main__.release.set()")
+    target.ognl("__main__.release.set()")
     assert _poll(target, "__main__.done == [42]")
-    assert evaluate(target, "__main__.slow(1)") == 2
+    assert target.ognl("__main__.slow(1)") == 2
 
 
 def test_redefine_keeps_a_watched_function_watched(target):
@@ -150,19 +145,19 @@ def test_redefine_keeps_a_watched_function_watched(target):
     session.pull_until(lambda r: r.get("type") == "watch")
     agent = "sys.modules[\"pyarthas.agent\"].current()"
     new_code = "compile(\"def redefinable(x):\\n    return x + 100\\n\", \"n\", \"exec\").co_consts[0]"
-    assert evaluate(target, "%s.engine.replace_original_code(__main__.redefinable, %s)" % (agent, new_code)) is None
-    assert evaluate(target, "__main__.redefinable(1)") == 101
+    assert target.ognl("%s.engine.replace_original_code(__main__.redefinable, %s)" % (agent, new_code)) is None
+    assert target.ognl("__main__.redefinable(1)") == 101
     session.pull_until(lambda r: r.get("type") == "watch" and r.get("value") == 101)
     target.results("reset")
-    assert evaluate(target, "__main__.redefinable(1)") == 101
-    assert evaluate(target, "%s.engine.original_code(__main__.redefinable) is __main__.redefinable.__code__" % agent)
+    assert target.ognl("__main__.redefinable(1)") == 101
+    assert target.ognl("%s.engine.original_code(__main__.redefinable) is __main__.redefinable.__code__" % agent)
 
 
 def _poll(target, expression, timeout=10.0):
     import time
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if evaluate(target, expression) is True:
+        if target.ognl(expression) is True:
             return True
         time.sleep(0.05)
     return False

@@ -1,6 +1,7 @@
 """jad (alias source): the loaded source with line numbers, a warning when the file changed, the
 disassembly or a stub without source."""
-from test_thread import only, run
+from harness import only
+from test_thread import run
 
 CHANGING_TARGET = """
 import array, os, sys, time

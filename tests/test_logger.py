@@ -1,6 +1,7 @@
 """logger: the loggers with levels and handlers, and a level changed at run time that the next log call
 obeys."""
-from test_thread import only, run
+from harness import only
+from test_thread import run
 
 LOGGING_TARGET = """
 import logging, sys, time

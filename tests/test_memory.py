@@ -2,7 +2,8 @@
 import json
 import os
 
-from test_thread import only, run
+from harness import only
+from test_thread import run
 
 NEEDLES_TARGET = """
 import time

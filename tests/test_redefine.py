@@ -66,15 +66,11 @@ def write(tmp_path, name, text):
     return str(path)
 
 
-def ognl(target, expression):
-    results = target.results("ognl '%s'" % expression)
-    assert results[-1]["statusCode"] == 0, results
-    return [r for r in results if r["type"] == "ognl"][0]["value"]
 
 
 def test_redefine_changes_results_and_keeps_identity_then_restore(spawn, tmp_path):
     target = start_target(spawn)
-    identity = ognl(target, "id(answer), id(Calculator.compute)")
+    identity = target.ognl("id(answer), id(Calculator.compute)")
     fixed = write(tmp_path, "fixed.py", FIXED)
     results = target.results("redefine -c __main__ " + fixed)
     assert results[-1]["statusCode"] == 0, results
@@ -85,7 +81,7 @@ def test_redefine_changes_results_and_keeps_identity_then_restore(spawn, tmp_pat
         ("__main__", "answer"), ("__main__.Calculator", "compute"), ("__main__.Calculator", "label")]
     # every reference, even one taken before, runs the new code from its next call
     target.wait_stdout(r"^values 2 2 21 new$")
-    assert ognl(target, "id(answer), id(Calculator.compute)") == identity
+    assert target.ognl("id(answer), id(Calculator.compute)") == identity
 
     listed = [r for r in target.results("redefine -l") if r["type"] == "redefine"][0]["redefineEntries"]
     assert sorted(e["methodName"] for e in listed) == ["answer", "compute", "label"]
@@ -200,7 +196,7 @@ def test_incompatible_changes_are_refused_and_nothing_changes(spawn, tmp_path):
     assert refused(target, "redefine -c no.such.module " + write(tmp_path, "x.py", "def f():\n    pass\n")) == (
         "redefine error! no loaded module or class named no.such.module")
     # still the original code everywhere, and nothing recorded
-    assert ognl(target, "answer(), callback(), bound(1), Calculator.label(), make_counter()()") == [1, 1, 11, "old", 1]
+    assert target.ognl("answer(), callback(), bound(1), Calculator.label(), make_counter()()") == [1, 1, 11, "old", 1]
     assert [r for r in target.results("redefine -l") if r["type"] == "redefine"][0]["redefineEntries"] == []
 
 
@@ -216,7 +212,7 @@ def test_a_watched_function_stays_watched_after_redefine(spawn, tmp_path):
     # ending the watch restores the function to the redefined code, not to the stale original
     session.api("interrupt_job")
     session.pull_until(lambda r: r.get("type") == "status" and r.get("jobId") == job_id)
-    assert ognl(target, "answer(), callback()") == [7, 7]
+    assert target.ognl("answer(), callback()") == [7, 7]
     restored = [r for r in target.results("redefine --restore") if r["type"] == "redefine"][0]
     assert restored["restoredCount"] == 1
     target.wait_stdout(r"^values 1 1 11 old$")

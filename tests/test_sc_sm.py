@@ -1,5 +1,6 @@
 """sc and sm: classes, modules and functions of __main__, of packages and of C extensions."""
-from test_thread import only, run
+from harness import only
+from test_thread import run
 
 CLASSES_TARGET = """
 import array, json.decoder, math, time

@@ -1,5 +1,6 @@
 """stack against the demo and the purpose-built target (coroutines), under every interpreter."""
-from test_trace import is_enhanced, of_type, run_ok, start_target, status_of
+from harness import of_type, status_of
+from test_trace import is_enhanced, run_ok, start_target
 
 
 def test_stack_of_prime_factors_starts_with_it_and_contains_run(fast_demo):

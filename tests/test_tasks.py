@@ -1,5 +1,6 @@
 """tasks: the asyncio tasks of the running loops and the chain of awaits each is suspended in."""
-from test_thread import only, run
+from harness import only
+from test_thread import run
 
 ASYNC_TARGET = """
 import asyncio

@@ -1,6 +1,8 @@
 """thread: CPU ranking, states, stacks, locals and -b, against real target processes."""
 import time
 
+from harness import only, status_of
+
 THREADS_TARGET = """
 import threading, time
 
@@ -71,15 +73,9 @@ while True:
 def run(target, command):
     """Results of ``command`` other than its status, and its status result."""
     results = target.results(command)
-    status = [r for r in results if r["type"] == "status"]
-    assert len(status) == 1, results
-    return [r for r in results if r["type"] != "status"], status[0]
+    return [r for r in results if r["type"] != "status"], status_of(results)
 
 
-def only(results, kind):
-    found = [r for r in results if r["type"] == kind]
-    assert len(found) == 1, results
-    return found[0]
 
 
 def thread_named(stats, name):

@@ -2,7 +2,7 @@
 
 Also holds what the tests of stack, monitor and tt share: the purpose-built target and small helpers.
 """
-
+from harness import of_type, status_of
 
 # A target with known shapes: Worker.step makes 5 helper calls from one line (merged), one len/str, one
 # call that raises and is caught; Worker.risky raises on every 4th call; handle() awaits a child coroutine
@@ -105,14 +105,8 @@ def start_target(spawn):
     return target
 
 
-def of_type(results, kind):
-    return [r for r in results if r.get("type") == kind]
 
 
-def status_of(results):
-    statuses = of_type(results, "status")
-    assert len(statuses) == 1, results
-    return statuses[0]
 
 
 def run_ok(target, command, timeout_ms=20000):
@@ -297,18 +291,14 @@ else:
 print("ready", flush=True)''')
 
 
-def ognl_value(target, expression):
-    values = of_type(target.results("ognl '%s'" % expression), "ognl")
-    assert values, expression
-    return values[0]["value"]
 
 
 def test_trace_coexists_with_other_profilers_and_monitoring_tools(spawn, target_python):
     target = spawn(COEXIST)
     target.wait_stdout("ready", timeout=20)
-    modern = ognl_value(target, "sys.version_info >= (3, 12)")
+    modern = target.ognl("sys.version_info >= (3, 12)")
     counter = "monitoring" if modern else "profile"
-    before = ognl_value(target, '__main__.EVENTS["%s"]' % counter)
+    before = target.ognl('__main__.EVENTS["%s"]' % counter)
     results = run_ok(target, "trace __main__.Worker step -n 60")
     traces = of_type(results, "trace")
     threads = {trace["root"]["threadName"] for trace in traces}
@@ -316,14 +306,14 @@ def test_trace_coexists_with_other_profilers_and_monitoring_tools(spawn, target_
         _, children = method_children(trace)
         assert [c["times"] for c in children if c["methodName"] == "helper"][0] in (2, 3, 5)
     if modern:
-        assert ognl_value(target, "[sys.monitoring.get_tool(i) for i in (4, 3, 1)]") == [
+        assert target.ognl("[sys.monitoring.get_tool(i) for i in (4, 3, 1)]") == [
             "other-tool-4", "other-tool-3", "other-tool-1"]
     else:
         assert "profiled" in threads and "cprofiled" not in threads
         messages = [m["message"] for m in of_type(results, "message")]
         assert any("cprofiled" in m and "another profiler" in m for m in messages), messages
-        assert ognl_value(target, "__main__.PROFILE_KEPT[0]") is True
-    after = ognl_value(target, '__main__.EVENTS["%s"]' % counter)
+        assert target.ognl("__main__.PROFILE_KEPT[0]") is True
+    after = target.ognl('__main__.EVENTS["%s"]' % counter)
     assert after > before                                     # the other tool kept getting its events
     assert not is_enhanced(target, "__main__.Worker.step")
     assert target.alive()
@@ -399,5 +389,5 @@ def test_other_tasks_pay_nothing_while_a_traced_coroutine_waits(spawn):
     target.wait_stdout("ready", timeout=20)
     results = run_ok(target, "trace __main__ slow -n 2")
     assert len(of_type(results, "trace")) == 2
-    seen = ognl_value(target, "__main__.SEEN[-60:]")      # the last ~0.3 s, mostly while traced
+    seen = target.ognl("__main__.SEEN[-60:]")      # the last ~0.3 s, mostly while traced
     assert len(seen) == 60 and all(seen), seen

@@ -1,5 +1,6 @@
 """tt: record, list, show, watch, search, replay, delete; against the demo and the purpose-built target."""
-from test_trace import is_enhanced, of_type, run_ok, start_target, status_of
+from harness import of_type, status_of
+from test_trace import is_enhanced, run_ok, start_target
 
 
 def test_tt_records_then_lists_shows_replays_deletes(fast_demo):

@@ -1,7 +1,8 @@
 """vmoption (the interpreter's tunables) and jvm (the process at a glance)."""
 import os
 
-from test_thread import only, run
+from harness import only
+from test_thread import run
 
 WATCHING_TARGET = """
 import gc, sys, time

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from harness import start_demo
+from harness import of_type, start_demo, status_of
 
 SEED_WATCH = 'watch demo.MathGame primeFactors "{params, returnObj, throwExp}" '
 
@@ -95,25 +95,15 @@ def app(spawn):
     return target
 
 
-def watch_results(results):
-    return [r for r in results if r["type"] == "watch"]
 
 
-def status_of(results):
-    statuses = [r for r in results if r["type"] == "status"]
-    assert len(statuses) == 1, results
-    return statuses[0]
 
 
-def evaluate(target, expression):
-    results = target.results("eval '%s'" % expression)
-    assert results[0]["type"] == "ognl", results
-    return results[0]["value"]
 
 
 def test_seed_watch_verbatim_over_a_session(fast_demo):
-    code_before = evaluate(fast_demo, "id(demo.MathGame.primeFactors.__code__)")
-    function_before = evaluate(fast_demo, "id(demo.MathGame.primeFactors)")
+    code_before = fast_demo.ognl("id(demo.MathGame.primeFactors.__code__)")
+    function_before = fast_demo.ognl("id(demo.MathGame.primeFactors)")
     session = fast_demo.session()
     session.pull()  # the welcome
     scheduled = session.async_exec(SEED_WATCH)
@@ -121,7 +111,7 @@ def test_seed_watch_verbatim_over_a_session(fast_demo):
     job_id = scheduled["body"]["jobId"]
 
     def have_both(_):
-        kinds = {r["value"][2] is None for r in watch_results(pulled)}
+        kinds = {r["value"][2] is None for r in of_type(pulled, "watch")}
         return kinds == {True, False}
 
     pulled = []
@@ -138,7 +128,7 @@ def test_seed_watch_verbatim_over_a_session(fast_demo):
     assert effect["classCount"] == 1 and effect["methodCount"] == 1
     assert isinstance(effect["cost"], int) and isinstance(effect["listenerId"], int) and effect["listenerId"] > 0
 
-    results = watch_results(pulled)
+    results = of_type(pulled, "watch")
     for result in results:
         assert result["jobId"] == job_id
         assert isinstance(result["ts"], int) and abs(result["ts"] / 1000 - time.time()) < 120
@@ -171,9 +161,9 @@ def test_seed_watch_verbatim_over_a_session(fast_demo):
     assert interrupted["state"] == "SUCCEEDED" and interrupted["body"]["jobStatus"] == "TERMINATED"
     rest = session.pull_until(lambda r: r.get("type") == "input_status")
     assert status_of([r for r in rest if r.get("jobId") == job_id])["statusCode"] == 0
-    assert evaluate(fast_demo, "id(demo.MathGame.primeFactors.__code__)") == code_before
-    assert evaluate(fast_demo, "id(demo.MathGame.primeFactors)") == function_before
-    assert evaluate(fast_demo, "demo.MathGame().primeFactors(360)") == [2, 2, 2, 3, 3, 5]
+    assert fast_demo.ognl("id(demo.MathGame.primeFactors.__code__)") == code_before
+    assert fast_demo.ognl("id(demo.MathGame.primeFactors)") == function_before
+    assert fast_demo.ognl("demo.MathGame().primeFactors(360)") == [2, 2, 2, 3, 3, 5]
 
 
 def test_map_form_with_exec_and_limit(fast_demo):
@@ -182,7 +172,7 @@ def test_map_form_with_exec_and_limit(fast_demo):
     assert reply["state"] == "SUCCEEDED" and reply["body"]["jobStatus"] == "TERMINATED", reply
     results = reply["body"]["results"]
     assert results[0]["type"] == "enhancer" and results[0]["success"] is True
-    watched = watch_results(results)
+    watched = of_type(results, "watch")
     assert len(watched) == 3
     for result in watched:
         assert set(result["value"]) == {"params", "returnObj", "throwExp"}
@@ -194,39 +184,39 @@ def test_map_form_with_exec_and_limit(fast_demo):
 
 def test_access_point_flags(app):
     both = app.results("watch __main__.Calc fail '{isBefore, isThrow, returnObj}' -b -e -n 4")
-    points = [(r["accessPoint"], r["value"][0], r["value"][1]) for r in watch_results(both)]
+    points = [(r["accessPoint"], r["value"][0], r["value"][1]) for r in of_type(both, "watch")]
     assert points, both
     assert points == [("AtEnter", True, False), ("AtExceptionExit", False, True)] * 2
 
     success_only = app.results("watch __main__.Calc fail -s -n 1 --timeout 1")
-    assert watch_results(success_only) == []
+    assert of_type(success_only, "watch") == []
     assert any("timeout after 1 seconds" in r.get("message", "") for r in success_only)
     assert status_of(success_only)["statusCode"] == 0
 
-    default_finish = watch_results(app.results("watch __main__.Calc add -n 2"))
+    default_finish = of_type(app.results("watch __main__.Calc add -n 2"), "watch")
     assert [r["accessPoint"] for r in default_finish] == ["AtExit", "AtExit"]
     params, target, returned = default_finish[0]["value"]
     assert returned == params[0] + params[1] and params[1] == 1
     assert target["@type"] == "__main__.Calc"
 
-    finish_both = watch_results(app.results("watch __main__.Calc fail -f -n 1 '{throwExp.message if False else str(throwExp)}'"))
+    finish_both = of_type(app.results("watch __main__.Calc fail -f -n 1 '{throwExp.message if False else str(throwExp)}'"), "watch")
     assert finish_both[0]["accessPoint"] == "AtExceptionExit" and finish_both[0]["value"][0].startswith("bad ")
 
 
 def test_condition_cost_expand_and_size_limit(app):
-    conditioned = watch_results(app.results("watch __main__.Calc add 'params[0]' 'params[0] % 2 == 0 && #cost >= 0' -n 3"))
+    conditioned = of_type(app.results("watch __main__.Calc add 'params[0]' 'params[0] % 2 == 0 && #cost >= 0' -n 3"), "watch")
     assert len(conditioned) == 3 and all(r["value"] % 2 == 0 for r in conditioned)
 
     never = app.exec("watch __main__.Calc add params 'params[0] < 0' -n 1", execTimeout=1000)
     assert never["state"] == "INTERRUPTED" and never["body"]["timeExpired"] is True
-    assert watch_results(never["body"]["results"]) == []
+    assert of_type(never["body"]["results"], "watch") == []
 
-    shallow = watch_results(app.results("watch __main__.Calc add target -n 1 -x 0"))[0]
+    shallow = of_type(app.results("watch __main__.Calc add target -n 1 -x 0"), "watch")[0]
     assert shallow["expand"] == 0 and set(shallow["value"]) == {"@type", "@value"}
-    deep = watch_results(app.results("watch __main__.Calc add '{target}' -n 1 -x 2"))[0]
+    deep = of_type(app.results("watch __main__.Calc add '{target}' -n 1 -x 2"), "watch")[0]
     assert deep["expand"] == 2 and deep["value"][0]["@type"] == "__main__.Calc"
 
-    limited = watch_results(app.results("watch __main__.Calc add '\"x\" * 1000' -n 1 -M 100"))[0]
+    limited = of_type(app.results("watch __main__.Calc add '\"x\" * 1000' -n 1 -M 100"), "watch")[0]
     assert limited["sizeLimit"] == 100 and "exceeds size limit: 100" in limited["value"]
     assert len(limited["value"]) < 300
 
@@ -241,7 +231,7 @@ def test_verbose_regex_max_match_and_exclude(app):
 
     regex = app.results("watch -E '__main__\\.Calc' 'add|smul' -n 4")
     assert regex[0]["effect"]["methodCount"] == 2
-    assert {r["methodName"] for r in watch_results(regex)} == {"add", "smul"}
+    assert {r["methodName"] for r in of_type(regex, "watch")} == {"add", "smul"}
 
     over = app.results("watch '*' '*' -m 1")
     assert over[0]["type"] == "enhancer" and over[0]["success"] is False
@@ -256,7 +246,7 @@ def test_function_kinds(app):
     def one(command):
         results = app.results(command + " -n 1")
         assert results[0]["type"] == "enhancer" and results[0]["success"], results
-        return watch_results(results)[0]
+        return of_type(results, "watch")[0]
 
     static = one("watch __main__.Calc smul '{params, target, returnObj}'")
     assert static["value"][1] is None and static["value"][2] == static["value"][0][0] * 2
@@ -296,7 +286,7 @@ while True:
     time.sleep(1)
 """)
     target.wait_stdout("ready")
-    code_before = evaluate(target, "id(__main__.square.__code__)")
+    code_before = target.ognl("id(__main__.square.__code__)")
     first, second = target.session(), target.session()
     first.pull(), second.pull()
     first.async_exec("watch __main__ square '{params[0], returnObj}' -n 500")["body"]["jobId"]
@@ -306,20 +296,20 @@ while True:
     while not any(r["type"] == "status" for r in first_results) and time.monotonic() < deadline:
         first_results.extend(first.pull())
         second_results.extend(second.pull())
-    watched = watch_results(first_results)
+    watched = of_type(first_results, "watch")
     # The job emits exactly 500; a consumer keeps the newest ones when it falls behind (drop-oldest).
     assert 0 < len(watched) <= 500 and status_of(first_results)["statusCode"] == 0
     assert any("exceed limit: 500" in r.get("message", "") for r in first_results)
     assert all(r["value"][1] == r["value"][0] ** 2 for r in watched)
-    assert watch_results(second_results)
+    assert of_type(second_results, "watch")
     # The other session keeps receiving after the first job ended and removed its listener.
-    assert evaluate(target, "id(__main__.square.__code__)") != code_before
+    assert target.ognl("id(__main__.square.__code__)") != code_before
     later = second.pull_until(lambda r: r.get("type") == "watch", timeout=10)
     assert not any(r["type"] == "status" for r in later)
     assert second.api("interrupt_job")["state"] == "SUCCEEDED"
     second.pull_until(lambda r: r.get("type") == "status" and r.get("jobId") == second_job)
     assert target.alive()
-    assert evaluate(target, "id(__main__.square.__code__)") == code_before
+    assert target.ognl("id(__main__.square.__code__)") == code_before
 
 
 def test_two_sessions_each_get_every_result(app):
@@ -330,22 +320,22 @@ def test_two_sessions_each_get_every_result(app):
         jobs.append(session.async_exec("watch __main__.Calc add params[0] -n 30")["body"]["jobId"])
     for session, job_id in zip(sessions, jobs):
         results = session.pull_until(lambda r: r.get("type") == "status" and r.get("jobId") == job_id)
-        values = [r["value"] for r in watch_results(results)]
+        values = [r["value"] for r in of_type(results, "watch")]
         assert len(values) == 30 and values == list(range(values[0], values[0] + 30))
         assert status_of(results)["statusCode"] == 0
 
 
 def test_interrupt_and_reset_restore_identity_and_behaviour(app):
     identity = "[id(__main__.Calc.__dict__[\"add\"]), id(__main__.Calc.add.__code__), id(__main__.free_add.__code__)]"
-    before = evaluate(app, identity)
+    before = app.ognl(identity)
     session = app.session()
     session.pull()
     job_id = session.async_exec("watch __main__.Calc add")["body"]["jobId"]
     session.pull_until(lambda r: r.get("type") == "watch")
-    assert evaluate(app, identity) != before
+    assert app.ognl(identity) != before
     session.api("interrupt_job")
     session.pull_until(lambda r: r.get("type") == "status" and r.get("jobId") == job_id)
-    assert evaluate(app, identity) == before
+    assert app.ognl(identity) == before
 
     background = app.session()
     background.pull()
@@ -354,9 +344,9 @@ def test_interrupt_and_reset_restore_identity_and_behaviour(app):
     reset = app.results("reset __main__.Calc")
     assert reset[0]["type"] == "reset"
     assert reset[0]["affect"]["classCount"] == 1 and reset[0]["affect"]["methodCount"] == 1
-    assert evaluate(app, identity) == before
-    assert evaluate(app, "__main__.Calc().add(2, 3)") == 5
-    assert evaluate(app, "inspect.signature(__main__.free_add).__str__()") == "(a, b=1, *rest, scale=1, **extra)"
+    assert app.ognl(identity) == before
+    assert app.ognl("__main__.Calc().add(2, 3)") == 5
+    assert app.ognl("inspect.signature(__main__.free_add).__str__()") == "(a, b=1, *rest, scale=1, **extra)"
     nothing = app.results("reset")
     assert nothing[0]["affect"]["methodCount"] == 0
 
@@ -369,7 +359,7 @@ def test_watching_what_the_agent_uses_does_not_loop(app):
     collected = []
     while time.monotonic() - started < 2:
         collected.extend(session.pull())
-    watched = [r for r in watch_results(collected) if r["jobId"] == job_id]
+    watched = [r for r in of_type(collected, "watch") if r["jobId"] == job_id]
     # Only the target's own calls (about 200 a second at most); pulls serialize with json too.
     assert watched and all(set(r["value"][0]) == {"i"} for r in watched)
     assert len(watched) < 1000
@@ -387,7 +377,7 @@ def test_failing_expressions(app):
     messages = [r["message"] for r in raising if r["type"] == "message"]
     assert any("express is: params[5], IndexError" in m for m in messages), raising
     assert status_of(raising)["statusCode"] == 0
-    assert evaluate(app, "__main__.Calc().add(1, 1)") == 2
+    assert app.ognl("__main__.Calc().add(1, 1)") == 2
 
 
 def test_nothing_matched(app):
