@@ -42,6 +42,15 @@ def to_json(model: ResultModel, job_id: int) -> Dict[str, Any]:
     return out
 
 
+def to_json_or_message(model: ResultModel, job_id: int) -> Dict[str, Any]:
+    """``to_json``, or a ``message`` result saying why not: one bad result must not stop the others."""
+    try:
+        return to_json(model, job_id)
+    except Exception as exc:
+        return {"type": "message", "jobId": job_id,
+                "message": "result of type %s could not be serialized: %r" % (model.type, exc)}
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, ResultModel):
         return {k: _plain(v) for k, v in value.fields().items() if v is not None}

@@ -7,7 +7,7 @@ import json
 from typing import Any, Callable, Dict, List, Optional
 
 from ..job.controller import JobCreationError
-from ..model import CommandRequestModel, to_json
+from ..model import CommandRequestModel, to_json_or_message
 from ..session.manager import Session, TooManySessions
 
 DEFAULT_EXEC_TIMEOUT_MS = 30000
@@ -204,20 +204,12 @@ def _exec_in(agent, request: Request, session: Session, command: str) -> Dict[st
         job.interrupt()
         job.wait_terminated(5.0)
     body = {"command": command, "jobId": job.job_id, "jobStatus": job.status, "timeExpired": expired,
-            "results": [_safe_json(model, job_id) for job_id, model in list(packed)]}
+            "results": [to_json_or_message(model, job_id) for job_id, model in list(packed)]}
     response = {"state": "SUCCEEDED", "sessionId": session.session_id, "body": body}
     if expired:
         body["timeout"] = timeout_ms
         response.update(state="INTERRUPTED", message="The job is exceeded time limit, force interrupt")
     return response
-
-
-def _safe_json(model, job_id: int) -> Dict[str, Any]:
-    try:
-        return to_json(model, job_id)
-    except Exception as exc:
-        return {"type": "message", "jobId": job_id,
-                "message": "result of type %s could not be serialized: %r" % (model.type, exc)}
 
 
 def _run_job(session: Session, job) -> None:

@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
-from ..model import InputStatusModel, MessageModel, ResultModel, to_json
+from ..model import InputStatusModel, MessageModel, ResultModel, to_json_or_message
 from ..util import threads
 from ..util.ids import random_hex32
 
@@ -142,6 +142,11 @@ class SharingDistributor:
         if consumer is not None:
             consumer.close()
 
+    def evict_consumer(self, consumer: Consumer, message: str) -> None:
+        """Tell the consumer why, then drop it (Arthas does both, so the message is never read)."""
+        consumer.append(_serialize(0, MessageModel(message=message)))
+        self.remove_consumer(consumer.id)
+
     def consumers(self) -> List[Consumer]:
         return list(self._consumers.values())
 
@@ -251,7 +256,7 @@ def _serialize(job_id: int, model: ResultModel, defer: bool = True) -> Entry:
     if defer and getattr(model, "defer_json", False):
         return model.item_count(), _Deferred(job_id, model)
     try:
-        return model.item_count(), to_json(model, job_id)
-    except Exception as exc:  # a result that cannot be serialized must not stop the session
-        return 1, {"type": "message", "jobId": job_id,
-                   "message": "result of type %s could not be serialized: %r" % (model.type, exc)}
+        count = model.item_count()
+    except Exception:  # counting only paces the long poll; a broken model counts as one
+        count = 1
+    return count, to_json_or_message(model, job_id)

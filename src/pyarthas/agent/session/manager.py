@@ -121,9 +121,8 @@ class SessionManager:
                 continue
             for consumer in session.distributor.consumers():
                 if consumer.idle_seconds() > timeouts.consumer:
-                    consumer.append((1, {"type": "message", "jobId": 0, "message":
-                                         "consumer is inactive for a while, please refresh the page."}))
-                    session.distributor.remove_consumer(consumer.id)
+                    session.distributor.evict_consumer(
+                        consumer, "consumer is inactive for a while, please refresh the page.")
 
 
 def _main_name() -> Optional[str]:
