@@ -6,7 +6,8 @@ import sys
 from typing import Any, ClassVar, Dict, List, Optional
 
 from ..command.base import Command, CommandError, register, registered
-from ..command.options import Argument, Option, usage
+from ..command.help import HelpModel, command_summary, help_detail
+from ..command.options import Argument, Option
 from ..model import EnhancerAffect, MessageModel, ResultModel
 
 
@@ -27,26 +28,6 @@ class VersionCommand(Command):
 
 # ---- help ----
 
-@dataclasses.dataclass
-class HelpModel(ResultModel):
-    type: ClassVar[str] = "help"
-    commands: Optional[List[Dict[str, Any]]] = None
-    detailCommand: Optional[Dict[str, Any]] = None
-
-
-def _command_summary(cls) -> Dict[str, Any]:
-    return {"name": cls.name, "summary": cls.summary,
-            "options": [o.to_json() for o in cls.options], "arguments": [a.to_json() for a in cls.arguments]}
-
-
-def help_detail(cls) -> HelpModel:
-    """The ``help CMD`` / ``CMD -h`` model, generated from the command's declarations."""
-    detail = _command_summary(cls)
-    detail.update(description=cls.description or cls.summary, usage=usage(cls.name, cls.options, cls.arguments),
-                  aliases=list(cls.aliases))
-    return HelpModel(detailCommand=detail)
-
-
 @register
 class HelpCommand(Command):
     name = "help"
@@ -62,7 +43,7 @@ class HelpCommand(Command):
             process.emit(help_detail(cls))
             return
         unique = sorted({cls for cls in commands.values() if not cls.hidden}, key=lambda c: c.name)
-        process.emit(HelpModel(commands=[_command_summary(cls) for cls in unique]))
+        process.emit(HelpModel(commands=[command_summary(cls) for cls in unique]))
 
 
 # ---- session ----

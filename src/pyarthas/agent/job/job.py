@@ -10,7 +10,8 @@ from typing import Any, Callable, List, Optional
 
 from ..command.base import CommandError, Process
 from ..command.options import UsageError, parse
-from ..model import StatusModel
+from ..command.help import help_detail
+from ..model import MessageModel, StatusModel
 from ..util import threads
 
 READY, RUNNING, TERMINATED = "READY", "RUNNING", "TERMINATED"
@@ -97,7 +98,6 @@ class Job(Process):
             self.end(-10, str(exc))
             return
         if args.help:
-            from ..commands.basic import help_detail
             self.emit(help_detail(self.command_cls))
             self.end(-10)
             return
@@ -122,7 +122,6 @@ class Job(Process):
         self.on_end(handle.cancel)
 
     def _timed_out(self, seconds) -> None:
-        from ..model import MessageModel
         self.emit(MessageModel(message="Command execution timeout after %s seconds." % seconds))
         self.end(0)
 
