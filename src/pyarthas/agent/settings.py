@@ -11,7 +11,6 @@ class GlobalOption:
                  parse: Optional[Callable[[str], Any]] = None):
         self.name = name
         self.value = value
-        self.type = type(value).__name__ if not isinstance(value, str) else "String"
         self.summary = summary
         self.description = description or summary
         self.level = level
