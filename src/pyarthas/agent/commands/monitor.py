@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Dict, List
 from ..command.base import Command, CommandError, register
 from ..command.options import Option
 from ..model import ResultModel
-from .trace import ADVICE_ARGUMENTS, AdviceListener, compiled_listener
+from .advice import ADVICE_ARGUMENTS, AdviceListener, compiled_listener
 from .watch import enhance_or_fail, enhancer_options
 
 
@@ -43,13 +43,7 @@ class MonitorListener(AdviceListener):
     def before(self, call):
         return self.holds(call, None, None, True, False, False)
 
-    def after_return(self, call, state, value) -> None:
-        self._tally(call, state, value, None)
-
-    def after_throw(self, call, state, error) -> None:
-        self._tally(call, state, None, error)
-
-    def _tally(self, call, matched_before, value, error) -> None:
+    def call_ended(self, call, matched_before, value, error) -> None:
         if not self.active:
             return
         if self.wants_before:

@@ -16,7 +16,7 @@ from ..command.options import Argument
 from ..engine import is_engine_frame, wrapper_frame
 from ..engine.values import frame_element
 from ..model import ResultModel
-from .trace import AdviceListener, check_limit, compiled_listener, loader_text, thread_fields
+from .advice import AdviceListener, check_limit, compiled_listener, loader_text, thread_fields
 from .watch import enhance_or_fail, enhancer_options
 
 MAX_FRAMES = 256
@@ -91,13 +91,7 @@ def _waits_on(waiter, task) -> bool:
 class StackListener(AdviceListener):
     command_name = "stack"
 
-    def after_return(self, call, state, value) -> None:
-        self._advise(call, value, None)
-
-    def after_throw(self, call, state, error) -> None:
-        self._advise(call, None, error)
-
-    def _advise(self, call, value, error) -> None:
+    def call_ended(self, call, state, value, error) -> None:
         if not self.active or not self.holds(call, value, error, False, error is None, error is not None):
             return
         site = call[0]

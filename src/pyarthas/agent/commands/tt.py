@@ -22,7 +22,7 @@ from ..engine import Invocation
 from ..engine.express import ExpressionError, compile_expression
 from ..engine.values import MAX_EXPAND, to_json_value
 from ..model import MessageModel, ResultModel, RowAffectModel
-from .trace import AdviceListener, check_limit, compiled_listener
+from .advice import AdviceListener, check_limit, compiled_listener
 from .watch import enhance_or_fail, enhancer_options
 
 MAX_RECORDS = 1000
@@ -158,13 +158,7 @@ class TimeTunnelListener(AdviceListener):
         self.size_limit = size_limit
         self._first = True
 
-    def after_return(self, call, state, value) -> None:
-        self._record(call, value, None)
-
-    def after_throw(self, call, state, error) -> None:
-        self._record(call, None, error)
-
-    def _record(self, call, value, error) -> None:
+    def call_ended(self, call, state, value, error) -> None:
         if not self.active or not self.holds(call, value, error, False, error is None, error is not None):
             return
         record = STORE.add(Invocation.of(call), value, error)

@@ -6,9 +6,7 @@
 Also home of ``enhance_or_fail``, the start shared by the enhancing commands (watch, trace, stack,
 monitor, tt): enhance, emit the ``enhancer`` result, or fail as Arthas does.
 """
-import itertools
 import re
-import threading
 import time
 from typing import Any, Optional
 
@@ -18,6 +16,7 @@ from ..engine import Listener, NothingMatched
 from ..engine.express import ExpressionError, compile_expression
 from ..engine.values import DEFAULT_SIZE_LIMIT, MAX_EXPAND, to_json_value
 from ..model import EnhancerAffect, EnhancerModel, MessageModel, ResultModel
+from .advice import AdviceListener, check_limit
 
 DEFAULT_EXPRESS = "{params, target, returnObj}"
 AT_ENTER, AT_EXIT, AT_EXCEPTION_EXIT = "AtEnter", "AtExit", "AtExceptionExit"
@@ -109,27 +108,21 @@ def _ignored(call, state=None, outcome=None) -> None:
     """The hook of an access point the watch does not report."""
 
 
-class WatchListener(Listener):
-    raw_call = True        # hooks get (site, values, start, cost, thread_id): no object per call
+class WatchListener(AdviceListener):
+    """Unlike the other advice listeners, an expression that raises on one call is reported and the watch
+    goes on; its hooks are closures per access point (the condition-false path is one call)."""
 
     def __init__(self, process, express: str, condition: Optional[str], at_before: bool, at_return: bool,
                  at_throw: bool, limit: int, expand: int, size_limit: int, verbose: bool):
-        self.process = process
+        super().__init__(process, condition, limit, verbose)
         self.express_text = express
-        self.condition_text = condition
         self.express = compile_expression(express)
-        self.condition = compile_expression(condition) if condition else None
         self.wants_before = at_before
         self.at_return = at_return
         self.at_throw = at_throw
-        self.limit = limit
         self.expand = expand
         self.size_limit = size_limit
-        self.verbose = verbose
-        self.active = False                   # set once the enhancer result is out
-        self.finished = threading.Event()     # the -n limit was reached
-        self._count = itertools.count(1)
-        self._evaluators = {}
+        self._bound = {}                      # site -> (condition, express) evaluators for its module
         self.before = self._hook(AT_ENTER, True, False, False)
         self.after_return = self._hook(AT_EXIT, False, True, False) if at_return else _ignored
         self.after_throw = self._hook(AT_EXCEPTION_EXIT, False, False, True) if at_throw else _ignored
@@ -139,7 +132,7 @@ class WatchListener(Listener):
     def _hook(self, access_point: str, is_before: bool, is_return: bool, is_throw: bool):
         """The hook for one access point, as a closure over what it needs: a call whose condition is
         false costs this one function call plus the condition's."""
-        evaluators = self._evaluators
+        evaluators = self._bound
         bind = self._bind
         listener = self
 
@@ -162,7 +155,7 @@ class WatchListener(Listener):
             except Exception as failure:
                 listener._failed(call, failure)
                 return
-            listener._count_and_emit(WatchModel(int(time.time() * 1000), call[3], value, listener.expand,
+            listener.count_and_emit(WatchModel(int(time.time() * 1000), call[3], value, listener.expand,
                                                 listener.size_limit, site.class_name, site.method_name,
                                                 access_point))
 
@@ -172,22 +165,14 @@ class WatchListener(Listener):
         module_globals = getattr(site.function, "__globals__", None)
         evaluators = (self.condition.bind(module_globals, site.has_self) if self.condition else None,
                       self.express.bind(module_globals, site.has_self))
-        self._evaluators[site] = evaluators
+        self._bound[site] = evaluators
         return evaluators
 
     def _failed(self, call, failure: Exception) -> None:
         """An expression raised on one call: report it (it counts towards -n) and go on."""
-        self._count_and_emit(MessageModel(message="watch failed on %s.%s, condition is: %s, express is: %s, %s: %s"
+        self.count_and_emit(MessageModel(message="watch failed on %s.%s, condition is: %s, express is: %s, %s: %s"
                                           % (call[0].class_name, call[0].method_name, self.condition_text or "null",
                                              self.express_text, type(failure).__name__, failure)))
-
-    def _count_and_emit(self, model: ResultModel) -> None:
-        count = next(self._count)
-        if count > self.limit:
-            return
-        self.process.emit(model)
-        if count == self.limit:
-            self.finished.set()
 
 
 @register
@@ -226,8 +211,7 @@ class WatchCommand(Command):
             size_limit = global_size_limit(process)
         elif size_limit <= 0:
             raise CommandError(-1, "sizeLimit must be greater than 0.")
-        if args.limits is not None and args.limits <= 0:
-            raise CommandError(-1, "limits must be greater than 0.")
+        check_limit(args)
         if args.expand < 0:
             raise CommandError(-1, "expand must be greater than or equal to 0.")
         finish = args.finish or not (args.before or args.exception or args.success)
@@ -243,14 +227,8 @@ class WatchCommand(Command):
         if args.listenerId and args.listenerId > 0:
             enhance_or_fail(process, args, None)
             return
-        process.on_end(listener.finished.set)
         enhance_or_fail(process, args, listener)
-        listener.active = True
-        listener.finished.wait()
-        if not process.ended:
-            process.emit(MessageModel(message="Command execution times exceed limit: %d, so command will exit. "
-                                              "You can set it with -n option." % args.limits))
-            process.end(0)
+        listener.run_until_done(process)
 
 
 def global_size_limit(process) -> int:
