@@ -20,7 +20,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "src"))
 
-from pyarthas.cli.views import Context, render  # noqa: E402
+from pyarthas.agent.view import Context, render  # noqa: E402
 
 FRAME = {"className": "demo.MathGame", "methodName": "primeFactors", "fileName": "demo.py", "lineNumber": 37,
          "nativeMethod": False}

@@ -76,7 +76,7 @@ def test_jad_says_when_the_file_differs_and_falls_back_without_source(spawn):
 
 
 def test_jad_view_numbers_lines_and_warns():
-    from pyarthas.cli.views import Context, render
+    from pyarthas.agent.view import Context, render
     result = {"type": "jad", "jobId": 1, "classInfo": {"name": "m.f", "classloader": ["SourceFileLoader"],
                                                      "classLoaderHash": "7f0"},
               "location": "/app/m.py", "source": "def f():\n    return 1\n", "startLine": 9, "kind": "source",

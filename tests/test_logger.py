@@ -70,7 +70,7 @@ def test_logger_errors(spawn):
 
 
 def test_logger_view():
-    from pyarthas.cli.views import Context, render
+    from pyarthas.agent.view import Context, render
     result = {"type": "logger", "jobId": 1, "loggerInfoMap": {"app.db": {
         "name": "app.db", "class": "logging.Logger", "level": "WARNING", "effectiveLevel": "WARNING",
         "additivity": False, "appenders": [{"name": "", "class": "logging.FileHandler", "file": "/x/app.log"}]}}}

@@ -163,7 +163,7 @@ def test_no_command_leaves_threads_or_tracemalloc_running(spawn):
 
 
 def test_memory_views():
-    from pyarthas.cli.views import Context, render
+    from pyarthas.agent.view import Context, render
     result = {"type": "memory", "jobId": 1,
               "memoryInfo": {"heap": [{"type": "heap", "name": "heap", "used": 1024, "total": 2048, "max": -1}]},
               "topTypes": [{"className": "__main__.Needle", "count": 1000000, "bytes": 40000000}],

@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 from harness import ROOT, post_raw, start_script
-from pyarthas.cli.views import Context, render
-from pyarthas.cli.views.text import strip_ansi
+from pyarthas.agent.view import Context, render
+from pyarthas.agent.view.text import strip_ansi
 
 PLAIN = Context(color=False, width=100)
 

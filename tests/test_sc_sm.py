@@ -132,7 +132,7 @@ def test_sm_methods_kinds_and_signatures(spawn):
 
 
 def test_sc_sm_views():
-    from pyarthas.cli.views import Context, render
+    from pyarthas.agent.view import Context, render
     names = {"type": "sc", "jobId": 1, "classNames": ["demo.MathGame", "demo.Other"], "detailed": False}
     assert render(names, Context()) == "demo.MathGame\ndemo.Other"
     detail = {"type": "sc", "jobId": 1, "detailed": True, "withField": True, "classInfo": {

@@ -59,7 +59,7 @@ def test_tasks_without_asyncio(spawn):
 
 
 def test_tasks_view():
-    from pyarthas.cli.views import Context, render
+    from pyarthas.agent.view import Context, render
     result = {"type": "tasks", "jobId": 1, "tasks": [
         {"name": "top-task", "state": "PENDING", "coroutine": "__main__.top", "threadName": "MainThread",
          "awaiting": {"kind": "task", "name": "leaf-task", "id": 2}, "awaitedBy": [],

@@ -204,7 +204,7 @@ def test_blocking_on_a_plain_lock_says_it_cannot_tell(spawn):
 
 
 def test_thread_views_print_the_table_and_stacks_as_arthas():
-    from pyarthas.cli.views import Context, render
+    from pyarthas.agent.view import Context, render
     frame = {"className": "__main__", "methodName": "spin_forever", "fileName": "/app/main.py", "lineNumber": 6,
              "nativeMethod": False, "locals": {"count": 42}}
     busy = {"type": "thread", "jobId": 1, "busyThreads": [

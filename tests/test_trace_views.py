@@ -1,5 +1,5 @@
 """Text views of trace, stack, monitor and tt (the console side; no target process needed)."""
-from pyarthas.cli.views import Context, render
+from pyarthas.agent.view import Context, render
 
 THREAD = {"threadName": "MainThread", "threadId": 7, "daemon": False, "priority": 5,
           "classloader": "_frozen_importlib_external.SourceFileLoader@7f00"}

@@ -2,9 +2,9 @@
 import io
 import time
 
-from pyarthas.cli.views import Context, registered, render
-from pyarthas.cli.views.objects import object_view
-from pyarthas.cli.views.text import Style, colour_wanted, strip_ansi, table
+from pyarthas.agent.view import Context, registered, render
+from pyarthas.agent.view.objects import object_view
+from pyarthas.agent.view.text import Style, colour_wanted, strip_ansi, table
 
 PLAIN = Context(color=False, width=80)
 EXCEPTION = {"@type": "builtins.ValueError", "message": "number is: -5, need >= 2",

@@ -74,7 +74,7 @@ def test_jvm_shows_the_process_at_a_glance(spawn):
 
 
 def test_vmoption_and_jvm_views():
-    from pyarthas.cli.views import Context, render
+    from pyarthas.agent.view import Context, render
     listing = {"type": "vmoption", "jobId": 1, "vmOptions": [
         {"name": "sys.switchinterval", "value": "0.005", "origin": "DEFAULT", "writeable": True}]}
     assert render(listing, Context()).splitlines() == ["KEY                 VALUE  ORIGIN   WRITEABLE",

@@ -6,7 +6,7 @@ A pipeline is built once per command line and fed the job's text one rendered re
 import re
 from typing import List, Optional, Sequence
 
-from ..views.text import strip_ansi
+from ...agent.view.text import strip_ansi
 
 
 class PipeError(ValueError):

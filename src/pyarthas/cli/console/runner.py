@@ -14,8 +14,8 @@ from typing import Callable, List, Optional
 
 from ...agent.command.tokenizer import TokenizeError, parse_command_line
 from ..client import ApiError, Session, SessionNotFound
-from ..views import Context, render
-from ..views.text import strip_ansi
+from ...agent.view import Context, render
+from ...agent.view.text import strip_ansi
 from .pipes import PipeError, Pipeline
 
 RETRY_INTERVAL = 1.0
