@@ -11,11 +11,10 @@ import threading
 import time
 from typing import Any, ClassVar, Dict, List
 
-from ..command.base import Command, CommandError, register
+from ..command.base import CommandError, register
 from ..command.options import Option
 from ..model import ResultModel
-from .advice import ADVICE_ARGUMENTS, AdviceListener, compiled_listener
-from .watch import enhance_or_fail, enhancer_options
+from .enhancer import ADVICE_ARGUMENTS, AdviceListener, EnhancerCommand, check_limit, enhancer_options
 
 
 class MonitorModel(ResultModel):
@@ -73,7 +72,7 @@ class MonitorListener(AdviceListener):
 
 
 @register
-class MonitorCommand(Command):
+class MonitorCommand(EnhancerCommand):
     name = "monitor"
     summary = "Monitor method execution statistics, e.g. total/success/failure count, average rt, fail rate, etc."
     description = ("Counters are per cycle (-c seconds, default 60) and reset each cycle; -n is the number of "
@@ -87,16 +86,16 @@ class MonitorCommand(Command):
     ]
     arguments = ADVICE_ARGUMENTS
 
-    def run(self, process, args) -> None:
+    def check(self, args) -> None:
         if args.cycle is None or args.cycle <= 0:
             raise CommandError(-1, "cycle must be greater than 0.")
-        if args.limits is not None and args.limits <= 0:
-            raise CommandError(-1, "limits must be greater than 0.")
-        condition = args.condition_express or None
-        listener = compiled_listener(
-            lambda: MonitorListener(process, condition, args.limits, args.verbose, args.before), "monitor",
-            condition)
-        enhance_or_fail(process, args, listener)
+        check_limit(args)
+
+    def new_listener(self, process, args) -> MonitorListener:
+        return MonitorListener(process, args.condition_express or None, args.limits, args.verbose, args.before)
+
+    def follow(self, process, args, listener: MonitorListener) -> None:
+        """One result per cycle with calls, until ``-n`` cycles, the job's end or a failing condition."""
         process.on_end(listener.done.set)
         listener.active = True
         cycles = 0

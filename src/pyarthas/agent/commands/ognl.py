@@ -11,7 +11,7 @@ from ..engine import matcher
 from ..engine.express import ExpressionError, compile_expression, evaluate_standalone
 from ..engine.values import MAX_EXPAND, to_json_value
 from ..model import ResultModel, RowAffectModel
-from .watch import global_size_limit
+from .enhancer import global_size_limit
 
 
 @dataclasses.dataclass

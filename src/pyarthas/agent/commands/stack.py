@@ -11,13 +11,12 @@ import sys
 import time
 from typing import Any, ClassVar, Dict, List, Optional
 
-from ..command.base import Command, register
+from ..command.base import register
 from ..command.options import Argument
 from ..engine import is_engine_frame, wrapper_frame
 from ..engine.values import frame_element
 from ..model import ResultModel
-from .advice import AdviceListener, check_limit, compiled_listener, loader_text, thread_fields
-from .watch import enhance_or_fail, enhancer_options
+from .enhancer import AdviceListener, EnhancerCommand, enhancer_options, loader_text, thread_fields
 
 MAX_FRAMES = 256
 MAX_AWAITING_TASKS = 16
@@ -100,7 +99,7 @@ class StackListener(AdviceListener):
 
 
 @register
-class StackCommand(Command):
+class StackCommand(EnhancerCommand):
     name = "stack"
     summary = "Display the stack trace for the specified class and method"
     description = ("The first frame is the matched function, then its callers (innermost first). Coroutines "
@@ -114,10 +113,8 @@ class StackCommand(Command):
         Argument("condition-express", help="Conditional expression in Python, '#cost' is the call's cost in ms"),
     ]
 
-    def run(self, process, args) -> None:
-        check_limit(args)
-        condition = args.condition_express or None
-        listener = compiled_listener(lambda: StackListener(process, condition, args.limits, args.verbose),
-                                     "stack", condition)
-        enhance_or_fail(process, args, listener, args.method_pattern or "*")
-        listener.run_until_done(process)
+    def new_listener(self, process, args) -> StackListener:
+        return StackListener(process, args.condition_express or None, args.limits, args.verbose)
+
+    def method_pattern(self, args) -> str:
+        return args.method_pattern or "*"

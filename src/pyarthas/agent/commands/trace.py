@@ -13,12 +13,11 @@ import threading
 import time
 from typing import Any, Dict, Optional
 
-from ..command.base import Command, CommandError, register
+from ..command.base import CommandError, register
 from ..command.options import Option
 from ..engine import calltree, trace_tree
-from ..model import MessageModel, ResultModel
-from .advice import ADVICE_ARGUMENTS, AdviceListener, check_limit, compiled_listener, loader_text, thread_fields
-from .watch import enhance_or_fail, enhancer_options
+from ..model import EnhancerModel, MessageModel, ResultModel
+from .enhancer import ADVICE_ARGUMENTS, AdviceListener, EnhancerCommand, enhancer_options, loader_text, thread_fields
 
 
 TIMER = calltree.TIMER
@@ -128,7 +127,7 @@ class TraceListener(AdviceListener):
 
 
 @register
-class TraceCommand(Command):
+class TraceCommand(EnhancerCommand):
     name = "trace"
     summary = "Trace the execution time of specified method invocation."
     description = (
@@ -148,20 +147,19 @@ class TraceCommand(Command):
     ] + enhancer_options()
     arguments = ADVICE_ARGUMENTS
 
-    def run(self, process, args) -> None:
-        check_limit(args)
-        condition = args.condition_express or None
-        listener = compiled_listener(
-            lambda: TraceListener(process, condition, args.limits, args.verbose, args.skip_builtins),
-            "trace", condition)
-        if args.listenerId and args.listenerId > 0:
-            existing = process.agent.engine.listener(args.listenerId)
-            if existing is not None and not isinstance(existing, TraceListener):
-                raise CommandError(-1, "listener %d is not a trace listener" % args.listenerId)
-            enhance_or_fail(process, args, None)
-            return
+    adds_to_listener = True
+
+    def new_listener(self, process, args) -> TraceListener:
+        listener = TraceListener(process, args.condition_express or None, args.limits, args.verbose,
+                                 args.skip_builtins)
         process.on_end(listener.close)
-        enhance_or_fail(process, args, listener)
+        return listener
+
+    def check_existing(self, listener) -> None:
+        if listener is not None and not isinstance(listener, TraceListener):
+            raise CommandError(-1, "listener %d is not a trace listener" % listener.id)
+
+    def follow(self, process, args, listener: TraceListener) -> None:
         for path in args.path:
             _enhance_path(process, args, listener, path)
         listener.run_until_done(process)
@@ -181,5 +179,4 @@ def _enhance_path(process, args, listener: TraceListener, path: str) -> None:
     except Exception as error:
         process.emit(MessageModel(message="path %s: %s" % (path, getattr(error, "message", error))))
         return
-    from ..model import EnhancerModel
     process.emit(EnhancerModel(success=True, effect=affect))

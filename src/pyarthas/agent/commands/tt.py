@@ -16,14 +16,13 @@ import time
 import types
 from typing import Any, ClassVar, Dict, List, Optional
 
-from ..command.base import Command, CommandError, register
+from ..command.base import CommandError, register
 from ..command.options import Argument, Option
 from ..engine import Invocation
 from ..engine.express import ExpressionError, compile_expression
 from ..engine.values import MAX_EXPAND, to_json_value
 from ..model import MessageModel, ResultModel, RowAffectModel
-from .advice import AdviceListener, check_limit, compiled_listener
-from .watch import enhance_or_fail, enhancer_options
+from .enhancer import AdviceListener, EnhancerCommand, enhancer_options
 
 MAX_RECORDS = 1000
 FIRST_INDEX = 1000
@@ -192,7 +191,7 @@ class _Evaluators:
 
 
 @register
-class TimeTunnelCommand(Command):
+class TimeTunnelCommand(EnhancerCommand):
     name = "tt"
     summary = "Time Tunnel"
     description = (
@@ -227,9 +226,9 @@ class TimeTunnelCommand(Command):
     def run(self, process, args) -> None:
         if args.sizeLimit is not None and args.sizeLimit <= 0:
             raise CommandError(-1, "sizeLimit must be greater than 0.")
-        expand = max(0, min(args.expand, MAX_EXPAND))
+        expand = _expand(args)
         if args.time_tunnel:
-            return self._record(process, args, expand)
+            return self._record(process, args)
         if args.delete_all:
             count = STORE.clear()
             process.emit(MessageModel(message="Time fragments are cleaned."))
@@ -248,18 +247,16 @@ class TimeTunnelCommand(Command):
             raise _invalid("Time fragment index is expected, please type -i to specify")
         raise _invalid("Argument(s) is/are expected, type 'help tt' to read usage")
 
-    def _record(self, process, args, expand: int) -> None:
+    def _record(self, process, args) -> None:
         if not args.class_pattern:
             raise _invalid("Class-pattern is expected, please type the wildcard expression to match")
         if not args.method_pattern:
             raise _invalid("Method-pattern is expected, please type the wildcard expression to match")
-        check_limit(args)
-        condition = args.condition_express or None
-        listener = compiled_listener(
-            lambda: TimeTunnelListener(process, condition, args.limits, args.verbose, expand, args.sizeLimit),
-            "tt", condition)
-        enhance_or_fail(process, args, listener)
-        listener.run_until_done(process)
+        super().run(process, args)
+
+    def new_listener(self, process, args) -> "TimeTunnelListener":
+        return TimeTunnelListener(process, args.condition_express or None, args.limits, args.verbose,
+                                  _expand(args), args.sizeLimit)
 
     def _with_index(self, process, args, expand: int) -> None:
         record = STORE.get(args.index)
@@ -301,6 +298,10 @@ class TimeTunnelCommand(Command):
         else:
             process.emit(TimeTunnelModel(expand, args.sizeLimit, timeFragmentList=matches, first=True))
         process.emit(RowAffectModel(rowCount=len(matches)))
+
+
+def _expand(args) -> int:
+    return max(0, min(args.expand, MAX_EXPAND))
 
 
 def _replay(process, args, record: TimeFragment, expand: int) -> None:

@@ -2,63 +2,19 @@
 
 ``watch [-b -e -s -f] [-n 100] [-x 1] [-M bytes] [-E] [-v] [-m 50] [--exclude-class-pattern p]
 [--timeout s] class-pattern method-pattern [express] [condition-express]``
-
-Also home of ``enhance_or_fail``, the start shared by the enhancing commands (watch, trace, stack,
-monitor, tt): enhance, emit the ``enhancer`` result, or fail as Arthas does.
 """
-import re
 import time
 from typing import Any, Optional
 
-from ..command.base import Command, CommandError, register
+from ..command.base import CommandError, register
 from ..command.options import Argument, Option
-from ..engine import Listener, NothingMatched
-from ..engine.express import ExpressionError, compile_expression
-from ..engine.values import DEFAULT_SIZE_LIMIT, MAX_EXPAND, to_json_value
-from ..model import EnhancerAffect, EnhancerModel, MessageModel, ResultModel
-from .advice import AdviceListener, check_limit
+from ..engine.express import compile_expression
+from ..engine.values import MAX_EXPAND, to_json_value
+from ..model import MessageModel, ResultModel
+from .enhancer import AdviceListener, EnhancerCommand, check_limit, enhancer_options, global_size_limit
 
 DEFAULT_EXPRESS = "{params, target, returnObj}"
 AT_ENTER, AT_EXIT, AT_EXCEPTION_EXIT = "AtEnter", "AtExit", "AtExceptionExit"
-
-
-def enhancer_options(default_limit: int = 100):
-    """The options every enhancing command shares (Arthas's EnhancerCommand)."""
-    return [
-        Option("regex", "E", flag=True, help="Enable regular expression to match (wildcard matching by default)"),
-        Option("limits", "n", type=int, default=default_limit, help="Threshold of execution times"),
-        Option("maxMatch", "m", type=int, default=50, help="The maximum of matched class."),
-        Option("exclude-class-pattern", dest="exclude_class_pattern", help="exclude class name pattern, use either '.' or '/' as separator"),
-        Option("timeout", type=int, help="Timeout value in seconds for the command to exit"),
-        Option("listenerId", type=int, help="The special listenerId"),
-        Option("verbose", "v", flag=True, help="Enables print verbose information, default value false."),
-        Option("classloader", "c", help="The hash code of the special class's classLoader (ignored: Python has one loader)"),
-        Option("lazy", "L", flag=True, help="Enable lazy mode (ignored: only loaded modules are searched)"),
-    ]
-
-
-def enhance_or_fail(process, args, listener: Optional[Listener], method_pattern: Optional[str] = None) -> EnhancerAffect:
-    """Enhance what ``args.class_pattern``/``method_pattern`` match for ``listener``; emit the
-    ``enhancer`` result; remove the listener when the job ends. Nothing matched: the failed ``enhancer``
-    result, then status -1 with Arthas's hint (raised as ``CommandError``)."""
-    engine = process.agent.engine
-    method = method_pattern if method_pattern is not None else getattr(args, "method_pattern", None)
-    listener_id = getattr(args, "listenerId", None)
-    try:
-        affect = engine.enhance(args.class_pattern, method, listener, regex=args.regex,
-                                exclude_class_pattern=args.exclude_class_pattern, max_match=args.maxMatch,
-                                listener_id=listener_id if listener_id and listener_id > 0 else None)
-    except NothingMatched as nothing:
-        process.emit(EnhancerModel(success=False, message=nothing.message, effect=nothing.affect))
-        raise CommandError(-1, nothing.hint)
-    except re.error as error:
-        raise CommandError(-1, "Invalid regular expression: %s" % error)
-    except KeyError as error:
-        raise CommandError(-1, str(error.args[0]) if error.args else "listener not found")
-    if listener is not None and not (listener_id and listener_id > 0):
-        process.on_end(lambda: engine.remove(listener.id))
-    process.emit(EnhancerModel(success=True, effect=affect))
-    return affect
 
 
 class WatchModel(ResultModel):
@@ -176,7 +132,7 @@ class WatchListener(AdviceListener):
 
 
 @register
-class WatchCommand(Command):
+class WatchCommand(EnhancerCommand):
     name = "watch"
     summary = "Display the input/output parameter, return object, and thrown exception of specified method invocation"
     description = ("The express may be one of the following expression (evaluated dynamically):\n"
@@ -205,36 +161,26 @@ class WatchCommand(Command):
         Argument("condition-express", help="Conditional expression in Python"),
     ]
 
-    def run(self, process, args) -> None:
-        size_limit = args.sizeLimit
-        if size_limit is None:
-            size_limit = global_size_limit(process)
-        elif size_limit <= 0:
+    adds_to_listener = True
+
+    def check(self, args) -> None:
+        if args.sizeLimit is not None and args.sizeLimit <= 0:
             raise CommandError(-1, "sizeLimit must be greater than 0.")
         check_limit(args)
         if args.expand < 0:
             raise CommandError(-1, "expand must be greater than or equal to 0.")
+
+    def new_listener(self, process, args) -> "WatchListener":
+        size_limit = args.sizeLimit if args.sizeLimit is not None else global_size_limit(process)
         finish = args.finish or not (args.before or args.exception or args.success)
-        express = args.express if args.express not in (None, "") else DEFAULT_EXPRESS
-        condition = args.condition_express or None
-        try:
-            listener = WatchListener(process, express, condition, args.before, args.success or finish,
-                                     args.exception or finish, args.limits, min(args.expand, MAX_EXPAND),
-                                     size_limit, args.verbose)
-        except ExpressionError as error:
-            raise CommandError(-1, "watch failed, condition is: %s, express is: %s, %s"
-                               % (condition or "null", express, error))
-        if args.listenerId and args.listenerId > 0:
-            enhance_or_fail(process, args, None)
-            return
-        enhance_or_fail(process, args, listener)
-        listener.run_until_done(process)
+        return WatchListener(process, _express(args), args.condition_express or None, args.before,
+                             args.success or finish, args.exception or finish, args.limits,
+                             min(args.expand, MAX_EXPAND), size_limit, args.verbose)
+
+    def expression_failure(self, args, error) -> str:
+        return "watch failed, condition is: %s, express is: %s, %s" % (args.condition_express or "null",
+                                                                      _express(args), error)
 
 
-def global_size_limit(process) -> int:
-    """``options object-size-limit`` (Arthas's default when unset or not positive)."""
-    try:
-        value = int(process.agent.options.get("object-size-limit"))
-        return value if value > 0 else DEFAULT_SIZE_LIMIT
-    except Exception:
-        return DEFAULT_SIZE_LIMIT
+def _express(args) -> str:
+    return args.express if args.express not in (None, "") else DEFAULT_EXPRESS

@@ -23,8 +23,9 @@ API (stable; other commands build on it)
     engine.replace_original_code(func, new_code) # for redefine: func runs new_code from now on and stays
                                                  # enhanced; reset restores new_code, not the stale one
 
-``commands/watch.py`` has it ready for every enhancing command: ``enhancer_options()`` (-E -n -m
---exclude-class-pattern --timeout --listenerId -v) and ``enhance_or_fail(process, args, listener)``. By hand::
+``commands/enhancer.py`` has it ready for every enhancing command: ``EnhancerCommand`` (the shared
+options -E -n -m --exclude-class-pattern --timeout --listenerId -v, then ``new_listener``, ``enhance``,
+``follow``) and ``AdviceListener``. By hand::
 
     try:
         affect = engine.enhance(args.class_pattern, args.method_pattern, listener, ...)
@@ -38,12 +39,11 @@ Listeners (``hooks.Listener``) get, on the target's thread, for each call of an 
 ``before(call) -> state`` (only when ``wants_before = True``), then ``after_return(call, state, value)`` or
 ``after_throw(call, state, error)``; ``state`` is None when ``before`` did not run for that call (listener
 attached mid-call, or a listener without ``wants_before`` next to one with it). A listener removed while a
-call runs still gets that call's after hook once its before hook ran. ``call`` is a ``hooks.Invocation``
-(``raw_call = True`` on the listener class: the plain tuple ``(site, values, start, cost, thread_id)``
-instead, ~150 ns cheaper per call; ``Invocation.of(raw)`` wraps it): ``target`` (self/cls or None),
-``clazz`` (class, or module for module functions), ``method`` (the function), ``class_name``,
-``method_name``, ``params`` (list, parameter order, without self/cls; ``*args`` as a tuple and ``**kw`` as a
-dict, one entry each), ``args``, ``kwargs``, ``values`` (raw tuple incl. self), ``start``
+call runs still gets that call's after hook once its before hook ran. ``call`` is the plain tuple
+``(site, values, start, cost, thread_id)``; ``hooks.Invocation.of(call)`` names its parts: ``target``
+(self/cls or None), ``clazz`` (class, or module for module functions), ``method`` (the function),
+``class_name``, ``method_name``, ``params`` (list, parameter order, without self/cls; ``*args`` as a tuple
+and ``**kw`` as a dict, one entry each), ``args``, ``kwargs``, ``values`` (raw tuple incl. self), ``start``
 (``perf_counter()`` at entry, taken after the before hooks ran), ``cost`` (ms, set before the after hooks),
 ``thread_id``. Per-call state goes from ``before`` to the after hook through ``state``. Hooks must be quick
 and must not block; exceptions they raise are swallowed. The agent's threads and threads already inside a

@@ -27,26 +27,25 @@ class Listener:
       ``before(call)`` at entry, only when ``wants_before`` is true; what it returns is the per-call
       ``state`` handed to the after hook of the same call;
       then exactly one of ``after_return(call, state, value)`` / ``after_throw(call, state, error)``.
+    ``call`` is the plain tuple ``(site, values, start, cost, thread_id)`` (an ``Invocation`` would cost
+    ~150 ns more per call; ``Invocation.of(call)`` wraps it where the names are wanted).
     A listener attached while a call is already running gets nothing for that call; one removed while a
     call runs still gets that call's after hook (so on/off switches stay balanced).
     Exceptions a hook raises are swallowed (counted in ``errors``); hooks must not block.
     ``id`` is set by the engine (Arthas's listenerId).
-    ``raw_call = True``: the hooks get the plain tuple ``(site, values, start, cost, thread_id)`` instead of
-    an ``Invocation`` (making one costs ~150 ns per call; ``Invocation.of(raw)`` wraps it when needed).
     """
 
     wants_before = False
-    raw_call = False
     id = -1
     errors = 0
 
-    def before(self, call: "Invocation") -> Any:
+    def before(self, call: tuple) -> Any:
         return None
 
-    def after_return(self, call: "Invocation", state: Any, value: Any) -> None:
+    def after_return(self, call: tuple, state: Any, value: Any) -> None:
         pass
 
-    def after_throw(self, call: "Invocation", state: Any, error: BaseException) -> None:
+    def after_throw(self, call: tuple, state: Any, error: BaseException) -> None:
         pass
 
 
@@ -69,7 +68,8 @@ class Site:
 
 
 class Invocation(tuple):
-    """One call of an enhanced function (a tuple underneath: cheap to make on every call).
+    """One call of an enhanced function, by name: the listener's call tuple wrapped (``Invocation.of``)
+    where an expression or a ``tt`` record reads it.
 
     ``values`` holds every parameter's value in parameter order (``*args`` as its tuple, ``**kwargs`` as
     its dict), ``self``/``cls`` included; ``start`` is ``time.perf_counter()`` at entry; ``cost`` (ms) is
@@ -168,6 +168,9 @@ class Enhancement:
 
     # ---- called by the wrapper code, on the target's thread ----
 
+    # ``returned`` and ``thrown`` are twins on purpose: this is the path of every call of a function
+    # enhanced without ``before`` hooks, and one shared helper would add a Python call to each of them.
+
     def returned(self, start: float, values: tuple, value: Any) -> None:
         try:
             listeners = self.listeners
@@ -176,18 +179,12 @@ class Enhancement:
             thread_id = _get_ident()
             if thread_id in _AGENT or thread_id in _IN_HOOK:
                 return
-            raw = (self.site, values, start, (_clock() - start) * 1000.0, thread_id)
-            call = None
+            call = (self.site, values, start, (_clock() - start) * 1000.0, thread_id)
             _IN_HOOK.add(thread_id)
             try:
                 for listener in listeners:
                     try:
-                        if listener.raw_call:
-                            listener.after_return(raw, None, value)
-                        else:
-                            if call is None:
-                                call = _new_call(Invocation, raw)
-                            listener.after_return(call, None, value)
+                        listener.after_return(call, None, value)
                     except Exception:
                         listener.errors += 1
             finally:
@@ -203,18 +200,12 @@ class Enhancement:
             thread_id = _get_ident()
             if thread_id in _AGENT or thread_id in _IN_HOOK:
                 return
-            raw = (self.site, values, start, (_clock() - start) * 1000.0, thread_id)
-            call = None
+            call = (self.site, values, start, (_clock() - start) * 1000.0, thread_id)
             _IN_HOOK.add(thread_id)
             try:
                 for listener in listeners:
                     try:
-                        if listener.raw_call:
-                            listener.after_throw(raw, None, error)
-                        else:
-                            if call is None:
-                                call = _new_call(Invocation, raw)
-                            listener.after_throw(call, None, error)
+                        listener.after_throw(call, None, error)
                     except Exception:
                         listener.errors += 1
             finally:
@@ -253,21 +244,16 @@ class Enhancement:
     def _after_entered(self, entry: tuple, value: Any, error: Optional[BaseException], threw: bool) -> None:
         try:
             listeners, states, values, thread_id, start = entry
-            raw = (self.site, values, start, (_clock() - start) * 1000.0, thread_id)
-            call = None
+            call = (self.site, values, start, (_clock() - start) * 1000.0, thread_id)
             _IN_HOOK.add(thread_id)
             try:
                 for index, listener in enumerate(listeners):
                     state = states[index] if states else None
                     try:
-                        if listener.raw_call:
-                            current = raw
-                        else:
-                            current = call = call or _new_call(Invocation, raw)
                         if threw:
-                            listener.after_throw(current, state, error)
+                            listener.after_throw(call, state, error)
                         else:
-                            listener.after_return(current, state, value)
+                            listener.after_return(call, state, value)
                     except Exception:
                         listener.errors += 1
             finally:
@@ -276,11 +262,11 @@ class Enhancement:
             pass
 
 
-def _before(listener: Listener, raw: tuple) -> Any:
+def _before(listener: Listener, call: tuple) -> Any:
     if not listener.wants_before:
         return None
     try:
-        return listener.before(raw if listener.raw_call else _new_call(Invocation, raw))
+        return listener.before(call)
     except Exception:
         listener.errors += 1
         return None
