@@ -10,8 +10,8 @@ import sys
 import types
 from typing import Any, Dict, List, Optional
 
-from .calltree import (CALLEE, MAX, MIN, NESTED, SITE, SUSPENDED, SUSPENSIONS, THROWS, TIMES, TOTAL, LAST,
-                       C_CALLABLE_TYPES, Recording, Suspension)
+from .calltree.recording import (CALLEE, LAST, MAX, MIN, NESTED, SITE, SUSPENDED, SUSPENSIONS, THROWS, TIMES,
+                                 TOTAL, C_CALLABLE_TYPES, Recording, Suspension)
 
 
 def _line_table(code: types.CodeType):
