@@ -6,7 +6,7 @@
 One ``trace`` result per outermost call whose condition holds (``#cost`` is the whole call in ms): the
 thread node, the traced function's node and one node per call site of its direct children, repeats merged
 (``times``, ``minCost``, ``maxCost``, ``totalCost``, costs in ns). How the children are timed is
-``engine/calltree.py``.
+``engine/calltree``.
 """
 import sys
 import threading

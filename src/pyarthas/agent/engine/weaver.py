@@ -51,50 +51,25 @@ def _pa_wrapper({params}):
     return _pa_result
 """
 
-_PLAIN_ENTERED = """
-def _pa_wrapper({params}):
+# With ``enter`` first: plain functions (``{define}`` def, ``{call}`` empty), generators (``yield from``) and
+# coroutines (``async def``, ``await``).
+_ENTERED = """
+{define} _pa_wrapper({params}):
     {keep_freevars}
     _pa_entry = _pa_enhancement.enter(({values}))
     if _pa_entry is None:
-        return _pa_enhancement.clone({forward})
+        return ({call}_pa_enhancement.clone({forward}))
     try:
-        _pa_result = _pa_enhancement.clone({forward})
+        _pa_result = {call}_pa_enhancement.clone({forward})
     except BaseException as _pa_error:
         _pa_enhancement.thrown_entered(_pa_entry, _pa_error)
         raise
     _pa_enhancement.returned_entered(_pa_entry, _pa_result)
     return _pa_result
 """
-
-_GENERATOR = """
-def _pa_wrapper({params}):
-    {keep_freevars}
-    _pa_entry = _pa_enhancement.enter(({values}))
-    if _pa_entry is None:
-        return (yield from _pa_enhancement.clone({forward}))
-    try:
-        _pa_result = yield from _pa_enhancement.clone({forward})
-    except BaseException as _pa_error:
-        _pa_enhancement.thrown_entered(_pa_entry, _pa_error)
-        raise
-    _pa_enhancement.returned_entered(_pa_entry, _pa_result)
-    return _pa_result
-"""
-
-_COROUTINE = """
-async def _pa_wrapper({params}):
-    {keep_freevars}
-    _pa_entry = _pa_enhancement.enter(({values}))
-    if _pa_entry is None:
-        return await _pa_enhancement.clone({forward})
-    try:
-        _pa_result = await _pa_enhancement.clone({forward})
-    except BaseException as _pa_error:
-        _pa_enhancement.thrown_entered(_pa_entry, _pa_error)
-        raise
-    _pa_enhancement.returned_entered(_pa_entry, _pa_result)
-    return _pa_result
-"""
+_PLAIN_ENTERED = _ENTERED.replace("{define}", "def").replace("{call}", "")
+_GENERATOR = _ENTERED.replace("{define}", "def").replace("{call}", "yield from ")
+_COROUTINE = _ENTERED.replace("{define}", "async def").replace("{call}", "await ")
 
 # An async generator cannot ``yield from``: forward asend/athrow/aclose one step at a time. The hooks see
 # the whole iteration (first step to exhaustion) as the call.
