@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Dict, List, Optional
 from ..command.base import Command, register
 from ..command.options import Argument
 from ..engine import is_engine_frame, wrapper_frame
-from ..engine.values import frame_element
+from ..values import frame_element
 from ..model import ResultModel
 from .advice import AdviceListener, check_limit, compiled_listener, loader_text, thread_fields
 from .watch import enhance_or_fail, enhancer_options

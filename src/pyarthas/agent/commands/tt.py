@@ -20,7 +20,7 @@ from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
 from ..engine import Invocation
 from ..engine.express import ExpressionError, compile_expression
-from ..engine.values import MAX_EXPAND, to_json_value
+from ..values import DEFAULT_SIZE_LIMIT, MAX_EXPAND, to_json_value
 from ..model import MessageModel, ResultModel, RowAffectModel
 from .advice import AdviceListener, check_limit, compiled_listener
 from .watch import enhance_or_fail, enhancer_options
@@ -120,7 +120,7 @@ class TimeTunnelModel(ResultModel):
             parts = self._parts
             if parts is None:                # another consumer's thread built it meanwhile
                 return self._built
-            limit = self._size_limit or 10 * 1024 * 1024
+            limit = self._size_limit or DEFAULT_SIZE_LIMIT
             out: Dict[str, Any] = {}
             for name, value in parts.items():
                 if name == "timeFragmentList":

@@ -14,7 +14,7 @@ from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
 from ..engine import Listener, NothingMatched
 from ..engine.express import ExpressionError, compile_expression
-from ..engine.values import DEFAULT_SIZE_LIMIT, MAX_EXPAND, to_json_value
+from ..values import DEFAULT_SIZE_LIMIT, MAX_EXPAND, to_json_value
 from ..model import EnhancerAffect, EnhancerModel, MessageModel, ResultModel
 from .advice import AdviceListener, check_limit
 
