@@ -22,6 +22,7 @@ from ..engine import Invocation
 from ..engine.express import ExpressionError, compile_expression
 from ..values import DEFAULT_SIZE_LIMIT, MAX_EXPAND, to_json_value
 from ..model import MessageModel, ResultModel, RowAffectModel
+from ..util.lifetime import at_agent_stop
 from .advice import AdviceListener, check_limit, compiled_listener
 from .watch import enhance_or_fail, enhancer_options
 
@@ -82,6 +83,7 @@ class TimeTunnelStore:
 
 
 STORE = TimeTunnelStore()
+at_agent_stop(STORE.clear)   # the records hold the target's objects: they go when the agent stops
 
 
 def fragment_json(record: TimeFragment, expand: int, size_limit: int, ended: Optional[tuple] = None) -> Dict[str, Any]:
