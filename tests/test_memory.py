@@ -2,8 +2,7 @@
 import json
 import os
 
-from harness import only
-from test_thread import run
+from harness import only, run
 
 NEEDLES_TARGET = """
 import time

@@ -31,7 +31,7 @@ from typing import Any, Dict, List, Optional
 
 from .frames import traceback_elements
 from .limits import DEFAULT_SIZE_LIMIT, MAX_EXPAND, SIZE_MARKER, TIME_BUDGET_S, TIME_MARKER
-from .tostring import default_text, describe_error, text_of
+from .tostring import describe_error, text_of
 
 MAX_NESTING = 64
 SUMMARY_LENGTH = 256
