@@ -71,7 +71,7 @@ def format_time(epoch_seconds: Optional[float] = None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) + ".%03d" % int((t % 1) * 1000)
 
 
-# ---- The models of the protocol itself (section 3.4 of the reference) ----
+# ---- The models of the protocol itself (the result types of https://arthas.aliyun.com/en/doc/http-api.html) ----
 
 @dataclasses.dataclass
 class StatusModel(ResultModel):

@@ -1,4 +1,5 @@
-"""``monitor``: calls, successes, failures and cost of matched functions per cycle (Arthas 4.4).
+"""``monitor``: calls, successes, failures and cost of matched functions per cycle
+(https://arthas.aliyun.com/en/doc/monitor.html).
 
 ``monitor [-c 60] [-b] [-n 100] [-E] [-v] [-m 50] [--exclude-class-pattern p] [--timeout s] class-pattern
 method-pattern [condition-express]``

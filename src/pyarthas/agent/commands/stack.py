@@ -1,4 +1,4 @@
-"""``stack``: the calling stack of each matched call (Arthas 4.3).
+"""``stack``: the calling stack of each matched call (https://arthas.aliyun.com/en/doc/stack.html).
 
 ``stack [-n 100] [-E] [-v] [-m 50] [--exclude-class-pattern p] [--timeout s] class-pattern [method-pattern]
 [condition-express]``

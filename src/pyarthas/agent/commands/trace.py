@@ -1,4 +1,5 @@
-"""``trace``: where the time inside a function goes, as a tree of its direct child calls (Arthas 4.2).
+"""``trace``: where the time inside a function goes, as a tree of its direct child calls
+(https://arthas.aliyun.com/en/doc/trace.html).
 
 ``trace [-n 100] [-E] [-v] [-m 50] [--skip-builtins true|false] [-p PATTERN]... [--exclude-class-pattern p]
 [--timeout s] [--listenerId N] class-pattern method-pattern [condition-express]``

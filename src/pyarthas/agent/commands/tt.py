@@ -1,4 +1,5 @@
-"""``tt`` (TimeTunnel): record calls, then list, show, search, replay and delete them (Arthas 4.5).
+"""``tt`` (TimeTunnel): record calls, then list, show, search, replay and delete them
+(https://arthas.aliyun.com/en/doc/tt.html).
 
 ``tt -t [-n 100] [-E] [-m 50] class-pattern method-pattern [condition-express]`` records;
 ``tt -l``, ``tt -i N [-w express]``, ``tt -s search-express [-w express]``, ``tt -i N -p [--replay-times 1]

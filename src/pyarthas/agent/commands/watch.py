@@ -1,4 +1,5 @@
-"""``watch``: observe the arguments, result and exception of functions as they are called (Arthas 4.1).
+"""``watch``: observe the arguments, result and exception of functions as they are called
+(https://arthas.aliyun.com/en/doc/watch.html).
 
 ``watch [-b -e -s -f] [-n 100] [-x 1] [-M bytes] [-E] [-v] [-m 50] [--exclude-class-pattern p]
 [--timeout s] class-pattern method-pattern [express] [condition-express]``

@@ -1,4 +1,4 @@
-"""From a finished ``calltree.Recording`` to Arthas's trace nodes (section 4.2 of the reference).
+"""From a finished ``calltree.Recording`` to Arthas's trace nodes (https://arthas.aliyun.com/en/doc/trace.html; Arthas's ``MethodNode``).
 
 Runs on an agent thread when a ``trace`` result is first serialized: names callees as Arthas shows them
 (``className``/``methodName``: the defining class or module and the function; C functions by their type

@@ -1,4 +1,5 @@
-"""Python values to structured JSON, as pyarthas sends expression results (``pyarthas.md``, "Result values").
+"""Python values to structured JSON, as pyarthas sends expression results (the seed dialect: Arthas 3's
+fastjson form of ``watch`` values, https://arthas.aliyun.com/en/doc/http-api.html).
 
 ``to_json_value(obj, expand=1, size_limit=DEFAULT_SIZE_LIMIT, deadline=None)``:
 - None, bool, int, float, str map to themselves (NaN/Infinity and ints too long for JSON become strings);

@@ -1,6 +1,6 @@
 """Arthas's ObjectView text (``@ArrayList[...]``) for pyarthas's structured JSON values, with Python type names.
 
-The agent sends values as JSON (see the spec, "Result values", and ``agent/values/serializer.py``): None, bool,
+The agent sends values as JSON (see ``agent/values/serializer.py``): None, bool,
 int, float, str, lists, dicts with string keys, and objects as dicts carrying ``"@type"`` (qualified class
 name) and their attributes, or ``"@type"`` and ``"@value"`` (``str(obj)``) where the agent's ``-x`` depth
 stopped expanding. How deep to expand is decided once, by the agent; this module draws what it sent::
