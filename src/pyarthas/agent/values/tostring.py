@@ -28,11 +28,12 @@ SLOW_MARKER = " ... str() did not finish within the serialization time budget"
 SKIPPED_MARKER = " ... str() not called: the serialization time budget is spent"
 BUSY_MARKER = " ... str() not called: an earlier str() of the target is still running"
 
-# Exact types whose str() runs no Python code and cannot call back into the target's objects.
+# Exact types whose str() cannot call back into the target's objects (not bound methods: their repr
+# shows their receiver's).
 _PLAIN_TYPES = frozenset((int, float, complex, bool, str, bytes, bytearray, type(None), range,
                           datetime.date, datetime.datetime, datetime.time, datetime.timedelta,
                           datetime.timezone, types.FunctionType,
-                          types.BuiltinFunctionType, types.MethodType, types.ModuleType, types.CodeType,
+                          types.BuiltinFunctionType, types.ModuleType, types.CodeType,
                           types.FrameType, types.TracebackType, types.GeneratorType, types.CoroutineType,
                           types.AsyncGeneratorType, types.MethodWrapperType, types.WrapperDescriptorType,
                           types.MethodDescriptorType, types.GetSetDescriptorType, types.MemberDescriptorType,
