@@ -1,4 +1,4 @@
-"""What ``watch`` costs the target (issue: enhancement engine and watch).
+"""What ``watch`` costs the target.
 
     .venv/bin/python bench/bench_watch.py [--rounds 5] [--phase 0.8] [--memory-seconds 60] [--python EXE]
 
