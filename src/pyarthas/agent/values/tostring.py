@@ -8,7 +8,8 @@ and the caller waits only until the deadline of the result it serializes:
 - Types whose text cannot run Python code (``object``'s default, numbers, dates...) are converted inline.
 - A call that outlives the deadline is abandoned: its text becomes the default ``<module.Class object at
   0x...>`` plus a marker, an exception is raised in the worker to stop a looping ``__str__`` (a sleeping one
-  ends when its sleep does), and its type is remembered so its objects are not tried again.
+  ends when its sleep does), and its type is remembered so its objects are not tried again while the
+  agent runs.
 - While an abandoned call still runs, no other is started: at most one worker is ever stuck.
 The worker is an agent thread (hooks do not observe it); it exits after a few idle seconds.
 """
@@ -19,6 +20,7 @@ import time
 import types
 from typing import Any, Dict, Optional
 
+from ..util.lifetime import at_agent_stop
 from ..util.threads import spawn
 
 IDLE_EXIT_S = 5.0
@@ -40,6 +42,7 @@ _PLAIN_TYPES = frozenset((int, float, complex, bool, str, bytes, bytearray, type
                           type))
 _SCALARS = (int, float, complex, bool, str, bytes, type(None))
 _slow_types: Dict[type, None] = {}
+at_agent_stop(_slow_types.clear)   # a new agent tries every type again
 
 
 def default_text(obj: Any) -> str:
