@@ -272,15 +272,8 @@ class Engine:
 
     # ---- introspection and redefine support ----
 
-    def enhanced_functions(self) -> List[types.FunctionType]:
-        with self._lock:
-            return list(self._enhancements)
-
     def listener(self, listener_id: int) -> Optional[Listener]:
         return self._listeners.get(listener_id)
-
-    def is_enhanced(self, function: Any) -> bool:
-        return function in self._enhancements
 
     def original_code(self, function: types.FunctionType) -> types.CodeType:
         enhancement = self._enhancements.get(function)
