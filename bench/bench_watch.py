@@ -1,4 +1,4 @@
-"""What ``watch`` costs the target (issue: enhancement engine and watch).
+"""What ``watch`` costs the target.
 
     .venv/bin/python bench/bench_watch.py [--rounds 5] [--phase 0.8] [--memory-seconds 60] [--python EXE]
 
@@ -19,7 +19,7 @@ as many for ``unwatched``): ns added per call = 1e9/rate_on - 1e9/rate_off.
   pulling client (the cost of delivering results, not of the enhancement).
 Memory: a function called 100,000 times a second watched on every call (background job, client pulling)
 for ``--memory-seconds``; RSS after 5 s and at the end (goal: within 10 MB).
-Goals (issue 3): cond-false <= 1000 ns on 3.11; every-call <= 15000 ns; unwatched >= 0.99.
+Goals: cond-false <= 1000 ns on 3.11; every-call <= 15000 ns; unwatched >= 0.99.
 """
 import argparse
 import os

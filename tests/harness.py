@@ -224,6 +224,12 @@ def status_of(results: List[Dict[str, Any]]) -> Dict[str, Any]:
     return only(results, "status")
 
 
+def run(target: Target, command: str):
+    """Results of ``command`` other than its status, and its status result."""
+    results = target.results(command)
+    return [r for r in results if r["type"] != "status"], status_of(results)
+
+
 def post_raw(url: str, body: bytes, headers: Optional[Dict[str, str]] = None, method: str = "POST",
              path: str = "/api", timeout: float = 60.0):
     """Send one HTTP request; returns (status, headers, body bytes)."""
@@ -259,3 +265,124 @@ def start_script(python: str, code: str, tmp_path, env: Optional[Dict[str, str]]
 
 def start_demo(python: str, tmp_path, env: Optional[Dict[str, str]] = None) -> Target:
     return Target([python, "-m", "pyarthas", "demo", "--port", "0"], target_env(env), cwd=str(tmp_path))
+
+
+# ---- what the tests of the enhancing commands (trace, stack, monitor, tt) share
+
+# A target with known shapes: Worker.step makes 5 helper calls from one line (merged), one len/str, one
+# call that raises and is caught; Worker.risky raises on every 4th call; handle() awaits a child coroutine
+# and a bare future; ticker() calls tick() on a fixed 10 ms grid (100 calls/s, every 4th fails).
+WORKER_TARGET = """
+import asyncio, sys, threading, time
+
+class Worker:
+    def step(self, n):
+        total = 0
+        for i in range(n):
+            total += helper(i)
+        total += len(str(total))
+        try:
+            fail(n)
+        except ValueError:
+            total -= 1
+        return total
+
+    def risky(self, n):
+        helper(n)
+        if n % 4 == 0:
+            raise ValueError("bad %d" % n)
+        return n
+
+    def outer(self):
+        return self.inner(3) + helper(1)
+
+    def inner(self, n):
+        return helper(n) + helper(n + 1)
+
+def helper(x):
+    return x * 2
+
+def fail(n):
+    raise ValueError("no %d" % n)
+
+TICKS = 0
+
+def tick(n):
+    global TICKS
+    TICKS += 1
+    if n % 4 == 0:
+        raise KeyError(n)
+    return n
+
+def ticker():
+    start = time.monotonic()
+    n = 0
+    while True:
+        n += 1
+        try:
+            tick(n)
+        except KeyError:
+            pass
+        delay = start + n * 0.01 - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+async def child(delay):
+    await asyncio.sleep(delay)
+    return delay
+
+async def handle(delay):
+    helper(1)
+    await child(delay)
+    future = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().call_later(delay, future.set_result, 1)
+    await future
+    return helper(2)
+
+async def serve():
+    while True:
+        await asyncio.gather(handle(0.02), asyncio.sleep(0.005))
+
+def worker_loop(worker):
+    n = 0
+    while True:
+        worker.step(5)
+        try:
+            worker.risky(n)
+        except ValueError:
+            pass
+        worker.outer()
+        n += 1
+        time.sleep(0.003)
+
+threading.Thread(target=lambda: asyncio.run(serve()), name="async-loop", daemon=True).start()
+threading.Thread(target=ticker, name="ticker", daemon=True).start()
+for index in range(4):
+    threading.Thread(target=worker_loop, args=(Worker(),), name="worker-%d" % index, daemon=True).start()
+print("ready", flush=True)
+threading.Event().wait()
+"""
+
+
+def start_target(spawn):
+    target = spawn(WORKER_TARGET)
+    target.wait_stdout("ready", timeout=20)
+    return target
+
+
+def run_ok(target, command, timeout_ms=20000):
+    """exec ``command``; assert it enhanced and ended with status 0; return its results."""
+    results = target.results(command, execTimeout=timeout_ms)
+    enhancer = of_type(results, "enhancer")
+    assert enhancer and enhancer[0]["success"], results
+    assert status_of(results)["statusCode"] == 0, results
+    return results
+
+
+def is_enhanced(target, dotted):
+    """Whether the function's code is an engine wrapper (false once every job on it ended)."""
+    results = target.results("ognl 'any(type(c).__name__ == \"Enhancement\" for c in %s.__code__.co_consts)'"
+                             % dotted)
+    values = of_type(results, "ognl")
+    assert values, results
+    return values[0]["value"]

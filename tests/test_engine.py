@@ -138,7 +138,7 @@ def test_a_running_call_finishes_normally_when_hooks_are_removed(target):
 
 
 def test_redefine_keeps_a_watched_function_watched(target):
-    """The contract issue 8's redefine uses: replace_original_code on an enhanced function."""
+    """The contract ``redefine`` relies on: replace_original_code on an enhanced function."""
     session = target.session()
     session.pull()
     session.async_exec("watch __main__ redefinable returnObj -n 1000000")

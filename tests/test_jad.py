@@ -1,7 +1,6 @@
 """jad (alias source): the loaded source with line numbers, a warning when the file changed, the
 disassembly or a stub without source."""
-from harness import only
-from test_thread import run
+from harness import only, run
 
 CHANGING_TARGET = """
 import array, os, sys, time

@@ -1,7 +1,6 @@
 """logger: the loggers with levels and handlers, and a level changed at run time that the next log call
 obeys."""
-from harness import only
-from test_thread import run
+from harness import only, run
 
 LOGGING_TARGET = """
 import logging, sys, time

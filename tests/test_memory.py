@@ -2,8 +2,7 @@
 import json
 import os
 
-from harness import only
-from test_thread import run
+from harness import only, run
 
 NEEDLES_TARGET = """
 import time
@@ -142,9 +141,10 @@ def test_memory_trace_shows_allocation_sites_and_their_difference(spawn):
 
 def _lasting_threads(target):
     """Names of the threads alive, without the ones a request or a job uses while it runs (the HTTP
-    server's request threads are marked as the agent's but not named by it)."""
+    server's request threads are marked as the agent's but not named by it; the serializer's str() worker
+    ends a few seconds after its last call)."""
     stats = only(run(target, "thread --all -i 10")[0], "thread")["threadStats"]
-    transient = ("pyarthas-job-", "pyarthas-distributor-")
+    transient = ("pyarthas-job-", "pyarthas-distributor-", "pyarthas-tostring")
     return sorted(vo["name"] for vo in stats if not vo["name"].startswith(transient)
                   and not (vo["agentThread"] and not vo["name"].startswith("pyarthas-")))
 

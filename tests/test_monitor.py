@@ -1,6 +1,5 @@
 """monitor against a target calling tick() 100 times a second (every 4th call fails), every interpreter."""
-from harness import of_type, status_of
-from test_trace import is_enhanced, run_ok, start_target
+from harness import is_enhanced, of_type, run_ok, start_target, status_of
 
 
 def test_monitor_counts_match_the_call_rate(spawn):

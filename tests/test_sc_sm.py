@@ -1,6 +1,5 @@
 """sc and sm: classes, modules and functions of __main__, of packages and of C extensions."""
-from harness import only
-from test_thread import run
+from harness import only, run
 
 CLASSES_TARGET = """
 import array, json.decoder, math, time

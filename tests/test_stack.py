@@ -1,6 +1,5 @@
 """stack against the demo and the purpose-built target (coroutines), under every interpreter."""
-from harness import of_type, status_of
-from test_trace import is_enhanced, run_ok, start_target
+from harness import is_enhanced, of_type, run_ok, start_target, status_of
 
 
 def test_stack_of_prime_factors_starts_with_it_and_contains_run(fast_demo):

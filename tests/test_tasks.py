@@ -1,6 +1,5 @@
 """tasks: the asyncio tasks of the running loops and the chain of awaits each is suspended in."""
-from harness import only
-from test_thread import run
+from harness import only, run
 
 ASYNC_TARGET = """
 import asyncio

@@ -1,7 +1,7 @@
 """thread: CPU ranking, states, stacks, locals and -b, against real target processes."""
 import time
 
-from harness import only, status_of
+from harness import only, run
 
 THREADS_TARGET = """
 import threading, time
@@ -68,14 +68,6 @@ print("ready", flush=True)
 while True:
     time.sleep(10)
 """
-
-
-def run(target, command):
-    """Results of ``command`` other than its status, and its status result."""
-    results = target.results(command)
-    return [r for r in results if r["type"] != "status"], status_of(results)
-
-
 
 
 def thread_named(stats, name):

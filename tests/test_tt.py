@@ -1,6 +1,5 @@
 """tt: record, list, show, watch, search, replay, delete; against the demo and the purpose-built target."""
-from harness import of_type, status_of
-from test_trace import is_enhanced, run_ok, start_target
+from harness import is_enhanced, of_type, run_ok, start_target, status_of
 
 
 def test_tt_records_then_lists_shows_replays_deletes(fast_demo):

@@ -1,8 +1,7 @@
 """vmoption (the interpreter's tunables) and jvm (the process at a glance)."""
 import os
 
-from harness import only
-from test_thread import run
+from harness import only, run
 
 WATCHING_TARGET = """
 import gc, sys, time

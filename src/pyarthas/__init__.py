@@ -3,7 +3,7 @@
 In a program: ``import pyarthas; pyarthas.start()`` serves the API on ``127.0.0.1:8563``.
 Importing this package does nothing else, and pulls in only the standard library.
 """
-from .agent import VERSION as __version__
+from .agent.version import VERSION as __version__
 
 
 def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: str = None):

@@ -4,49 +4,21 @@ Rules for everything under this package: stdlib only, CPython 3.9+, relative imp
 loads this package under a private name, so ``import pyarthas`` must never appear here), every thread a
 daemon started through ``util.threads.spawn``, every queue bounded, no exception of ours reaches the
 target's code.
+
+``start()``, ``stop()`` and ``current()`` (the agent of this process) live in ``runtime``; they are
+reached from here without importing it until one is used, so importing the package stays cheap. Nothing
+inside the package imports this module.
 """
-import sys
-import threading
+from .version import VERSION
 
-VERSION = "0.1.0"
-
-_lock = threading.Lock()
-_agent = None
+_RUNTIME_NAMES = ("start", "stop", "current")
 
 
-def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: str = None, quiet: bool = False,
-          password: str = None, username: str = None):
-    """Start the agent (once per process) and return it; prints the URL it serves on stderr."""
-    global _agent
-    with _lock:
-        if _agent is not None and not _agent.stopped:
-            return _agent
-        from .runtime import Agent
-        agent = Agent(ip=ip, port=port, output_dir=output_dir, password=password, username=username).start()
-        _agent = agent
-    if not quiet:
-        sys.stderr.write("pyarthas agent %s serving %s/api (pid %d)\n" % (VERSION, agent.url, agent.pid))
-        if agent.generated_password:
-            sys.stderr.write("pyarthas: bound beyond loopback; using generated password for user %s: %s\n"
-                             % (agent.username, agent.password))
-        sys.stderr.flush()
-    return agent
+def __getattr__(name: str):
+    if name in _RUNTIME_NAMES:
+        from . import runtime
+        return getattr(runtime, name)
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 
-def stop() -> None:
-    agent = _agent
-    if agent is not None:
-        agent.stop()
-
-
-def current():
-    """The running agent, or None."""
-    agent = _agent
-    return agent if agent is not None and not agent.stopped else None
-
-
-def _forget_agent(agent) -> None:
-    global _agent
-    with _lock:
-        if _agent is agent:
-            _agent = None
+__all__ = ["VERSION", "start", "stop", "current"]

@@ -4,7 +4,7 @@ A model is a dataclass with a class attribute ``type`` (the Arthas result type) 
 ``to_json(model, job_id)`` is the one serializer: it writes ``type`` and ``jobId`` then every field,
 omitting fields that are None (as Arthas's fastjson2 does) unless the class lists them in ``keep_none``.
 Field values must already be JSON-able (str, int, float, bool, None, list, dict) or models themselves;
-values taken from the target go through ``engine.values.to_json_value`` first.
+values taken from the target go through ``values.to_json_value`` first.
 
 Models that must defer expensive work until an agent thread serializes them (a hook building a model on
 the target's thread) can override ``fields()``.
@@ -71,7 +71,7 @@ def format_time(epoch_seconds: Optional[float] = None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) + ".%03d" % int((t % 1) * 1000)
 
 
-# ---- The models of the protocol itself (section 3.4 of the reference) ----
+# ---- The models of the protocol itself (the result types of https://arthas.aliyun.com/en/doc/http-api.html) ----
 
 @dataclasses.dataclass
 class StatusModel(ResultModel):

@@ -8,6 +8,8 @@ Commands reach the services through ``process.agent``:
 - ``pid``, ``version``, ``start_time``, ``url``.
 - ``on_stop(callback)``: cleanup to run when the agent stops (profiler, tracemalloc...).
 - ``request_stop(job)``: stop the agent once ``job`` has delivered its last result.
+
+``start()`` / ``stop()`` / ``current()`` below keep the one agent of the process.
 """
 import collections
 import os
@@ -16,10 +18,50 @@ import threading
 import time
 from typing import Callable, List, Optional
 
-from . import VERSION
 from .settings import GlobalOptions, Timeouts
-from .util import threads
+from .util import lifetime, threads
 from .util.net import is_loopback
+from .version import VERSION
+
+_lock = threading.Lock()
+_agent: Optional["Agent"] = None
+
+
+def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = None, quiet: bool = False,
+          password: Optional[str] = None, username: Optional[str] = None) -> "Agent":
+    """Start the agent (once per process) and return it; prints the URL it serves on stderr."""
+    global _agent
+    with _lock:
+        if _agent is not None and not _agent.stopped:
+            return _agent
+        agent = Agent(ip=ip, port=port, output_dir=output_dir, password=password, username=username).start()
+        _agent = agent
+    if not quiet:
+        sys.stderr.write("pyarthas agent %s serving %s/api (pid %d)\n" % (VERSION, agent.url, agent.pid))
+        if agent.generated_password:
+            sys.stderr.write("pyarthas: bound beyond loopback; using generated password for user %s: %s\n"
+                             % (agent.username, agent.password))
+        sys.stderr.flush()
+    return agent
+
+
+def stop() -> None:
+    agent = _agent
+    if agent is not None:
+        agent.stop()
+
+
+def current() -> Optional["Agent"]:
+    """The running agent, or None."""
+    agent = _agent
+    return agent if agent is not None and not agent.stopped else None
+
+
+def _forget(agent: "Agent") -> None:
+    global _agent
+    with _lock:
+        if _agent is agent:
+            _agent = None
 
 
 class Agent:
@@ -117,13 +159,12 @@ class Agent:
         self.sessions.close_all("arthas server is going to shutdown.")
         if self._engine is not None:
             _quietly(self._engine.reset_all)
-        for callback in reversed(self._stop_callbacks):
+        for callback in list(reversed(self._stop_callbacks)) + lifetime.at_agent_stop_callbacks():
             _quietly(callback)
         if self.server is not None:
             self.server.stop()
         self.jobs.close()
-        from . import _forget_agent
-        _forget_agent(self)
+        _forget(self)
 
     @property
     def stopped(self) -> bool:

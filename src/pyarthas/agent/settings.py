@@ -5,6 +5,8 @@ import re
 import threading
 from typing import Any, Callable, Dict, List, Optional
 
+from .values.limits import DEFAULT_SIZE_LIMIT
+
 
 class GlobalOption:
     def __init__(self, name: str, value: Any, summary: str, description: str = "", level: int = 1,
@@ -102,7 +104,7 @@ def _defaults() -> List[GlobalOption]:
         GlobalOption("print-parent-fields", True, "Option to print all fields in parent class"),
         GlobalOption("verbose", False, "Option to print verbose information"),
         GlobalOption("strict", True, "Option to strict mode"),
-        GlobalOption("object-size-limit", 10 * 1024 * 1024,
+        GlobalOption("object-size-limit", DEFAULT_SIZE_LIMIT,
                      "Option to control the limit size of the object output, unit: bytes"),
     ]
 

@@ -17,7 +17,7 @@ from ..command.base import Command, CommandError
 from ..command.options import Argument, Option
 from ..engine import Listener, NothingMatched
 from ..engine.express import ExpressionError, compile_expression
-from ..engine.values import DEFAULT_SIZE_LIMIT
+from ..values import DEFAULT_SIZE_LIMIT
 from ..model import EnhancerAffect, EnhancerModel, MessageModel, ResultModel
 
 

@@ -17,7 +17,7 @@ from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
 from ..engine.express import evaluate_standalone
 from ..inspect import finder, memory
-from ..inspect.values import value_json
+from ..values import to_json_value
 from ..model import MessageModel, ResultModel
 
 _AGENT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -260,4 +260,4 @@ class VmToolCommand(Command):
                 raise CommandError(-1, "Failed to execute express, exception message: %s: %s"
                                    % (type(exc).__name__, exc)) from None
         size_limit = process.agent.options.get("object-size-limit")
-        process.emit(VmToolModel(value=value_json(value, args.expand, size_limit), expand=args.expand))
+        process.emit(VmToolModel(value=to_json_value(value, args.expand, size_limit), expand=args.expand))

@@ -1,5 +1,5 @@
 """``ognl`` (alias ``eval``): evaluate a Python expression in the target; ``getstatic``: read module or
-class attributes. Both serialize values with ``engine.values.to_json_value`` (``-x`` expand)."""
+class attributes. Both serialize values with ``values.to_json_value`` (``-x`` expand)."""
 import dataclasses
 import re
 import types
@@ -9,7 +9,7 @@ from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
 from ..engine import matcher
 from ..engine.express import ExpressionError, compile_expression, evaluate_standalone
-from ..engine.values import MAX_EXPAND, to_json_value
+from ..values import MAX_EXPAND, to_json_value
 from ..model import ResultModel, RowAffectModel
 from .enhancer import global_size_limit
 

@@ -14,7 +14,7 @@ import dataclasses
 import re
 from typing import ClassVar, List, Optional
 
-from .. import VERSION
+from ..version import VERSION
 from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
 from ..model import ResultModel

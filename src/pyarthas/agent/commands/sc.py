@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Dict, List, Optional
 from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
 from ..inspect import finder
-from ..inspect.values import value_json
+from ..values import to_json_value
 from ..model import ResultModel, RowAffectModel
 
 PAGE_SIZE = 256
@@ -105,7 +105,7 @@ def _fields(owner: Any, expand: int, size_limit: int) -> List[Dict[str, Any]]:
             continue
         seen.add(name)
         fields.append({"name": name, "type": finder.qualified_name(type(value)), "modifier": "static",
-                       "annotations": [], "static": True, "value": value_json(value, expand, size_limit)})
+                       "annotations": [], "static": True, "value": to_json_value(value, expand, size_limit)})
     if not is_module:
         annotations = finder.own_annotations(owner)
         slots = vars(owner).get("__slots__", ())

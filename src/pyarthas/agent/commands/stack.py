@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Dict, List, Optional
 from ..command.base import register
 from ..command.options import Argument
 from ..engine import is_engine_frame, wrapper_frame
-from ..engine.values import frame_element
+from ..values import frame_element
 from ..model import ResultModel
 from .enhancer import AdviceListener, EnhancerCommand, enhancer_options, loader_text, thread_fields
 

@@ -21,8 +21,9 @@ from ..command.base import CommandError, register
 from ..command.options import Argument, Option
 from ..engine import Invocation
 from ..engine.express import ExpressionError, compile_expression
-from ..engine.values import MAX_EXPAND, to_json_value
+from ..values import DEFAULT_SIZE_LIMIT, MAX_EXPAND, to_json_value
 from ..model import MessageModel, ResultModel, RowAffectModel
+from ..util.lifetime import at_agent_stop
 from .enhancer import AdviceListener, EnhancerCommand, enhancer_options
 
 MAX_RECORDS = 1000
@@ -82,6 +83,7 @@ class TimeTunnelStore:
 
 
 STORE = TimeTunnelStore()
+at_agent_stop(STORE.clear)   # the records hold the target's objects: they go when the agent stops
 
 
 def fragment_json(record: TimeFragment, expand: int, size_limit: int, ended: Optional[tuple] = None) -> Dict[str, Any]:
@@ -120,7 +122,7 @@ class TimeTunnelModel(ResultModel):
             parts = self._parts
             if parts is None:                # another consumer's thread built it meanwhile
                 return self._built
-            limit = self._size_limit or 10 * 1024 * 1024
+            limit = self._size_limit or DEFAULT_SIZE_LIMIT
             out: Dict[str, Any] = {}
             for name, value in parts.items():
                 if name == "timeFragmentList":

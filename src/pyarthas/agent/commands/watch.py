@@ -10,7 +10,7 @@ from typing import Any, Optional
 from ..command.base import CommandError, register
 from ..command.options import Argument, Option
 from ..engine.express import compile_expression
-from ..engine.values import MAX_EXPAND, to_json_value
+from ..values import MAX_EXPAND, to_json_value
 from ..model import MessageModel, ResultModel
 from .enhancer import AdviceListener, EnhancerCommand, check_limit, enhancer_options, global_size_limit
 

@@ -53,7 +53,7 @@ reported). Generators, coroutines and async generators report one call from the 
 Frames: the wrapper is a real frame between a caller and the original function (same name, line of the
 ``def``). ``is_engine_frame(frame)`` is true for wrapper frames and for the engine's hook frames;
 ``wrapper_frame()`` (called from inside a hook) returns the wrapper frame of the call being reported, whose
-``f_back`` is the caller. Values: ``values.to_json_value(obj, expand=1, size_limit=10485760)``.
+``f_back`` is the caller. Values and frames: the ``values`` package above (``values.to_json_value``).
 Expressions: ``express.compile_expression(text)`` then ``.bind(function_globals, has_self)``.
 """
 import itertools
@@ -64,12 +64,12 @@ import types
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..model import EnhancerAffect
+from ..values import hide_frames_where
 from . import matcher, weaver
-from .hooks import Enhancement, Invocation, Listener, Site, observing_paused
-from .hooks import is_observed_thread  # noqa: F401  (re-exported)
+from .hooks import Enhancement, Invocation, Listener, Site
 
 __all__ = ["Engine", "Listener", "Invocation", "NothingMatched", "is_engine_frame", "wrapper_frame",
-           "observing_paused", "NO_MATCH_MESSAGE"]
+           "NO_MATCH_MESSAGE"]
 
 NO_MATCH_MESSAGE = "No class or method is affected"
 
@@ -272,15 +272,8 @@ class Engine:
 
     # ---- introspection and redefine support ----
 
-    def enhanced_functions(self) -> List[types.FunctionType]:
-        with self._lock:
-            return list(self._enhancements)
-
     def listener(self, listener_id: int) -> Optional[Listener]:
         return self._listeners.get(listener_id)
-
-    def is_enhanced(self, function: Any) -> bool:
-        return function in self._enhancements
 
     def original_code(self, function: types.FunctionType) -> types.CodeType:
         enhancement = self._enhancements.get(function)
@@ -335,3 +328,4 @@ def wrapper_frame(frame: Optional[types.FrameType] = None) -> Optional[types.Fra
 
 
 _HOOK_CODES = frozenset(f.__code__ for f in (Enhancement.enter, Enhancement.returned, Enhancement.thrown))
+hide_frames_where(is_engine_frame)   # stacks and exception values show the target's frames only

@@ -14,7 +14,7 @@ import sys
 import threading
 from typing import Any, Dict, List, Optional, Tuple
 
-from .threads import frame_element
+from ..values import frame_element
 
 _MAX_CHAIN = 200
 

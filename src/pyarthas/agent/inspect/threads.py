@@ -19,7 +19,7 @@ started, nothing left behind):
   native id).
 - ``busy_threads(n, interval_s, wait=None, ...)``: ThreadVO + ThreadInfo fields of the ``n`` busiest.
 - ``blocking_lock_info()``: the thread holding the lock most others are blocked on (``-b``).
-- ``frame_element(frame)``: one Arthas StackTraceElement dict for a Python frame.
+Stacks are ``values.frames`` StackTraceElements, the same as ``stack`` and exception values show.
 
 State inference: while we read the frames we hold the GIL, so every other thread is either between two
 bytecodes (runnable) or inside a C call that released the GIL. The top Python frame then stands on a call
@@ -39,9 +39,9 @@ from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..util.threads import is_agent_thread
+from ..values import DEFAULT_SIZE_LIMIT, frame_element, outward, to_json_value
 
 _IS_LINUX = sys.platform.startswith("linux")
-_DEFAULT_SIZE_LIMIT = 10 * 1024 * 1024
 
 # ---------------------------------------------------------------- CPU clocks
 
@@ -351,70 +351,27 @@ def _lock_name(lock: Any) -> Optional[str]:
 
 # ---------------------------------------------------------------- stacks
 
-_class_cache: "OrderedDict[Any, str]" = OrderedDict()
-
-
-def frame_element(frame) -> Dict[str, Any]:
-    """Arthas StackTraceElement for a Python frame: ``className`` is the module plus the class the
-    function is defined in, ``methodName`` the function, ``fileName`` the full path."""
-    code = frame.f_code
-    return {"className": _class_name(code, frame.f_globals), "methodName": code.co_name,
-            "fileName": code.co_filename, "lineNumber": frame.f_lineno or 0, "nativeMethod": False}
-
-
-def _class_name(code, module_globals: dict) -> str:
-    cached = _class_cache.get(code)
-    if cached is not None:
-        return cached
-    module = module_globals.get("__name__") or "?"
-    qualname = getattr(code, "co_qualname", None)  # 3.11+
-    owner = None
-    if qualname:
-        parts = [p for p in qualname.split(".")[:-1] if p != "<locals>"]
-        owner = ".".join(parts) or None
-    else:
-        owner = _defining_class(code, module_globals)
-    name = module + "." + owner if owner else module
-    _class_cache[code] = name
-    if len(_class_cache) > _CACHE_SIZE:
-        _class_cache.popitem(last=False)
-    return name
-
-
-def _defining_class(code, module_globals: dict) -> Optional[str]:
-    """Before 3.11 code objects carry no qualname: find a module-level class defining this code."""
-    for value in list(module_globals.values()):
-        if not isinstance(value, type):
-            continue
-        member = value.__dict__.get(code.co_name)
-        member = getattr(member, "__func__", member)
-        member = getattr(member, "fget", member)
-        if getattr(member, "__code__", None) is code:
-            return value.__qualname__
-    return None
-
 
 def stack_of(frame, with_locals: bool = False, expand: int = 1,
-             size_limit: int = _DEFAULT_SIZE_LIMIT, depth: int = 0) -> List[Dict[str, Any]]:
-    """The stack from ``frame`` outwards (innermost first); ``with_locals`` adds each frame's ``locals``
-    serialized to depth ``expand``. ``depth`` > 0 keeps only that many frames."""
+             size_limit: int = DEFAULT_SIZE_LIMIT, depth: int = 0) -> List[Dict[str, Any]]:
+    """The stack from ``frame`` outwards (innermost first, as ``values.frames`` StackTraceElements);
+    ``with_locals`` adds each frame's ``locals`` serialized to depth ``expand``. ``depth`` > 0 keeps only
+    that many frames."""
     elements = []
-    while frame is not None and (depth <= 0 or len(elements) < depth):
-        element = frame_element(frame)
+    for each in outward(frame, depth):
+        element = frame_element(each)
         if with_locals:
-            element["locals"] = _locals_json(frame, expand, size_limit)
+            element["locals"] = _locals_json(each, expand, size_limit)
         elements.append(element)
-        frame = frame.f_back
     return elements
 
 
 def _locals_json(frame, expand: int, size_limit: int) -> Dict[str, Any]:
-    from .values import value_json
     try:
         local_vars = dict(frame.f_locals)
     except Exception as exc:
-        return {"@error": "cannot read locals: %r" % (exc,)}
-    return {str(name): value_json(value, expand, size_limit) for name, value in local_vars.items()}
+        return {"@error": "cannot read locals: %s" % type(exc).__name__}
+    return {str(name): to_json_value(value, expand, size_limit) for name, value in local_vars.items()}
 
 
 # ---------------------------------------------------------------- snapshots
@@ -491,7 +448,7 @@ def find_thread(ident: int, include_agent: bool = True) -> Tuple[Optional[_Row],
 
 
 def thread_info(ident: int, with_locals: bool = False, expand: int = 1,
-                size_limit: int = _DEFAULT_SIZE_LIMIT, depth: int = 0) -> Optional[Dict[str, Any]]:
+                size_limit: int = DEFAULT_SIZE_LIMIT, depth: int = 0) -> Optional[Dict[str, Any]]:
     """Arthas's ThreadInfo dict of one thread (by ident or native id) with its stack, or None."""
     row, frame = find_thread(ident)
     if row is None:
@@ -499,7 +456,7 @@ def thread_info(ident: int, with_locals: bool = False, expand: int = 1,
     return _info(row, frame, with_locals, expand, size_limit, depth)
 
 
-def _info(row: _Row, frame, with_locals=False, expand=1, size_limit=_DEFAULT_SIZE_LIMIT, depth=0):
+def _info(row: _Row, frame, with_locals=False, expand=1, size_limit=DEFAULT_SIZE_LIMIT, depth=0):
     position = position_of(frame) if row.ident > 0 else Position(in_native=True)
     cpu = cpu_time_ns(row.native_id)
     info = {"threadId": row.ident, "nativeId": row.native_id, "threadName": row.name,
@@ -533,7 +490,7 @@ def _thread_name(ident: int) -> Optional[str]:
 
 def busy_threads(n: int, interval_s: float = 0.2, wait: Optional[Callable[[float], bool]] = None,
                  include_agent: bool = False, with_locals: bool = False, expand: int = 1,
-                 size_limit: int = _DEFAULT_SIZE_LIMIT, depth: int = 0,
+                 size_limit: int = DEFAULT_SIZE_LIMIT, depth: int = 0,
                  state: Optional[str] = None) -> List[Dict[str, Any]]:
     """The ``n`` busiest threads (all when ``n`` < 0): ThreadVO fields plus ThreadInfo's lock fields and
     ``stackTrace`` (Arthas's BusyThreadInfo)."""

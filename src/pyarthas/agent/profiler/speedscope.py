@@ -4,7 +4,7 @@ thread is its own profile, named after it."""
 import json
 from typing import Dict, List, Tuple
 
-from .. import VERSION
+from ..version import VERSION
 from .frames import Frame
 from .profile import Profile, Stack
 

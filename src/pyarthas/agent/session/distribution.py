@@ -227,7 +227,7 @@ class _Marker(ResultModel):
 class _Deferred:
     """A result serialized when a consumer first takes it, for models with ``defer_json = True`` (watch
     results, made at the rate of the watched function): those dropped by full queues never cost their
-    serialization, so a flood cannot keep the distributor busy. Added for issue 3 (engine and watch)."""
+    serialization, so a flood cannot keep the distributor busy."""
 
     __slots__ = ("job_id", "model", "json")
 

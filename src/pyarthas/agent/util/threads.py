@@ -25,12 +25,3 @@ def spawn(name: str, target: Callable[[], None]) -> threading.Thread:
 
 def is_agent_thread(ident: int = None) -> bool:
     return (threading.get_ident() if ident is None else ident) in AGENT_THREAD_IDS
-
-
-def mark_current_thread() -> None:
-    """For threads the agent does not start itself (the HTTP server's request threads)."""
-    AGENT_THREAD_IDS.add(threading.get_ident())
-
-
-def unmark_current_thread() -> None:
-    AGENT_THREAD_IDS.discard(threading.get_ident())

@@ -1,6 +1,6 @@
 """Arthas's ObjectView text (``@ArrayList[...]``) for pyarthas's structured JSON values, with Python type names.
 
-The agent sends values as JSON (see the spec, "Result values", and ``agent/engine/values.py``): None, bool,
+The agent sends values as JSON (see ``agent/values/serializer.py``): None, bool,
 int, float, str, lists, dicts with string keys, and objects as dicts carrying ``"@type"`` (qualified class
 name) and their attributes, or ``"@type"`` and ``"@value"`` (``str(obj)``) where the agent's ``-x`` depth
 stopped expanding. How deep to expand is decided once, by the agent; this module draws what it sent::
@@ -16,15 +16,14 @@ stopped expanding. How deep to expand is decided once, by the agent; this module
 Exceptions keep Arthas's rule: drawn as a stack trace only when their nesting depth (every list, dict and
 object counts, the value itself is depth 0) is below ``expand``, else as ``@ValueError[message]`` (so the
 seed's ``{params, returnObj, throwExp}`` shows one line at ``-x 1`` and the stack trace at ``-x 2``).
-Keys starting with ``@`` are the agent's annotations, not fields; the agent's size-limit marker text is
-printed as it is.
+Keys starting with ``@`` are the agent's annotations, not fields; the agent's size and time marker texts
+are printed as they are.
 """
 from typing import Any, List
 
-MAX_EXPAND = 4
-DEFAULT_SIZE_LIMIT = 10 * 1024 * 1024
+from ..values.limits import DEFAULT_SIZE_LIMIT, MARKER_STARTS, MAX_EXPAND, SIZE_MARKER
+
 INDENT = "    "
-SIZE_MARKER_START = "... Object size exceeds size limit"
 
 
 class _SizeExceeded(Exception):
@@ -53,8 +52,7 @@ def object_view(value: Any, expand: int = 1, size_limit: int = DEFAULT_SIZE_LIMI
         _draw(writer, value, 0, expand)
     except _SizeExceeded:
         text = "".join(writer.parts)[:limit]
-        return (text + "...\n... Object size exceeds size limit: %d, try to use `options object-size-limit "
-                "<bytes>` to increase the limit." % limit)
+        return text + "...\n" + SIZE_MARKER % limit
     except Exception as error:  # a value of an unexpected shape must not break the console
         return "ERROR DATA!!! value type: %s, exception class: %s, exception message: %s" % (
             type(value).__name__, type(error).__name__, error)
@@ -82,7 +80,7 @@ def _draw(out: _Writer, value: Any, deep: int, expand: int) -> None:
     elif isinstance(value, (int, float)):
         out.write("@%s[%r]" % (type(value).__name__, value))
     elif isinstance(value, str):
-        out.write(value if value.startswith(SIZE_MARKER_START) else
+        out.write(value if value.startswith(MARKER_STARTS) else
                   "@str[%s]" % value.replace("\n", "\\n").replace("\r", "\\r"))
     elif isinstance(value, list):
         _draw_items(out, "list", value, deep, lambda item: _draw(out, item, deep + 1, expand))
