@@ -3,6 +3,7 @@ count, failures that end the job, and the job's thread waiting for one of those 
 the helpers their commands share (arguments, the limit check, the calling thread's fields)."""
 import itertools
 import threading
+import weakref
 from typing import Any, Dict, Optional
 
 from ..command.base import CommandError
@@ -10,6 +11,7 @@ from ..command.options import Argument
 from ..engine import Listener
 from ..engine.express import ExpressionError, compile_expression
 from ..model import MessageModel, ResultModel
+from ..util.threads import Signal
 
 
 class AdviceListener(Listener):
@@ -22,13 +24,15 @@ class AdviceListener(Listener):
     raw_call = True     # hooks get the engine's tuple (site, values, start, cost ms, thread id)
 
     def __init__(self, process, condition: Optional[str], limit: int, verbose: bool = False):
-        self.process = process
+        # Weak: a listener may outlive its job (a hook still running, a reference cycle of its hooks) and
+        # must not keep the job, its session and their results alive.
+        self.process = weakref.proxy(process)
         self.condition_text = condition
         self.condition = compile_expression(condition) if condition else None
         self.limit = limit
         self.verbose = verbose
         self.active = False                 # set once the enhancer result is out
-        self.done = threading.Event()       # limit reached, failure, or job ended
+        self.done = Signal()                # limit reached, failure, reset, or job ended
         self.failure: Optional[str] = None
         self.limit_reached = False
         self._count = itertools.count(1)
@@ -78,11 +82,17 @@ class AdviceListener(Listener):
             self.failure = message
         self.done.set()
 
+    def removed(self) -> None:
+        self.done.set()
+
     def run_until_done(self, process) -> None:
-        """Block the job's thread until the limit, a failure, or the job's end; then end it as Arthas does."""
+        """Leave the job running, holding no thread, until the limit, a failure, a reset or the job's end;
+        then end it as Arthas does."""
         process.on_end(self.done.set)
         self.active = True
-        self.done.wait()
+        process.resume_when(self.done, lambda: self._finish(process))
+
+    def _finish(self, process) -> None:
         if process.ended:
             return
         if self.failure is not None:
