@@ -14,6 +14,9 @@ def hot(x):
     return x + 1
 
 def warm(x):
+    return x * 2
+
+def odd(x):
     return "caf\\u00e9 \\ud800" * x
 
 ORIGINAL = (hot.__code__, warm.__code__)
@@ -21,6 +24,7 @@ print("ready", flush=True)
 while True:
     hot(1)
     warm(1)
+    odd(1)
     time.sleep(0.005)
 """
 
@@ -152,7 +156,7 @@ def test_lone_surrogates_and_unserializable_results_never_kill_an_answer(spawn):
     reply = api(target, action="init_session")
     session, consumer = reply["sessionId"], reply["consumerId"]
     assert api(target, action="async_exec", sessionId=session, command="echo \ud800")["state"] == "SCHEDULED"
-    assert api(target, action="async_exec", sessionId=session, command="watch __main__ warm -n 1")["state"] == \
+    assert api(target, action="async_exec", sessionId=session, command="watch __main__ odd -n 1")["state"] == \
         "SCHEDULED"
     inject = ("%s.sessions.get(%r).append(0, sys.modules['pyarthas.agent.model'].MessageModel(message={1, 2}))"
               % (AGENT, session))
