@@ -11,7 +11,9 @@ warm-up round of 1,000 requests. ``--src`` measures another checkout's agent (si
 """
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -82,12 +84,13 @@ class Client:
 
 
 def measure(python: str, src: str, requests: int) -> dict:
-    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".bench_rss_target.py")
+    folder = tempfile.mkdtemp(prefix="bench_rss_")
+    script = os.path.join(folder, "target_main.py")
     with open(script, "w") as handle:
         handle.write(TARGET)
     env = target_env()
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    target = Target([python, "-m", "pyarthas", "run", "--port", "0", script], env)
+    target = Target([python, "-m", "pyarthas", "run", "--port", "0", script], env, cwd=folder)
     try:
         target.wait_stdout("ready", timeout=30)
         started = rss_bytes(target.proc.pid)
@@ -102,7 +105,7 @@ def measure(python: str, src: str, requests: int) -> dict:
                 "seconds": elapsed}
     finally:
         target.kill()
-        os.unlink(script)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> None:
