@@ -1,5 +1,6 @@
-"""Sessions: creation, lookup, the session lock, foreground jobs, and the reaper that evicts idle
-consumers (5 minutes) and idle sessions (3 hours, never while a job runs)."""
+"""Sessions: creation, lookup, the session lock, foreground jobs, closing (which ends every job of the
+session), and the reaper that evicts idle consumers (5 minutes) and idle sessions (3 hours, never while a
+foreground job runs)."""
 import os
 import threading
 import time
@@ -63,7 +64,10 @@ class Session:
         consumers ``message``, then drop the results and consumers: nothing of the session outlives it."""
         self.closed = True
         for job in self.jobs():
-            job.terminate("the session was closed" if job.background else None)
+            if job.background:
+                job.terminate("the session was closed")
+            else:
+                job.interrupt()
         self.foreground_job = None
         if self.distributor is not None:
             if message:
