@@ -135,13 +135,16 @@ def test_reset_ends_the_jobs_whose_functions_it_restored(spawn):
     assert live_job_lines(target) == []
 
 
-def test_background_watches_hold_no_thread_each(spawn):
+def test_background_watches_and_monitors_hold_no_thread_each(spawn):
     target = started(spawn)
     threads_before = target.ognl("threading.active_count()")
     session = target.session()
-    for _ in range(300):
-        session.async_exec("watch __main__ hot -n 100000000 &")
-    assert eventually(lambda: len(live_job_lines(target)) == 300, timeout=60)
+    for _ in range(300):     # enhanced, but their condition is false: no flood of results
+        session.async_exec("watch __main__ hot params 'params[0] < 0' -n 100000000 &")
+    for _ in range(20):
+        session.async_exec("monitor -c 1 __main__ warm &")
+    assert eventually(lambda: len(live_job_lines(target)) == 320, timeout=60)
+    session.pull_until(lambda r: r.get("type") == "monitor")
     assert eventually(lambda: target.ognl("threading.active_count()") <= threads_before + 5, timeout=30), \
         target.ognl("[t.name for t in threading.enumerate()]")
     session.close()
