@@ -8,8 +8,15 @@ values taken from the target go through ``values.to_json_value`` first.
 
 Models that must defer expensive work until an agent thread serializes them (a hook building a model on
 the target's thread) can override ``fields()``.
+
+``encode_json(payload)`` is the one encoding of what leaves the agent: UTF-8 JSON that any parser accepts
+whatever the strings hold (a lone surrogate becomes the text ``\\udXXX``; a float that JSON cannot write,
+``null`` as fastjson2 writes it).
 """
 import dataclasses
+import json
+import math
+import re
 import time
 from typing import Any, ClassVar, Dict, Optional
 
@@ -52,13 +59,66 @@ def to_json_or_message(model: ResultModel, job_id: int) -> Dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
+    kind = type(value)
+    if kind is str:
+        return value if value.isascii() else valid_text(value)
+    if kind is dict:
+        return {valid_text(str(k)): _plain(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_plain(v) for v in value]
+    if value is None or kind is int or kind is float or kind is bool:
+        return value
     if isinstance(value, ResultModel):
         return {k: _plain(v) for k, v in value.fields().items() if v is not None}
+    if isinstance(value, str):
+        return valid_text(str(value))
+    if isinstance(value, (int, float)):
+        return value
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return _plain(dict(value))
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    return value
+    raise TypeError("a %s is not a JSON value" % kind.__name__)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """``text`` with every lone surrogate (which UTF-8 cannot encode) written as the text ``\\udXXX``."""
+    if _SURROGATE.search(text) is None:
+        return text
+    return _SURROGATE.sub(lambda match: "\\u%04x" % ord(match.group()), text)
+
+
+def encode_json(payload: Any) -> bytes:
+    """The one JSON encoding of what leaves the agent (see the module's docstring)."""
+    try:
+        return json.dumps(payload, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, TypeError, RecursionError):
+        return json.dumps(_strict(payload, 0), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+_MAX_DEPTH = 200
+
+
+def _strict(value: Any, depth: int) -> Any:
+    """``value`` with what JSON or UTF-8 cannot hold replaced (the slow path of ``encode_json``)."""
+    if depth > _MAX_DEPTH:
+        return "<too deep>"
+    if isinstance(value, str):
+        return valid_text(str(value))
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {valid_text(str(k)): _strict(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v, depth + 1) for v in value]
+    return "<%s>" % type(value).__name__
 
 
 def now_ms() -> int:

@@ -4,14 +4,13 @@ Commands reach the services through ``process.agent``:
 - ``options``: the global options (``settings.GlobalOptions``); ``timeouts``: protocol timeouts.
 - ``engine``: the enhancement engine (created on first use).
 - ``output_dir``: the folder served read-only at ``/arthas-output/`` (created on first use).
-- ``history``: the global command history (at most 500 lines).
+- ``history``: the global command history (``job.history.CommandHistory``: bounded in lines and bytes).
 - ``pid``, ``version``, ``start_time``, ``url``.
 - ``on_stop(callback)``: cleanup to run when the agent stops (profiler, tracemalloc...).
 - ``request_stop(job)``: stop the agent once ``job`` has delivered its last result.
 
 ``start()`` / ``stop()`` / ``current()`` below keep the one agent of the process.
 """
-import collections
 import os
 import sys
 import threading
@@ -75,7 +74,8 @@ class Agent:
         self.start_time = time.time()
         self.options = GlobalOptions()
         self.timeouts = Timeouts()
-        self.history: collections.deque = collections.deque(maxlen=500)
+        from .job.history import CommandHistory
+        self.history = CommandHistory()
         self._output_dir = output_dir or os.environ.get("PYARTHAS_OUTPUT_DIR") or os.path.join(
             os.getcwd(), "arthas-output")
         self._engine = None

@@ -11,6 +11,7 @@ from ..model import CommandRequestModel, to_json_or_message
 from ..session.manager import Session, TooManySessions
 
 DEFAULT_EXEC_TIMEOUT_MS = 30000
+MAX_EXEC_TIMEOUT_MS = 24 * 3600 * 1000      # the default job-timeout: no exec waits longer than a job may run
 PACKED_RESULTS_CAPACITY = 500
 STRING_FIELDS = ("action", "command", "requestId", "sessionId", "consumerId", "userId")
 KNOWN_FIELDS = set(STRING_FIELDS) | {"execTimeout"}
@@ -81,15 +82,21 @@ def parse_request(body: bytes) -> Request:
 
 
 def _exec_timeout(value: Any, fail: Callable[[str], ApiError]) -> int:
+    """Milliseconds, decided before any job starts: not positive means the default (as Arthas), more than
+    MAX_EXEC_TIMEOUT_MS (1e300, infinity) is cut to it; NaN or not a number is refused."""
     if value is None or value == "":
         return DEFAULT_EXEC_TIMEOUT_MS
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise fail("'execTimeout' must be a number of milliseconds")
     try:
-        millis = int(float(value))
+        millis = float(value)
     except (ValueError, OverflowError):
         raise fail("'execTimeout' must be a number of milliseconds") from None
-    return millis if millis > 0 else DEFAULT_EXEC_TIMEOUT_MS
+    if millis != millis:
+        raise fail("'execTimeout' must be a number of milliseconds, not NaN")
+    if millis <= 0:
+        return DEFAULT_EXEC_TIMEOUT_MS
+    return int(min(millis, MAX_EXEC_TIMEOUT_MS))
 
 
 def dispatch(agent, request: Request) -> Dict[str, Any]:
@@ -199,10 +206,12 @@ def _exec_in(agent, request: Request, session: Session, command: str) -> Dict[st
                            body={"command": command}) from None
         _run_job(session, job)
     timeout_ms = request.exec_timeout
-    expired = not job.wait_terminated(timeout_ms / 1000.0)
-    if expired:
-        job.interrupt()
-        job.wait_terminated(5.0)
+    try:
+        expired = not job.wait_terminated(timeout_ms / 1000.0)
+    finally:
+        if not job.ended:         # expired, or anything failed here: the job never outlives its answer
+            job.interrupt()
+            job.wait_terminated(5.0)
     body = {"command": command, "jobId": job.job_id, "jobStatus": job.status, "timeExpired": expired,
             "results": [to_json_or_message(model, job_id) for job_id, model in list(packed)]}
     response = {"state": "SUCCEEDED", "sessionId": session.session_id, "body": body}

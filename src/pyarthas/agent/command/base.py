@@ -63,7 +63,14 @@ class Process:
         raise NotImplementedError
 
     def on_end(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` once when the job ends, whatever the reason, before ``status`` is emitted."""
+        """Run ``callback`` once when the job ends, whatever the reason, before ``status`` is emitted (at
+        once when it has already ended)."""
+        raise NotImplementedError
+
+    def resume_when(self, signal, finish: Callable[[], None]) -> None:
+        """Let ``run`` return without ending the job; once ``signal`` (``util.threads.Signal``) is set,
+        ``finish()`` runs as the rest of ``run`` would, then the job ends. For commands that only wait for
+        a listener: no thread is held meanwhile."""
         raise NotImplementedError
 
 

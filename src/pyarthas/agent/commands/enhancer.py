@@ -11,6 +11,7 @@
 import itertools
 import re
 import threading
+import weakref
 from typing import Any, ClassVar, Dict, List, Optional
 
 from ..command.base import Command, CommandError
@@ -19,24 +20,27 @@ from ..engine import Listener, NothingMatched
 from ..engine.express import ExpressionError, compile_expression
 from ..values import DEFAULT_SIZE_LIMIT
 from ..model import EnhancerAffect, EnhancerModel, MessageModel, ResultModel
+from ..util.threads import Signal
 
 
 class AdviceListener(Listener):
     """A listener with an optional condition and a ``-n`` limit. Subclasses call ``holds(...)`` on the
     target thread, then ``count_and_emit(model)``. A condition that raises ends the job (the failure
-    names the expression); the command's thread waits in ``run_until_done``."""
+    names the expression); the job waits, holding no thread, in ``run_until_done``."""
 
     command_name = "advice"
     failure_status = -1
 
     def __init__(self, process, condition: Optional[str], limit: int, verbose: bool = False):
-        self.process = process
+        # Weak: a listener may outlive its job (a hook still running, a reference cycle of its hooks) and
+        # must not keep the job, its session and their results alive.
+        self.process = weakref.proxy(process)
         self.condition_text = condition
         self.condition = compile_expression(condition) if condition else None
         self.limit = limit
         self.verbose = verbose
         self.active = False                 # set once the enhancer result is out
-        self.done = threading.Event()       # limit reached, failure, or job ended
+        self.done = Signal()                # limit reached, failure, reset, or job ended
         self.failure: Optional[str] = None
         self.limit_reached = False
         self._count = itertools.count(1)
@@ -86,11 +90,17 @@ class AdviceListener(Listener):
             self.failure = message
         self.done.set()
 
+    def removed(self) -> None:
+        self.done.set()
+
     def run_until_done(self, process) -> None:
-        """Block the job's thread until the limit, a failure, or the job's end; then end it as Arthas does."""
+        """Leave the job running, holding no thread, until the limit, a failure, a reset or the job's end;
+        then end it as Arthas does."""
         process.on_end(self.done.set)
         self.active = True
-        self.done.wait()
+        process.resume_when(self.done, lambda: self._finish(process))
+
+    def _finish(self, process) -> None:
         if process.ended:
             return
         if self.failure is not None:
@@ -150,7 +160,7 @@ class EnhancerCommand(Command):
         """``--listenerId N`` names a listener this command can add functions to."""
 
     def follow(self, process, args, listener: AdviceListener) -> None:
-        """Wait on the job's thread until the listener is done; end the job as Arthas does."""
+        """Keep the job until the listener is done; end it as Arthas does."""
         listener.run_until_done(process)
 
     def run(self, process, args) -> None:

@@ -29,8 +29,8 @@ class MonitorModel(ResultModel):
 
 
 class MonitorListener(AdviceListener):
-    """Counts on the target threads under a lock held for a few increments; the job thread swaps the
-    counters out at each cycle."""
+    """Counts on the target threads under a lock held for a few increments; each cycle swaps the counters
+    out."""
 
     command_name = "monitor"
 
@@ -99,16 +99,35 @@ class MonitorCommand(EnhancerCommand):
         """One result per cycle with calls, until ``-n`` cycles, the job's end or a failing condition."""
         process.on_end(listener.done.set)
         listener.active = True
-        cycles = 0
-        next_tick = time.monotonic() + args.cycle
-        while not listener.done.wait(max(0.0, next_tick - time.monotonic())):
-            next_tick += args.cycle     # ticks on a fixed grid: cycles do not drift
-            data = listener.take_cycle()
-            if not data:
-                continue
+        _every_cycle(process, listener, args.cycle, args.limits)
+        process.resume_when(listener.done, lambda: _finish(process, listener))
+
+
+def _every_cycle(process, listener: MonitorListener, cycle: float, limit: int) -> None:
+    """Emit the counts every ``cycle`` seconds from the controller's shared thread (no thread per monitor);
+    ``listener.done`` is set after ``limit`` results."""
+    scheduler = process.agent.jobs.scheduler
+    next_tick = time.monotonic() + cycle
+    cycles = 0
+    pending = scheduler.call_later(cycle, lambda: tick())
+
+    def tick() -> None:
+        nonlocal next_tick, cycles, pending
+        if listener.done.is_set():
+            return
+        next_tick += cycle     # ticks on a fixed grid: cycles do not drift
+        data = listener.take_cycle()
+        if data:
             process.emit(MonitorModel(data))
             cycles += 1
-            if cycles >= args.limits:
+            if cycles >= limit:
+                listener.done.set()
                 return
-        if listener.failure is not None and not process.ended:
-            raise CommandError(listener.failure_status, listener.failure)
+        pending = scheduler.call_later(max(0.0, next_tick - time.monotonic()), tick)
+
+    process.on_end(lambda: pending.cancel())
+
+
+def _finish(process, listener: MonitorListener) -> None:
+    if listener.failure is not None and not process.ended:
+        raise CommandError(listener.failure_status, listener.failure)

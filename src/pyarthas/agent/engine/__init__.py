@@ -17,7 +17,8 @@ API (stable; other commands build on it)
     # listener_id=N: attach the functions matched now to the existing listener N (trace --listenerId);
     # ``listener`` may then be None.
     engine.remove(listener_id)          # detach; functions left without listeners are restored
-    engine.reset(class_pattern=None, regex=False) -> EnhancerAffect   # restore matching (all if None)
+    engine.reset(class_pattern=None, regex=False) -> EnhancerAffect   # restore matching (all if None);
+                                                 # listeners left without functions get ``removed()``
     engine.reset_all() -> EnhancerAffect
     engine.original_code(func)                   # the code func runs, under any enhancement
     engine.replace_original_code(func, new_code) # for redefine: func runs new_code from now on and stays
@@ -255,9 +256,14 @@ class Engine:
             used = set()
             for enhancement in self._enhancements.values():
                 used.update(id(l) for l in enhancement.listeners)
-            for listener_id, listener in list(self._listeners.items()):
-                if id(listener) not in used:
-                    del self._listeners[listener_id]
+            dropped = [listener for listener in self._listeners.values() if id(listener) not in used]
+            for listener in dropped:
+                del self._listeners[listener.id]
+        for listener in dropped:     # Arthas's reset removes their listeners: the jobs they feed end
+            try:
+                listener.removed()
+            except Exception:
+                pass
         return EnhancerAffect(cost=int((time.perf_counter() - started) * 1000), classCount=len(classes),
                               methodCount=methods, listenerId=-1)
 

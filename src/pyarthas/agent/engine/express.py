@@ -8,6 +8,8 @@ mean ``None``/``True``/``False`` unless defined.
 Idioms: a top-level ``{a, b}`` is a list; ``#{"k": v}`` a dict; ``#cost`` (any ``#name``) is ``cost``;
 ``&&``, ``||`` and ``!x`` are ``and``, ``or`` and ``not x``; ``@mod.Class@attr`` is ``mod.Class.attr``.
 
+Evaluation raises ``ExpressionExit`` (an ``Exception``) where the expression raised SystemExit,
+KeyboardInterrupt or GeneratorExit, so that callers' ``except Exception`` reports it.
 ``compile_expression(text)`` parses once per job (``ExpressionError`` for bad syntax);
 ``bind(globals, has_self)`` gives ``evaluate(call, returnObj, throwExp, isBefore, isReturn, isThrow)`` (``call``
 an ``hooks.Invocation`` or its raw tuple) that computes only the names the expression uses, so a condition that is false
@@ -43,6 +45,20 @@ _STATIC_REF = re.compile(r"@([A-Za-z_][\w.]*)@([A-Za-z_]\w*)")
 
 class ExpressionError(ValueError):
     """The expression does not compile; the message says why."""
+
+
+# What an expression may raise that must not reach the code around it: a hook runs on the target's
+# thread, where SystemExit would end the program and KeyboardInterrupt abort whatever it was doing. Only
+# what the evaluation itself raises is caught: the wrapped function's own exceptions never pass here.
+CONTAINED_EXITS = (SystemExit, KeyboardInterrupt, GeneratorExit)
+
+
+class ExpressionExit(Exception):
+    """An expression raised SystemExit, KeyboardInterrupt or GeneratorExit; reported like any failure."""
+
+    def __init__(self, exit_: BaseException):
+        detail = str(exit_)
+        super().__init__("the expression raised %s%s" % (type(exit_).__name__, ": " + detail if detail else ""))
 
 
 def translate(text: str) -> str:
@@ -151,12 +167,15 @@ class Expression:
         expression = copy.deepcopy(self._tree.body)
         indexer = _ParamsIndex(has_self)
         expression = indexer.visit(expression)
-        lines = ["def _pa_make(%s):" % ", ".join(["_pa_of"] + list(extra)),
-                 "    def _pa_evaluate(_pa_call, %s):" % ", ".join(_ARGUMENTS)]
+        lines = ["def _pa_make(%s):" % ", ".join(["_pa_of", "_pa_exits", "_pa_contained"] + list(extra)),
+                 "    def _pa_evaluate(_pa_call, %s):" % ", ".join(_ARGUMENTS),
+                 "      try:"]
         for name in self.advice_names:
             if name in _FROM_CALL and not (name == "params" and not indexer.other_uses):
                 lines.append("        %s = %s" % (name, _FROM_CALL[name][has_self]))
         lines.append("        return _PA_EXPRESSION_")
+        lines.append("      except _pa_exits as _pa_exit:")
+        lines.append("        raise _pa_contained(_pa_exit) from None")
         lines.append("    return _pa_evaluate")
         module = ast.parse("\n".join(lines), "<express>", "exec")
         _Substitute(expression).visit(module)
@@ -182,7 +201,7 @@ class Expression:
                 extra[name] = sys.modules[name]
         maker_code = self._maker_for(frozenset(extra), has_self)
         maker = types.FunctionType(maker_code, namespace, "_pa_make")
-        return maker(Invocation.of, **extra)
+        return maker(Invocation.of, CONTAINED_EXITS, ExpressionExit, **extra)
 
 
 class _ParamsIndex(ast.NodeTransformer):
@@ -245,4 +264,7 @@ def evaluate_standalone(text: str, extra: Optional[Dict[str, Any]] = None) -> An
             namespace[name] = main_globals[name]
         elif not hasattr(builtins, name) and name in JAVA_CONSTANTS:
             namespace[name] = JAVA_CONSTANTS[name]
-    return eval(code, namespace)
+    try:
+        return eval(code, namespace)
+    except CONTAINED_EXITS as exit_:
+        raise ExpressionExit(exit_) from None

@@ -48,6 +48,9 @@ class Listener:
     def after_throw(self, call: tuple, state: Any, error: BaseException) -> None:
         pass
 
+    def removed(self) -> None:
+        """``reset`` took away every function this listener observed (on the thread running reset)."""
+
 
 class Site:
     """Where an enhanced function lives: what the Arthas expression names ``clazz`` and ``method`` and

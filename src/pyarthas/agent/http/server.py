@@ -10,7 +10,6 @@ A small HTTP/1.1 server on plain sockets rather than ``http.server``: that one p
 One agent thread blocks in ``accept()``; each connection gets its own agent thread (a long poll holds one),
 at most ``MAX_CONNECTIONS`` at once.
 """
-import json
 import os
 import socket
 import threading
@@ -18,6 +17,7 @@ import urllib.parse
 from typing import Dict, Optional, Tuple
 
 from ..api.actions import handle_request
+from ..model import encode_json
 from ..util import threads
 from ..util.net import is_loopback
 
@@ -250,7 +250,7 @@ class _Exchange:
     # ---- writing ----
 
     def send_json(self, payload) -> None:
-        self.send(200, json.dumps(payload, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
+        self.send(200, encode_json(payload), "application/json; charset=utf-8")
 
     def send(self, status: int, data: bytes, content_type: str, extra: Optional[Dict[str, str]] = None) -> None:
         lines = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "")), "Server: pyarthas",

@@ -1,7 +1,7 @@
 """Creates jobs from command lines: global ids, command lookup, the global ``job-timeout``."""
 import itertools
 import threading
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List
 
 from ..command.base import registered
 from ..command.tokenizer import TokenizeError, parse_command_line
@@ -36,6 +36,8 @@ class JobController:
             raise JobCreationError("ValueError: %s: command not found" % name)
         self.agent.history.append(line)
         with self._lock:
+            if getattr(session, "closed", False):   # closing ends the jobs it finds: none may start after
+                raise JobCreationError("ValueError: the session is closed")
             job = Job(next(self._ids), line, command_cls, parsed.words[1:], parsed.background, session,
                       self.agent, sink)
             self._live[job.job_id] = job
@@ -59,6 +61,11 @@ class JobController:
     def live_jobs(self):
         with self._lock:
             return list(self._live.values())
+
+    def jobs_of(self, session) -> List[Job]:
+        """The jobs of ``session`` that have not terminated."""
+        with self._lock:
+            return [job for job in self._live.values() if job.session is session]
 
     def close(self) -> None:
         for job in self.live_jobs():

@@ -30,7 +30,11 @@ class Job(Process):
         self.status = READY
         self._sink = sink
         self._ended = False
-        self._emit_lock = threading.Lock()
+        self._terminated = False
+        self._resumes = False
+        # One lock makes registering a callback and ending atomic: a callback is either run by ``end`` or,
+        # registered after it, at once by the caller (a cleanup such as the engine's remove is never lost).
+        self._lock = threading.Lock()
         self._end_callbacks: List[Callable[[], None]] = []
         self._ended_event = threading.Event()
         self._terminated_event = threading.Event()
@@ -39,22 +43,27 @@ class Job(Process):
     # ---- the Process contract ----
 
     def emit(self, model) -> None:
-        with self._emit_lock:
+        with self._lock:
             if self._ended:
                 return
             self._sink(self.job_id, model)
 
     def end(self, status: int = 0, message: Optional[str] = None) -> None:
-        with self._emit_lock:
+        with self._lock:
             if self._ended:
                 return
             self._ended = True
+            callbacks, self._end_callbacks = self._end_callbacks, []
         self._ended_event.set()
-        for callback in reversed(self._end_callbacks):
+        for callback in reversed(callbacks):
             _quietly(callback)
-        self._sink(self.job_id, StatusModel(statusCode=status, message=message))
+        sink, self._sink = self._sink, _discard
+        sink(self.job_id, StatusModel(statusCode=status, message=message))
         self.status = TERMINATED
-        for listener in self._terminated_listeners:
+        with self._lock:
+            self._terminated = True
+            listeners, self._terminated_listeners = self._terminated_listeners, []
+        for listener in listeners:
             _quietly(listener, self)
         self._terminated_event.set()
 
@@ -66,15 +75,29 @@ class Job(Process):
         return self._ended_event.wait(timeout)
 
     def on_end(self, callback: Callable[[], None]) -> None:
-        if self._ended:
-            callback()
-        else:
-            self._end_callbacks.append(callback)
+        with self._lock:
+            if not self._ended:
+                self._end_callbacks.append(callback)
+                return
+        callback()
+
+    def resume_when(self, signal, finish: Callable[[], None]) -> None:
+        """Let ``run`` return without ending the job; once ``signal`` (a ``util.threads.Signal``) is set,
+        ``finish()`` runs on the controller's one shared thread as the rest of ``run`` would (its
+        ``CommandError`` ends the job with that status), then the job ends. A job that only waits for its
+        listener so holds no thread of its own."""
+        self._resumes = True
+        scheduler = self.agent.jobs.scheduler
+        signal.on_set(lambda: scheduler.call_later(0, lambda: self._complete(finish)))
 
     # ---- job control ----
 
     def on_terminated(self, listener: Callable[["Job"], None]) -> None:
-        self._terminated_listeners.append(listener)
+        with self._lock:
+            if not self._terminated:
+                self._terminated_listeners.append(listener)
+                return
+        _quietly(listener, self)
 
     def start(self) -> None:
         self.status = RUNNING
@@ -102,16 +125,26 @@ class Job(Process):
             self.end(-10)
             return
         self._schedule_command_timeout(args)
+        self._complete(lambda: command.run(self, args))
+
+    def _complete(self, step: Callable[[], None]) -> None:
+        """Run the command's ``step`` and end the job as its outcome says (unless it left the job to
+        ``resume_when``). Whatever it raises, even ``SystemExit``, ends the job: never the thread alone."""
+        if self._ended:
+            return
+        resumes = self._resumes
         try:
-            command.run(self, args)
+            step()
         except CommandError as exc:
             self.end(exc.status, exc.message)
-        except Exception as exc:
+        except BaseException as exc:
             self.end(1, "Error during processing the command: %s, message:%s, please check the agent's "
                         "stderr for more details." % (type(exc).__name__, exc))
-            traceback.print_exc()
+            if isinstance(exc, Exception):
+                traceback.print_exc()
         else:
-            self.end(0)
+            if resumes or not self._resumes:
+                self.end(0)
 
     def _schedule_command_timeout(self, args) -> None:
         """Commands that declare ``--timeout <seconds>`` (the enhancing ones) end on their own after it."""
@@ -124,6 +157,10 @@ class Job(Process):
     def _timed_out(self, seconds) -> None:
         self.emit(MessageModel(message="Command execution timeout after %s seconds." % seconds))
         self.end(0)
+
+
+def _discard(job_id: int, model) -> None:
+    """The sink of an ended job: what it held (a session, a packing list) is no longer referenced."""
 
 
 def _quietly(callback: Callable, *args) -> None:

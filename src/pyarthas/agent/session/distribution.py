@@ -151,10 +151,15 @@ class SharingDistributor:
         return list(self._consumers.values())
 
     def close(self) -> None:
+        """Stop distributing and drop what is held (history, queued results): consumers still polling get
+        what they had taken. The session it reported to is no longer referenced."""
         self._closed = True
         self._wakeup.put(False)
+        self._interrupt_foreground = _nothing
         with self._lock:
             consumers, self._consumers = list(self._consumers.values()), {}
+            self._history.clear()
+            self._last_input_status = None
         for consumer in consumers:
             consumer.close()
         self._pending.clear()
@@ -215,6 +220,10 @@ class SharingDistributor:
             self._history.append(entry)
             for consumer in self._consumers.values():
                 consumer.append(entry)
+
+
+def _nothing() -> None:
+    pass
 
 
 class _Marker(ResultModel):

@@ -1,5 +1,6 @@
-"""Sessions: creation, lookup, the session lock, foreground jobs, and the reaper that evicts idle
-consumers (5 minutes) and idle sessions (3 hours, never while a job runs)."""
+"""Sessions: creation, lookup, the session lock, foreground jobs, closing (which ends every job of the
+session), and the reaper that evicts idle consumers (5 minutes) and idle sessions (3 hours, never while a
+foreground job runs)."""
 import os
 import threading
 import time
@@ -20,6 +21,8 @@ class Session:
         self._last_access_mono = time.monotonic()
         self.one_time = one_time
         self.foreground_job = None
+        self.closed = False
+        self._jobs = manager.agent.jobs
         self._lock = threading.Lock()
         self.distributor: Optional[SharingDistributor] = None
         if not one_time:
@@ -52,8 +55,20 @@ class Session:
         if job is not None:
             job.interrupt()
 
+    def jobs(self) -> List:
+        """The jobs of this session that have not ended, foreground and background."""
+        return self._jobs.jobs_of(self)
+
     def close(self, message: Optional[str] = None) -> None:
-        self.interrupt_foreground()
+        """End every job of the session (their cleanup restores the functions they enhanced), tell the
+        consumers ``message``, then drop the results and consumers: nothing of the session outlives it."""
+        self.closed = True
+        for job in self.jobs():
+            if job.background:
+                job.terminate("the session was closed")
+            else:
+                job.interrupt()
+        self.foreground_job = None
         if self.distributor is not None:
             if message:
                 self.append(0, MessageModel(message=message))
@@ -115,6 +130,7 @@ class SessionManager:
         for session in self.all():
             if session.one_time:
                 continue
+            # A background job does not keep a session alive (Arthas too); closing it ends the job.
             if session.idle_seconds() > timeouts.session and session.foreground_job is None:
                 minutes = int(timeouts.session // 60)
                 self.remove(session.session_id, "session is inactive for %d min(s)." % minutes)

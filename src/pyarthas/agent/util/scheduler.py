@@ -23,6 +23,7 @@ class Scheduled:
     def cancel(self) -> None:
         if not self.cancelled:
             self.cancelled = True
+            self.callback = None      # what it would have called (a job, its session) is freed at once
             self._scheduler._note_cancelled()
 
 
@@ -80,11 +81,13 @@ class Scheduler:
                 due = self._next_due()
                 if due is None:
                     return
-            if not due.cancelled:
+            callback = due.callback
+            if not due.cancelled and callback is not None:
                 try:
-                    due.callback()
+                    callback()
                 except Exception:  # a failing task must not stop the others
                     pass
+            due = callback = None  # what it referenced is not kept alive while the thread sleeps
 
     def _next_due(self) -> Optional[Scheduled]:
         """Wait (holding the condition) until an item is due; None once closed."""

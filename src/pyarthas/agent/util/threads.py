@@ -1,7 +1,7 @@
 """The agent's own threads: every one is a daemon, named ``pyarthas-*``, and known by ident so that hooks
 and samplers can skip them (the agent never observes itself)."""
 import threading
-from typing import Callable, Set
+from typing import Callable, List, Set
 
 AGENT_THREAD_IDS: Set[int] = set()
 THREAD_PREFIX = "pyarthas-"
@@ -25,3 +25,27 @@ def spawn(name: str, target: Callable[[], None]) -> threading.Thread:
 
 def is_agent_thread(ident: int = None) -> bool:
     return (threading.get_ident() if ident is None else ident) in AGENT_THREAD_IDS
+
+class Signal(threading.Event):
+    """An ``Event`` that also runs callbacks once it is set, so that something can follow it without a
+    thread blocked in ``wait`` (a job whose listener is done, see ``Job.resume_when``)."""
+
+    def __init__(self):
+        super().__init__()
+        self._callbacks_lock = threading.Lock()
+        self._callbacks: List[Callable[[], None]] = []
+
+    def set(self) -> None:
+        super().set()
+        with self._callbacks_lock:
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def on_set(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the signal is set (at once if it is): on the thread that sets it."""
+        with self._callbacks_lock:
+            if not self.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
