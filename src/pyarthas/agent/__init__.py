@@ -15,17 +15,24 @@ _agent = None
 
 
 def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: str = None, quiet: bool = False,
-          password: str = None, username: str = None):
-    """Start the agent (once per process) and return it; prints the URL it serves on stderr."""
+          password: str = None, username: str = None, **access):
+    """Start the agent (once per process) and return it; prints the URL it serves on stderr.
+    ``access``: ``allow_hosts``, ``local_connection_non_auth``, ``token``, ``unix_socket`` (see ``runtime.Agent``)."""
     global _agent
     with _lock:
         if _agent is not None and not _agent.stopped:
             return _agent
         from .runtime import Agent
-        agent = Agent(ip=ip, port=port, output_dir=output_dir, password=password, username=username).start()
+        agent = Agent(ip=ip, port=port, output_dir=output_dir, password=password, username=username,
+                      **access).start()
         _agent = agent
     if not quiet:
         sys.stderr.write("pyarthas agent %s serving %s/api (pid %d)\n" % (VERSION, agent.url, agent.pid))
+        if agent.unix_socket:
+            sys.stderr.write("pyarthas: also serving on the Unix socket %s\n" % agent.unix_socket)
+        if agent.token_path:
+            sys.stderr.write("pyarthas: token required (Authorization: Bearer TOKEN or ?token=TOKEN); "
+                             "it is in %s\n" % agent.token_path)
         if agent.generated_password:
             sys.stderr.write("pyarthas: bound beyond loopback; using generated password for user %s: %s\n"
                              % (agent.username, agent.password))

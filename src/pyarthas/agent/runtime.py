@@ -6,6 +6,7 @@ Commands reach the services through ``process.agent``:
 - ``output_dir``: the folder served read-only at ``/arthas-output/`` (created on first use).
 - ``history``: the global command history (at most 500 lines).
 - ``pid``, ``version``, ``start_time``, ``url``.
+- ``access``: who may talk to the agent (``http.access.AccessPolicy``); ``limits``: what requests may cost.
 - ``on_stop(callback)``: cleanup to run when the agent stops (profiler, tracemalloc...).
 - ``request_stop(job)``: stop the agent once ``job`` has delivered its last result.
 """
@@ -14,17 +15,21 @@ import os
 import sys
 import threading
 import time
-from typing import Callable, List, Optional
+from typing import Callable, Iterable, List, Optional
 
 from . import VERSION
-from .settings import GlobalOptions, Timeouts
+from .settings import GlobalOptions, Limits, Timeouts
 from .util import threads
 from .util.net import is_loopback
 
 
 class Agent:
     def __init__(self, ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = None,
-                 password: Optional[str] = None, username: Optional[str] = None):
+                 password: Optional[str] = None, username: Optional[str] = None, allow_hosts: Iterable[str] = (),
+                 local_connection_non_auth: bool = True, token: bool = False, unix_socket: Optional[str] = None):
+        """``allow_hosts``: more names the agent may be reached by (the Host check); ``local_connection_non_auth``:
+        Arthas's option, false to ask the password from loopback too; ``token``: require the per-user token
+        (written to ``token_path``); ``unix_socket``: also serve on this Unix socket (mode 0600)."""
         self.ip = ip
         self.requested_port = port
         self.port = port
@@ -33,6 +38,8 @@ class Agent:
         self.start_time = time.time()
         self.options = GlobalOptions()
         self.timeouts = Timeouts()
+        self.limits = Limits()
+        self.unix_socket = unix_socket
         self.history: collections.deque = collections.deque(maxlen=500)
         self._output_dir = output_dir or os.environ.get("PYARTHAS_OUTPUT_DIR") or os.path.join(
             os.getcwd(), "arthas-output")
@@ -53,6 +60,11 @@ class Agent:
             import secrets
             self.password = secrets.token_urlsafe(48)[:64]
             self.generated_password = True
+        from .http.access import AccessPolicy, new_token
+        self.token = new_token() if token else None
+        self.token_path: Optional[str] = None
+        self.access = AccessPolicy(ip, self.username, self.password, allow_hosts, local_connection_non_auth,
+                                   self.token)
         self.main_class: Optional[str] = None  # shown in the welcome; the demo sets demo.MathGame
 
     # ---- services for commands ----
@@ -96,6 +108,14 @@ class Agent:
         load_all()
         self.server = ApiServer(self)
         self.port = self.server.port
+        if self.token is not None:
+            from .http.access import write_token_file
+            try:
+                self.token_path = write_token_file(self.pid, self.token)
+            except OSError:
+                self.server.stop()
+                raise
+            self.on_stop(self._remove_token_file)
         self.sessions.start()
         self.server.start()
         return self
@@ -124,6 +144,10 @@ class Agent:
         self.jobs.close()
         from . import _forget_agent
         _forget_agent(self)
+
+    def _remove_token_file(self) -> None:
+        if self.token_path and os.path.exists(self.token_path):
+            os.unlink(self.token_path)
 
     @property
     def stopped(self) -> bool:
