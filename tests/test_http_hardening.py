@@ -110,17 +110,23 @@ def assert_answers_version(target: Target) -> None:
 # ---- who may get in ----
 
 def test_dns_rebinding_is_refused_whatever_the_bind_address(agent):
-    target = agent("--ip", "0.0.0.0", "--allow-host", "diag.example")
+    target = agent("--ip", "0.0.0.0")
     port = target.port
     rebinding = api_request(json.dumps({"action": "exec", "command": "ognl '1+1'"}).encode(),
                             host="evil.example:%d" % port,
                             extra="Origin: http://evil.example:%d\r\nContent-Type: text/plain\r\n" % port)
     status, _, body = exchange(port, rebinding)
     assert (status, body) == (403, b"Forbidden: foreign Host")
-    for host in ("127.0.0.1:%d" % port, "localhost:%d" % port, "0.0.0.0:%d" % port, "diag.example:%d" % port,
+    for host in ("127.0.0.1:%d" % port, "localhost:%d" % port, "0.0.0.0:%d" % port,
                  "%s:%d" % (socket.gethostname(), port)):
         status, _, body = exchange(port, api_request(host=host))
         assert status == 200 and json.loads(body)["state"] == "SUCCEEDED", (host, body)
+
+
+def test_allow_host_adds_names(agent):
+    target = agent("--allow-host", "diag.example", "--allow-host", "other.example")
+    for host, expected in (("diag.example", 200), ("other.example:1", 200), ("evil.example", 403)):
+        assert exchange(target.port, api_request(host=host))[0] == expected, host
 
 
 def test_presented_credentials_are_checked_even_from_loopback(agent):
