@@ -91,7 +91,10 @@ class AccessPolicy:
         return unauthorized
 
     def check_password(self, user: str, password: str) -> bool:
-        """For shells that authenticate in-band (telnet's ``auth``)."""
+        """For shells that authenticate in-band (telnet's ``auth [--username u] password``): with the token
+        required, the token is the password."""
+        if self.token is not None:
+            return _same(password, self.token)
         if not self.password:
             return True
         return _same(user, self.username) and _same(password, self.password)

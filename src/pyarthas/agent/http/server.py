@@ -21,13 +21,15 @@ HTTP/1.1 keep-alive and pipelining work (requests on one connection are answered
 are read.
 
 Other front doors on this port: ``add_upgrade(path, handler)`` routes a ``GET`` carrying ``Upgrade`` for
-``path`` (after the access check passed) to ``handler(sock, request)``, which then owns the socket and runs
-on its own agent thread, outside the worker budget.
+``path`` (after the access check passed) to ``handler(sock, request)``, which then owns the (blocking) socket
+and runs on the worker's thread, no longer counted in the worker budget (the handler bounds its own
+connections); ``request.rest`` holds what the client sent after the request head.
 
 A small server on plain sockets rather than ``http.server``: that one pulls in ``email``, ``http.client``
 and ``ssl`` (a third of the agent's start-up in a busy target that was just attached to).
 """
 import collections
+import itertools
 import json
 import os
 import selectors
@@ -58,6 +60,7 @@ MAX_LINGERING = 64  # refused connections whose request we still read and throw 
 LINGER_TIMEOUT = 2.0
 
 IDLE, HEAD, BODY, LINGER = "idle", "head", "body", "linger"
+_CONNECTION_NUMBERS = itertools.count()
 DETACHED = "detached"
 
 
@@ -85,6 +88,7 @@ class Request:
         self.headers = headers
         self.peer = peer
         self.body = b""
+        self.rest = b""  # for an upgrade: the bytes that followed the request
         connection = headers.get("connection", "").lower()
         self.keep_alive = "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
 
@@ -92,6 +96,7 @@ class Request:
 class _Connection:
     def __init__(self, sock: socket.socket, peer: Peer, now: float, head_timeout: float):
         self.sock = sock
+        self.key = next(_CONNECTION_NUMBERS)  # not the descriptor: that is reused once closed
         self.peer = peer
         self.buffer = bytearray()
         self.state = IDLE
@@ -217,7 +222,7 @@ class ApiServer:
             if len(self._connections) >= self.limits.max_connections and not self._make_room():
                 self._refuse(conn, refused("too many connections, retry later"))
                 continue
-            self._connections[sock.fileno()] = conn
+            self._connections[conn.key] = conn
             self._selector.register(sock, selectors.EVENT_READ, conn)
 
     def _make_room(self) -> bool:
@@ -329,7 +334,7 @@ class ApiServer:
             conn.served += 1
             self._release(conn)
             if outcome == DETACHED:
-                self._connections.pop(conn.sock.fileno(), None)
+                self._connections.pop(conn.key, None)
             elif outcome and not self._stopping:
                 conn.sock.setblocking(False)
                 conn.state, conn.since, conn.request, conn.body = IDLE, time.monotonic(), None, None
@@ -355,7 +360,7 @@ class ApiServer:
         method = conn.request.method if conn.request is not None else "POST"
         _send_quietly(conn.sock, _response(error.status, data, content_type, False, extra, method))
         self._release(conn)
-        self._connections.pop(conn.sock.fileno(), None)
+        self._connections.pop(conn.key, None)
         try:
             conn.sock.shutdown(socket.SHUT_WR)
         except OSError:
@@ -364,7 +369,7 @@ class ApiServer:
             self._close(min(self._lingering.values(), key=lambda c: c.since))
         conn.state, conn.since = LINGER, time.monotonic()
         conn.deadline = conn.since + (self.limits.body_timeout if error.status in (401, 413) else LINGER_TIMEOUT)
-        self._lingering[conn.sock.fileno()] = conn
+        self._lingering[conn.key] = conn
         try:
             self._selector.register(conn.sock, selectors.EVENT_READ, conn)
         except (KeyError, ValueError):
@@ -375,9 +380,8 @@ class ApiServer:
         conn.reserved = 0
 
     def _close(self, conn: _Connection) -> None:
-        fileno = conn.sock.fileno()
-        self._connections.pop(fileno, None)
-        self._lingering.pop(fileno, None)
+        self._connections.pop(conn.key, None)
+        self._lingering.pop(conn.key, None)
         self._release(conn)
         try:
             self._selector.unregister(conn.sock)
@@ -396,6 +400,7 @@ class ApiServer:
         try:
             handler = self._upgrades.get(request.path) if "upgrade" in request.headers else None
             if handler is not None and request.method == "GET":
+                request.rest = bytes(conn.buffer)  # what the client sent after the request (its first frames)
                 conn.sock.setblocking(True)
                 self._hand_back(conn, DETACHED)
                 handler(conn.sock, request)
