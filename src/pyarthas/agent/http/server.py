@@ -58,6 +58,7 @@ REASONS = {100: "Continue", 200: "OK", 400: "Bad Request", 401: "Unauthorized", 
 RECV_SIZE = 65536
 MAX_LINGERING = 64  # refused connections whose request we still read and throw away
 LINGER_TIMEOUT = 2.0
+ACCEPT_PAUSE = 0.5
 
 IDLE, HEAD, BODY, LINGER = "idle", "head", "body", "linger"
 _CONNECTION_NUMBERS = itertools.count()
@@ -131,6 +132,7 @@ class ApiServer:
         self._lingering: Dict[int, _Connection] = {}
         self._returned: Deque[Tuple[_Connection, object]] = collections.deque()
         self._workers = 0
+        self._paused: List[Tuple[float, socket.socket]] = []  # listeners not watched until then
         self._buffered = 0
         self._long_polls = threading.BoundedSemaphore(self.limits.max_long_polls)
         self._upgrades: Dict[str, Callable[[socket.socket, Request], None]] = {}
@@ -168,6 +170,7 @@ class ApiServer:
                     self._guarded(self._on_event, key.data)
                 self._guarded(self._take_returned)
                 self._guarded(self._expire, time.monotonic())
+                self._guarded(self._resume_listeners, time.monotonic())
         finally:
             for conn in self._registered():  # those with a worker are closed by it, once answered
                 self._close(conn)
@@ -194,8 +197,13 @@ class ApiServer:
         else:
             self._accept(data)
 
+    def _resume_listeners(self, now: float) -> None:
+        while self._paused and self._paused[0][0] <= now:
+            _, listener = self._paused.pop(0)
+            self._selector.register(listener, selectors.EVENT_READ, listener)
+
     def _next_timeout(self) -> Optional[float]:
-        waiting = [c.deadline for c in self._registered()]
+        waiting = [c.deadline for c in self._registered()] + [when for when, _ in self._paused]
         if not waiting:
             return None  # nothing to expire: sleep until a socket wakes us
         return max(0.0, min(waiting) - time.monotonic())
@@ -210,7 +218,11 @@ class ApiServer:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
-                return  # out of descriptors and the like: the client gets no answer, we carry on
+                # Out of descriptors and the like: the listener stays readable, so stop watching it a while
+                # rather than spin; the client waits in the backlog.
+                self._selector.unregister(listener)
+                self._paused.append((time.monotonic() + ACCEPT_PAUSE, listener))
+                return
             sock.setblocking(False)
             if listener is self.unix_listener:
                 peer = Peer("", "", True)
