@@ -166,9 +166,10 @@ class ApiServer:
     def _serve(self) -> None:
         try:
             while not self._stopping:
-                for key, _ in self._selector.select(self._next_timeout()):
+                events = self._selector.select(self._next_timeout())
+                self._guarded(self._take_returned)  # first: a connection handed back may be the one to displace
+                for key, _ in events:
                     self._guarded(self._on_event, key.data)
-                self._guarded(self._take_returned)
                 self._guarded(self._expire, time.monotonic())
                 self._guarded(self._resume_listeners, time.monotonic())
         finally:
