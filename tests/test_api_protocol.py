@@ -112,9 +112,7 @@ def test_exec_timeout_interrupts(target):
     (b"   ", "FAILED", "Process request error: parse request failed: request body is empty"),
     (b"{not json", "FAILED", "Process request error: parse request failed: "),
     (b"[1, 2]", "FAILED", "Process request error: parse request failed: "),
-    (b'{"action": 5}', "FAILED", "Process request error: parse request failed: 'action' must be a string"),
-    (b'{"action": "exec", "command": "version", "bogus": 1}', "FAILED",
-     "Process request error: parse request failed: unknown field(s): bogus"),
+    (b'{"action": 5}', "FAILED", "unknown action: 5"),  # Arthas converts a number to its text
     (b'{"command": "version"}', "FAILED", "'action' is required"),
     (b'{"action": "  "}', "FAILED", "'action' is required"),
     (b'{"action": "foo"}', "FAILED", "unknown action: foo"),
@@ -317,11 +315,7 @@ def test_methods_bodies_and_paths(target):
     assert status == 200 and json.loads(raw) == {"state": "REFUSED", "message": "Unsupported http method: GET"}
     status, _, raw = post_raw(target.url, b"", method="PUT")
     assert json.loads(raw)["message"] == "Unsupported http method: PUT"
-    try:
-        status = post_raw(target.url, b"x" * (10 * 1024 * 1024 + 1))[0]
-    except (BrokenPipeError, ConnectionResetError):
-        status = "closed while sending"  # the agent answered 413 and closed before reading the body
-    assert status in (413, "closed while sending")
+    assert post_raw(target.url, b"x" * (10 * 1024 * 1024 + 1))[0] == 413
     status, _, raw = post_raw(target.url, b"", method="GET", path="/nope")
     assert status == 404 and raw == b"Not found"
     status, _, raw = post_raw(target.url, b"", method="GET", path="/arthas-output/../../etc/passwd")

@@ -6,10 +6,19 @@ Importing this package does nothing else, and pulls in only the standard library
 from .agent.version import VERSION as __version__
 
 
-def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: str = None):
-    """Start the agent in this process; returns it (``agent.url`` tells where it serves)."""
+def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: str = None, password: str = None,
+          username: str = None, allow_hosts=(), local_connection_non_auth: bool = True, token: bool = False,
+          unix_socket: str = None):
+    """Start the agent in this process; returns it (``agent.url`` tells where it serves).
+
+    ``password``/``username``: HTTP Basic, as Arthas (bound beyond loopback without one, one is generated);
+    ``allow_hosts``: more names accepted in the Host header; ``local_connection_non_auth=False`` asks the
+    password from loopback too; ``token=True`` requires the per-user token written to ``agent.token_path``;
+    ``unix_socket``: also serve on this Unix socket (mode 0600)."""
     from .agent import start as _start
-    return _start(ip=ip, port=port, output_dir=output_dir)
+    return _start(ip=ip, port=port, output_dir=output_dir, password=password, username=username,
+                  allow_hosts=allow_hosts, local_connection_non_auth=local_connection_non_auth, token=token,
+                  unix_socket=unix_socket)
 
 
 def stop() -> None:

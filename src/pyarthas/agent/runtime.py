@@ -6,6 +6,7 @@ Commands reach the services through ``process.agent``:
 - ``output_dir``: the folder served read-only at ``/arthas-output/`` (created on first use).
 - ``history``: the global command history (``job.history.CommandHistory``: bounded in lines and bytes).
 - ``pid``, ``version``, ``start_time``, ``url``.
+- ``access``: who may talk to the agent (``http.access.AccessPolicy``); ``limits``: what requests may cost.
 - ``on_stop(callback)``: cleanup to run when the agent stops (profiler, tracemalloc...).
 - ``request_stop(job)``: stop the agent once ``job`` has delivered its last result.
 
@@ -15,9 +16,9 @@ import os
 import sys
 import threading
 import time
-from typing import Callable, List, Optional
+from typing import Callable, Iterable, List, Optional
 
-from .settings import GlobalOptions, Timeouts
+from .settings import GlobalOptions, Limits, Timeouts
 from .util import lifetime, threads
 from .util.net import is_loopback
 from .version import VERSION
@@ -27,16 +28,23 @@ _agent: Optional["Agent"] = None
 
 
 def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = None, quiet: bool = False,
-          password: Optional[str] = None, username: Optional[str] = None) -> "Agent":
-    """Start the agent (once per process) and return it; prints the URL it serves on stderr."""
+          password: Optional[str] = None, username: Optional[str] = None, **access) -> "Agent":
+    """Start the agent (once per process) and return it; prints the URL it serves on stderr.
+    ``access``: ``allow_hosts``, ``local_connection_non_auth``, ``token``, ``unix_socket`` (see ``Agent``)."""
     global _agent
     with _lock:
         if _agent is not None and not _agent.stopped:
             return _agent
-        agent = Agent(ip=ip, port=port, output_dir=output_dir, password=password, username=username).start()
+        agent = Agent(ip=ip, port=port, output_dir=output_dir, password=password, username=username,
+                      **access).start()
         _agent = agent
     if not quiet:
         sys.stderr.write("pyarthas agent %s serving %s/api (pid %d)\n" % (VERSION, agent.url, agent.pid))
+        if agent.unix_socket:
+            sys.stderr.write("pyarthas: also serving on the Unix socket %s\n" % agent.unix_socket)
+        if agent.token_path:
+            sys.stderr.write("pyarthas: token required (Authorization: Bearer TOKEN or ?token=TOKEN); "
+                             "it is in %s\n" % agent.token_path)
         if agent.generated_password:
             sys.stderr.write("pyarthas: bound beyond loopback; using generated password for user %s: %s\n"
                              % (agent.username, agent.password))
@@ -65,7 +73,11 @@ def _forget(agent: "Agent") -> None:
 
 class Agent:
     def __init__(self, ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = None,
-                 password: Optional[str] = None, username: Optional[str] = None):
+                 password: Optional[str] = None, username: Optional[str] = None, allow_hosts: Iterable[str] = (),
+                 local_connection_non_auth: bool = True, token: bool = False, unix_socket: Optional[str] = None):
+        """``allow_hosts``: more names the agent may be reached by (the Host check); ``local_connection_non_auth``:
+        Arthas's option, false to ask the password from loopback too; ``token``: require the per-user token
+        (written to ``token_path``); ``unix_socket``: also serve on this Unix socket (mode 0600)."""
         self.ip = ip
         self.requested_port = port
         self.port = port
@@ -76,6 +88,8 @@ class Agent:
         self.timeouts = Timeouts()
         from .job.history import CommandHistory
         self.history = CommandHistory()
+        self.limits = Limits()
+        self.unix_socket = unix_socket
         self._output_dir = output_dir or os.environ.get("PYARTHAS_OUTPUT_DIR") or os.path.join(
             os.getcwd(), "arthas-output")
         self._engine = None
@@ -95,6 +109,11 @@ class Agent:
             import secrets
             self.password = secrets.token_urlsafe(48)[:64]
             self.generated_password = True
+        from .http.access import AccessPolicy, new_token
+        self.token = new_token() if token else None
+        self.token_path: Optional[str] = None
+        self.access = AccessPolicy(ip, self.username, self.password, allow_hosts, local_connection_non_auth,
+                                   self.token)
         self.main_class: Optional[str] = None  # shown in the welcome; the demo sets demo.MathGame
 
     # ---- services for commands ----
@@ -138,6 +157,14 @@ class Agent:
         load_all()
         self.server = ApiServer(self)
         self.port = self.server.port
+        if self.token is not None:
+            from .http.access import write_token_file
+            try:
+                self.token_path = write_token_file(self.pid, self.token)
+            except OSError:
+                self.server.stop()
+                raise
+            self.on_stop(self._remove_token_file)
         self.sessions.start()
         self.server.start()
         return self
@@ -165,6 +192,10 @@ class Agent:
             self.server.stop()
         self.jobs.close()
         _forget(self)
+
+    def _remove_token_file(self) -> None:
+        if self.token_path and os.path.exists(self.token_path):
+            os.unlink(self.token_path)
 
     @property
     def stopped(self) -> bool:

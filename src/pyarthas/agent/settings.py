@@ -131,3 +131,28 @@ class Timeouts:
         self.poll_wait = _env_seconds("PYARTHAS_POLL_WAIT", 2.0)
         self.poll_flush = 0.1
         self.consumer_healthy_window = 1.0
+
+
+class Limits:
+    """What one request, and all requests together, may cost the target (connections, threads, bytes).
+    Arthas's Netty server has no such limits; a diagnostic agent inside a production process needs them.
+    Environment variables exist so tests and operators can change them."""
+
+    def __init__(self) -> None:
+        self.head_timeout = _env_seconds("PYARTHAS_HEAD_TIMEOUT", 5.0)  # the whole request line and headers
+        self.body_timeout = _env_seconds("PYARTHAS_BODY_TIMEOUT", 10.0)  # the whole body
+        self.keepalive_timeout = _env_seconds("PYARTHAS_KEEPALIVE_TIMEOUT", 15.0)  # idle between requests
+        self.write_timeout = _env_seconds("PYARTHAS_WRITE_TIMEOUT", 30.0)  # the whole answer
+        self.max_connections = int(_env_seconds("PYARTHAS_MAX_CONNECTIONS", 256))
+        self.max_workers = int(_env_seconds("PYARTHAS_MAX_WORKERS", 128))  # requests being answered at once
+        self.max_long_polls = int(_env_seconds("PYARTHAS_MAX_LONG_POLLS", 64))  # of those, pull_results waits
+        self.max_body = int(_env_seconds("PYARTHAS_MAX_BODY", 10 * 1024 * 1024))
+        self.max_buffered_bodies = int(_env_seconds("PYARTHAS_MAX_BUFFERED_BODIES", 32 * 1024 * 1024))
+        self.max_discard = 64 * 1024 * 1024  # read and thrown away so that a refused client sees the answer
+        self.max_head = 32 * 1024
+        self.max_headers = 100
+
+
+# Arthas's shell reads lines of any length; a line is kept in the history and echoed to every consumer,
+# so a sane bound keeps one request from inflating the target (the longest real OGNL line is far shorter).
+MAX_COMMAND_LENGTH = 64 * 1024

@@ -4,6 +4,7 @@ import os
 import sys
 import time
 
+from .agent_options import access_options, add_access_arguments
 from .inject import REPLY_TIMEOUT, Attached, AttachError, attach
 from .inject.process import python_processes
 
@@ -20,6 +21,7 @@ def configure(name, parser) -> None:
     parser.add_argument("--username", help="HTTP Basic user (default arthas)")
     parser.add_argument("--password", help="HTTP Basic password (default $PYARTHAS_PASSWORD; bound beyond "
                                            "loopback without one, the agent makes one up and it is shown)")
+    add_access_arguments(parser)
     parser.add_argument("--timeout", type=float, default=REPLY_TIMEOUT,
                         help="seconds to wait for the agent to answer (default %.0f)" % REPLY_TIMEOUT)
     parser.add_argument("-v", "--verbose", action="store_true", help="say how the agent was loaded")
@@ -30,7 +32,7 @@ def run(args) -> int:
         return print_processes()
     password = args.password or os.environ.get("PYARTHAS_PASSWORD") or None
     attached = attach_and_report(args.pid, args.ip, args.port, args.timeout, args.verbose,
-                                 username=args.username, password=password)
+                                 username=args.username, password=password, access=access_options(args))
     if attached is None:
         return 1
     print(attached.url)
@@ -38,11 +40,12 @@ def run(args) -> int:
 
 
 def attach_and_report(pid: int, ip: str, port: int, timeout: float = REPLY_TIMEOUT, verbose: bool = False,
-                      username=None, password=None):
+                      username=None, password=None, access=None):
     """Attach, tell the user what happened on stderr; the Attached, or None after an error."""
     started = time.monotonic()
     try:
-        attached = attach(pid, ip=ip, port=port, timeout=timeout, username=username, password=password)
+        attached = attach(pid, ip=ip, port=port, timeout=timeout, username=username, password=password,
+                          access=access)
     except AttachError as error:
         sys.stderr.write("pyarthas attach: %s\n" % error)
         return None
@@ -59,6 +62,9 @@ def _report(attached: Attached, elapsed: float, verbose: bool) -> None:
     if attached.generated_password:
         sys.stderr.write("pyarthas: bound beyond loopback; using generated password for user %s: %s\n"
                          % attached.generated_password)
+    if attached.token_path:
+        sys.stderr.write("pyarthas: token required (Authorization: Bearer TOKEN or ?token=TOKEN); it is in %s\n"
+                         % attached.token_path)
     if verbose:
         sys.stderr.write("pyarthas: %s, %.0f ms\n" % (attached.how, elapsed * 1000))
 

@@ -128,10 +128,11 @@ class Job:
 # ---- transport ----
 
 class Client:
-    """Requests to one agent's ``/api``. ``url`` may carry ``user:password@`` for HTTP Basic auth."""
+    """Requests to one agent's ``/api``. ``url`` may carry ``user:password@`` for HTTP Basic auth;
+    ``token``: the agent's per-user token (sent as ``Authorization: Bearer``)."""
 
     def __init__(self, url: str = DEFAULT_URL, timeout: float = 10.0, username: Optional[str] = None,
-                 password: Optional[str] = None, user_id: Optional[str] = None):
+                 password: Optional[str] = None, user_id: Optional[str] = None, token: Optional[str] = None):
         parsed = urllib.parse.urlsplit(url if "//" in url else "http://" + url)
         if parsed.scheme not in ("http", "https"):
             raise ValueError("unsupported URL scheme: %s" % url)
@@ -145,8 +146,10 @@ class Client:
         password = password or (urllib.parse.unquote(parsed.password) if parsed.password else None)
         self._auth = None
         if password is not None:
-            token = "%s:%s" % (username or "arthas", password)
-            self._auth = "Basic " + base64.b64encode(token.encode("utf-8")).decode("ascii")
+            pair = "%s:%s" % (username or "arthas", password)
+            self._auth = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+        if token is not None:
+            self._auth = "Bearer " + token
 
     @property
     def url(self) -> str:

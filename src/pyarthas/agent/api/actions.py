@@ -4,17 +4,19 @@
 200 whatever it says.
 """
 import json
+import threading
 from typing import Any, Callable, Dict, List, Optional
 
 from ..job.controller import JobCreationError
 from ..model import CommandRequestModel, to_json_or_message
 from ..session.manager import Session, TooManySessions
+from ..settings import MAX_COMMAND_LENGTH
 
 DEFAULT_EXEC_TIMEOUT_MS = 30000
 MAX_EXEC_TIMEOUT_MS = 24 * 3600 * 1000      # the default job-timeout: no exec waits longer than a job may run
 PACKED_RESULTS_CAPACITY = 500
 STRING_FIELDS = ("action", "command", "requestId", "sessionId", "consumerId", "userId")
-KNOWN_FIELDS = set(STRING_FIELDS) | {"execTimeout"}
+LONG_POLL_ACTIONS = ("pull_results",)
 
 
 class ApiError(Exception):
@@ -40,12 +42,22 @@ def _blank_to_none(value: Optional[str]) -> Optional[str]:
     return value if value is not None and value.strip() else None
 
 
-def handle_request(agent, body: bytes) -> Dict[str, Any]:
+def handle_request(agent, body: bytes, long_polls: Optional[threading.BoundedSemaphore] = None) -> Dict[str, Any]:
+    """``long_polls``: the slots long polls may hold (the HTTP layer's budget); when none is free a long
+    poll is refused at once, so that waiting pulls cannot take every thread from ``exec``."""
     request_id = None
     try:
         request = parse_request(body)
         request_id = request.request_id
-        response = dispatch(agent, request)
+        if long_polls is not None and (request.action or "").strip().lower() in LONG_POLL_ACTIONS:
+            if not long_polls.acquire(blocking=False):
+                raise ApiError("REFUSED", "Too many pull_results waiting, retry later")
+            try:
+                response = dispatch(agent, request)
+            finally:
+                long_polls.release()
+        else:
+            response = dispatch(agent, request)
     except ApiError as exc:
         response = dict(exc.extra, state=exc.state, message=exc.message)
     except Exception as exc:  # never let a bug of ours take the server down
@@ -71,14 +83,23 @@ def parse_request(body: bytes) -> Request:
         raise fail("invalid JSON: %s" % (exc,)) from None
     if not isinstance(fields, dict):
         raise fail("the request must be a JSON object, not %s" % type(fields).__name__)
-    unknown = sorted(set(fields) - KNOWN_FIELDS)
-    if unknown:
-        raise fail("unknown field(s): %s" % ", ".join(unknown))
+    # Fields Arthas does not know are ignored, as its JSON binding does (newer clients keep working).
     for name in STRING_FIELDS:
-        if fields.get(name) is not None and not isinstance(fields[name], str):
-            raise fail("'%s' must be a string" % name)
+        fields[name] = _as_string(fields.get(name))
+    command = fields.get("command")
+    if command is not None and len(command) > MAX_COMMAND_LENGTH:
+        raise ApiError("FAILED", "command line too long: %d characters, at most %d"
+                       % (len(command), MAX_COMMAND_LENGTH))
     fields["execTimeout"] = _exec_timeout(fields.get("execTimeout"), fail)
     return Request(fields)
+
+
+def _as_string(value: Any) -> Optional[str]:
+    """Arthas binds the body to String fields with fastjson, which turns a number, a boolean or a nested
+    value into its JSON text (``"sessionId": 5`` is the session ``"5"``)."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _exec_timeout(value: Any, fail: Callable[[str], ApiError]) -> int:

@@ -35,6 +35,7 @@ class Attached(NamedTuple):
     pid: int
     how: str          # which mechanism, for --verbose and the benchmark
     generated_password: Optional[Tuple[str, str]] = None   # (username, password) the agent made up
+    token_path: Optional[str] = None  # where the agent wrote its token (started with token=True)
 
 
 def private_package_name() -> str:
@@ -99,11 +100,13 @@ def _read_code_cache(cache_file: str) -> dict:
 
 
 def bootstrap_code(ip: str, port: int, reply: str, bundle: str, cache: Optional[str] = None,
-                   credentials: Tuple[Optional[str], Optional[str]] = (None, None)) -> str:
+                   credentials: Tuple[Optional[str], Optional[str]] = (None, None),
+                   access: Optional[dict] = None) -> str:
     """Code that runs bootstrap.py, binds no name in the target's ``__main__`` and never fails (a failing
     pending call would raise SystemError into the target's main thread)."""
     args = {"agent_dir": AGENT_DIR, "package": private_package_name(), "ip": ip, "port": port, "reply": reply,
-            "bundle": bundle, "cache": cache, "username": credentials[0], "password": credentials[1]}
+            "bundle": bundle, "cache": cache, "username": credentials[0], "password": credentials[1],
+            "access": access or {}}
     run = ("(lambda b: b.exec(b.compile(b.open(%r, 'rb').read(), %r, 'exec'), "
            "{'__name__': '_pyarthas_bootstrap', 'ARGS': %r}))(__import__('builtins'))" % (BOOTSTRAP, BOOTSTRAP, args))
     # bootstrap.py unreadable (say, the target lives in a container): tell the CLI why
@@ -114,7 +117,7 @@ def bootstrap_code(ip: str, port: int, reply: str, bundle: str, cache: Optional[
 
 
 def attach(pid: int, ip: str = "127.0.0.1", port: int = 8563, timeout: float = REPLY_TIMEOUT,
-           username: Optional[str] = None, password: Optional[str] = None) -> Attached:
+           username: Optional[str] = None, password: Optional[str] = None, access: Optional[dict] = None) -> Attached:
     """Start the agent in process ``pid`` (or find the one already there). Raises AttachError.
     The password travels in the bootstrap code: only to a FIFO and a file private to the target's user."""
     target = inspect(pid)
@@ -124,7 +127,7 @@ def attach(pid: int, ip: str = "127.0.0.1", port: int = 8563, timeout: float = R
         bundle = os.path.join(channel.directory, "agent.bundle")
         cache_file = write_agent_bundle(bundle, target)
         channel.give_to_target(bundle)
-        code = bootstrap_code(ip, port, channel.path, bundle, cache_file, (username, password))
+        code = bootstrap_code(ip, port, channel.path, bundle, cache_file, (username, password), access)
         reply, how = None, None
         if is_armed(pid):
             _request_armed(target, code)
@@ -158,15 +161,15 @@ def _check_reply(reply: dict, pid: int, ip: str, port: int, how: str) -> Attache
     if status not in ("started", "running"):
         raise AttachError("the agent failed to start in process %d: %s" % (pid, reply.get("message")))
     url = reply["url"]
-    _wait_until_answers(url)
+    _wait_until_answers(url, reply.get("token"))
     generated = (reply["username"], reply["password"]) if reply.get("password") else None
-    return Attached(status, url, pid, how, generated)
+    return Attached(status, url, pid, how, generated, reply.get("token_path"))
 
 
-def _wait_until_answers(url: str) -> None:
+def _wait_until_answers(url: str, token: Optional[str] = None) -> None:
     """The first successful init_session (the session is closed again right away)."""
     from ..client import ApiError, Client
-    client = Client(url, timeout=10.0)
+    client = Client(url, timeout=10.0, token=token)
     try:
         session_id = client.request("init_session")["sessionId"]
         client.request("close_session", sessionId=session_id)

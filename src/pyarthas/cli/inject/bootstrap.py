@@ -77,14 +77,17 @@ def _bootstrap(args):
             sys.setswitchinterval(min(interval, LOADING_SWITCH_INTERVAL))
             try:
                 agent = load_agent_package().start(ip=args["ip"], port=args["port"], quiet=True,
-                                                   password=args.get("password"), username=args.get("username"))
+                                                   password=args.get("password"), username=args.get("username"),
+                                                   **(args.get("access") or {}))
             finally:
                 sys.setswitchinterval(interval)
                 sys.meta_path.remove(finder)  # later imports go through the package's __path__ as usual
-            if getattr(agent, "generated_password", False):  # the CLI shows it (the FIFO is private)
-                reply("started", agent.url, username=agent.username, password=agent.password)
-            else:
-                reply("started", agent.url)
+            shown = {}  # the CLI shows these (the FIFO is private)
+            if getattr(agent, "generated_password", False):
+                shown.update(username=agent.username, password=agent.password)
+            if getattr(agent, "token_path", None):
+                shown.update(token=agent.token, token_path=agent.token_path)
+            reply("started", agent.url, **shown)
             finder.cache_compiled()
         except OSError as exc:
             import errno
