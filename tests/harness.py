@@ -74,7 +74,7 @@ def _pyenv_pythons() -> List[str]:
 
 
 def python_id(exe: str) -> str:
-    match = re.search(r"(\d+\.\d+)\.\d+", exe)
+    match = re.search(r"(\d+\.\d+)\.\d+", exe) or re.search(r"python(\d+\.\d+)$", exe)
     return "py" + match.group(1) if match else os.path.basename(exe)
 
 
