@@ -73,6 +73,13 @@ def _pyenv_pythons() -> List[str]:
     return [pythons[k] for k in sorted(pythons)]
 
 
+def python_version(exe: str) -> tuple:
+    """(major, minor) of the interpreter ``exe``."""
+    out = subprocess.run([exe, "-c", "import sys; print('%d %d' % sys.version_info[:2])"], capture_output=True,
+                         text=True, timeout=30).stdout
+    return tuple(int(part) for part in out.split())
+
+
 def python_id(exe: str) -> str:
     match = re.search(r"(\d+\.\d+)\.\d+", exe) or re.search(r"python(\d+\.\d+)$", exe)
     return "py" + match.group(1) if match else os.path.basename(exe)

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness import ROOT, Target, target_env
+from harness import ROOT, Target, python_version, target_env
 
 INJECT_DIR = os.path.join(ROOT, "src", "pyarthas", "cli", "inject")
 
@@ -128,19 +128,13 @@ HOW = {
 }
 
 
-def python_version(python):
-    out = subprocess.run([python, "-c", "import sys; print('%d %d' % sys.version_info[:2])"], capture_output=True,
-                         text=True, timeout=30).stdout
-    return tuple(int(part) for part in out.split())
-
-
 @pytest.mark.parametrize("kind", sorted(TARGETS))
 def test_attach_answers_from_inside_the_target(target_python, tmp_path, kind):
     target = start_target(target_python, tmp_path, kind)
     try:
         done = attach(target)
         assert "agent started in process %d" % target.proc.pid in done.stderr
-        assert re.search(r"pyarthas: (%s), \d+ ms" % HOW[kind], done.stderr), done.stderr
+        assert re.search(r"pyarthas: ptrace injector: (%s), \d+ ms" % HOW[kind], done.stderr), done.stderr
         session = target.session()
         info = session.api("session_info")
         assert info["body"]["pid"] == target.proc.pid

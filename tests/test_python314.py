@@ -7,17 +7,12 @@ import subprocess
 
 import pytest
 
-from harness import ROOT, installed_python314, of_type, only
+from harness import ROOT, installed_python314, of_type, only, python_version
+from test_sc_sm import methods
 from test_thread import run
 from test_trace import run_ok
 
 SCRIPT = os.path.join(ROOT, "scripts", "python314.sh")
-
-
-def version_of(python):
-    out = subprocess.run([python, "-c", "import sys; print('%d %d' % sys.version_info[:2])"], capture_output=True,
-                         text=True, timeout=30).stdout
-    return tuple(int(part) for part in out.split())
 
 
 def test_python314_is_installed_for_the_matrix():
@@ -61,7 +56,7 @@ def test_install_script_is_idempotent_and_leaves_the_system_alone(tmp_path):
         raise AssertionError(first.stderr)
     python = first.stdout.strip()
     assert python == str(home / "prefix" / "usr" / "bin" / "python3.14")
-    assert version_of(python) == (3, 14)
+    assert python_version(python) == (3, 14)
     installed = os.stat(python)
 
     second = _install(home)
@@ -93,23 +88,17 @@ while True:
 """
 
 
-def _method_names(target, command):
-    results, status = run(target, command)
-    assert status["statusCode"] == 0, status
-    return sorted(r["methodInfo"]["methodName"] for r in results if r["type"] == "sm")
-
-
 def test_sm_and_sc_hide_the_generated_annotate_functions(spawn):
     """3.14 compiles an ``__annotate__`` for every annotated module, class and function (PEP 649/749)."""
     target = spawn(ANNOTATED_TARGET)
     target.wait_stdout("ready")
-    assert _method_names(target, "sm __main__.Annotated") == ["grow"]
-    assert _method_names(target, "sm __main__") == ["scale"]
+    assert set(methods(target, "sm __main__.Annotated")) == {"grow"}
+    assert set(methods(target, "sm __main__")) == {"scale"}
     results, _ = run(target, "sc -d __main__.Annotated")
     assert only(results, "sc")["classInfo"]["methods"] == ["grow"]
     # still there for who asks for it by expression
     has_annotate = target.ognl("hasattr(__import__('__main__').scale, '__annotate__')")
-    assert has_annotate is (version_of(target.proc.args[0]) >= (3, 14))
+    assert has_annotate is (python_version(target.proc.args[0]) >= (3, 14))
 
 
 def test_jvm_tells_whether_the_gil_is_enabled(spawn):
@@ -118,7 +107,7 @@ def test_jvm_tells_whether_the_gil_is_enabled(spawn):
     results, status = run(target, "jvm")
     assert status["statusCode"] == 0
     thread = {item["name"]: item["value"] for item in only(results, "jvm")["jvmInfo"]["THREAD"]}
-    if version_of(target.proc.args[0]) >= (3, 13):
+    if python_version(target.proc.args[0]) >= (3, 13):
         assert thread["GIL-ENABLED"] == target.ognl("sys._is_gil_enabled()")
     else:
         assert "GIL-ENABLED" not in thread
@@ -157,7 +146,7 @@ def test_tasks_and_stack_know_the_task_group_parent_on_3_14(spawn):
     (3.14) tells that it awaits them, so tasks and stack name it there, and not before."""
     target = spawn(TASK_GROUP_TARGET)
     target.wait_stdout("ready")
-    with_call_graph = version_of(target.proc.args[0]) >= (3, 14)
+    with_call_graph = python_version(target.proc.args[0]) >= (3, 14)
     results, status = run(target, "tasks")
     assert status["statusCode"] == 0
     tasks = {t["name"]: t for t in only(results, "tasks")["tasks"]}

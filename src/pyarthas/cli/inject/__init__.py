@@ -150,7 +150,7 @@ def _inject(target: PythonProcess, code: str, channel: "ReplyChannel") -> str:
     3.14's ``sys.remote_exec`` gets in."""
     from .ptrace_inject import PtraceUnavailable, inject
     try:
-        return inject(target, code)
+        return "ptrace injector: " + inject(target, code)
     except PtraceUnavailable as closed:
         if target.version is None or target.version < REMOTE_EXEC_VERSION:
             raise
