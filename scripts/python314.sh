@@ -51,12 +51,16 @@ mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial" "$HOME_DIR/d
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 SIGNED=""
 [ -r "$KEYRING" ] && SIGNED="[signed-by=$KEYRING] "
-# the system's own suite too, for a patchelf that runs on the system (sid's 0.18 breaks this executable)
+# without a patchelf here, the system's own suite too, for one that runs on the system (sid's patchelf,
+# 0.18, makes this non-PIE executable crash)
 CODENAME="$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")"
-{
-    echo "deb $SIGNED$MIRROR sid main"
-    [ -z "$CODENAME" ] || [ "$CODENAME" = sid ] || echo "deb $SIGNED$MIRROR $CODENAME main"
-} > "$APT_DIR/sources.list"
+WANTED=("${PACKAGES[@]}")
+echo "deb $SIGNED$MIRROR sid main" > "$APT_DIR/sources.list"
+if ! command -v patchelf >/dev/null; then
+    [ -n "$CODENAME" ] || fail "patchelf is missing and the system's Debian suite is unknown"
+    [ "$CODENAME" = sid ] || echo "deb $SIGNED$MIRROR $CODENAME main" >> "$APT_DIR/sources.list"
+    WANTED+=("patchelf/$CODENAME")
+fi
 APT=(apt-get -q -o "Dir::Etc::sourcelist=$APT_DIR/sources.list" -o Dir::Etc::sourceparts=/dev/null
      -o "Dir::State::Lists=$APT_DIR/lists" -o "Dir::Cache=$APT_DIR/cache" -o Dir::Etc::preferencesparts=/dev/null
      -o APT::Sandbox::User=root -o APT::Architecture=amd64 -o APT::Architectures::=amd64)
@@ -64,17 +68,14 @@ APT=(apt-get -q -o "Dir::Etc::sourcelist=$APT_DIR/sources.list" -o Dir::Etc::sou
 say "fetching the package lists of Debian's sid suite (private apt configuration)"
 # apt-get update exits 0 when a source cannot be fetched: look for sid's lists instead
 "${APT[@]}" update >"$APT_DIR/update.log" 2>&1 || true
+first_error() { grep -E '^(E|W|Err):' "$1" | head -n 1; }
 compgen -G "$APT_DIR/lists/*_dists_sid_main_binary-amd64_Packages*" >/dev/null \
-    || fail "apt-get update of sid failed (see $APT_DIR/update.log): $(grep -E '^(E|W|Err):' "$APT_DIR/update.log" | head -n 1)"
+    || fail "apt-get update of sid failed (see $APT_DIR/update.log): $(first_error "$APT_DIR/update.log")"
 
-WANTED=("${PACKAGES[@]}")
-if ! command -v patchelf >/dev/null; then
-    [ -n "$CODENAME" ] || fail "patchelf is missing and the system's Debian suite is unknown"
-    WANTED+=("patchelf/$CODENAME")
-fi
 say "downloading ${#WANTED[@]} packages"
 (cd "$HOME_DIR/debs" && rm -f ./*.deb && "${APT[@]}" download "${WANTED[@]}" >"$APT_DIR/download.log" 2>&1) \
-    || fail "the sid archive does not serve CPython 3.14 any more (see $APT_DIR/download.log): $(grep -E '^E:' "$APT_DIR/download.log" | head -n 1)"
+    || fail "the sid archive does not serve CPython 3.14 any more (see $APT_DIR/download.log):" \
+            "$(first_error "$APT_DIR/download.log")"
 
 say "unpacking into $PREFIX"
 rm -rf "$PREFIX.tmp"
