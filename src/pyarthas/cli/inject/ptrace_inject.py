@@ -5,8 +5,9 @@ Safety by construction (see trampoline.S for the code placed in the target):
   orig_rax. The trampoline it jumps to saves every register, flags and the x87/SSE/AVX/AVX-512 state
   itself, makes its call, restores everything and resumes where the thread was (a blocking system call
   it was in returns EINTR, as for a signal; see _plan). The injector never waits for the call: it
-  detaches at once. So if the injector is killed at any moment, the kernel detaches the thread and it carries on either untouched or through the
-  trampoline: never stopped, never with our registers, never with the GIL taken on its behalf.
+  detaches at once. So if the injector is killed at any moment, the kernel detaches the thread and it
+  carries on either untouched or through the trampoline: never stopped, never with our registers, never
+  with the GIL taken on its behalf.
 - The trampoline lives in the unused bytes at the end of an executable segment of the target (a private
   copy-on-write page; no other code lives in those bytes), its data on the thread's own stack below the
   red zone.
