@@ -121,7 +121,7 @@ def assert_alive(target, kind):
 # what `attach -v` says for each target: the ptrace injector on every version, 3.14 included
 HOW = {
     "busy": r"scheduled a pending call on the running main thread|ran on the main thread blocked in write",
-    "sleep": r"ran on the main thread blocked in (select|clock_nanosleep)",
+    "sleep": r"ran on the main thread blocked in (p?select6?|clock_nanosleep)",
     "accept": r"ran on the main thread blocked in accept4?",
     "asyncio": r"ran on the main thread blocked in epoll_p?wait",
     "join": r"scheduled a pending call on the main thread blocked in futex",
@@ -325,7 +325,7 @@ def test_a_target_traced_by_another_tool(target_python, tmp_path, kind):
         else:
             assert done.returncode != 0 and traced in done.stderr, done.stderr
             if python_version(target_python) >= (3, 14):
-                assert re.search(r"sys.remote_exec cannot help: the main thread waits in (select|clock_nanosleep)",
+                assert re.search(r"sys.remote_exec cannot help: the main thread waits in (p?select6?|clock_nanosleep)",
                                  done.stderr), done.stderr
         assert_alive(target, kind)
     finally:

@@ -127,12 +127,16 @@ async def worker():
         await visit()
 
 async def parent():
+    if not hasattr(asyncio, "TaskGroup"):  # before 3.11: a group made by hand, as TaskGroup does it
+        asyncio.create_task(leaf(), name="leaf-in-group")
+        asyncio.create_task(worker(), name="worker-in-group")
+        await asyncio.get_running_loop().create_future()
     async with asyncio.TaskGroup() as group:
         group.create_task(leaf(), name="leaf-in-group")
         group.create_task(worker(), name="worker-in-group")
 
 async def main():
-    asyncio.create_task(parent(), name="parent-task")
+    running = asyncio.create_task(parent(), name="parent-task")  # noqa: F841 (the loop keeps weak refs)
     await asyncio.sleep(0.05)
     print("ready", flush=True)
     await asyncio.sleep(3600)
