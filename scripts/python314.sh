@@ -90,6 +90,9 @@ PATCHELF="$(command -v patchelf || echo "$PREFIX.tmp/usr/bin/patchelf")"
 rm -rf "$PREFIX" "$HOME_DIR/debs"
 mv "$PREFIX.tmp" "$PREFIX"
 works "$PYTHON" || fail "the installed $PYTHON does not run: $("$PYTHON" -c 'import ssl' 2>&1 | tail -n 1)"
+# Debian compiles the standard library at install time (py3compile in postinst, which dpkg -x skips); without
+# it every import compiles from source where PYTHONDONTWRITEBYTECODE is set
+"$PYTHON" -m compileall -q -j 0 "$PREFIX/usr/lib/python3.14" >/dev/null 2>&1 || true
 rm -rf "$HOME_DIR/unavailable" "$APT_DIR/lists" "$APT_DIR/cache"
 say "installed $("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
 echo "$PYTHON"
