@@ -34,7 +34,8 @@ READ_ONLY = "".join("mount --bind %s %s && mount -o remount,bind,ro %s || exit 9
 
 
 def _install(home):
-    return subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
+    as_root = [] if os.getuid() == 0 else ["--user", "--map-root-user"]  # a user namespace may mount too
+    return subprocess.run(["unshare", *as_root, "--mount", "--propagation", "private", "bash", "-c",
                            READ_ONLY + 'exec bash "$0"', SCRIPT], capture_output=True, text=True, timeout=600,
                           env=dict(os.environ, PYARTHAS_PYTHON314_HOME=str(home)))
 
@@ -48,7 +49,7 @@ def test_install_script_is_idempotent_and_leaves_the_system_alone(tmp_path):
     home = tmp_path / "python3.14"
     before = _system_pythons()
     first = _install(home)
-    assert first.returncode != 97, "cannot make the system read-only here (unshare needs root): " + first.stderr
+    assert first.returncode != 97, "cannot make the system read-only here (unshare): " + first.stderr
     if first.returncode != 0:
         reason = (home / "unavailable").read_text().strip() if (home / "unavailable").exists() else first.stderr
         if "does not serve" in reason or "apt-get update of sid failed" in reason:
