@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_attach.py [--rounds N]
 
-For each CPython here (3.9 to 3.13), ``--rounds`` times (default 10), interleaved round by round:
+For each CPython here (3.9 up), ``--rounds`` times (default 10), interleaved round by round:
 - ``pyarthas attach PID --port 0`` run as a command against a fresh target that never imported pyarthas,
   timed from starting the command to its exit (it exits once the agent answered ``init_session``), for a
   target busy in Python code, one asleep in ``time.sleep`` and one started with PYARTHAS_ARM=1 (the

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Sets up and runs the whole test suite. Agent tests run their targets under every CPython that pyenv
-# has (3.9 up); set PYARTHAS_TEST_PYTHONS (paths separated by ':') to choose others.
+# has (3.9 up) and CPython 3.14 (scripts/python314.sh installs it); set PYARTHAS_TEST_PYTHONS (paths
+# separated by ':') to choose others.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/system-deps.sh
+# CPython 3.14 joins the matrix; when it cannot be had the suite says why (tests/conftest.py) and runs the rest
+bash scripts/python314.sh >/dev/null || true
 exec .venv/bin/python -m pytest -p xdist -n "${PYARTHAS_TEST_WORKERS:-2}" "$@"

@@ -1,8 +1,31 @@
+import os
+
 import pytest
 
-from harness import python_id, start_demo, start_script, target_pythons
+from harness import installed_python314, python_id, start_demo, start_script, target_pythons
 
 PYTHONS = target_pythons()
+
+
+def python314_missing():
+    """Why CPython 3.14 is not in the matrix, when it is not and nobody chose the interpreters."""
+    if "PYARTHAS_TEST_PYTHONS" in os.environ or any(python_id(p) == "py3.14" for p in PYTHONS):
+        return None
+    return installed_python314()[1]
+
+
+def pytest_report_header(config):
+    missing = python314_missing()
+    lines = ["target pythons: " + ", ".join(python_id(p) for p in PYTHONS)]
+    if missing:
+        lines.append("WARNING: CPython 3.14 is NOT tested: " + missing)
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter):
+    missing = python314_missing()
+    if missing:
+        terminalreporter.write_line("WARNING: CPython 3.14 is NOT tested: " + missing, red=True, bold=True)
 
 
 @pytest.fixture(params=PYTHONS, ids=[python_id(p) for p in PYTHONS])

@@ -14,7 +14,7 @@ import sys
 import textwrap
 import threading
 import time
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(ROOT, "src")
@@ -23,12 +23,34 @@ URL_LINE = re.compile(r"serving (http://\S+)/api")
 
 def target_pythons() -> List[str]:
     """Interpreters to run targets under: $PYARTHAS_TEST_PYTHONS (os.pathsep-separated), else every
-    pyenv CPython from 3.9 up, else this interpreter."""
+    pyenv CPython from 3.9 up and the CPython 3.14 scripts/python314.sh installed, else this interpreter."""
     configured = os.environ.get("PYARTHAS_TEST_PYTHONS")
     if configured:
         return [p for p in configured.split(os.pathsep) if p]
     found = _pyenv_pythons()
+    python314, _ = installed_python314()
+    if python314 and not any(python_id(exe) == "py3.14" for exe in found):
+        found.append(python314)
     return found or [sys.executable]
+
+
+def python314_home() -> str:
+    """Where scripts/python314.sh installs CPython 3.14 (the same rule as the script)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.environ.get("PYARTHAS_PYTHON314_HOME") or os.path.join(cache, "pyarthas", "python3.14")
+
+
+def installed_python314() -> Tuple[Optional[str], str]:
+    """(the interpreter scripts/python314.sh installed, or None; why it is missing)."""
+    home = python314_home()
+    exe = os.path.join(home, "prefix", "usr", "bin", "python3.14")
+    if os.access(exe, os.X_OK):
+        return exe, ""
+    try:
+        with open(os.path.join(home, "unavailable")) as handle:
+            return None, handle.read().strip()
+    except OSError:
+        return None, "not installed in %s (scripts/python314.sh installs it)" % home
 
 
 def _pyenv_pythons() -> List[str]:
@@ -51,8 +73,15 @@ def _pyenv_pythons() -> List[str]:
     return [pythons[k] for k in sorted(pythons)]
 
 
+def python_version(exe: str) -> tuple:
+    """(major, minor) of the interpreter ``exe``."""
+    out = subprocess.run([exe, "-c", "import sys; print('%d %d' % sys.version_info[:2])"], capture_output=True,
+                         text=True, timeout=30).stdout
+    return tuple(int(part) for part in out.split())
+
+
 def python_id(exe: str) -> str:
-    match = re.search(r"(\d+\.\d+)\.\d+", exe)
+    match = re.search(r"(\d+\.\d+)\.\d+", exe) or re.search(r"python(\d+\.\d+)$", exe)
     return "py" + match.group(1) if match else os.path.basename(exe)
 
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness import ROOT, Target, target_env
+from harness import ROOT, Target, python_version, target_env
 
 INJECT_DIR = os.path.join(ROOT, "src", "pyarthas", "cli", "inject")
 
@@ -118,12 +118,23 @@ def assert_alive(target, kind):
 
 
 
+# what `attach -v` says for each target: the ptrace injector on every version, 3.14 included
+HOW = {
+    "busy": r"scheduled a pending call on the running main thread|ran on the main thread blocked in write",
+    "sleep": r"ran on the main thread blocked in (p?select6?|clock_nanosleep)",
+    "accept": r"ran on the main thread blocked in accept4?",
+    "asyncio": r"ran on the main thread blocked in epoll_p?wait",
+    "join": r"scheduled a pending call on the main thread blocked in futex",
+}
+
+
 @pytest.mark.parametrize("kind", sorted(TARGETS))
 def test_attach_answers_from_inside_the_target(target_python, tmp_path, kind):
     target = start_target(target_python, tmp_path, kind)
     try:
         done = attach(target)
         assert "agent started in process %d" % target.proc.pid in done.stderr
+        assert re.search(r"pyarthas: ptrace injector: (%s), \d+ ms" % HOW[kind], done.stderr), done.stderr
         session = target.session()
         info = session.api("session_info")
         assert info["body"]["pid"] == target.proc.pid
@@ -280,6 +291,46 @@ def test_a_signal_arriving_during_attach_is_delivered_at_once(target_python, tmp
         target.url = injector.stdout.read().strip()
         assert target.results("version")[-1]["statusCode"] == 0
     finally:
+        target.kill()
+
+
+HOLD_TRACED = """
+import ctypes, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+if libc.ptrace(0x4206, int(sys.argv[1]), None, None) != 0:   # PTRACE_SEIZE: traced, never stopped
+    sys.exit("seize failed: errno %d" % ctypes.get_errno())
+print("seized", flush=True)
+time.sleep(3600)
+"""
+
+
+@pytest.mark.parametrize("kind", ["busy", "sleep"])
+def test_a_target_traced_by_another_tool(target_python, tmp_path, kind):
+    """A debugger already traces the target, so ptrace is closed: on 3.14 sys.remote_exec gets in while the
+    main thread runs Python (attach -v says so); where it cannot (older versions, a sleeping main thread)
+    the error says why."""
+    target = start_target(target_python, tmp_path, kind)
+    tracer = subprocess.Popen([sys.executable, "-c", HOLD_TRACED, str(target.proc.pid)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        assert tracer.stdout.readline().strip() == "seized", tracer.stderr.read()
+        done = pyarthas("attach", str(target.proc.pid), "--port", "0", "-v")
+        traced = "already traced by process %d" % tracer.pid
+        if python_version(target_python) >= (3, 14) and kind == "busy":
+            assert done.returncode == 0, done.stderr
+            assert re.search(r"pyarthas: sys\.remote_exec.*\(ptrace: .*%s" % traced, done.stderr), done.stderr
+            target.url = done.stdout.strip().splitlines()[-1]
+            assert target.results("version")[-1]["statusCode"] == 0
+        else:
+            assert done.returncode != 0 and traced in done.stderr, done.stderr
+            if python_version(target_python) >= (3, 14):
+                assert re.search(r"sys.remote_exec cannot help: the main thread waits in (p?select6?|clock_nanosleep)",
+                                 done.stderr), done.stderr
+        assert_alive(target, kind)
+    finally:
+        tracer.kill()
+        tracer.wait(10)
         target.kill()
 
 

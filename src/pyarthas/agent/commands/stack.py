@@ -74,18 +74,13 @@ def awaiting_tasks() -> Optional[List[Dict[str, Any]]]:
         return None
     if task is None:
         return None
-    from ..inspect.tasks import coroutine_chain
+    from ..inspect.tasks import awaiting_task, coroutine_chain
     chain = []
     others = list(asyncio.all_tasks())
     while task is not None and len(chain) < MAX_AWAITING_TASKS:
         chain.append({"taskName": task.get_name(), "stackTrace": coroutine_chain(task.get_coro())})
-        task = next((t for t in others if _waits_on(t, task) and t is not task), None)
+        task = awaiting_task(task, others, asyncio)
     return chain
-
-
-def _waits_on(waiter, task) -> bool:
-    awaited = getattr(waiter, "_fut_waiter", None)
-    return awaited is task or task in (getattr(awaited, "_children", None) or ())
 
 
 class StackListener(AdviceListener):

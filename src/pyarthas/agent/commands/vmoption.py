@@ -215,12 +215,19 @@ def jvm_info(agent_start: float) -> Dict[str, List[Dict[str, Any]]]:
             _item("DAEMON-COUNT", sum(1 for t in threads if t.daemon and t not in ours)),
             _item("AGENT-COUNT", len(ours), "threads started by pyarthas"),
             _item("SWITCH-INTERVAL", "%g s" % sys.getswitchinterval()),
-        ],
+        ] + _gil_items(),
         "FILE-DESCRIPTOR": [
             _item("OPEN-FILE-DESCRIPTOR-COUNT", memory.open_fd_count()),
             _item("MAX-FILE-DESCRIPTOR-COUNT", _max_fds()),
         ],
     }
+
+
+def _gil_items() -> List[Dict[str, Any]]:
+    """3.13 and later may run without the GIL (a free-threaded build): say whether this process does."""
+    if not hasattr(sys, "_is_gil_enabled"):
+        return []
+    return [_item("GIL-ENABLED", sys._is_gil_enabled(), "false: free-threaded, threads run Python in parallel")]
 
 
 def _load_average() -> float:

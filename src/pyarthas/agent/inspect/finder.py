@@ -113,11 +113,17 @@ def is_function_member(owner: Any, name: str, value: Any) -> bool:
     return not isinstance(value, type) and inspect.getattr_static(value, "__wrapped__", None) is not None
 
 
+def is_generated_annotate(value: Any) -> bool:
+    """The ``__annotate__`` function CPython 3.14 compiles for annotated modules and classes (PEP 649/749;
+    a class keeps it as ``__annotate_func__``): the compiler's, not the program's."""
+    return isinstance(value, types.FunctionType) and value.__name__ == "__annotate__"
+
+
 def functions_of(owner: Any, pattern: str = "*", regex: bool = False) -> List[Tuple[str, Any]]:
     """The functions and methods ``owner`` defines whose name matches, sorted by source line then name."""
     match = matcher(pattern, regex)
     found = [(name, value) for name, value in members(owner)
-             if is_function_member(owner, name, value) and match(name)]
+             if is_function_member(owner, name, value) and not is_generated_annotate(value) and match(name)]
     return sorted(found, key=lambda item: (_first_line(unwrap(item[1])), item[0]))
 
 

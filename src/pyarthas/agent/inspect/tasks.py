@@ -8,7 +8,8 @@ registry of tasks, and each task's coroutine chain is read through ``cr_await``/
 
     {id, name, state (PENDING, DONE, CANCELLED), coroutine (qualified name), loopId, threadId, threadName,
      awaiting: {kind: task|future|gather|other, name?, id?, repr} or absent,
-     awaitedBy: [task names], stackTrace: [StackTraceElement, innermost await first, as Java stacks]}
+     awaitedBy: [task names; on 3.14 also those asyncio's call graph records: TaskGroup parents...],
+     stackTrace: [StackTraceElement, innermost await first, as Java stacks]}
 """
 import sys
 import threading
@@ -105,6 +106,33 @@ def _awaiting(task: Any, asyncio) -> Optional[Dict[str, Any]]:
     return {"kind": "future", "id": id(waiter), "repr": text[:300]}
 
 
+def awaiting_task(task: Any, tasks: List[Any], asyncio) -> Optional[Any]:
+    """A task that awaits ``task``: the one asyncio recorded (3.14's call graph knows ``await task``,
+    TaskGroup and gather children, where a parent's ``_fut_waiter`` is only the group's inner future),
+    else the task whose ``_fut_waiter`` is ``task`` or a gather over it."""
+    recorded = [parent for parent in recorded_awaiters(task, asyncio) if isinstance(parent, asyncio.Task)]
+    if recorded:
+        return recorded[0]
+    return next((t for t in tasks if t is not task and _waits_on(t, task)), None)
+
+
+def recorded_awaiters(task: Any, asyncio) -> List[Any]:
+    """The futures asyncio recorded as awaiting ``task`` (``asyncio.capture_call_graph``, 3.14); [] before."""
+    capture = getattr(asyncio, "capture_call_graph", None)
+    if capture is None:
+        return []
+    try:
+        graph = capture(task, depth=1)
+    except Exception:
+        return []
+    return [entry.future for entry in graph.awaited_by] if graph is not None else []
+
+
+def _waits_on(waiter: Any, task: Any) -> bool:
+    awaited = getattr(waiter, "_fut_waiter", None)
+    return awaited is task or task in (getattr(awaited, "_children", None) or ())
+
+
 def task_infos(limit: int = -1) -> List[Dict[str, Any]]:
     asyncio = sys.modules.get("asyncio")
     if asyncio is None:
@@ -134,6 +162,9 @@ def task_infos(limit: int = -1) -> List[Dict[str, Any]]:
             for target in targets:
                 awaited_by.setdefault(target["id"], []).append(info["name"])
         infos.append(info)
-    for info in infos:
-        info["awaitedBy"] = awaited_by.get(info["id"], [])
+    for (task, _, _), info in zip(tasks, infos):
+        info["awaitedBy"] = names = awaited_by.get(info["id"], [])
+        for parent in recorded_awaiters(task, asyncio):
+            if isinstance(parent, asyncio.Task) and _task_name(parent) not in names:
+                names.append(_task_name(parent))
     return infos[:limit] if limit >= 0 else infos

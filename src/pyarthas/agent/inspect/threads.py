@@ -146,7 +146,7 @@ _WITH_OPS = {"SETUP_WITH", "BEFORE_WITH", "BEFORE_ASYNC_WITH", "SETUP_ASYNC_WITH
 _BASE_LOADS = {"LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_BORROW", "LOAD_DEREF", "LOAD_CLASSDEREF",
                "LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS", "LOAD_FROM_DICT_OR_DEREF"}
 _ATTR_LOADS = {"LOAD_ATTR", "LOAD_METHOD", "LOAD_SUPER_ATTR", "LOAD_SPECIAL"}
-_TRANSPARENT = {"PUSH_NULL", "KW_NAMES", "CACHE", "NOP", "EXTENDED_ARG", "COPY", "RESUME", "NOT_TAKEN"}
+_TRANSPARENT = {"PUSH_NULL", "KW_NAMES", "CACHE", "NOP", "EXTENDED_ARG", "COPY", "SWAP", "RESUME", "NOT_TAKEN"}
 
 _CACHE_SIZE = 1024
 _call_site_cache: "OrderedDict[Any, Dict[int, tuple]]" = OrderedDict()
@@ -174,7 +174,10 @@ def _call_sites(code) -> Dict[int, tuple]:
         elif op in _BASE_LOADS:
             chain.append(("base", _load_name(ins)))
         elif op in _ATTR_LOADS:
-            chain.append(("attr", _load_name(ins)))
+            name = _load_name(ins)
+            if op == "LOAD_SPECIAL" and name in ("__exit__", "__aexit__"):
+                continue  # 3.14's with-statement loads __exit__ (then SWAPs) before __enter__
+            chain.append(("attr", name))
         elif op not in _TRANSPARENT:
             chain.append(("other", None))
     _call_site_cache[code] = sites

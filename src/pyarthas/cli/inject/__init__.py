@@ -3,8 +3,8 @@
 How the bootstrap (``bootstrap.py``) gets to run in the target, first that applies:
 1. the target is armed (started with ``PYARTHAS_ARM=1`` or called ``pyarthas.arm()``): a request file and a
    signal, no ptrace at all (``agent/arm.py``);
-2. CPython 3.14+: ``sys.remote_exec`` (PEP 768), run by the target's own interpreter;
-3. CPython 3.9 to 3.13 on Linux x86-64: the ptrace injector (``ptrace_inject.py``).
+2. Linux x86-64: the ptrace injector (``ptrace_inject.py``), whatever the main thread is doing;
+3. CPython 3.14+ where ptrace is closed and the main thread runs Python: ``sys.remote_exec`` (PEP 768).
 The bootstrap answers on a FIFO; the agent then has to answer ``init_session`` before attach says yes.
 """
 import hashlib
@@ -18,7 +18,7 @@ import time
 from typing import NamedTuple, Optional, Tuple
 
 from ...agent.arm import ARM_DIRECTORY, ARM_REQUEST, ARM_SIGNAL
-from .process import AttachError, PythonProcess, inspect
+from .process import AttachError, PythonProcess, inspect, main_thread_blocked_in
 
 ARM_WAIT = 1.0                  # an armed target accepts in about 1 ms; past this, use ptrace
 REPLY_TIMEOUT = 10.0
@@ -147,10 +147,24 @@ def attach(pid: int, ip: str = "127.0.0.1", port: int = 8563, timeout: float = R
 
 
 def _inject(target: PythonProcess, code: str, channel: "ReplyChannel") -> str:
-    if target.version is not None and target.version >= REMOTE_EXEC_VERSION:
-        return _remote_exec(target, code, channel)
-    from .ptrace_inject import inject
-    return inject(target, code)
+    """The ptrace injector first, on 3.14 too: it reaches a main thread blocked in a system call or a lock,
+    which ``sys.remote_exec`` never does (that runs at the main thread's next eval-breaker check). Where
+    ptrace is closed (another tracer, a shadow stack, not x86-64) and the main thread runs Python code,
+    3.14's ``sys.remote_exec`` gets in."""
+    from .ptrace_inject import PtraceUnavailable, inject
+    try:
+        return "ptrace injector: " + inject(target, code)
+    except PtraceUnavailable as closed:
+        if target.version is None or target.version < REMOTE_EXEC_VERSION:
+            raise
+        blocked_in = main_thread_blocked_in(target.pid)
+        if blocked_in:
+            raise AttachError("%s; sys.remote_exec cannot help: the main thread waits in %s and would run it "
+                              "only once it runs Python code again" % (closed, blocked_in)) from None
+        try:
+            return "%s (ptrace: %s)" % (_remote_exec(target, code, channel), closed)
+        except AttachError as failed:
+            raise AttachError("%s; and %s" % (closed, failed)) from None
 
 
 def _check_reply(reply: dict, pid: int, ip: str, port: int, how: str) -> Attached:
@@ -269,8 +283,7 @@ def _request_armed(target: PythonProcess, code: str) -> None:
 # ---- CPython 3.14+ ----
 
 def _remote_exec(target: PythonProcess, code: str, channel: ReplyChannel) -> str:
-    """PEP 768: the target's own interpreter runs the script at its next safe point. Untested here (no
-    3.14 on the development machines)."""
+    """PEP 768: the target's own interpreter runs the script at its main thread's next eval-breaker check."""
     script = os.path.join(channel.directory, "bootstrap_call.py")
     with open(script, "w") as handle:
         handle.write(code + "\n")

@@ -3,6 +3,7 @@ list of Python processes this user can see (``pyarthas ps``)."""
 import os
 import re
 import subprocess
+import time
 from typing import List, NamedTuple, Optional, Tuple
 
 LIBPYTHON = re.compile(r"libpython(\d+)\.(\d+)[a-z]*\.so")
@@ -132,6 +133,34 @@ def _ask_version(pid: int) -> Optional[Tuple[int, int]]:
         return int(major), int(minor)
     except (OSError, ValueError, subprocess.SubprocessError):
         return None
+
+
+def main_thread_blocked_in(pid: int, samples: int = 5, interval: float = 0.01) -> Optional[str]:
+    """What the main thread waits in, or None when it is seen running in any of a few looks (a busy
+    thread enters short system calls too)."""
+    for look in range(samples):
+        try:
+            with open("/proc/%d/task/%d/stat" % (pid, pid)) as handle:
+                state = handle.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return None
+        if state == "R":
+            return None
+        if look + 1 < samples:
+            time.sleep(interval)
+    return _syscall_name(pid)
+
+
+def _syscall_name(pid: int) -> str:
+    from .ptrace_inject import SYS_FUTEX, SYSCALLS_WITHOUT_GIL
+    try:
+        with open("/proc/%d/task/%d/syscall" % (pid, pid)) as handle:  # needs ptrace access
+            number = int(handle.read().split()[0])
+    except (OSError, IndexError, ValueError):
+        return "a system call"
+    if number == SYS_FUTEX:
+        return "a lock (futex)"
+    return SYSCALLS_WITHOUT_GIL.get(number, "system call %d" % number)
 
 
 def python_processes() -> List[PythonProcess]:

@@ -1,12 +1,13 @@
-"""Make a CPython process (3.9 to 3.13, Linux x86-64) run a string of Python code, with ptrace.
+"""Make a CPython process (3.9 up, Linux x86-64) run a string of Python code, with ptrace.
 
 Safety by construction (see trampoline.S for the code placed in the target):
 - The injector stops ONE thread for well under a millisecond and changes only its rip, rsp, rax and
   orig_rax. The trampoline it jumps to saves every register, flags and the x87/SSE/AVX/AVX-512 state
   itself, makes its call, restores everything and resumes where the thread was (a blocking system call
-  it was in returns EINTR, as for a signal; see _plan). The injector never waits for the call: it detaches at once. So if the injector
-  is killed at any moment, the kernel detaches the thread and it carries on either untouched or through the
-  trampoline: never stopped, never with our registers, never with the GIL taken on its behalf.
+  it was in returns EINTR, as for a signal; see _plan). The injector never waits for the call: it
+  detaches at once. So if the injector is killed at any moment, the kernel detaches the thread and it
+  carries on either untouched or through the trampoline: never stopped, never with our registers, never
+  with the GIL taken on its behalf.
 - The trampoline lives in the unused bytes at the end of an executable segment of the target (a private
   copy-on-write page; no other code lives in those bytes), its data on the thread's own stack below the
   red zone.
@@ -64,6 +65,11 @@ STOP_TIMEOUT = 5.0
 SIGNAL_RETRIES = 20
 
 
+class PtraceUnavailable(AttachError):
+    """The ptrace route is closed here (platform, CPU, another tracer, permissions, shadow stack); on 3.14
+    ``sys.remote_exec`` may still get in."""
+
+
 class Registers(ctypes.Structure):
     _fields_ = [(name, ctypes.c_ulonglong) for name in (
         "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi", "rdi",
@@ -97,11 +103,11 @@ def _signed(value: int) -> int:
 
 def check_supported() -> None:
     if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64"):
-        raise AttachError("attaching with ptrace needs Linux on x86-64 (this is %s %s); start the program with "
-                          "PYARTHAS_ARM=1 instead" % (platform.system(), platform.machine()))
+        raise PtraceUnavailable("attaching with ptrace needs Linux on x86-64 (this is %s %s); start the program "
+                                "with PYARTHAS_ARM=1 instead" % (platform.system(), platform.machine()))
     with open("/proc/cpuinfo") as handle:
         if " xsave" not in handle.read(8192):
-            raise AttachError("this CPU has no XSAVE; start the program with PYARTHAS_ARM=1 instead")
+            raise PtraceUnavailable("this CPU has no XSAVE; start the program with PYARTHAS_ARM=1 instead")
 
 
 def inject(target: PythonProcess, code: str) -> str:
@@ -126,11 +132,11 @@ def _inject_once(pid: int, tid: int, source: bytes, functions: Dict[str, int], c
     except PermissionError:
         tracer = _tracer(pid)
         if tracer:
-            raise AttachError("process %d is already traced by process %d (a debugger or profiler?); detach it "
-                              "first" % (pid, tracer)) from None
-        raise AttachError("ptrace is not permitted on process %d: run as root or as its user, allow it "
-                          "(sysctl kernel.yama.ptrace_scope=0, or CAP_SYS_PTRACE in a container), or start "
-                          "the program with PYARTHAS_ARM=1" % pid) from None
+            raise PtraceUnavailable("process %d is already traced by process %d (a debugger or profiler?); "
+                                    "detach it first" % (pid, tracer)) from None
+        raise PtraceUnavailable("ptrace is not permitted on process %d: run as root or as its user, allow it "
+                                "(sysctl kernel.yama.ptrace_scope=0, or CAP_SYS_PTRACE in a container), or start "
+                                "the program with PYARTHAS_ARM=1" % pid) from None
     except ProcessLookupError:
         raise AttachError("process %d exited" % pid) from None
     detach_signal = 0
@@ -184,8 +190,8 @@ def _check_no_shadow_stack(pid: int, tid: int) -> None:
     except OSError:
         return
     if features and "shstk" in features[0].split()[1:]:
-        raise AttachError("process %d runs with a CET shadow stack, which the ptrace injector cannot work "
-                          "with; start it with PYARTHAS_ARM=1 instead" % pid)
+        raise PtraceUnavailable("process %d runs with a CET shadow stack, which the ptrace injector cannot "
+                                "work with; start it with PYARTHAS_ARM=1 instead" % pid)
 
 
 def _pause_for_tests(stage: str) -> None:
