@@ -211,6 +211,9 @@ class _Exchange:
             body = self._read_body()
             if body is not None:
                 self.send_json(handle_request(self.agent, body))
+        elif path == "/mcp":
+            from ..mcp import handle_mcp  # loaded on the first MCP request only
+            handle_mcp(self)
         elif method not in ("GET", "HEAD"):
             self.send(404, b"Not found", HTML)
         elif path in ("/", "/index.html"):
