@@ -74,9 +74,8 @@ class McpServer:
 
     def create(self, protocol_version: str) -> McpSession:
         self._forget_reaped()
-        with self._lock:
-            if len(self._sessions) >= MAX_MCP_SESSIONS:
-                raise RpcError(INTERNAL_ERROR, "too many MCP sessions (%d); close some first" % MAX_MCP_SESSIONS)
+        if len(self._sessions) >= MAX_MCP_SESSIONS and not self._evict_idlest():
+            raise RpcError(INTERNAL_ERROR, "too many MCP sessions (%d) with calls running" % MAX_MCP_SESSIONS)
         try:
             arthas_session = self.agent.sessions.create()
         except TooManySessions as exc:
@@ -109,6 +108,16 @@ class McpServer:
             call.cancel()
         self.agent.sessions.remove(session.arthas_session.session_id)
         return True
+
+    def _evict_idlest(self) -> bool:
+        """Clients that never DELETE their sessions must not lock others out: the longest idle session
+        without a running call makes room."""
+        with self._lock:
+            idle = [s for s in self._sessions.values() if not s.calls]
+        if not idle:
+            return False
+        idlest = max(idle, key=lambda s: s.arthas_session.idle_seconds())
+        return self.close(idlest.id)
 
     def _forget_reaped(self) -> None:
         for session_id in list(self._sessions):
@@ -202,6 +211,8 @@ def dispatch(server: McpServer, session: McpSession, message: Dict[str, Any], st
             raise RpcError(METHOD_NOT_FOUND, "Method not found: %s" % method)
     except RpcError as error:
         return error_response(request_id, error)
+    except Exception as exc:  # a bug of ours: the client gets an answer, the agent goes on
+        return error_response(request_id, RpcError(INTERNAL_ERROR, "Internal error: %r" % (exc,)))
     return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
 
@@ -274,6 +285,8 @@ def _gather(server, session, request_id, tool, line, args, stream):
     try:
         results, expired = run_call(call, time.monotonic() + tool.wait_seconds(args), on_result, stream.gone)
     finally:
+        if not call.job.ended:  # only when something failed here: no job outlives its call
+            call.cancel()
         with session.lock:
             session.calls.pop(request_id, None)
     call.expired = expired
