@@ -86,3 +86,22 @@ def test_without_an_agent_only_ps_and_attach_work():
     tools, thread = run_stdio([], body)
     assert tools == {"ps", "attach"}
     assert thread.is_error and "attach" in text_of(thread)
+
+
+def test_ps_then_attach_bridges_to_the_chosen_process(spawn):
+    target = spawn("import time\nprint('ready', flush=True)\nwhile True: time.sleep(0.2)\n", agent=False)
+    target.wait_stdout("^ready")
+    pid = target.proc.pid
+
+    async def body(client):
+        ps = await client.call_tool("ps", {})
+        attached = await client.call_tool("attach", {"pid": pid, "port": 0})
+        tools = {t.name for t in (await client.list_tools()).tools}
+        sysenv = await client.call_tool("jvm", {})
+        return ps, attached, tools, sysenv
+
+    ps, attached, tools, jvm = run_stdio([], body)
+    assert str(pid) in text_of(ps)
+    assert not attached.is_error and "attached to process %d" % pid in text_of(attached), text_of(attached)
+    assert {"thread", "watch"} <= tools
+    assert not jvm.is_error and str(pid) in text_of(jvm), text_of(jvm)

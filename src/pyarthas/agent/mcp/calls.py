@@ -7,7 +7,7 @@ bounded deque and wakes the waiting request thread; serializing and drawing happ
 import collections
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Tuple
 
 from ..job.controller import JobCreationError
 from ..model import to_json_or_message

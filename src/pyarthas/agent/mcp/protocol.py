@@ -8,7 +8,7 @@ removes the Arthas session.
 import threading
 import time
 import weakref
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..session.manager import TooManySessions
 from ..util.ids import random_uuid
@@ -48,6 +48,10 @@ class RpcError(Exception):
 
 def error_response(request_id: Any, error: RpcError) -> Dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
+
+
+class _Refused(Exception):
+    """A tool call that cannot run; its message is the tool error the assistant reads."""
 
 
 class McpSession:
@@ -235,38 +239,41 @@ def call_tool(server: McpServer, session: McpSession, request_id: Any, params: D
     try:
         args = tool.arguments(params.get("arguments"))
         reason = tool.write_reason(args)
-        if reason and not server.writes_allowed:
-            return tool_error("%s; the agent's MCP tools only look by default. Start the agent with "
-                              "--mcp-allow-writes (or PYARTHAS_MCP_ALLOW_WRITES=1), or set "
-                              "'options mcp-allow-writes true' from its console, to allow it." % reason)
         words = tool.words(args)
     except ToolInputError as exc:
         return tool_error("Invalid arguments for tool '%s': %s" % (tool.name, exc))
-    if tool.name == "profiler" and args["action"] in ("stop", "dump"):
-        return _profiler_output(server, session, request_id, tool, words, args, stream)
-    return _run_tool(server, session, request_id, tool, command_line(words), args, stream)
+    if reason and not server.writes_allowed:
+        return tool_error("%s; the agent's MCP tools only look by default. Start the agent with "
+                          "--mcp-allow-writes (or PYARTHAS_MCP_ALLOW_WRITES=1), or set "
+                          "'options mcp-allow-writes true' from its console, to allow it." % reason)
+    try:
+        if tool.name == "profiler" and args["action"] in ("stop", "dump"):
+            return _profiler_output(server, session, request_id, tool, words, args, stream)
+        return _run_tool(server, session, request_id, tool, command_line(words), args, stream)
+    except _Refused as refused:
+        return tool_error(str(refused))
 
 
 def _run_tool(server: McpServer, session: McpSession, request_id: Any, tool: Tool, line: str,
               args: Dict[str, Any], stream: Stream, extra: Optional[Dict[str, Any]] = None) -> Optional[Dict[str, Any]]:
     results, call = _gather(server, session, request_id, tool, line, args, stream)
-    if call is None:
-        return results  # a tool error
     if call.cancelled:
         return None
     return tool_result(server.agent, line, call, results, extra)
 
 
-def _gather(server, session, request_id, tool, line, args, stream):
+def _gather(server: McpServer, session: McpSession, request_id: Any, tool: Tool, line: str,
+            args: Dict[str, Any], stream: Stream) -> Tuple[List[Dict[str, Any]], Call]:
+    """Run ``line`` as a job of the session's Arthas session; its results and the call."""
     with session.lock:
         if session.closed:
-            return tool_error("the MCP session is closed"), None
+            raise _Refused("the MCP session is closed")
         if request_id in session.calls:
             raise RpcError(INVALID_REQUEST, "Invalid Request: request id %r is already in use" % (request_id,))
         try:
             call = Call(server.agent, session.arthas_session, line)
         except JobCreationError as exc:
-            return tool_error("%s: %s" % (line, exc)), None
+            raise _Refused("%s: %s" % (line, exc)) from None
         session.calls[request_id] = call
     total = args.get("numberOfExecutions") if tool.streaming else None
     token = stream.progress_token
@@ -324,8 +331,7 @@ def _profiler_output(server, session, request_id, tool, words, args, stream) -> 
         collapsed = None
     else:
         dump_line = command_line(["profiler", "dump", "-o", "collapsed"])
-        results, call = _gather(server, session, request_id, tool, dump_line, args, stream)
-        collapsed = _output_file(results) if call is not None else None
+        collapsed = _output_file(_gather(server, session, request_id, tool, dump_line, args, stream)[0])
     extra: Dict[str, Any] = {}
     if collapsed:
         extra["topFramesText"], extra["topFrames"] = top_frames_text(collapsed, server.agent.output_root)
