@@ -470,3 +470,12 @@ def test_batches_are_answered_in_the_2025_03_26_protocol(demo):
     assert body[1]["id"] == 2 and body[1]["error"]["code"] == -32601
     assert body[2]["id"] is None and body[2]["error"]["code"] == -32600
     assert len(body) == 3
+
+
+def test_sessions_never_deleted_make_room_for_new_ones(demo):
+    first, _ = initialize(demo.url)
+    for _ in range(70):  # past the 64 MCP sessions an agent keeps
+        initialize(demo.url)
+    status, _, body = rpc(demo.url, {"jsonrpc": "2.0", "id": 1, "method": "ping"}, first)
+    assert status == 404 and body["error"]["code"] == -32001
+    assert demo.exec("version")["state"] == "SUCCEEDED"
