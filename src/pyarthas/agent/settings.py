@@ -106,6 +106,12 @@ def _defaults() -> List[GlobalOption]:
         GlobalOption("strict", True, "Option to strict mode"),
         GlobalOption("object-size-limit", DEFAULT_SIZE_LIMIT,
                      "Option to control the limit size of the object output, unit: bytes"),
+        GlobalOption("mcp-allow-writes", os.environ.get("PYARTHAS_MCP_ALLOW_WRITES", "") in ("1", "true"),
+                     "Option to let MCP clients run the tools that change the process",
+                     "When false (the default), the /mcp tools that change the target (redefine, stop, "
+                     "options/sysprop/vmoption/logger changes, vmtool forceGc, tt replay, and expressions "
+                     "that call more than a few pure builtins) refuse. $PYARTHAS_MCP_ALLOW_WRITES=1 or the "
+                     "CLI's --mcp-allow-writes start the agent with true."),
     ]
 
 

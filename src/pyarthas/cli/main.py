@@ -2,6 +2,7 @@
 ``run(args) -> int``."""
 import argparse
 import importlib
+import os
 import sys
 from typing import List, Optional
 
@@ -14,7 +15,10 @@ SUBCOMMANDS = {
     "attach": ("attach", "load the agent into a running Python process"),
     "ps": ("attach", "list the Python processes this user can see"),
     "console": ("console", "interactive console over the HTTP API"),
+    "mcp": ("mcp", "MCP server on stdin/stdout for AI assistants (bridges to an agent's /mcp)"),
 }
+# Subcommands that start the agent in this process: --mcp-allow-writes lets its /mcp tools change it.
+STARTS_AGENT = ("demo", "run")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
             sub_parser.set_defaults(_module=_Unavailable(name, exc))
             continue
         module.configure(name, sub_parser)
+        if name in STARTS_AGENT:
+            sub_parser.add_argument("--mcp-allow-writes", action="store_true",
+                                    help="let MCP clients (/mcp) run the tools that change the process")
         sub_parser.set_defaults(_module=module)
     return parser
 
@@ -65,4 +72,6 @@ def main(argv: Optional[List[str]] = None) -> None:
         sys.exit(chooser.choose_and_attach(args))
     if extra:
         parser.parse_args(argv)  # reports the unknown arguments the usual way
+    if getattr(args, "mcp_allow_writes", False):
+        os.environ["PYARTHAS_MCP_ALLOW_WRITES"] = "1"  # read by the agent's settings when it starts
     sys.exit(args._module.run(args) or 0)

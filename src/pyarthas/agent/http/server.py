@@ -553,6 +553,9 @@ class _Exchange:
                 self.send_json({"state": "REFUSED", "message": "Unsupported http method: %s" % method})
                 return
             self.send_json(handle_request(self.agent, self.request.body, self.server._long_polls))
+        elif path == "/mcp":
+            from ..mcp import handle_mcp  # loaded on the first MCP request only
+            handle_mcp(self)
         elif method not in ("GET", "HEAD"):
             self.send(404, b"Not found", HTML)
         elif path in ("/", "/index.html"):
@@ -594,10 +597,15 @@ class _Exchange:
     def send_json(self, payload) -> None:
         self.send(200, encode_json(payload), JSON)
 
-    def send(self, status: int, data: bytes, content_type: str) -> None:
+    @property
+    def connection(self) -> socket.socket:
+        """The client's socket, for answers the server does not frame itself (MCP's event streams)."""
+        return self.sock
+
+    def send(self, status: int, data: bytes, content_type: str, extra: Optional[Dict[str, str]] = None) -> None:
         self.keep_alive = status < 400 and self.request.keep_alive
-        _send_all(self.sock, _response(status, data, content_type, self.keep_alive, {}, self.request.method),
-                  self.deadline)
+        _send_all(self.sock, _response(status, data, content_type, self.keep_alive, extra or {},
+                                       self.request.method), self.deadline)
 
 
 # ---- helpers ----
