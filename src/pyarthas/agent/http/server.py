@@ -18,6 +18,7 @@ import urllib.parse
 from typing import Dict, Optional, Tuple
 
 from ..api.actions import handle_request
+from . import static_files
 from ..util import threads
 from ..util.net import is_loopback
 
@@ -27,7 +28,6 @@ MAX_HEADER_LINE = 65536
 MAX_HEADERS = 100
 SOCKET_TIMEOUT = 60.0
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
-STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 HTML = "text/html; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
 CONTENT_TYPES = {".html": HTML, ".htm": HTML, ".js": "application/javascript", ".css": "text/css",
@@ -213,8 +213,8 @@ class _Exchange:
                 self.send_json(handle_request(self.agent, body))
         elif method not in ("GET", "HEAD"):
             self.send(404, b"Not found", HTML)
-        elif path in ("/", "/index.html"):
-            self._send_file(os.path.join(STATIC_DIR, "index.html"))
+        elif static_files.serves(path):
+            self.send(*static_files.answer(path))
         elif path == "/arthas-output" or path.startswith("/arthas-output/"):
             self._output(urllib.parse.unquote(path[len("/arthas-output"):]))
         else:
