@@ -5,4 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/system-deps.sh
+if command -v npm >/dev/null 2>&1; then
+    (cd web && npm test --silent)  # Vitest: the web console's data transforms
+else
+    echo "test: npm not found: skipping the web console's unit tests (Vitest)" >&2
+fi
 exec .venv/bin/python -m pytest -p xdist -n "${PYARTHAS_TEST_WORKERS:-2}" "$@"
