@@ -4,7 +4,7 @@ import { callApi, LoginRequired, Reply, Result, Unreachable } from "./api";
 import { Ring } from "./ring";
 import { sessionFromUrl, urlWithSession } from "./transforms";
 
-export type Item = { seq: number; result: Result };
+export type Item = { seq: number; result: Result; received: number };
 export type LinkState = {
   status: "connecting" | "connected" | "reconnecting" | "login";
   sessionId: string;
@@ -22,11 +22,12 @@ export class ResultStore {
   version = 0;
 
   add(results: Result[]): void {
+    const received = Date.now();
     for (const result of results) {
       const type = String(result.type);
       let ring = this.rings.get(type);
       if (!ring) this.rings.set(type, (ring = new Ring<Item>(PER_TYPE)));
-      ring.push({ seq: ++this.seq, result });
+      ring.push({ seq: ++this.seq, result, received });
     }
     if (results.length) this.schedule();
   }

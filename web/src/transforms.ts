@@ -279,6 +279,7 @@ export type StreamForm = {
   cycle: string; // monitor -c
   flags: string[]; // watch -b -e -s -f
   extra: string; // more options, as typed
+  background?: boolean; // "&": a background job, so the session stays free for other commands
 };
 
 const QUOTE_NEEDED = /[\s'"\\$`#{}[\]()|&;<>*?]/;
@@ -301,5 +302,6 @@ export function buildCommand(form: StreamForm): string {
   parts.push(word(form.classPattern.trim() || "*"), word(form.methodPattern.trim() || "*"));
   if (form.kind === "watch") parts.push(word(form.expression.trim() || "{params, returnObj, throwExp}"));
   if (form.condition.trim()) parts.push(word(form.condition.trim()));
+  if (form.background) parts.push("&");
   return parts.join(" ");
 }

@@ -127,6 +127,7 @@ describe("buildCommand", () => {
       "monitor -c 5 -n 5 demo.MathGame primeFactors 'params[0] > 1'",
     );
     expect(buildCommand({ ...form, kind: "tt", count: "" })).toBe("tt -t -x 2 demo.MathGame primeFactors");
+    expect(buildCommand({ ...form, kind: "stack", count: "", background: true })).toBe("stack demo.MathGame primeFactors &");
     expect(buildCommand({ ...form, kind: "trace", count: "", condition: "it's" })).toBe(`trace demo.MathGame primeFactors "it's"`);
   });
 });

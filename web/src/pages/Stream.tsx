@@ -1,5 +1,6 @@
 // watch / trace / stack / monitor / tt: a form that starts the command in the shared session, and a view
 // for each command's results as they stream in (every member of the session sees the same results).
+import { Component } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { Result } from "../api";
 import { Chart } from "../components/Chart";
@@ -27,8 +28,8 @@ const KINDS: StreamKind[] = ["watch", "trace", "stack", "monitor", "tt"];
 
 declare global {
   interface Window {
-    /** [produced ms, drawn ms] of the newest watch results drawn: read by bench/bench_web.py. */
-    __pyarthasDrawn?: Ring<[number, number]>;
+    /** [produced, received, drawn] (ms) of the watch results drawn: read by bench/bench_web.py. */
+    __pyarthasDrawn?: Ring<[number, number, number]>;
   }
 }
 
@@ -72,7 +73,11 @@ export function StreamPage({ link, kind, setKind }: { link: SessionLink; kind: S
   };
   const stop = async () => {
     try {
-      await link.interrupt();
+      const reply = await link.interrupt();
+      if (reply.state !== "SUCCEEDED") {
+        // the agent has no `kill`: a background job ends at its -n or --timeout, or with reset (Settings)
+        setError((reply.message || reply.state) + " (a background job ends at its -n or --timeout, or with reset)");
+      }
     } catch (e) {
       setError(String(e instanceof Error ? e.message : e));
     }
@@ -109,6 +114,10 @@ export function StreamPage({ link, kind, setKind }: { link: SessionLink; kind: S
             </label>
           ))}
         {field("extra", "options", "--timeout 30", "grow")}
+        <label title="run as a background job (&): the session stays free for other commands">
+          <input type="checkbox" name="background" checked={!!form.background} onChange={(e) => update({ background: (e.target as HTMLInputElement).checked })} />
+          background
+        </label>
         <button type="submit">Start</button>
         <button type="button" onClick={stop}>
           Stop
@@ -165,16 +174,29 @@ function WatchResults({ link }: { link: SessionLink }) {
         .slice()
         .reverse()
         .map((item) => (
-          <div class="watch-result" key={item.seq}>
-            <div class="result-head">
-              {timeOf(item.result)} {String(item.result.className)}.{String(item.result.methodName)} {String(item.result.accessPoint)}{" "}
-              cost={formatMs(Number(item.result.cost))}
-            </div>
-            <Tree node={watchTree(item.result.value)} open={3} />
-          </div>
+          <WatchItem key={item.seq} item={item} />
         ))}
     </div>
   );
+}
+
+/** One watch result; drawn once (a result never changes), so a fast stream redraws only the new ones. */
+class WatchItem extends Component<{ item: Item }> {
+  shouldComponentUpdate(next: { item: Item }): boolean {
+    return next.item !== this.props.item;
+  }
+
+  render({ item }: { item: Item }) {
+    return (
+      <div class="watch-result">
+        <div class="result-head">
+          {timeOf(item.result)} {String(item.result.className)}.{String(item.result.methodName)} {String(item.result.accessPoint)}{" "}
+          cost={formatMs(Number(item.result.cost))}
+        </div>
+        <Tree node={watchTree(item.result.value)} open={3} />
+      </div>
+    );
+  }
 }
 
 /** Records when the newest watch results reached the screen, for the latency benchmark. */
@@ -184,8 +206,8 @@ function useDrawnMetrics(items: Item[]): void {
     const fresh = items.filter((item) => item.seq > last);
     if (!fresh.length) return;
     const drawn = Date.now();
-    const ring = (window.__pyarthasDrawn ??= new Ring<[number, number]>(5000));
-    ring.push(...fresh.map((item): [number, number] => [Number(item.result.ts), drawn]));
+    const ring = (window.__pyarthasDrawn ??= new Ring<[number, number, number]>(5000));
+    ring.push(...fresh.map((item): [number, number, number] => [Number(item.result.ts), item.received, drawn]));
     setLast(fresh[fresh.length - 1].seq);
   }, [items.length ? items[items.length - 1].seq : 0]);
 }
