@@ -10,6 +10,7 @@ import math
 import os
 import re
 import shutil
+import socket
 import time
 
 import pytest
@@ -228,8 +229,12 @@ def test_stack_monitor_and_tt(demo, tabs):
     page.wait_for_function("() => document.querySelectorAll('.results tbody tr').length >= 3")
     page.click(".results tbody tr >> nth=0 >> button:text-is('show')")
     page.wait_for_selector(".results .tree:has-text('demo.MathGame')")
+    shown = page.inner_text(".results .tree")
+    assert "index: %s" % page.inner_text(".results tbody tr >> nth=0 >> td >> nth=0") in shown
     page.click(".results tbody tr >> nth=0 >> button:text-is('replay')")
-    page.wait_for_selector(".results .tree:has-text('demo.MathGame')")
+    # a replay is a new call: same function, new timestamp and cost
+    page.wait_for_function("shown => document.querySelector('.results .tree').innerText !== shown", arg=shown)
+    assert "demo.MathGame" in page.inner_text(".results .tree")
     console.screenshot("tt")
 
 
@@ -381,3 +386,32 @@ def test_static_files_are_served_with_their_types(demo):
     assert status == 404
     status, _, _ = post_raw(demo.url, b"", method="GET", path="/assets/%2e%2e/%2e%2e/server.py")
     assert status == 404
+
+
+def test_a_page_says_so_and_recovers_when_the_agent_restarts(tabs, tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    argv = [PYTHON, "-m", "pyarthas", "demo", "--port", str(port)]
+    first = Target(argv, target_env({"PYARTHAS_DEMO_INTERVAL": "0.02"}), cwd=str(tmp_path))
+    console = tabs()
+    try:
+        page = console.open(first.url + "/#watch/watch")
+        old_session = page.inner_text("#session-id")
+    finally:
+        first.kill()
+    page.wait_for_selector("header .session[data-status=reconnecting]")
+    second = Target(argv, target_env({"PYARTHAS_DEMO_INTERVAL": "0.02"}), cwd=str(tmp_path))
+    try:
+        page.wait_for_selector(".banner:has-text('no longer exists')")
+        assert old_session in page.inner_text(".banner")
+        page.wait_for_selector("header .session[data-status=connected]")
+        new_session = page.inner_text("#session-id")
+        assert new_session != old_session and "session=" + new_session in page.url
+        start_stream(page, "watch", count=1)
+        page.wait_for_selector(".watch-result")
+        console.screenshot("restarted")
+    finally:
+        second.kill()
+    # the browser logs the refused connections of the outage itself; nothing else may appear
+    console.errors[:] = [e for e in console.errors if not re.search(r"net::ERR_(CONNECTION_REFUSED|EMPTY_RESPONSE)", e)]
