@@ -8,27 +8,29 @@ type MethodInfo = { declaringClass: string; methodName: string; descriptor: stri
 
 export function ClassesPage() {
   const [pattern, setPattern] = useState("demo.*");
-  const [list, execList] = useExec();
+  const [list, execList] = useExec(); // sc: classes and modules
+  const [members, execMembers] = useExec(); // sm: their functions
   const [source, execSource] = useExec();
 
   const classes = ofType(list.results, "sc").flatMap((r) => (r.classNames as string[]) ?? []);
-  const methods = ofType(list.results, "sm").map((r) => r.methodInfo as MethodInfo);
+  const methods = ofType(members.results, "sm").map((r) => r.methodInfo as MethodInfo);
   const jad = ofType(source.results, "jad")[0];
   return (
     <section class="page">
       <form class="toolbar" onSubmit={(e) => (e.preventDefault(), execList("sc " + quote(pattern)))}>
         <input class="wide" value={pattern} placeholder="class or module pattern, e.g. demo.*" onInput={(e) => setPattern((e.target as HTMLInputElement).value)} />
         <button type="submit">Search classes (sc)</button>
-        <button type="button" onClick={() => execList("sm " + quote(pattern))}>
+        <button type="button" onClick={() => execMembers("sm " + quote(pattern))}>
           Search methods (sm)
         </button>
       </form>
-      <ErrorLine text={list.error} />
+      <ErrorLine text={list.error || members.error} />
       <div class="columns">
         <div class="listing">
+          <div class="classes">
           {classes.map((name) => (
             <div key={name} class="class-row">
-              <a href="#" onClick={(e) => (e.preventDefault(), execList("sm " + quote(name)))}>
+              <a href="#" onClick={(e) => (e.preventDefault(), execMembers("sm " + quote(name)))}>
                 {name}
               </a>{" "}
               <a href="#" class="small" onClick={(e) => (e.preventDefault(), execSource("jad " + quote(name)))}>
@@ -36,6 +38,8 @@ export function ClassesPage() {
               </a>
             </div>
           ))}
+          </div>
+          <div class="methods">
           {methods.map((m) => (
             <div key={m.declaringClass + m.methodName} class="method-row">
               <a href="#" onClick={(e) => (e.preventDefault(), execSource("jad " + quote(m.declaringClass) + " " + quote(m.methodName)))}>
@@ -45,6 +49,7 @@ export function ClassesPage() {
               <span class="small">{m.modifier}</span>
             </div>
           ))}
+          </div>
         </div>
         <div>
           <ErrorLine text={source.error} />
