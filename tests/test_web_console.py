@@ -348,7 +348,9 @@ def test_terminal_runs_version(demo, tabs):
     page.wait_for_selector(".terminal-page b[data-state=connected]")
     page.click(".terminal")
     page.keyboard.type("version\r")
-    page.wait_for_function("() => /\\b0\\.1\\.0\\b/.test(document.querySelector('.xterm-rows').innerText)")
+    # the welcome banner also names the version: wait for the answer on the line under the typed command
+    page.wait_for_function(r"""() => /\$ version[\s\u00a0]*\n[\s\u00a0]*0\.1\.0\b/.test(
+        document.querySelector('.xterm-rows').innerText)""")
     console.screenshot("terminal")
 
 

@@ -28,6 +28,7 @@ MAX_HEADER_LINE = 65536
 MAX_HEADERS = 100
 SOCKET_TIMEOUT = 60.0
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 HTML = "text/html; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
 CONTENT_TYPES = {".html": HTML, ".htm": HTML, ".js": "application/javascript", ".css": "text/css",

@@ -13,9 +13,6 @@ HTML = "text/html; charset=utf-8"
 CONTENT_TYPES = {".html": HTML, ".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
                  ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".json": "application/json",
                  ".png": "image/png", ".ico": "image/x-icon", ".woff2": "font/woff2", ".map": "application/json"}
-# Built asset names carry a content hash, so a browser may keep them; index.html must always be fresh.
-IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
-NO_CACHE = {"Cache-Control": "no-cache"}
 
 NOT_BUILT = b"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>pyarthas: web console not built</title></head>
@@ -36,18 +33,21 @@ def serves(path: str) -> bool:
     return path in ("/", "/index.html") or path.startswith("/assets/")
 
 
-def answer(path: str) -> Tuple[int, bytes, str, Optional[dict]]:
-    """(status, body, content type, extra headers) for a GET of ``path``; ``serves(path)`` is true."""
+def answer(path: str) -> Tuple[int, bytes, str]:
+    """(status, body, content type) for a GET of ``path``; ``serves(path)`` is true."""
     if path in ("/", "/index.html"):
         data = _read(os.path.join(APP_DIR, "index.html"))
-        return (200, data, HTML, NO_CACHE) if data is not None else (200, NOT_BUILT, HTML, NO_CACHE)
+        return 200, (data if data is not None else NOT_BUILT), HTML
+    relative = urllib.parse.unquote(path).lstrip("/")
+    if "\x00" in relative:  # no file has one; os.path would raise
+        return 404, b"Not found", HTML
     root = os.path.realpath(APP_DIR)
-    target = os.path.realpath(os.path.join(root, urllib.parse.unquote(path).lstrip("/")))
+    target = os.path.realpath(os.path.join(root, relative))
     data = _read(target) if target.startswith(root + os.sep) else None
     if data is None:
-        return 404, b"Not found", HTML, None
+        return 404, b"Not found", HTML
     content_type = CONTENT_TYPES.get(os.path.splitext(target)[1].lower(), "application/octet-stream")
-    return 200, data, content_type, IMMUTABLE
+    return 200, data, content_type
 
 
 def _read(path: str) -> Optional[bytes]:
