@@ -352,6 +352,12 @@ def test_terminal_runs_version(demo, tabs):
     page.wait_for_function(r"""() => /\$ version[\s\u00a0]*\n[\s\u00a0]*0\.1\.0\b/.test(
         document.querySelector('.xterm-rows').innerText)""")
     console.screenshot("terminal")
+    rows = page.locator(".xterm-rows > div").count()
+    page.set_viewport_size({"width": 900, "height": 500})  # the terminal follows the window
+    page.wait_for_function("n => document.querySelectorAll('.xterm-rows > div').length < n", arg=rows)
+    page.keyboard.type("version\r")
+    page.wait_for_function(r"""() => (document.querySelector('.xterm-rows').innerText.match(/\n[\s\u00a0]*0\.1\.0\b/g)
+        || []).length >= 2""")
 
 
 def test_password_rules_are_unchanged(tabs, tmp_path):
