@@ -8,4 +8,9 @@ bash scripts/setup.sh
 bash scripts/system-deps.sh
 # CPython 3.14 joins the matrix; when it cannot be had the suite says why (tests/conftest.py) and runs the rest
 bash scripts/python314.sh >/dev/null || true
+if command -v npm >/dev/null 2>&1; then
+    (cd web && npm test --silent)  # Vitest: the web console's data transforms
+else
+    echo "test: npm not found: skipping the web console's unit tests (Vitest)" >&2
+fi
 exec .venv/bin/python -m pytest -p xdist -n "${PYARTHAS_TEST_WORKERS:-2}" "$@"

@@ -42,10 +42,10 @@ from typing import Callable, Deque, Dict, List, Optional, Tuple
 
 from ..api.actions import handle_request
 from ..model import encode_json
+from . import static_files
 from ..util import threads
 from .access import Peer, Refusal
 
-STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 HTML = "text/html; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
 JSON = "application/json; charset=utf-8"
@@ -558,8 +558,8 @@ class _Exchange:
             handle_mcp(self)
         elif method not in ("GET", "HEAD"):
             self.send(404, b"Not found", HTML)
-        elif path in ("/", "/index.html"):
-            self._send_file(os.path.join(STATIC_DIR, "index.html"))
+        elif static_files.serves(path):
+            self.send(*static_files.answer(path))
         elif path == "/arthas-output" or path.startswith("/arthas-output/"):
             self._output(urllib.parse.unquote(path[len("/arthas-output"):], errors="strict"))
         else:
