@@ -6,10 +6,11 @@ Importing this package does nothing else, and pulls in only the standard library
 from .agent import VERSION as __version__
 
 
-def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: str = None):
-    """Start the agent in this process; returns it (``agent.url`` tells where it serves)."""
+def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: str = None, telnet_port: int = 3658):
+    """Start the agent in this process; returns it (``agent.url`` tells where it serves). The shell is on
+    telnet ``telnet_port`` (0 picks a free port, -1 turns telnet off) and at ``ws://.../ws``."""
     from .agent import start as _start
-    return _start(ip=ip, port=port, output_dir=output_dir)
+    return _start(ip=ip, port=port, output_dir=output_dir, telnet_port=telnet_port)
 
 
 def stop() -> None:

@@ -5,7 +5,7 @@ Commands reach the services through ``process.agent``:
 - ``engine``: the enhancement engine (created on first use).
 - ``output_dir``: the folder served read-only at ``/arthas-output/`` (created on first use).
 - ``history``: the global command history (at most 500 lines).
-- ``pid``, ``version``, ``start_time``, ``url``.
+- ``pid``, ``version``, ``start_time``, ``url``; ``telnet_port`` (None when telnet is off or its port was taken).
 - ``on_stop(callback)``: cleanup to run when the agent stops (profiler, tracemalloc...).
 - ``request_stop(job)``: stop the agent once ``job`` has delivered its last result.
 """
@@ -24,10 +24,13 @@ from .util.net import is_loopback
 
 class Agent:
     def __init__(self, ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = None,
-                 password: Optional[str] = None, username: Optional[str] = None):
+                 password: Optional[str] = None, username: Optional[str] = None, telnet_port: int = 3658):
         self.ip = ip
         self.requested_port = port
         self.port = port
+        self.requested_telnet_port = telnet_port
+        self.telnet_port: Optional[int] = None
+        self.telnet_error: Optional[str] = None
         self.pid = os.getpid()
         self.version = VERSION
         self.start_time = time.time()
@@ -98,7 +101,22 @@ class Agent:
         self.port = self.server.port
         self.sessions.start()
         self.server.start()
+        self._start_telnet()
         return self
+
+    def _start_telnet(self) -> None:
+        """The shell on telnet; a taken port costs the telnet door only (the HTTP API and /ws still work)."""
+        if self.requested_telnet_port is None or self.requested_telnet_port < 0:
+            return
+        from .shell.telnet import TelnetServer
+        try:
+            telnet = TelnetServer(self, self.requested_telnet_port)
+        except OSError as exc:
+            self.telnet_error = "telnet port %s: %s" % (self.requested_telnet_port, exc.strerror or exc)
+            return
+        self.telnet_port = telnet.port
+        telnet.start()
+        self.on_stop(telnet.stop)
 
     def request_stop(self, job=None) -> None:
         """Stop from inside a job (the ``stop`` command): once that job has delivered its last result."""

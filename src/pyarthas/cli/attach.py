@@ -17,6 +17,8 @@ def configure(name, parser) -> None:
     parser.add_argument("--ip", default=DEFAULT_IP, help="address the agent binds (default %s)" % DEFAULT_IP)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,
                         help="HTTP port of the agent (default %d, 0 picks a free one)" % DEFAULT_PORT)
+    parser.add_argument("--telnet-port", type=int, default=3658,
+                        help="telnet port of the agent's shell (default 3658, 0 picks a free one, -1 disables)")
     parser.add_argument("--username", help="HTTP Basic user (default arthas)")
     parser.add_argument("--password", help="HTTP Basic password (default $PYARTHAS_PASSWORD; bound beyond "
                                            "loopback without one, the agent makes one up and it is shown)")
@@ -30,7 +32,7 @@ def run(args) -> int:
         return print_processes()
     password = args.password or os.environ.get("PYARTHAS_PASSWORD") or None
     attached = attach_and_report(args.pid, args.ip, args.port, args.timeout, args.verbose,
-                                 username=args.username, password=password)
+                                 username=args.username, password=password, telnet_port=args.telnet_port)
     if attached is None:
         return 1
     print(attached.url)
@@ -38,11 +40,12 @@ def run(args) -> int:
 
 
 def attach_and_report(pid: int, ip: str, port: int, timeout: float = REPLY_TIMEOUT, verbose: bool = False,
-                      username=None, password=None):
+                      username=None, password=None, telnet_port: int = 3658):
     """Attach, tell the user what happened on stderr; the Attached, or None after an error."""
     started = time.monotonic()
     try:
-        attached = attach(pid, ip=ip, port=port, timeout=timeout, username=username, password=password)
+        attached = attach(pid, ip=ip, port=port, timeout=timeout, username=username, password=password,
+                          telnet_port=telnet_port)
     except AttachError as error:
         sys.stderr.write("pyarthas attach: %s\n" % error)
         return None

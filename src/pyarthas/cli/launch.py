@@ -8,6 +8,8 @@ import sys
 def configure(name, parser) -> None:
     parser.add_argument("--ip", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8563, help="HTTP port (default 8563, 0 picks a free one)")
+    parser.add_argument("--telnet-port", type=int, default=3658,
+                        help="telnet port of the shell (default 3658, 0 picks a free one, -1 disables)")
     if name == "run":
         parser.add_argument("-m", dest="module", metavar="MODULE", help="run a library module as a script")
         parser.add_argument("program", nargs=argparse.REMAINDER, metavar="script.py [args...]",
@@ -20,14 +22,14 @@ def run(args) -> int:
         return run_demo(args)
     program = list(args.program)
     if args.module:
-        start(ip=args.ip, port=args.port)
+        start(ip=args.ip, port=args.port, telnet_port=args.telnet_port)
         sys.argv = [args.module] + program
         runpy.run_module(args.module, run_name="__main__", alter_sys=True)
         return 0
     if not program:
         sys.stderr.write("pyarthas run: give a script.py or -m module\n")
         return 2
-    start(ip=args.ip, port=args.port)
+    start(ip=args.ip, port=args.port, telnet_port=args.telnet_port)
     sys.argv = program
     sys.path.insert(0, os.path.dirname(os.path.abspath(program[0])))
     runpy.run_path(program[0], run_name="__main__")
@@ -42,7 +44,7 @@ def run_demo(args) -> int:
     demo_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo_app")
     sys.path.insert(0, demo_dir)
     import demo  # noqa: E402  (the demo's module, found on the path just added)
-    agent = start(ip=args.ip, port=args.port)
+    agent = start(ip=args.ip, port=args.port, telnet_port=args.telnet_port)
     agent.main_class = "demo.MathGame"
     demo.main()
     return 0

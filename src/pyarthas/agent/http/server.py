@@ -1,4 +1,5 @@
-"""The HTTP server: ``POST /api``, the web console at ``/``, the output folder at ``/arthas-output/``.
+"""The HTTP server: ``POST /api``, the web console at ``/``, the agent's shell at ``/ws`` (WebSocket, handed
+to ``shell.websocket``), the output folder at ``/arthas-output/``.
 
 Safe by default: requests carrying a foreign ``Origin`` are refused with 403, and so are requests whose
 ``Host`` is not a loopback name while the agent is bound to loopback (DNS rebinding); bodies over 10 MiB
@@ -211,6 +212,9 @@ class _Exchange:
             body = self._read_body()
             if body is not None:
                 self.send_json(handle_request(self.agent, body))
+        elif path == "/ws":  # the agent's shell: the socket now belongs to the WebSocket terminal
+            from ..shell.websocket import serve
+            serve(self.agent, self.connection, self.reader, method, self.request.headers, self.client_ip, self.send)
         elif method not in ("GET", "HEAD"):
             self.send(404, b"Not found", HTML)
         elif path in ("/", "/index.html"):

@@ -1,6 +1,7 @@
-"""``dashboard``: the threads table, then memory, gc and runtime, fitted to the terminal width.
+"""``dashboard``: the threads table, then memory, gc and runtime, fitted to the terminal width. On a
+terminal each refresh redraws the screen in place (cursor home, clear), as Arthas's dashboard does.
 
-Also ``memory`` (the same memory table alone). Columns are drawn from the fields present, so the agent
+The memory and gc tables are shared with ``memory``'s view. Columns are drawn from the fields present, so the agent
 may send Python-specific memory groups (e.g. ``rss``, ``gc generations``) with the same entry shape
 ``{name, used, total, max}``.
 """
@@ -12,6 +13,9 @@ THREAD_COLUMNS = [("id", "ID"), ("name", "NAME"), ("group", "GROUP"), ("priority
                   ("state", "STATE"), ("cpu", "%CPU"), ("deltaTime", "DELTA_TIME"), ("time", "TIME"),
                   ("interrupted", "INTERRUPTED"), ("daemon", "DAEMON")]
 WIDE_ONLY = ("interrupted", "priority", "group")
+
+
+CLEAR_SCREEN = "\x1b[H\x1b[2J"
 
 
 @view("dashboard")
@@ -30,12 +34,7 @@ def render_dashboard(result, ctx):
     if runtime:
         parts.append(ctx.style.bold("Runtime") + "\n" + key_value_table(
             [(k, _runtime_value(k, v)) for k, v in runtime.items()], width=ctx.width))
-    return "\n\n".join(parts)
-
-
-@view("memory")
-def render_memory(result, ctx):
-    return memory_table(result.get("memoryInfo") or {}, ctx)
+    return (CLEAR_SCREEN if ctx.terminal else "") + "\n\n".join(parts)
 
 
 def threads_table(threads, ctx) -> str:

@@ -99,11 +99,12 @@ def _read_code_cache(cache_file: str) -> dict:
 
 
 def bootstrap_code(ip: str, port: int, reply: str, bundle: str, cache: Optional[str] = None,
-                   credentials: Tuple[Optional[str], Optional[str]] = (None, None)) -> str:
+                   credentials: Tuple[Optional[str], Optional[str]] = (None, None), telnet_port: int = 3658) -> str:
     """Code that runs bootstrap.py, binds no name in the target's ``__main__`` and never fails (a failing
     pending call would raise SystemError into the target's main thread)."""
     args = {"agent_dir": AGENT_DIR, "package": private_package_name(), "ip": ip, "port": port, "reply": reply,
-            "bundle": bundle, "cache": cache, "username": credentials[0], "password": credentials[1]}
+            "bundle": bundle, "cache": cache, "username": credentials[0], "password": credentials[1],
+            "telnet_port": telnet_port}
     run = ("(lambda b: b.exec(b.compile(b.open(%r, 'rb').read(), %r, 'exec'), "
            "{'__name__': '_pyarthas_bootstrap', 'ARGS': %r}))(__import__('builtins'))" % (BOOTSTRAP, BOOTSTRAP, args))
     # bootstrap.py unreadable (say, the target lives in a container): tell the CLI why
@@ -114,7 +115,7 @@ def bootstrap_code(ip: str, port: int, reply: str, bundle: str, cache: Optional[
 
 
 def attach(pid: int, ip: str = "127.0.0.1", port: int = 8563, timeout: float = REPLY_TIMEOUT,
-           username: Optional[str] = None, password: Optional[str] = None) -> Attached:
+           username: Optional[str] = None, password: Optional[str] = None, telnet_port: int = 3658) -> Attached:
     """Start the agent in process ``pid`` (or find the one already there). Raises AttachError.
     The password travels in the bootstrap code: only to a FIFO and a file private to the target's user."""
     target = inspect(pid)
@@ -124,7 +125,7 @@ def attach(pid: int, ip: str = "127.0.0.1", port: int = 8563, timeout: float = R
         bundle = os.path.join(channel.directory, "agent.bundle")
         cache_file = write_agent_bundle(bundle, target)
         channel.give_to_target(bundle)
-        code = bootstrap_code(ip, port, channel.path, bundle, cache_file, (username, password))
+        code = bootstrap_code(ip, port, channel.path, bundle, cache_file, (username, password), telnet_port)
         reply, how = None, None
         if is_armed(pid):
             _request_armed(target, code)

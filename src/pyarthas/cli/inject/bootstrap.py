@@ -77,7 +77,8 @@ def _bootstrap(args):
             sys.setswitchinterval(min(interval, LOADING_SWITCH_INTERVAL))
             try:
                 agent = load_agent_package().start(ip=args["ip"], port=args["port"], quiet=True,
-                                                   password=args.get("password"), username=args.get("username"))
+                                                   password=args.get("password"), username=args.get("username"),
+                                                   telnet_port=args.get("telnet_port", 3658))
             finally:
                 sys.setswitchinterval(interval)
                 sys.meta_path.remove(finder)  # later imports go through the package's __path__ as usual
