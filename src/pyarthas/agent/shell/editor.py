@@ -45,12 +45,12 @@ class KeyDecoder:
         while i < len(text):
             ch = text[i]
             if ch == "\x1b":
-                key, used = _escape(text, i)
+                named, used = _escape(text, i)
                 if used == 0:  # cut between reads: wait for the rest
                     self._pending = text[i:]
                     break
-                if key:
-                    keys.append(key)
+                if named:
+                    keys.append(named)
                 i += used
                 self._last_cr = False
                 continue
@@ -233,6 +233,8 @@ class LineEditor:
 
 
 def _cursor_motion(old: Tuple[int, int], new: Tuple[int, int]) -> str:
+    if old == new:
+        return ""
     out = []
     if new[0] < old[0]:
         out.append("\x1b[%dA" % (old[0] - new[0]))

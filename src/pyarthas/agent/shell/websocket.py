@@ -12,6 +12,7 @@ and a frame that starts but does not finish within ``FRAME_TIMEOUT`` seconds (a 
 import base64
 import hashlib
 import json
+import os
 import socket
 import struct
 from typing import Callable, Dict, Optional, Tuple
@@ -21,7 +22,7 @@ from .terminal import Terminal, keep_alive
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MAX_FRAME = 64 * 1024
-FRAME_TIMEOUT = 30.0
+FRAME_TIMEOUT = float(os.environ.get("PYARTHAS_FRAME_TIMEOUT") or 30.0)  # tests shorten it
 TEXT, BINARY, CONTINUATION, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
 PROTOCOL_ERROR, UNSUPPORTED, INVALID_DATA, TOO_BIG, NORMAL = 1002, 1003, 1007, 1009, 1000
 
@@ -99,6 +100,7 @@ def _read_loop(connection: socket.socket, reader, terminal: WebSocketTerminal, s
     while not terminal.closed:
         try:
             opcode, payload = read_message(connection, reader)
+            action = parse_action(payload) if opcode == TEXT else None
         except Refused as refused:
             terminal.close_with(refused.code, refused.reason)
             return
@@ -109,12 +111,10 @@ def _read_loop(connection: socket.socket, reader, terminal: WebSocketTerminal, s
             return
         if opcode == PING:
             terminal.write_raw(frame(PONG, payload))
-        elif opcode == TEXT:
-            action = parse_action(payload)
-            if action[0] == "read":
-                shell.feed(action[1].encode("utf-8"))
-            elif action[0] == "resize":
-                terminal.resize(*action[1])
+        elif action is not None and action[0] == "read":
+            shell.feed(action[1].encode("utf-8"))
+        elif action is not None:
+            terminal.resize(*action[1])
 
 
 def parse_action(payload: bytes) -> Tuple[str, object]:
