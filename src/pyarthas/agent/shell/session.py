@@ -57,6 +57,7 @@ class ShellSession:
         self._typeahead_size = 0
         self._input_ended = False
         self._closed = False
+        self._done = threading.Event()
         terminal.on_resize = self._resized
 
     # ---- life cycle ----
@@ -85,6 +86,7 @@ class ShellSession:
         if self.session_id is not None:
             self._call("close_session", sessionId=self.session_id)
         self.term.close()
+        self._done.set()
 
     # ---- input (the transport's reader thread) ----
 
@@ -115,11 +117,13 @@ class ShellSession:
                 self._interrupt_job()
 
     def input_ended(self) -> None:
-        """The client will send nothing more (nc after its input): finish what was typed, then leave."""
+        """The client will send nothing more (``nc -N`` after its input): run what it typed, then leave.
+        Returns when the shell has closed."""
         with self._lock:
             self._input_ended = True
             if self._at_prompt and not self._typeahead:
                 self._leave()
+        self._done.wait()
 
     def _while_busy(self, keys: List[str]) -> None:
         """A job runs in the foreground: ``q`` typed alone or Ctrl-C interrupts it, Ctrl-D leaves, other
@@ -198,7 +202,8 @@ class ShellSession:
         if builtin is not None:
             self.agent.history.append(stripped)
             builtin(self, command.words[1:])
-            self._prompt()
+            if self._foreground is None:  # ``fg`` hands the terminal to a job instead
+                self._prompt()
             return
         try:
             pipeline = Pipeline(command.pipes, command.redirect, self.agent.output_dir)
@@ -360,12 +365,11 @@ class ShellSession:
         except actions.ApiError as error:
             self.term.write(self.ctx.style.red(error.message) + "\n")
             return
-        shell_job = self._background.pop(job.job_id, None) or _Job(job.job_id, job.line, Pipeline())
+        shell_job = self._background.pop(job.job_id, None)
+        if shell_job is None and job.ended:
+            return  # it ended meanwhile, and its end was drawn already
         self.term.write(job.line + "\n")
-        self._foreground = shell_job
-        if job.ended:
-            return
-        self._at_prompt = False
+        self._foreground = shell_job or _Job(job.job_id, job.line, Pipeline())
 
     def _bg(self, words: List[str]) -> None:
         job = self._find_job(words, "bg")

@@ -173,10 +173,10 @@ def _read_loop(connection: socket.socket, parser: TelnetParser, shell) -> None:
 
 def _login(agent, terminal: TelnetTerminal, parser: TelnetParser) -> bool:
     """Ask for the password at the prompt (typed without echo); three tries."""
-    decoder = KeyDecoder()
+    keys = _Keys(terminal, parser)
     for _ in range(PASSWORD_TRIES):
         terminal.write("password: ")
-        typed = _read_secret(terminal, parser, decoder)
+        typed = keys.secret()
         if typed is None:
             return False
         terminal.write("\n")
@@ -187,19 +187,30 @@ def _login(agent, terminal: TelnetTerminal, parser: TelnetParser) -> bool:
     return False
 
 
-def _read_secret(terminal: TelnetTerminal, parser: TelnetParser, decoder: KeyDecoder) -> Optional[str]:
-    typed = []
-    while True:
-        try:
-            data = terminal.sock.recv(1024)
-        except OSError:
-            return None
-        if not data or parser.interrupts:
-            return None
-        for typed_key in decoder.feed(parser.feed(data)):
-            if typed_key == ENTER:
-                return "".join(typed)
-            if typed_key in (CTRL_C, CTRL_D):
+class _Keys:
+    """Keys read before the shell starts (what follows a line stays for the next one)."""
+
+    def __init__(self, terminal: TelnetTerminal, parser: TelnetParser):
+        self.terminal = terminal
+        self.parser = parser
+        self.decoder = KeyDecoder()
+        self.pending: list = []
+
+    def secret(self) -> Optional[str]:
+        typed = []
+        while True:
+            while self.pending:
+                typed_key = self.pending.pop(0)
+                if typed_key == ENTER:
+                    return "".join(typed)
+                if typed_key in (CTRL_C, CTRL_D):
+                    return None
+                if not is_named(typed_key):
+                    typed.append(typed_key)
+            try:
+                data = self.terminal.sock.recv(1024)
+            except OSError:
                 return None
-            if not is_named(typed_key):
-                typed.append(typed_key)
+            if not data or self.parser.interrupts:
+                return None
+            self.pending.extend(self.decoder.feed(self.parser.feed(data)))

@@ -8,11 +8,12 @@ may send Python-specific memory groups (e.g. ``rss``, ``gc generations``) with t
 from . import view
 from .text import cell, format_bytes, format_ts, key_value_table, table
 
-# (field, header) of a thread row, most important first; narrow terminals drop from the end of WIDE_ONLY.
+# (field, header) of a thread row, most important first; narrow terminals drop columns in WIDE_ONLY's order.
 THREAD_COLUMNS = [("id", "ID"), ("name", "NAME"), ("group", "GROUP"), ("priority", "PRIORITY"),
                   ("state", "STATE"), ("cpu", "%CPU"), ("deltaTime", "DELTA_TIME"), ("time", "TIME"),
                   ("interrupted", "INTERRUPTED"), ("daemon", "DAEMON")]
-WIDE_ONLY = ("interrupted", "priority", "group")
+WIDE_ONLY = ("interrupted", "priority", "group", "daemon", "deltaTime", "time")
+NAME_FIT = 10
 
 
 CLEAR_SCREEN = "\x1b[H\x1b[2J"
@@ -49,7 +50,9 @@ def threads_table(threads, ctx) -> str:
 
 
 def _row_width(threads, columns) -> int:
+    """The table's width with the NAME column at most NAME_FIT wide (the table cuts it to fit)."""
     widths = [max([len(h)] + [len(_thread_cell(f, t.get(f))) for t in threads]) for f, h in columns]
+    widths = [min(w, NAME_FIT) if f == "name" else w for w, (f, _) in zip(widths, columns)]
     return sum(widths) + 2 * (len(widths) - 1)
 
 
