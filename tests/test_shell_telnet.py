@@ -2,6 +2,7 @@
 raw TCP clients for the password prompt, refusals and a client that stops reading; every interpreter."""
 import re
 import shutil
+import socket
 import subprocess
 import time
 
@@ -182,16 +183,20 @@ def test_terminal_limit_on_telnet(target_python, tmp_path):
 
 
 def test_a_client_that_stops_reading(target_python, tmp_path):
-    """A hot watch printing to a client that reads nothing: the agent's memory stays flat, and the client
-    is disconnected (its job ended, the function restored) once it has read nothing for a while."""
+    """A hot watch printing to a client that reads nothing: the agent's memory stays flat, the job is
+    interrupted (its consumer is unhealthy, as in Arthas) and the function restored; the shell answers
+    again once the client reads again."""
     target = start_shell_demo(target_python, tmp_path, env={"PYARTHAS_DEMO_INTERVAL": "0"})
     try:
         code_before = target.ognl(CODE_ID)
         rss = "int(open('/proc/self/statm').read().split()[1]) * 4096"
-        client = RawTerminal(target.telnet_port, read=False)
-        client.sock.setsockopt(__import__("socket").SOL_SOCKET, __import__("socket").SO_RCVBUF, 4096)
-        client.send(SEED_WATCH + " -x 3\r\n")
-        wait_until(lambda: target.ognl(CODE_ID) != code_before, message="the watch started")
+        sock = socket.create_connection(("127.0.0.1", target.telnet_port), timeout=30)
+        sock.sendall((SEED_WATCH + " -x 3 -n 100000000\r\n").encode())
+        received = b""
+        while b"Affect(class count: 1" not in received:  # read until the watch is in place, then never again
+            chunk = sock.recv(4096)
+            assert chunk, received
+            received += chunk
         samples = []
         deadline = time.monotonic() + 8
         while time.monotonic() < deadline:
@@ -199,6 +204,13 @@ def test_a_client_that_stops_reading(target_python, tmp_path):
             time.sleep(0.5)
         assert max(samples[2:]) - samples[2] < 20 * 1024 * 1024, samples
         wait_until(lambda: target.ognl(CODE_ID) == code_before, timeout=60, message="restored after the cut")
-        client.close()
+        sock.sendall(b"echo back-again\r\n")
+        received = b""
+        while b"\r\nback-again\r\n" not in received[-200:]:
+            chunk = sock.recv(65536)
+            assert chunk, "the agent hung up"
+            received += chunk
+        assert b"all consumers are unhealthy, current job was interrupted." in received
+        sock.close()
     finally:
         target.kill()

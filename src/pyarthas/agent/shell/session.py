@@ -206,7 +206,7 @@ class ShellSession:
                 self._prompt()
             return
         try:
-            pipeline = Pipeline(command.pipes, command.redirect, self.agent.output_dir)
+            pipeline = Pipeline(command.pipes, command.redirect, self.agent.output_root)
         except PipeError as error:
             self._error(str(error))
             return

@@ -10,6 +10,7 @@ import threading
 from typing import Optional
 
 from ..util import threads
+from ..util.net import listening_socket
 from . import access, terminals_of
 from .editor import CTRL_C, CTRL_D, ENTER, KeyDecoder, is_named
 from .terminal import Terminal, keep_alive
@@ -98,15 +99,7 @@ class TelnetParser:
 class TelnetServer:
     def __init__(self, agent, port: int):
         self.agent = agent
-        family = socket.AF_INET6 if ":" in agent.ip else socket.AF_INET
-        self.listener = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.listener.bind((agent.ip, port))
-            self.listener.listen(16)
-        except OSError:
-            self.listener.close()
-            raise
+        self.listener = listening_socket(agent.ip, port, 16)
         self.port = self.listener.getsockname()[1]
         self._stopping = False
         self._thread: Optional[threading.Thread] = None
@@ -115,16 +108,16 @@ class TelnetServer:
         self._thread = threads.spawn("telnet", self._serve)
 
     def _serve(self) -> None:
+        """Blocks in accept(); stop() shuts the socket down, which wakes it. The terminal limit is counted
+        per shell (``Terminals``), so that a refused client is told why."""
         while not self._stopping:
             try:
                 connection, address = self.listener.accept()
             except OSError:
-                if self._stopping:
-                    return
                 continue
             try:
-                threads.spawn("telnet-conn", lambda c=connection, a=address: self._handle(c, a[0]))
-            except RuntimeError:
+                threads.spawn("telnet-conn", lambda c=connection, ip=address[0]: self._handle(c, ip))
+            except RuntimeError:  # no thread could be started
                 connection.close()
 
     def _handle(self, connection: socket.socket, client_ip: str) -> None:
