@@ -10,6 +10,7 @@ from typing import List, Optional
 from harness import Target, target_env
 
 SEED_WATCH = 'watch demo.MathGame primeFactors "{params, returnObj, throwExp}"'
+ENDLESS = " -n 100000000"  # past watch's default limit of 100 results: only an interrupt or a kill ends it
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 IAC_SEQUENCE = re.compile(rb"\xff[\xfb-\xfe].|\xff\xfa.*?\xff\xf0|\xff[\xf0-\xf9]", re.S)
 TELNET_LINE = re.compile(r"pyarthas shell: telnet \S+ (\d+)")

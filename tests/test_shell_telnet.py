@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from shell_client import SEED_WATCH, RawTerminal, prompt_of, start_shell_demo, wait_until
+from shell_client import ENDLESS, SEED_WATCH, RawTerminal, prompt_of, start_shell_demo, wait_until
 from test_console_tty import Terminal as Tmux
 
 CODE_ID = "id(demo.MathGame.primeFactors.__code__)"
@@ -34,7 +34,7 @@ def test_telnet_in_a_terminal(shell_demo, tmp_path):
         term.wait_prompt(prompt)
 
         # the seed's watch, then Ctrl-C: the prompt comes back and the function is restored
-        term.enter(SEED_WATCH)
+        term.enter(SEED_WATCH + ENDLESS)
         term.wait_for(r"ts=.*result=@list\[")
         assert target.ognl(CODE_ID) != code_before
         term.send("C-c")
@@ -45,7 +45,7 @@ def test_telnet_in_a_terminal(shell_demo, tmp_path):
         term.send("C-l")
         term.wait_prompt(prompt)
         term.send("Up")
-        term.wait_for(re.escape(prompt) + r"ognl .*$|" + re.escape(prompt + SEED_WATCH) + "$")
+        term.wait_for(re.escape(prompt) + r"ognl .*$|" + re.escape(prompt + SEED_WATCH + ENDLESS) + "$")
         term.send("C-u")
         term.type("echo abc")
         term.send("Home")
@@ -85,7 +85,7 @@ def test_telnet_in_a_terminal(shell_demo, tmp_path):
         term.wait_for(re.escape("fg %s" % job_id) + r"\nwatch demo")
         term.send("C-c")
         term.wait_prompt(prompt)
-        term.enter("watch demo.MathGame primeFactors '{params}' > bg2.txt &")
+        term.enter("watch demo.MathGame primeFactors '{params}'" + ENDLESS + " > bg2.txt &")
         term.wait_prompt(prompt)
         assert "Another job is running" not in term.screen()  # the fg job did end with Ctrl-C
         term.send("C-l")
@@ -191,7 +191,7 @@ def test_a_client_that_stops_reading(target_python, tmp_path):
         code_before = target.ognl(CODE_ID)
         rss = "int(open('/proc/self/statm').read().split()[1]) * 4096"
         sock = socket.create_connection(("127.0.0.1", target.telnet_port), timeout=30)
-        sock.sendall((SEED_WATCH + " -x 3 -n 100000000\r\n").encode())
+        sock.sendall((SEED_WATCH + " -x 3" + ENDLESS + "\r\n").encode())
         received = b""
         while b"Affect(class count: 1" not in received:  # read until the watch is in place, then never again
             chunk = sock.recv(4096)

@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from harness import post_raw
-from shell_client import SEED_WATCH, WsTerminal, prompt_of, start_shell_demo, wait_until
+from shell_client import ENDLESS, SEED_WATCH, WsTerminal, prompt_of, start_shell_demo, wait_until
 
 CODE_ID = "id(demo.MathGame.primeFactors.__code__)"
 WATCH_RESULT = (r"method=demo\.MathGame\.primeFactors location=AtExit\r\n"
@@ -62,7 +62,7 @@ def test_web_console_session(shell_demo, tmp_path):
 
         # Ctrl-C interrupts the foreground job; the function is restored
         mark = screen.mark()
-        term.send(SEED_WATCH + "\r")
+        term.send(SEED_WATCH + ENDLESS + "\r")
         screen.expect(r"result=@list", after=mark)
         term.send("\x03")
         screen.expect(r"\n" + re.escape(prompt) + r"$", after=mark)
@@ -70,12 +70,12 @@ def test_web_console_session(shell_demo, tmp_path):
         # history: Up recalls the last line (the same history as the `history` command)
         mark = screen.mark()
         term.send("\x1b[A")
-        screen.expect(re.escape(prompt + SEED_WATCH) + r"$", after=mark)
+        screen.expect(re.escape(prompt + SEED_WATCH + ENDLESS) + r"$", after=mark)
         term.send("\x15")  # Ctrl-U
         wait_until(lambda: target.ognl(CODE_ID) == code_before, message="primeFactors restored")
         mark = screen.mark()
         term.send("history\r")
-        assert SEED_WATCH in _after_command(screen, prompt, "history", mark)
+        assert SEED_WATCH + ENDLESS in _after_command(screen, prompt, "history", mark)
 
         # Tab completes commands, options, module/class and function names
         for typed, shown in (("dashb", "dashboard "), ("--num", "--number-of-execution "),):
@@ -122,7 +122,7 @@ def test_web_console_session(shell_demo, tmp_path):
         term.send("\x03")
         screen.expect(r"\n" + re.escape(prompt) + r"$", after=mark)
         mark = screen.mark()
-        term.send("watch demo.MathGame primeFactors '{params}' > bg2.txt &\r")
+        term.send("watch demo.MathGame primeFactors '{params}'" + ENDLESS + " > bg2.txt &\r")
         screen.expect(re.escape(prompt) + r"$", after=mark + 10)
         mark = screen.mark()
         term.send("jobs\r")
@@ -158,7 +158,7 @@ def test_disconnect_during_a_job_ends_it(shell_demo):
     code_before = target.ognl(CODE_ID)
     term = WsTerminal(target.url)
     term.screen.expect(re.escape(prompt))
-    term.send(SEED_WATCH + "\r")
+    term.send(SEED_WATCH + ENDLESS + "\r")
     term.screen.expect(r"result=@list")
     assert target.ognl(CODE_ID) != code_before
     term.ws.socket.close()  # gone without a close frame
@@ -171,7 +171,7 @@ def test_background_jobs_end_with_the_connection(shell_demo):
     code_before = target.ognl(CODE_ID)
     term = WsTerminal(target.url)
     term.screen.expect(re.escape(prompt))
-    term.send("watch demo.MathGame primeFactors '{params}' > gone.txt &\r")
+    term.send("watch demo.MathGame primeFactors '{params}'" + ENDLESS + " > gone.txt &\r")
     wait_until(lambda: target.ognl(CODE_ID) != code_before, message="primeFactors enhanced")
     term.close()
     wait_until(lambda: target.ognl(CODE_ID) == code_before, message="primeFactors restored")

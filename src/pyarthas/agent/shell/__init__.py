@@ -13,8 +13,6 @@ once; one more is told so and closed.
 import os
 import threading
 
-from ..util import threads
-
 DEFAULT_MAX_TERMINALS = 64
 
 
@@ -81,4 +79,4 @@ def terminals_of(agent) -> Terminals:
 
 _create_lock = threading.Lock()
 
-__all__ = ["Terminals", "terminals_of", "max_terminals", "threads"]
+__all__ = ["Terminals", "terminals_of", "max_terminals"]
