@@ -78,8 +78,7 @@ def test_telnet_in_a_terminal(shell_demo, tmp_path):
         term.wait_prompt(prompt)
         term.enter("watch demo.MathGame primeFactors '{params}' > bg.txt &")
         term.wait_prompt(prompt)
-        term.enter("jobs")
-        job_id = re.search(r"^\[(\d+)\]", term.wait_for(r"Running\s+watch demo\.MathGame"), re.M).group(1)
+        job_id = _listed_job(term)
         term.wait_prompt(prompt)
         term.enter("fg %s" % job_id)
         term.wait_for(re.escape("fg %s" % job_id) + r"\nwatch demo")
@@ -89,8 +88,7 @@ def test_telnet_in_a_terminal(shell_demo, tmp_path):
         term.wait_prompt(prompt)
         assert "Another job is running" not in term.screen()  # the fg job did end with Ctrl-C
         term.send("C-l")
-        term.enter("jobs")
-        job_id = re.search(r"^\[(\d+)\]", term.wait_for(r"Running\s+watch demo\.MathGame"), re.M).group(1)
+        job_id = _listed_job(term)
         term.wait_prompt(prompt)
         term.enter("kill %s" % job_id)
         term.wait_prompt(prompt)
@@ -112,6 +110,14 @@ def test_telnet_in_a_terminal(shell_demo, tmp_path):
         assert target.results("version")[0]["version"]
     finally:
         term.close()
+
+
+def _listed_job(term):
+    """Run ``jobs``; the id of the job it lists."""
+    mark = len(term.screen())
+    term.enter("jobs")
+    listed = term.wait_for(r"\[\d+\]\s*\n\s+Running\s+watch demo\.MathGame", after=mark)
+    return re.search(r"^\[(\d+)\]", listed[mark:], re.M).group(1)
 
 
 @needs_nc
