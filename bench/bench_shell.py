@@ -27,24 +27,19 @@ sys.path.insert(0, os.path.join(HERE, "..", "src"))
 sys.path.insert(0, HERE)
 
 from bench_console import WATCH  # noqa: E402
-from harness import Target, python_id, target_env, target_pythons  # noqa: E402
-from shell_client import TELNET_LINE, prompt_of, start_shell_demo, wait_until  # noqa: E402
+from harness import python_id, target_pythons  # noqa: E402
+from shell_client import prompt_of, start_shell_demo, start_shell_target  # noqa: E402
 from pyarthas.agent.view import Context, render  # noqa: E402
 
 
 CPU_LOOP = "while True:\n    sum(i * i for i in range(1000))\n"
 
 
-def start_cpu_loop(python: str, folder: str) -> Target:
+def start_cpu_loop(python: str, folder: str):
     script = os.path.join(folder, "spin.py")
     with open(script, "w") as handle:
         handle.write(CPU_LOOP)
-    target = Target([python, "-m", "pyarthas", "run", "--port", "0", "--telnet-port", "0", script], target_env(),
-                    cwd=folder)
-    wait_until(lambda: any(TELNET_LINE.search(line) for line in list(target.stderr_lines)), message="telnet")
-    target.telnet_port = int(next(TELNET_LINE.search(line) for line in target.stderr_lines
-                                  if TELNET_LINE.search(line)).group(1))
-    return target
+    return start_shell_target(python, folder, ["run", script])
 
 
 def echo_latencies(port: int, prompt: str, keys: int):

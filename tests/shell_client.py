@@ -20,12 +20,16 @@ def start_shell_demo(python: str, tmp_path, env: Optional[dict] = None, args=())
     """The demo with the agent, HTTP and telnet on free ports; ``target.telnet_port`` set."""
     extra = {"PYARTHAS_DEMO_INTERVAL": "0.1"}
     extra.update(env or {})
-    target = Target([python, "-m", "pyarthas", "demo", "--port", "0", "--telnet-port", "0", *args],
-                    target_env(extra), cwd=str(tmp_path))
+    return start_shell_target(python, tmp_path, ["demo", *args], extra)
+
+
+def start_shell_target(python: str, folder, command: List[str], env: Optional[dict] = None) -> Target:
+    """``pyarthas COMMAND...`` (``demo``, ``run script.py``) with HTTP and telnet on free ports."""
+    target = Target([python, "-m", "pyarthas", command[0], "--port", "0", "--telnet-port", "0", *command[1:]],
+                    target_env(env), cwd=str(folder))
     deadline = time.monotonic() + 30
     while True:
-        found = [TELNET_LINE.search(line) for line in list(target.stderr_lines)]
-        found = [m for m in found if m]
+        found = [m for m in (TELNET_LINE.search(line) for line in list(target.stderr_lines)) if m]
         if found:
             target.telnet_port = int(found[0].group(1))
             return target

@@ -1,5 +1,6 @@
 """The agent's shell over telnet: Debian's ``telnet`` client in a real terminal (tmux), ``nc`` in batch, and
 raw TCP clients for the password prompt, refusals and a client that stops reading; every interpreter."""
+import os
 import re
 import shutil
 import socket
@@ -8,7 +9,8 @@ import time
 
 import pytest
 
-from shell_client import ENDLESS, SEED_WATCH, RawTerminal, prompt_of, start_shell_demo, wait_until
+from shell_client import (ENDLESS, SEED_WATCH, RawTerminal, prompt_of, start_shell_demo, start_shell_target,
+                          wait_until)
 from test_console_tty import Terminal as Tmux
 
 CODE_ID = "id(demo.MathGame.primeFactors.__code__)"
@@ -219,4 +221,40 @@ def test_a_client_that_stops_reading(target_python, tmp_path):
         assert b"all consumers are unhealthy, current job was interrupted." in received
         sock.close()
     finally:
+        target.kill()
+
+
+def test_idle_shells_cost_no_cpu(target_python, tmp_path):
+    """Open terminals that nobody types into: none of the target's threads wakes up (no timers, no polling)."""
+    script = tmp_path / "sleeper.py"
+    script.write_text("import time\nwhile True:\n    time.sleep(3600)\n")
+    target = start_shell_target(target_python, tmp_path, ["run", str(script)])
+    prompt = prompt_of(target)
+    terms = []
+    try:
+        for _ in range(5):
+            terms.append(RawTerminal(target.telnet_port))
+        for term in terms:
+            term.screen.expect(re.escape(prompt))
+
+        def wakeups():
+            """Voluntary context switches of all the target's threads: each wake-up of a sleeping thread."""
+            total = 0
+            for task in os.listdir("/proc/%d/task" % target.proc.pid):
+                try:
+                    status = open("/proc/%d/task/%s/status" % (target.proc.pid, task)).read()
+                except OSError:
+                    continue
+                total += int(re.search(r"voluntary_ctxt_switches:\s+(\d+)", status).group(1))
+            return total
+
+        time.sleep(1)  # let the start-up settle (not a sync: the measure is over the next 5 s)
+        before = wakeups()
+        time.sleep(5)
+        assert wakeups() - before <= 2  # 5 shells, 15 threads: asleep (a poll every 2 s would show ~15)
+        terms[0].send("version\r\n")
+        terms[0].screen.expect(r"version\n\d+\.\d+")
+    finally:
+        for term in terms:
+            term.close()
         target.kill()
