@@ -50,19 +50,24 @@ class Terminals:
     def refusal(self) -> str:
         return "too many terminals are open (%d), close one and try again.\n" % self.limit
 
-    def serve(self, terminal, read_loop) -> None:
+    def serve(self, terminal, read_loop, admit=None) -> None:
         """Run one terminal to its end on the calling thread: a shell session fed by ``read_loop(shell)``
-        (the transport's reader, which returns when the client is gone)."""
+        (the transport's reader, which returns when the client is gone). ``admit()`` (telnet's password
+        prompt) runs once the terminal holds its slot, so that waiting logins count too."""
         from .session import ShellSession
         if not self.acquire():
             terminal.close(self.refusal())
             return
-        shell = ShellSession(self.agent, terminal)
+        shell = None
         try:
+            if admit is not None and not admit():
+                return
+            shell = ShellSession(self.agent, terminal)
             if shell.open():
                 read_loop(shell)
         finally:
-            shell.close()
+            if shell is not None:
+                shell.close()
             self.release()
 
 

@@ -22,6 +22,7 @@ ECHO, SGA, NAWS = 1, 3, 31
 OFFERED = {ECHO: WILL, SGA: WILL, NAWS: DO}     # what the agent proposes, and so never answers again
 MAX_SUBNEGOTIATION = 64
 PASSWORD_TRIES = 3
+LOGIN_TIMEOUT = 60.0
 
 
 class TelnetTerminal(Terminal):
@@ -126,9 +127,10 @@ class TelnetServer:
         parser = TelnetParser(terminal)
         try:
             terminal.write_raw(bytes([IAC, WILL, ECHO, IAC, WILL, SGA, IAC, DO, NAWS]))
-            if access.telnet_needs_password(self.agent, client_ip) and not _login(self.agent, terminal, parser):
-                return
-            terminals_of(self.agent).serve(terminal, lambda shell: _read_loop(connection, parser, shell))
+            admit = None
+            if access.telnet_needs_password(self.agent, client_ip):
+                admit = lambda: _login(self.agent, terminal, parser)  # noqa: E731
+            terminals_of(self.agent).serve(terminal, lambda shell: _read_loop(connection, parser, shell), admit)
         except Exception:  # a broken client must not disturb anyone else
             pass
         finally:
@@ -165,8 +167,19 @@ def _read_loop(connection: socket.socket, parser: TelnetParser, shell) -> None:
 
 
 def _login(agent, terminal: TelnetTerminal, parser: TelnetParser) -> bool:
-    """Ask for the password at the prompt (typed without echo); three tries."""
+    """Ask for the password at the prompt (typed without echo); three tries within LOGIN_TIMEOUT seconds."""
     keys = _Keys(terminal, parser)
+    terminal.sock.settimeout(LOGIN_TIMEOUT)
+    try:
+        return _ask_password(agent, terminal, keys)
+    finally:
+        try:
+            terminal.sock.settimeout(None)
+        except OSError:
+            pass
+
+
+def _ask_password(agent, terminal: TelnetTerminal, keys: "_Keys") -> bool:
     for _ in range(PASSWORD_TRIES):
         terminal.write("password: ")
         typed = keys.secret()
