@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# System packages some tests drive: tmux (the console in a real terminal) and Chromium (flame graphs
-# rendered in a real browser). Installed with apt when missing and when we may (root).
+# System packages some tests drive: tmux (the console in a real terminal), Chromium (flame graphs
+# rendered in a real browser), and the telnet and netcat (OpenBSD) clients (the agent's shell). Installed with apt when missing and when we may (root).
 set -uo pipefail
 missing=()
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v telnet >/dev/null 2>&1 || missing+=(telnet)
+command -v nc >/dev/null 2>&1 || missing+=(netcat-openbsd)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
         echo "installing ${missing[*]}"

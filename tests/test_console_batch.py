@@ -11,7 +11,7 @@ import pytest
 
 from harness import ROOT, start_demo
 from pyarthas.cli.console import normalize_url
-from pyarthas.cli.console.pipes import PipeError, Pipeline
+from pyarthas.agent.shell.pipes import PipeError, Pipeline
 from pyarthas.cli.console.runner import split_commands
 from pyarthas.client import AgentUnavailable, Client, Session
 

@@ -176,3 +176,67 @@ def test_colours_follow_the_stream_and_no_color(monkeypatch):
 def test_table_alignment():
     assert table([(1, "a"), (100, "bb")], ["N", "S"], align=">>") == "  N   S\n  1   a\n100  bb"
     assert table([("abcdefghij", "x")], width=8) == "abcd…  x"
+
+
+# ---- one view per result type ----
+
+def _declared_result_types():
+    """Every ``type`` a ResultModel subclass of the agent declares (private helpers excepted)."""
+    import importlib
+    import pkgutil
+
+    import pyarthas.agent as agent_package
+    from pyarthas.agent.model import ResultModel
+
+    for module in pkgutil.walk_packages(agent_package.__path__, agent_package.__name__ + "."):
+        importlib.import_module(module.name)
+    found, stack = {}, [ResultModel]
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        declared = cls.__dict__.get("type")
+        if isinstance(declared, str) and declared and not cls.__name__.startswith("_"):
+            found[declared] = "%s.%s" % (cls.__module__, cls.__name__)
+    return found
+
+
+def test_every_result_type_has_a_view():
+    declared = _declared_result_types()
+    assert {"watch", "ognl", "getstatic", "dashboard", "memory", "status"} <= set(declared)
+    missing = {kind: where for kind, where in declared.items() if kind not in registered()}
+    assert not missing, "result types without a view: %s" % missing
+
+
+def test_view_modules_all_import():
+    from pyarthas.agent.view import import_errors
+    assert import_errors() == {}
+
+
+def test_two_views_for_one_type_is_an_error():
+    import pytest
+    from pyarthas.agent.view import ViewConflict, view
+
+    with pytest.raises(ViewConflict, match="'memory'"):
+        @view("memory")
+        def another_memory(result, ctx):
+            return ""
+    assert registered()["memory"].__module__ == "pyarthas.agent.view.memory"
+
+
+def test_ognl_and_getstatic_draw_the_value():
+    assert render({"type": "ognl", "jobId": 1, "value": 42, "expand": 1}, PLAIN) == "@int[42]"
+    assert render({"type": "ognl", "value": ["a", None]}, PLAIN) == "@list[\n    @str[a],\n    None,\n]"
+    assert render({"type": "ognl", "value": None}, PLAIN) == "None"
+    assert render({"type": "getstatic", "fieldName": "count", "field": 3}, PLAIN) == "field: count\n@int[3]"
+    assert render({"type": "getstatic", "matchedClasses": ["a.B", "a.C"]}, PLAIN) == " a.B\n a.C"
+
+
+def test_dashboard_redraws_in_place_on_a_terminal():
+    dashboard = {"type": "dashboard", "threads": [{"id": 1, "name": "MainThread", "state": "RUNNABLE"}]}
+    on_terminal = render(dashboard, Context(color=False, width=80, terminal=True))
+    assert on_terminal.startswith("\x1b[H\x1b[2J") and on_terminal[7:] == render(dashboard, PLAIN)
+    assert "\x1b" not in render(dashboard, PLAIN)
+    narrow = render({"type": "dashboard", "threads": [
+        {"id": 139737972202368, "name": "MainThread", "state": "TIMED_WAITING", "cpu": 0.1, "deltaTime": 1,
+         "time": 5, "daemon": False}]}, Context(width=60))
+    assert max(len(line) for line in narrow.split("\n")) <= 60

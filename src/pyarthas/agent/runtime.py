@@ -5,7 +5,7 @@ Commands reach the services through ``process.agent``:
 - ``engine``: the enhancement engine (created on first use).
 - ``output_dir``: the folder served read-only at ``/arthas-output/`` (created on first use).
 - ``history``: the global command history (``job.history.CommandHistory``: bounded in lines and bytes).
-- ``pid``, ``version``, ``start_time``, ``url``.
+- ``pid``, ``version``, ``start_time``, ``url``; ``telnet_port`` (None when telnet is off or its port was taken).
 - ``access``: who may talk to the agent (``http.access.AccessPolicy``); ``limits``: what requests may cost.
 - ``on_stop(callback)``: cleanup to run when the agent stops (profiler, tracemalloc...).
 - ``request_stop(job)``: stop the agent once ``job`` has delivered its last result.
@@ -30,7 +30,8 @@ _agent: Optional["Agent"] = None
 def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = None, quiet: bool = False,
           password: Optional[str] = None, username: Optional[str] = None, **access) -> "Agent":
     """Start the agent (once per process) and return it; prints the URL it serves on stderr.
-    ``access``: ``allow_hosts``, ``local_connection_non_auth``, ``token``, ``unix_socket`` (see ``Agent``)."""
+    ``access``: ``allow_hosts``, ``local_connection_non_auth``, ``token``, ``unix_socket``, ``telnet_port``
+    (see ``Agent``)."""
     global _agent
     with _lock:
         if _agent is not None and not _agent.stopped:
@@ -40,6 +41,12 @@ def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = N
         _agent = agent
     if not quiet:
         sys.stderr.write("pyarthas agent %s serving %s/api (pid %d)\n" % (VERSION, agent.url, agent.pid))
+        if agent.telnet_port is not None:
+            sys.stderr.write("pyarthas shell: telnet %s %d, or ws://%s/ws\n"
+                             % (agent.ip, agent.telnet_port, agent.url.split("//", 1)[1]))
+        elif agent.telnet_error:
+            sys.stderr.write("pyarthas: no telnet shell (%s); the shell is at ws://%s/ws\n"
+                             % (agent.telnet_error, agent.url.split("//", 1)[1]))
         if agent.unix_socket:
             sys.stderr.write("pyarthas: also serving on the Unix socket %s\n" % agent.unix_socket)
         if agent.token_path:
@@ -74,13 +81,18 @@ def _forget(agent: "Agent") -> None:
 class Agent:
     def __init__(self, ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = None,
                  password: Optional[str] = None, username: Optional[str] = None, allow_hosts: Iterable[str] = (),
-                 local_connection_non_auth: bool = True, token: bool = False, unix_socket: Optional[str] = None):
+                 local_connection_non_auth: bool = True, token: bool = False, unix_socket: Optional[str] = None,
+                 telnet_port: int = 3658):
         """``allow_hosts``: more names the agent may be reached by (the Host check); ``local_connection_non_auth``:
         Arthas's option, false to ask the password from loopback too; ``token``: require the per-user token
-        (written to ``token_path``); ``unix_socket``: also serve on this Unix socket (mode 0600)."""
+        (written to ``token_path``); ``unix_socket``: also serve on this Unix socket (mode 0600);
+        ``telnet_port``: the shell on telnet (Arthas's 3658; 0 picks a free port, -1 turns telnet off)."""
         self.ip = ip
         self.requested_port = port
         self.port = port
+        self.requested_telnet_port = telnet_port
+        self.telnet_port: Optional[int] = None
+        self.telnet_error: Optional[str] = None
         self.pid = os.getpid()
         self.version = VERSION
         self.start_time = time.time()
@@ -156,6 +168,8 @@ class Agent:
         from .commands import load_all
         load_all()
         self.server = ApiServer(self)
+        from .shell.websocket import upgrade_handler
+        self.server.add_upgrade("/ws", upgrade_handler(self))
         self.port = self.server.port
         if self.token is not None:
             from .http.access import write_token_file
@@ -167,7 +181,22 @@ class Agent:
             self.on_stop(self._remove_token_file)
         self.sessions.start()
         self.server.start()
+        self._start_telnet()
         return self
+
+    def _start_telnet(self) -> None:
+        """The shell on telnet; a taken port costs the telnet door only (the HTTP API and /ws still work)."""
+        if self.requested_telnet_port is None or self.requested_telnet_port < 0:
+            return
+        from .shell.telnet import TelnetServer
+        try:
+            telnet = TelnetServer(self, self.requested_telnet_port)
+        except OSError as exc:
+            self.telnet_error = "telnet port %s: %s" % (self.requested_telnet_port, exc.strerror or exc)
+            return
+        self.telnet_port = telnet.port
+        telnet.start()
+        self.on_stop(telnet.stop)
 
     def request_stop(self, job=None) -> None:
         """Stop from inside a job (the ``stop`` command): once that job has delivered its last result."""

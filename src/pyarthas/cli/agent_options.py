@@ -1,4 +1,4 @@
-"""The agent's access options, shared by ``run``, ``demo`` and ``attach`` (``pyarthas.start()`` takes the
+"""The agent's options (access and the telnet shell), shared by ``run``, ``demo`` and ``attach`` (``pyarthas.start()`` takes the
 same names as keyword arguments)."""
 
 
@@ -12,6 +12,8 @@ def add_access_arguments(parser) -> None:
     parser.add_argument("--token", action="store_true",
                         help="require a per-user token on every TCP request (Authorization: Bearer TOKEN or "
                              "?token=TOKEN); the agent writes it to a file only the target's user can read")
+    parser.add_argument("--telnet-port", type=int, default=3658,
+                        help="telnet port of the shell (default 3658, 0 picks a free one, -1 disables)")
     parser.add_argument("--unix-socket", metavar="PATH",
                         help="also serve the API on this Unix socket (mode 0600: only the target's user)")
 
@@ -19,4 +21,4 @@ def add_access_arguments(parser) -> None:
 def access_options(args) -> dict:
     return {"allow_hosts": list(args.allow_hosts),
             "local_connection_non_auth": args.local_connection_non_auth == "true",
-            "token": args.token, "unix_socket": args.unix_socket}
+            "token": args.token, "unix_socket": args.unix_socket, "telnet_port": args.telnet_port}

@@ -253,6 +253,20 @@ def _run_job(session: Session, job) -> None:
     job.start()
 
 
+def bring_to_foreground(session: Session, job) -> None:
+    """Arthas's ``fg``: a background job of ``session`` becomes its foreground job (``interrupt_job`` and the
+    input status apply to it as if it had been started without ``&``)."""
+    if session is None:
+        raise ApiError("FAILED", "session not found")
+    with _SessionLock(session, job.line):
+        job.background = False
+        session.foreground_job = job
+        session.set_input_status("ALLOW_INTERRUPT")
+        job.on_terminated(lambda finished: _release_foreground(session, finished))
+    if job.wait_terminated(0):  # ended before the listener was in place
+        _release_foreground(session, job)
+
+
 def _release_foreground(session: Session, job) -> None:
     if session.foreground_job is job:
         session.foreground_job = None

@@ -3,15 +3,18 @@
 ``'...'`` quotes strongly, ``"..."`` weakly (a backslash escapes inside), a bare backslash escapes the
 next character, blanks are space and tab. A ``|`` standing alone (blank before it) starts a pipe:
 ``thread | grep x``, ``thread |grep x`` and ``thread| grep x`` all give ``[thread, |, grep, x]``, while
-``thread|grep`` stays one token, so regular expressions such as ``a|b`` survive.
+``thread|grep`` stays one token, so regular expressions such as ``a|b`` survive. A lone ``>`` or ``>>``
+followed by one word at the end of the line (before a trailing ``&``) redirects the text output to a file,
+as Arthas's shell does; like pipes, it is for text clients, the command never sees it.
 """
-from typing import List, NamedTuple
+from typing import List, NamedTuple, Optional, Tuple
 
 
 class CommandLine(NamedTuple):
-    words: List[str]        # the command and its arguments, pipe and trailing ``&`` removed
+    words: List[str]        # the command and its arguments, pipe, redirect and trailing ``&`` removed
     pipes: List[List[str]]  # each ``| cmd args`` stage, for text clients (grep, plaintext)
     background: bool        # the line ended with a lone ``&``
+    redirect: Optional[Tuple[str, bool]] = None  # (file, append) of ``> file`` / ``>> file``
 
 
 class TokenizeError(ValueError):
@@ -80,10 +83,14 @@ def parse_command_line(line: str) -> CommandLine:
     background = bool(tokens) and tokens[-1] == "&"
     if background:
         tokens = tokens[:-1]
+    redirect = None
+    if len(tokens) >= 3 and tokens[-2] in (">", ">>"):
+        redirect = (tokens[-1], tokens[-2] == ">>")
+        tokens = tokens[:-2]
     stages: List[List[str]] = [[]]
     for token in tokens:
         if token == "|":
             stages.append([])
         else:
             stages[-1].append(token)
-    return CommandLine(stages[0], [s for s in stages[1:] if s], background)
+    return CommandLine(stages[0], [s for s in stages[1:] if s], background, redirect)

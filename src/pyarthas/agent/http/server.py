@@ -1,4 +1,5 @@
-"""The HTTP server: ``POST /api``, the web console at ``/``, the output folder at ``/arthas-output/``.
+"""The HTTP server: ``POST /api``, the web console at ``/``, MCP at ``/mcp``, the agent's shell at ``/ws``
+(an upgrade handed to ``shell.websocket``), the output folder at ``/arthas-output/``.
 
 Who may talk is decided in ``access.py`` (Host, Origin, credentials, token), before a body byte is read.
 
@@ -372,7 +373,7 @@ class ApiServer:
         data = error.message.encode("utf-8") if error.status != 401 else b""
         content_type = error.content_type if error.status != 401 else "text/plain"  # as Arthas
         method = conn.request.method if conn.request is not None else "POST"
-        _send_quietly(conn.sock, _response(error.status, data, content_type, False, extra, method))
+        _send_quietly(conn.sock, http_response(error.status, data, content_type, False, extra, method))
         self._release(conn)
         self._connections.pop(conn.key, None)
         try:
@@ -604,7 +605,7 @@ class _Exchange:
 
     def send(self, status: int, data: bytes, content_type: str, extra: Optional[Dict[str, str]] = None) -> None:
         self.keep_alive = status < 400 and self.request.keep_alive
-        _send_all(self.sock, _response(status, data, content_type, self.keep_alive, extra or {},
+        _send_all(self.sock, http_response(status, data, content_type, self.keep_alive, extra or {},
                                        self.request.method), self.deadline)
 
 
@@ -691,7 +692,7 @@ def _content_length(text: Optional[str]) -> int:
     return int(text)
 
 
-def _response(status: int, data: bytes, content_type: str, keep_alive: bool, extra: Dict[str, str],
+def http_response(status: int, data: bytes, content_type: str, keep_alive: bool, extra: Dict[str, str],
               method: str) -> bytes:
     lines = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "")), "Server: pyarthas",
              "Content-Type: " + content_type, "Content-Length: %d" % len(data),

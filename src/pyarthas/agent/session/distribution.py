@@ -52,21 +52,22 @@ class Consumer:
             self.closed = True
             self._cond.notify_all()
 
-    def poll(self) -> List[Dict[str, Any]]:
+    def poll(self, forever: bool = False) -> List[Dict[str, Any]]:
         """Long poll: at most 20 results; returns about 100 ms after the first one, or empty after the
-        idle wait (about 2 s); at once with what it has when the consumer closes."""
+        idle wait (about 2 s; never with ``forever``: the agent's own shell waits without waking up);
+        at once with what it has when the consumer closes."""
         self.last_access = time.monotonic()
         if not self._poll_lock.acquire(timeout=0.5):
             return []
         self.polling = True
         try:
-            return self._collect()
+            return self._collect(forever)
         finally:
             self.polling = False
             self.last_access = time.monotonic()
             self._poll_lock.release()
 
-    def _collect(self) -> List[Dict[str, Any]]:
+    def _collect(self, forever: bool = False) -> List[Dict[str, Any]]:
         batch: List[Dict[str, Any]] = []
         items = 0
         started = time.monotonic()
@@ -79,6 +80,9 @@ class Consumer:
                     items += count
                     if first_at is None:
                         first_at = time.monotonic()
+                    continue
+                if first_at is None and forever:
+                    self._cond.wait()
                     continue
                 deadline = (first_at + self._timeouts.poll_flush if first_at is not None
                             else started + self._timeouts.poll_wait)

@@ -17,13 +17,17 @@ first time anything is rendered, so nothing else needs registering::
   fields; fields that were None are absent, so use ``result.get``).
 - ``ctx`` is a ``Context``: ``ctx.style`` paints text (``ctx.style.red(s)``, ``.green``, ``.yellow``,
   ``.cyan``, ``.magenta``, ``.bold``, ``.dim``; a no-op when colours are off: pipes, ``NO_COLOR``,
-  ``| plaintext``), ``ctx.width`` is the terminal width to fit tables in (80 when unknown),
+  ``| plaintext``), ``ctx.width`` is the terminal width to fit tables in (80 when unknown), ``ctx.terminal`` says the text goes
+  straight to an ANSI terminal (a view may then move the cursor: the dashboard redraws in place),
   ``ctx.value(v, expand, size_limit)`` draws an expression value as Arthas's ObjectView does.
 - Return the text to print, without a trailing newline; return ``""`` (or None) to print nothing.
 - Raise nothing: a view that fails falls back to the generic view (the console never shows a
   traceback), but test your view anyway (``tests/test_views*.py`` style: ``render(result, Context())``).
-- Modules are imported in alphabetical order and a later registration of a type wins, so the module
-  of the command that owns a type (``memory.py`` for ``memory``) overrides a generic one elsewhere.
+- One view per type: registering a second view for a type raises ``ViewConflict`` (the module that
+  tried is reported as broken, see below). Every result type the agent's models declare has a view
+  (``tests/test_views.py`` checks it).
+- A module that fails to import is reported once on stderr and listed by ``import_errors()``; its
+  types then fall back to the generic view.
 - Helpers: ``text.table(rows, headers, style=ctx.style, width=ctx.width)`` aligns columns and cuts the
   widest to fit; ``text.key_value_table(pairs, ...)``; ``text.format_ts(epoch_ms)`` gives
   ``yyyy-MM-dd HH:mm:ss.SSS``; ``text.format_bytes``; ``text.format_cost``; ``objects.exception_text``
@@ -45,13 +49,23 @@ from .text import Style, colour_wanted, terminal_width
 View = Callable[[dict, "Context"], Optional[str]]
 
 _VIEWS: Dict[str, View] = {}
+_IMPORT_ERRORS: Dict[str, str] = {}
 _discovered = False
 _discover_lock = threading.Lock()
 
 
+class ViewConflict(Exception):
+    """Two views registered for one result type."""
+
+
 def view(*types: str) -> Callable[[View], View]:
-    """Decorator: ``fn`` renders results of these ``types``."""
+    """Decorator: ``fn`` renders results of these ``types`` (each type has exactly one view)."""
     def register(fn: View) -> View:
+        for result_type in types:
+            existing = _VIEWS.get(result_type)
+            if existing is not None and existing is not fn:
+                raise ViewConflict("two views for result type %r: %s.%s and %s.%s" % (
+                    result_type, existing.__module__, existing.__name__, fn.__module__, fn.__name__))
         for result_type in types:
             _VIEWS[result_type] = fn
         return fn
@@ -61,10 +75,12 @@ def view(*types: str) -> Callable[[View], View]:
 class Context:
     """What a view may know about where its text goes."""
 
-    def __init__(self, color: bool = False, width: Optional[int] = 80, size_limit: int = DEFAULT_SIZE_LIMIT):
+    def __init__(self, color: bool = False, width: Optional[int] = 80, size_limit: int = DEFAULT_SIZE_LIMIT,
+                 terminal: bool = False):
         self.style = Style(color)
         self._width = width
         self.size_limit = size_limit
+        self.terminal = terminal
 
     @classmethod
     def for_stream(cls, stream=None, color: Optional[bool] = None) -> "Context":
@@ -72,11 +88,17 @@ class Context:
         ``NO_COLOR``; the width follows the terminal as it is resized (80 when not a terminal)."""
         stream = stream or sys.stdout
         wanted = colour_wanted(stream) if color is None else color
-        return cls(color=wanted, width=None if _is_tty(stream) else 80)
+        tty = _is_tty(stream)
+        return cls(color=wanted, width=None if tty else 80, terminal=tty)
 
     @property
     def width(self) -> int:
         return self._width or terminal_width()
+
+    @width.setter
+    def width(self, columns: int) -> None:
+        """A remote terminal's width (the agent's shell follows the client's resizes)."""
+        self._width = columns
 
     @property
     def color(self) -> bool:
@@ -103,11 +125,20 @@ def discover() -> None:
             return
         for module in pkgutil.iter_modules(__path__):
             if not module.name.startswith("_"):
+                name = "%s.%s" % (__name__, module.name)
                 try:
-                    importlib.import_module("%s.%s" % (__name__, module.name))
-                except Exception:  # one broken view module must not take the console down
-                    continue
+                    importlib.import_module(name)
+                except Exception as error:  # one broken module must not take the others down: say so
+                    _IMPORT_ERRORS[name] = "%s: %s" % (type(error).__name__, error)
+                    sys.stderr.write("pyarthas: view module %s failed to import (its types fall back to the "
+                                     "generic view): %s\n" % (name, _IMPORT_ERRORS[name]))
         _discovered = True
+
+
+def import_errors() -> Dict[str, str]:
+    """``{module: error}`` for the view modules that failed to import."""
+    discover()
+    return dict(_IMPORT_ERRORS)
 
 
 def registered() -> Dict[str, View]:

@@ -1,17 +1,22 @@
-"""``dashboard``: the threads table, then memory, gc and runtime, fitted to the terminal width.
+"""``dashboard``: the threads table, then memory, gc and runtime, fitted to the terminal width. On a
+terminal each refresh redraws the screen in place (cursor home, clear), as Arthas's dashboard does.
 
-Also ``memory`` (the same memory table alone). Columns are drawn from the fields present, so the agent
+The memory and gc tables are shared with ``memory``'s view. Columns are drawn from the fields present, so the agent
 may send Python-specific memory groups (e.g. ``rss``, ``gc generations``) with the same entry shape
 ``{name, used, total, max}``.
 """
 from . import view
 from .text import cell, format_bytes, format_ts, key_value_table, table
 
-# (field, header) of a thread row, most important first; narrow terminals drop from the end of WIDE_ONLY.
+# (field, header) of a thread row, most important first; narrow terminals drop columns in WIDE_ONLY's order.
 THREAD_COLUMNS = [("id", "ID"), ("name", "NAME"), ("group", "GROUP"), ("priority", "PRIORITY"),
                   ("state", "STATE"), ("cpu", "%CPU"), ("deltaTime", "DELTA_TIME"), ("time", "TIME"),
                   ("interrupted", "INTERRUPTED"), ("daemon", "DAEMON")]
-WIDE_ONLY = ("interrupted", "priority", "group")
+WIDE_ONLY = ("interrupted", "priority", "group", "daemon", "deltaTime", "time")
+NAME_FIT = 10
+
+
+CLEAR_SCREEN = "\x1b[H\x1b[2J"
 
 
 @view("dashboard")
@@ -30,12 +35,7 @@ def render_dashboard(result, ctx):
     if runtime:
         parts.append(ctx.style.bold("Runtime") + "\n" + key_value_table(
             [(k, _runtime_value(k, v)) for k, v in runtime.items()], width=ctx.width))
-    return "\n\n".join(parts)
-
-
-@view("memory")
-def render_memory(result, ctx):
-    return memory_table(result.get("memoryInfo") or {}, ctx)
+    return (CLEAR_SCREEN if ctx.terminal else "") + "\n\n".join(parts)
 
 
 def threads_table(threads, ctx) -> str:
@@ -50,7 +50,9 @@ def threads_table(threads, ctx) -> str:
 
 
 def _row_width(threads, columns) -> int:
+    """The table's width with the NAME column at most NAME_FIT wide (the table cuts it to fit)."""
     widths = [max([len(h)] + [len(_thread_cell(f, t.get(f))) for t in threads]) for f, h in columns]
+    widths = [min(w, NAME_FIT) if f == "name" else w for w, (f, _) in zip(widths, columns)]
     return sum(widths) + 2 * (len(widths) - 1)
 
 

@@ -1,17 +1,17 @@
 """Tab completion for the console: command names and options from the agent's ``help``, and class, module
 and function names from the target (``sc`` / ``sm``), each asked once and cached.
 
-Everything degrades to "no suggestion" when the agent is down or lacks a command: completion must never
+The completion rules themselves (which word completes to what) are the agent shell's
+(``agent/shell/completion.py``); this module answers them over HTTP. Everything degrades to "no suggestion" when the agent is down or lacks a command: completion must never
 disturb typing. Requests use one-time ``exec`` sessions, so they never collide with the console's job.
 """
 import threading
 import time
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from ...agent.shell.completion import suggestions
 from ..client import ApiError, Client
 
-LOCAL_COMMANDS = {"quit": "Leave the console (the agent keeps running)", "exit": "Leave the console",
-                  "cls": "Clear the screen"}
 NAME_LIMIT = 200
 CACHE_SECONDS = 30.0
 REQUEST_TIMEOUT_MS = 3000
@@ -19,6 +19,9 @@ REQUEST_TIMEOUT_MS = 3000
 
 class Catalog:
     """What the agent can do (``help``) and what the target holds (``sc``, ``sm``), cached."""
+
+    builtins = {"quit": "Leave the console (the agent keeps running)", "exit": "Leave the console",
+                "cls": "Clear the screen"}
 
     def __init__(self, client: Client):
         self.client = client
@@ -82,82 +85,6 @@ class Catalog:
 
 def _quote(word: str) -> str:
     return "'%s'" % word.replace("'", "") if word else "''"
-
-
-def split_words(text: str) -> Optional[List[str]]:
-    """The words before the cursor (the last one possibly empty); None inside an open quote."""
-    words, current, quote = [], "", ""
-    for ch in text:
-        if quote:
-            if ch == quote:
-                quote = ""
-            current += ch
-        elif ch in "'\"":
-            quote = ch
-            current += ch
-        elif ch in " \t":
-            if current:
-                words.append(current)
-            current = ""
-        else:
-            current += ch
-    if quote:
-        return None
-    return words + [current]
-
-
-def suggestions(catalog: Catalog, text: str) -> Iterable[Tuple[str, str, str]]:
-    """``(completion, word being replaced, description)`` for ``text`` (the line up to the cursor)."""
-    words = split_words(text)
-    if not words:
-        return []
-    current = words[-1]
-    if len(words) == 1:
-        names = dict(LOCAL_COMMANDS)
-        names.update({name: c.get("summary", "") for name, c in catalog.commands().items()})
-        return [(name, current, summary) for name, summary in sorted(names.items()) if name.startswith(current)]
-    if "|" in words[:-1]:
-        return [(p, current, "") for p in ("grep", "plaintext", "wc") if p.startswith(current)] \
-            if words[-2] == "|" else []
-    spec = catalog.command(words[0])
-    if current.startswith("-"):
-        return list(_option_suggestions(spec, current))
-    if words[0] == "help":
-        return [(n, current, "") for n in sorted(catalog.commands()) if n.startswith(current)]
-    positional = _positional(spec, words[1:-1])
-    arguments = spec.get("arguments") or []
-    name = arguments[len(positional)].get("argName", "") if len(positional) < len(arguments) else ""
-    if "class" in name:
-        return [(n, current, "") for n in catalog.classes(current)]
-    if "method" in name and positional:
-        return [(n, current, "") for n in catalog.methods(positional[-1], current)]
-    return []
-
-
-def _option_suggestions(spec: dict, current: str):
-    for option in spec.get("options") or []:
-        for prefix, key in (("--", "longName"), ("-", "shortName")):
-            if option.get(key):
-                name = prefix + option[key]
-                if name.startswith(current):
-                    yield name, current, option.get("description", "")
-
-
-def _positional(spec: dict, words: List[str]) -> List[str]:
-    """The positional arguments among ``words`` (options and their values removed)."""
-    takes_value = set()
-    for option in spec.get("options") or []:
-        if option.get("acceptValue"):
-            takes_value.update(n for n in ("-" + str(option.get("shortName")), "--" + str(option.get("longName"))))
-    positional, skip = [], False
-    for word in words:
-        if skip:
-            skip = False
-        elif word.startswith("-") and len(word) > 1:
-            skip = word in takes_value and "=" not in word
-        else:
-            positional.append(word.strip("'\""))
-    return positional
 
 
 def make_completer(catalog: Catalog):

@@ -6,7 +6,7 @@ line runs as the session's foreground job: ``start(line)`` sends it with ``async
 ``Foreground`` whose ``done`` event is set when the job's ``status`` arrives.
 """
 import json
-import re
+import os
 import sys
 import threading
 import time
@@ -16,10 +16,10 @@ from ...agent.command.tokenizer import TokenizeError, parse_command_line
 from ..client import ApiError, Session, SessionNotFound
 from ...agent.view import Context, render
 from ...agent.view.text import strip_ansi
-from .pipes import PipeError, Pipeline
+from ...agent.shell.pipes import PipeError, Pipeline
+from ...agent.shell.session import failure_text
 
 RETRY_INTERVAL = 1.0
-_EXCEPTION_PREFIX = re.compile(r"^(Async exec command failed:|Exec command failed:)?\s*(\w+(Error|Exception): )?")
 
 
 class Foreground:
@@ -175,7 +175,7 @@ class Runner:
         """Send ``line`` as the foreground job; None (after printing why) when it could not start."""
         try:
             command = parse_command_line(line)
-            pipeline = Pipeline(command.pipes)
+            pipeline = Pipeline(command.pipes, command.redirect, os.path.join(os.getcwd(), "arthas-output"))
         except (TokenizeError, PipeError) as error:
             self.error(str(error))
             return None
@@ -198,7 +198,7 @@ class Runner:
                 self.error("session gone (agent restarted or session closed); opened session %s"
                            % self.session.id)
             except ApiError as error:
-                self.error(_EXCEPTION_PREFIX.sub("", error.message, count=1) or error.message)
+                self.error(failure_text(error.message))
                 return None
         return None
 

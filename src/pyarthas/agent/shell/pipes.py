@@ -1,12 +1,15 @@
-"""``| grep``, ``| plaintext`` and ``| wc -l`` on a command's text output, as Arthas's console offers them.
+"""``| grep``, ``| plaintext``, ``| wc -l`` and ``> file`` / ``>> file`` on a command's text output, as
+Arthas's shell offers them (the agent's shell and the external console both use this module).
 
 A pipeline is built once per command line and fed the job's text one rendered result at a time, so a
-``watch ... | grep x`` filters as results stream in.
+``watch ... | grep x`` filters as results stream in. A redirect writes the plain text to a file (relative
+paths land in the output folder, ``arthas-output``) instead of the screen.
 """
+import os
 import re
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
-from ...agent.view.text import strip_ansi
+from ..view.text import strip_ansi
 
 
 class PipeError(ValueError):
@@ -137,14 +140,46 @@ def build_pipeline(stages: Sequence[Sequence[str]]) -> List[_Stage]:
     return built
 
 
+class Redirect(_Stage):
+    """``> file`` (truncate) or ``>> file`` (append): lines go to the file, none to the screen."""
+
+    def __init__(self, path: str, append: bool, output_dir: str):
+        self.path = os.path.join(output_dir, os.path.expanduser(path))
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            self.file = open(self.path, "a" if append else "w", encoding="utf-8")
+        except OSError as error:
+            raise PipeError("cannot redirect to %s: %s" % (path, error.strerror or error)) from None
+
+    def feed(self, lines):
+        try:
+            self.file.write("".join(strip_ansi(line) + "\n" for line in lines))
+            self.file.flush()
+        except (OSError, ValueError):  # disk full, or already closed: the job's output is lost, not the shell
+            pass
+        return []
+
+    def finish(self):
+        self.file.close()
+        return []
+
+
 class Pipeline:
-    def __init__(self, stages: Sequence[Sequence[str]] = ()):
+    def __init__(self, stages: Sequence[Sequence[str]] = (), redirect: Optional[Tuple[str, bool]] = None,
+                 output_dir: str = "arthas-output"):
         self.stages = build_pipeline(stages)
+        if redirect is not None:
+            self.stages.append(Redirect(redirect[0], redirect[1], output_dir))
 
     @property
     def plain(self) -> bool:
         """Whether the text should be rendered without colours (any stage reads plain text)."""
         return bool(self.stages)
+
+    @property
+    def redirect(self) -> Optional[Redirect]:
+        last = self.stages[-1] if self.stages else None
+        return last if isinstance(last, Redirect) else None
 
     def feed(self, text: str) -> List[str]:
         lines = text.split("\n")
