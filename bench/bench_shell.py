@@ -16,7 +16,6 @@ import json
 import os
 import re
 import socket
-import statistics
 import sys
 import tempfile
 import time

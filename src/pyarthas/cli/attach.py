@@ -18,8 +18,6 @@ def configure(name, parser) -> None:
     parser.add_argument("--ip", default=DEFAULT_IP, help="address the agent binds (default %s)" % DEFAULT_IP)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,
                         help="HTTP port of the agent (default %d, 0 picks a free one)" % DEFAULT_PORT)
-    parser.add_argument("--telnet-port", type=int, default=3658,
-                        help="telnet port of the agent's shell (default 3658, 0 picks a free one, -1 disables)")
     parser.add_argument("--username", help="HTTP Basic user (default arthas)")
     parser.add_argument("--password", help="HTTP Basic password (default $PYARTHAS_PASSWORD; bound beyond "
                                            "loopback without one, the agent makes one up and it is shown)")

@@ -21,8 +21,8 @@ can lock others out or inflate the target's memory:
 HTTP/1.1 keep-alive and pipelining work (requests on one connection are answered in order); chunked bodies
 are read.
 
-Other front doors on this port: ``add_upgrade(path, handler)`` routes a ``GET`` carrying ``Upgrade`` for
-``path`` (after the access check passed) to ``handler(sock, request)``, which then owns the (blocking) socket
+Other front doors on this port: ``add_upgrade(path, handler)`` routes a ``GET`` (normally carrying
+``Upgrade``) for ``path`` (after the access check passed) to ``handler(sock, request)``, which then owns the (blocking) socket
 and runs on the worker's thread, no longer counted in the worker budget (the handler bounds its own
 connections); ``request.rest`` holds what the client sent after the request head.
 
@@ -75,6 +75,14 @@ class HttpError(Exception):
         self.status = status
         self.message = message
         self.content_type = content_type
+
+
+def _too_large(request: "Request", limit: int) -> HttpError:
+    """413 in the dialect of the path: MCP clients read JSON-RPC errors, others Netty's plain text."""
+    if request.path == "/mcp":
+        return HttpError(413, json.dumps({"jsonrpc": "2.0", "id": None, "error": {
+            "code": -32600, "message": "Request too large: at most %d bytes" % limit}}), JSON)
+    return HttpError(413, "Request Entity Too Large")
 
 
 def refused(message: str) -> HttpError:
@@ -321,7 +329,7 @@ class ApiServer:
             return _ChunkedBody(self, limits.max_body)
         length = _content_length(length_text)
         if length > limits.max_body:
-            raise HttpError(413, "Request Entity Too Large")
+            raise _too_large(request, limits.max_body)
         self._reserve(length)
         return _SizedBody(length)
 
@@ -413,8 +421,9 @@ class ApiServer:
         outcome: object = False
         request = conn.request
         try:
-            handler = self._upgrades.get(request.path) if "upgrade" in request.headers else None
-            if handler is not None and request.method == "GET":
+            # a GET on an upgrade path goes to its handler even without Upgrade: it says what is missing
+            handler = self._upgrades.get(request.path) if request.method == "GET" else None
+            if handler is not None:
                 request.rest = bytes(conn.buffer)  # what the client sent after the request (its first frames)
                 conn.sock.setblocking(True)
                 self._hand_back(conn, DETACHED)

@@ -7,7 +7,7 @@ disturb typing. Requests use one-time ``exec`` sessions, so they never collide w
 """
 import threading
 import time
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from ...agent.shell.completion import suggestions
 from ..client import ApiError, Client
