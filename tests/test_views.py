@@ -195,7 +195,8 @@ def _declared_result_types():
         cls = stack.pop()
         stack.extend(cls.__subclasses__())
         declared = cls.__dict__.get("type")
-        if isinstance(declared, str) and declared and not cls.__name__.startswith("_"):
+        if (isinstance(declared, str) and declared and not cls.__name__.startswith("_")
+                and cls.__module__.startswith("pyarthas.")):  # not the models tests define for themselves
             found[declared] = "%s.%s" % (cls.__module__, cls.__name__)
     return found
 

@@ -202,7 +202,10 @@ class ApiServer:
 
     def _on_event(self, data) -> None:
         if data is None:
+            # drain first, then take: a connection handed back after the drain writes a new wake-up byte,
+            # while one handed back between an earlier take and this drain would otherwise wait unseen
             _drain(self._wake_reader)
+            self._take_returned()
         elif isinstance(data, _Connection):
             self._on_readable(data)
         else:
