@@ -177,8 +177,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--python", action="append", help="interpreter(s) to run the target under")
     args = parser.parse_args()
-    import tempfile
     import pathlib
+    import tempfile
     ok = True
     for python in args.python or [sys.executable]:
         with tempfile.TemporaryDirectory() as tmp:

@@ -27,9 +27,8 @@ sys.path.insert(0, HERE)
 
 from bench_console import WATCH  # noqa: E402
 from harness import python_id, target_pythons  # noqa: E402
-from shell_client import prompt_of, start_shell_demo, start_shell_target  # noqa: E402
 from pyarthas.agent.view import Context, render  # noqa: E402
-
+from shell_client import prompt_of, start_shell_demo, start_shell_target  # noqa: E402
 
 CPU_LOOP = "while True:\n    sum(i * i for i in range(1000))\n"
 

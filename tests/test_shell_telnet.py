@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from shell_client import (ENDLESS, SEED_WATCH, RawTerminal, prompt_of, start_shell_demo, start_shell_target,
-                          wait_until)
+from shell_client import ENDLESS, SEED_WATCH, RawTerminal, prompt_of, start_shell_demo, start_shell_target, wait_until
 from test_console_tty import Terminal as Tmux
 
 CODE_ID = "id(demo.MathGame.primeFactors.__code__)"

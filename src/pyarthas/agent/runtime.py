@@ -108,8 +108,8 @@ class Agent:
         self._engine_lock = threading.Lock()
         self._stop_callbacks: List[Callable[[], None]] = []
         self._stopped = threading.Event()
-        from .session.manager import SessionManager
         from .job.controller import JobController
+        from .session.manager import SessionManager
         self.jobs = JobController(self)
         self.sessions = SessionManager(self)
         self.server = None
@@ -164,8 +164,8 @@ class Agent:
     # ---- life cycle ----
 
     def start(self) -> "Agent":
-        from .http.server import ApiServer
         from .commands import load_all
+        from .http.server import ApiServer
         load_all()
         self.server = ApiServer(self)
         from .shell.websocket import upgrade_handler

@@ -18,9 +18,9 @@ from ..command.base import Command, CommandError
 from ..command.options import Argument, Option
 from ..engine import Listener, NothingMatched
 from ..engine.express import ExpressionError, compile_expression
-from ..values import DEFAULT_SIZE_LIMIT
 from ..model import EnhancerAffect, EnhancerModel, MessageModel, ResultModel
 from ..util.threads import Signal
+from ..values import DEFAULT_SIZE_LIMIT
 
 
 class AdviceListener(Listener):

@@ -17,8 +17,8 @@ from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
 from ..engine.express import evaluate_standalone
 from ..inspect import finder, memory
-from ..values import to_json_value
 from ..model import MessageModel, ResultModel
+from ..values import to_json_value
 
 _AGENT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -9,8 +9,8 @@ from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
 from ..engine import matcher
 from ..engine.express import ExpressionError, compile_expression, evaluate_standalone
-from ..values import MAX_EXPAND, to_json_value
 from ..model import ResultModel, RowAffectModel
+from ..values import MAX_EXPAND, to_json_value
 from .enhancer import global_size_limit
 
 

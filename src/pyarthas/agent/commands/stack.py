@@ -15,8 +15,8 @@ from typing import Any, ClassVar, Dict, List, Optional
 from ..command.base import register
 from ..command.options import Argument
 from ..engine import is_engine_frame, wrapper_frame
-from ..values import frame_element
 from ..model import ResultModel
+from ..values import frame_element
 from .enhancer import AdviceListener, EnhancerCommand, enhancer_options, loader_text, thread_fields
 
 MAX_FRAMES = 256

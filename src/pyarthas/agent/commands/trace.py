@@ -20,7 +20,6 @@ from ..engine import calltree, trace_tree
 from ..model import EnhancerModel, MessageModel, ResultModel
 from .enhancer import ADVICE_ARGUMENTS, AdviceListener, EnhancerCommand, enhancer_options, loader_text, thread_fields
 
-
 TIMER = calltree.TIMER
 
 

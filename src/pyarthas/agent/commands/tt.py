@@ -21,9 +21,9 @@ from ..command.base import CommandError, register
 from ..command.options import Argument, Option
 from ..engine import Invocation
 from ..engine.express import ExpressionError, compile_expression
-from ..values import DEFAULT_SIZE_LIMIT, MAX_EXPAND, to_json_value
 from ..model import MessageModel, ResultModel, RowAffectModel
 from ..util.lifetime import at_agent_stop
+from ..values import DEFAULT_SIZE_LIMIT, MAX_EXPAND, to_json_value
 from .enhancer import AdviceListener, EnhancerCommand, enhancer_options
 
 MAX_RECORDS = 1000
@@ -331,6 +331,6 @@ def _invoke(call) -> Any:
     arguments = ([call.target] if site.has_self else []) + list(call.args)
     result = site.function(*arguments, **call.kwargs)
     if isinstance(result, types.CoroutineType):
-        import asyncio    # only a coroutine's replay needs it: run it to completion on a loop of its own
+        import asyncio  # only a coroutine's replay needs it: run it to completion on a loop of its own
         result = asyncio.run(result)
     return result

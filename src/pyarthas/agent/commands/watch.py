@@ -10,8 +10,8 @@ from typing import Any, Optional
 from ..command.base import CommandError, register
 from ..command.options import Argument, Option
 from ..engine.express import compile_expression
-from ..values import MAX_EXPAND, to_json_value
 from ..model import MessageModel, ResultModel
+from ..values import MAX_EXPAND, to_json_value
 from .enhancer import AdviceListener, EnhancerCommand, check_limit, enhancer_options, global_size_limit
 
 DEFAULT_EXPRESS = "{params, target, returnObj}"

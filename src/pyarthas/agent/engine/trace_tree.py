@@ -11,8 +11,22 @@ import sys
 import types
 from typing import Any, Dict, List, Optional
 
-from .calltree.recording import (CALLEE, LAST, MAX, MIN, NESTED, SITE, SUSPENDED, SUSPENSIONS, THROWS, TIMES,
-                                 TOTAL, C_CALLABLE_TYPES, Recording, Suspension)
+from .calltree.recording import (
+    C_CALLABLE_TYPES,
+    CALLEE,
+    LAST,
+    MAX,
+    MIN,
+    NESTED,
+    SITE,
+    SUSPENDED,
+    SUSPENSIONS,
+    THROWS,
+    TIMES,
+    TOTAL,
+    Recording,
+    Suspension,
+)
 
 
 def _line_table(code: types.CodeType):

@@ -43,8 +43,8 @@ from typing import Callable, Deque, Dict, List, Optional, Tuple
 
 from ..api.actions import handle_request
 from ..model import encode_json
-from . import static_files
 from ..util import threads
+from . import static_files
 from .access import Peer, Refusal
 
 HTML = "text/html; charset=utf-8"

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 from ..engine.matcher import method_matcher
 
+
 def matcher(pattern: str, regex: bool = False) -> Callable[[str], bool]:
     """A predicate on names for an Arthas pattern: the engine's matcher, so that ``sc``/``sm`` find
     exactly what ``watch`` and ``trace`` would (``<init>`` stands for ``__init__``)."""

@@ -546,7 +546,7 @@ STATES = ("NEW", "RUNNABLE", "BLOCKED", "WAITING", "TIMED_WAITING", "TERMINATED"
 
 
 def state_counts(vos: List[Dict[str, Any]]) -> Dict[str, int]:
-    counts = {state: 0 for state in STATES}
+    counts = dict.fromkeys(STATES, 0)
     for vo in vos:
         counts[vo["state"]] = counts.get(vo["state"], 0) + 1
     return counts

@@ -12,9 +12,22 @@ import socket
 from typing import Any, Dict, List, Optional
 
 from ..model import encode_json
-from .protocol import (INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR, PROTOCOL_VERSIONS, McpServer, RpcError,
-                       Stream, dispatch, error_response, initialize_result, is_request, negotiate, server_of,
-                       validate)
+from .protocol import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    PROTOCOL_VERSIONS,
+    McpServer,
+    RpcError,
+    Stream,
+    dispatch,
+    error_response,
+    initialize_result,
+    is_request,
+    negotiate,
+    server_of,
+    validate,
+)
 from .tools import TOOLS
 
 MAX_BODY = 1024 * 1024

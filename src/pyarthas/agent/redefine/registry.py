@@ -10,6 +10,7 @@ from ..model import format_time
 from .plan import Change, running_code
 from .source import RedefineError
 
+
 class Entry:
     """A redefined function: what ``-l`` lists and what ``--restore`` puts back."""
 

@@ -10,6 +10,7 @@ latency users feel); any other edit redraws from the prompt, accounting for line
 import codecs
 from typing import Callable, List, Optional, Sequence, Tuple
 
+
 def key(name: str) -> str:
     """The key named ``name`` as the decoder reports it."""
     return "\0" + name

@@ -13,8 +13,17 @@ import types
 from time import perf_counter_ns
 from typing import Optional
 
-from .recording import (C_KIND, COROUTINE_FLAGS, MAX_CHILD_SITES, NO_COST, PY_KIND, Recording, close_child,
-                        node_for_new_callee, suspend)
+from .recording import (
+    C_KIND,
+    COROUTINE_FLAGS,
+    MAX_CHILD_SITES,
+    NO_COST,
+    PY_KIND,
+    Recording,
+    close_child,
+    node_for_new_callee,
+    suspend,
+)
 from .state import ThreadState, Timer, retop
 
 _get_ident = threading.get_ident
