@@ -19,6 +19,7 @@ import os
 import signal
 import stat
 import sys
+from typing import Optional
 
 ARM_SIGNAL = 39                        # SIGRTMIN+5 under glibc: a real-time signal nobody uses by default
 ARM_DIRECTORY = "/tmp/pyarthas-%d"     # per uid
@@ -86,7 +87,7 @@ def _take_request():
             pass
 
 
-def install(site_dir: str = None) -> str:
+def install(site_dir: Optional[str] = None) -> str:
     """Write pyarthas-arm.pth into ``site_dir`` (default: this interpreter's site-packages)."""
     if site_dir is None:
         import sysconfig

@@ -248,7 +248,7 @@ class VmToolCommand(Command):
             return
         if not args.className:
             raise CommandError(-1, "vmtool getInstances: --className is required")
-        classes = [c for c in finder.find_classes(args.className, modules=False)]
+        classes = list(finder.find_classes(args.className, modules=False))
         if not classes:
             raise CommandError(-1, "Can not find class by class name: %s." % args.className)
         instances = find_instances(classes, args.limit)

@@ -197,7 +197,7 @@ def wrapper_code(original: types.CodeType, enhancement: object, with_before: boo
     if code.co_freevars != freevars:
         raise TypeError("cannot reproduce the free variables of %s" % original.co_name)
     consts = tuple(enhancement if c == PLACEHOLDER else c for c in code.co_consts)
-    changes = dict(co_consts=consts, co_name=original.co_name)
+    changes = {"co_consts": consts, "co_name": original.co_name}
     if hasattr(original, "co_qualname"):
         changes["co_qualname"] = original.co_qualname
     # Keep kind flags the template cannot spell (types.coroutine's CO_ITERABLE_COROUTINE).

@@ -276,7 +276,7 @@ def _monitor() -> Tool:
               TIMEOUT]
 
     def build(args: Arguments) -> List[str]:
-        cycle = max(1, int(round(args["intervalMs"] / 1000.0)))
+        cycle = max(1, round(args["intervalMs"] / 1000.0))
         words = ["monitor", "-c", str(cycle), "-n", str(args["numberOfExecutions"]),
                  "--timeout", str(args["timeout"])]
         words += generic_words("", [REGEX, params[6]], args)[1:]
