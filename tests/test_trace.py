@@ -103,7 +103,7 @@ def test_trace_path_nests_named_functions(spawn):
     target = start_target(spawn)
     results = run_ok(target, "trace __main__.Worker outer -p __main__.Worker.inner -n 2")
     for trace in of_type(results, "trace"):
-        method, children = method_children(trace)
+        _method, children = method_children(trace)
         inner = next(c for c in children if c["methodName"] == "inner")
         (nested,) = inner["children"]
         assert nested["methodName"] == "inner" and nested["lineNumber"] == -1

@@ -319,7 +319,7 @@ def test_two_sessions_each_get_every_result(app):
         session.pull()
         jobs.append(session.async_exec("watch __main__.Calc add params[0] -n 30")["body"]["jobId"])
     for session, job_id in zip(sessions, jobs):
-        results = session.pull_until(lambda r: r.get("type") == "status" and r.get("jobId") == job_id)
+        results = session.pull_until(lambda r, job_id=job_id: r.get("type") == "status" and r.get("jobId") == job_id)
         values = [r["value"] for r in of_type(results, "watch")]
         assert len(values) == 30 and values == list(range(values[0], values[0] + 30))
         assert status_of(results)["statusCode"] == 0

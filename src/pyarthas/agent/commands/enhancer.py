@@ -179,7 +179,7 @@ class EnhancerCommand(Command):
         try:
             return self.new_listener(process, args)
         except ExpressionError as error:
-            raise CommandError(-1, self.expression_failure(args, error))
+            raise CommandError(-1, self.expression_failure(args, error)) from error
 
     def enhance(self, process, args, listener: Optional[Listener]) -> EnhancerAffect:
         """Enhance what ``args.class_pattern`` and ``method_pattern(args)`` match for ``listener``; emit the
@@ -194,11 +194,11 @@ class EnhancerCommand(Command):
                                     listener_id=listener_id if joins else None)
         except NothingMatched as nothing:
             process.emit(EnhancerModel(success=False, message=nothing.message, effect=nothing.affect))
-            raise CommandError(-1, nothing.hint)
+            raise CommandError(-1, nothing.hint) from nothing
         except re.error as error:
-            raise CommandError(-1, "Invalid regular expression: %s" % error)
+            raise CommandError(-1, "Invalid regular expression: %s" % error) from error
         except KeyError as error:
-            raise CommandError(-1, str(error.args[0]) if error.args else "listener not found")
+            raise CommandError(-1, str(error.args[0]) if error.args else "listener not found") from error
         if listener is not None and not joins:
             process.on_end(lambda: engine.remove(listener.id))
         process.emit(EnhancerModel(success=True, effect=affect))

@@ -19,6 +19,6 @@ class ResetCommand(Command):
         try:
             affect = process.agent.engine.reset(args.class_pattern or None, regex=args.regex)
         except re.error as error:
-            raise CommandError(-1, "Invalid regular expression: %s" % error)
+            raise CommandError(-1, "Invalid regular expression: %s" % error) from error
         affect.listenerId = 0
         process.emit(ResetModel(affect=affect))

@@ -181,7 +181,7 @@ class _Evaluators:
         try:
             self.expression = compile_expression(text)
         except ExpressionError as error:
-            raise CommandError(1, "tt failed, express is: %s, %s" % (text, error))
+            raise CommandError(1, "tt failed, express is: %s, %s" % (text, error)) from error
         self._bound: Dict[int, Any] = {}
 
     def __call__(self, record: TimeFragment) -> Any:
@@ -277,7 +277,7 @@ class TimeTunnelCommand(EnhancerCommand):
                 value = evaluate(record)
             except Exception as error:
                 raise CommandError(1, "tt failed, express is: %s, %s: %s"
-                                   % (args.watch_express, type(error).__name__, error))
+                                   % (args.watch_express, type(error).__name__, error)) from error
             process.emit(TimeTunnelModel(expand, args.sizeLimit, watchValue=value))
         else:
             process.emit(TimeTunnelModel(expand, args.sizeLimit, timeFragment=record))

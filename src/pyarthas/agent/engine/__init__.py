@@ -135,7 +135,7 @@ class Engine:
                 raise NothingMatched(affect)
             methods: List[str] = []
             classes = 0
-            for owner_name, (owner, candidates) in search.owners.items():
+            for owner_name, (_owner, candidates) in search.owners.items():
                 added = 0
                 for candidate in candidates:
                     if self._attach(candidate, listener):
@@ -235,7 +235,7 @@ class Engine:
                 return
             for function, enhancement in list(self._enhancements.items()):
                 if listener in enhancement.listeners:
-                    remaining = tuple(l for l in enhancement.listeners if l is not listener)
+                    remaining = tuple(other for other in enhancement.listeners if other is not listener)
                     if remaining:
                         self._set_listeners(enhancement, remaining)
                     else:
@@ -255,7 +255,7 @@ class Engine:
                     self._restore(function, enhancement)
             used = set()
             for enhancement in self._enhancements.values():
-                used.update(id(l) for l in enhancement.listeners)
+                used.update(id(kept) for kept in enhancement.listeners)
             dropped = [listener for listener in self._listeners.values() if id(listener) not in used]
             for listener in dropped:
                 del self._listeners[listener.id]

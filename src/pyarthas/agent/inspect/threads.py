@@ -278,7 +278,7 @@ def _receiver(frame, chain: tuple, index: int) -> Any:
     if start < 0 or chain[start][0] != "base":
         return None
     value = _lookup_base(frame, chain[start][1])
-    for kind, name in chain[start + 1:index]:
+    for _kind, name in chain[start + 1:index]:
         value = _static_attr(value, name)
         if value is None:
             return None

@@ -69,7 +69,7 @@ def apply(changes: List[Change], engine) -> List[Entry]:
     except Exception as exc:
         for change, previous in reversed(done):
             install(change.function, previous, engine)
-        raise RedefineError("redefine error! %s: %s (nothing was changed)" % (type(exc).__name__, exc))
+        raise RedefineError("redefine error! %s: %s (nothing was changed)" % (type(exc).__name__, exc)) from exc
     return [REGISTRY.record(change, previous) for change, previous in done]
 
 

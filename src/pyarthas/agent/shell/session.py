@@ -102,11 +102,11 @@ class ShellSession:
             if not self._at_prompt:
                 self._while_busy(keys)
                 return
-            for index, key in enumerate(keys):
+            for index, typed in enumerate(keys):
                 if not self._at_prompt:  # Enter started a job: the rest waits for the prompt
                     self._queue_typeahead(keys[index:])
                     return
-                self._key(key)
+                self._key(typed)
 
     def interrupt(self) -> None:
         """Telnet's Interrupt Process, as Ctrl-C."""
@@ -134,11 +134,11 @@ class ShellSession:
         self._queue_typeahead(keys)
 
     def _queue_typeahead(self, keys: List[str]) -> None:
-        for key in keys:
-            if self._typeahead_size + len(key) > TYPEAHEAD_LIMIT:
+        for typed in keys:
+            if self._typeahead_size + len(typed) > TYPEAHEAD_LIMIT:
                 return  # a flood of typed-ahead input is dropped, not buffered without bound
-            self._typeahead.append(key)
-            self._typeahead_size += len(key)
+            self._typeahead.append(typed)
+            self._typeahead_size += len(typed)
 
     def _key(self, typed: str) -> None:
         editor = self.editor
@@ -170,9 +170,9 @@ class ShellSession:
         self._at_prompt = True
         self.term.write(self.editor.start("[arthas@%s]$ " % self.agent.pid))
         while self._typeahead and self._at_prompt and not self._closed:
-            key = self._typeahead.popleft()
-            self._typeahead_size -= len(key)
-            self._key(key)
+            typed = self._typeahead.popleft()
+            self._typeahead_size -= len(typed)
+            self._key(typed)
         if self._at_prompt and self._input_ended and not self._typeahead:
             self._leave()
 
