@@ -190,7 +190,8 @@ def test_incompatible_changes_are_refused_and_nothing_changes(spawn, tmp_path):
     assert "time.sleep is a builtin or C function" in message
     assert refused(target, "redefine -c __main__ " + str(tmp_path / "missing.py")).startswith(
         "file does not exist, path: ")
-    message = refused(target, "redefine -c pyarthas.agent.model " + write(tmp_path, "agent.py", "def now_ms():\n    return 0\n"))
+    source = write(tmp_path, "agent.py", "def now_ms():\n    return 0\n")
+    message = refused(target, "redefine -c pyarthas.agent.model " + source)
     assert message.startswith("redefine error! pyarthas.agent.model is part of pyarthas")
     assert "SyntaxError" in refused(target, "redefine -c __main__ " + write(tmp_path, "bad.py", "def answer(:\n"))
     assert refused(target, "redefine -c no.such.module " + write(tmp_path, "x.py", "def f():\n    pass\n")) == (

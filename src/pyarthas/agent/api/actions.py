@@ -1,4 +1,5 @@
-"""One function per Arthas API action (https://arthas.aliyun.com/en/doc/http-api.html), with Arthas's exact states and texts.
+"""One function per Arthas API action (https://arthas.aliyun.com/en/doc/http-api.html), with Arthas's exact
+states and texts.
 
 ``handle_request(agent, body_bytes)`` returns the response object; the HTTP layer writes it with status
 200 whatever it says.

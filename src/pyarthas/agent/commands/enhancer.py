@@ -116,11 +116,13 @@ def enhancer_options() -> List[Option]:
         Option("regex", "E", flag=True, help="Enable regular expression to match (wildcard matching by default)"),
         Option("limits", "n", type=int, default=100, help="Threshold of execution times"),
         Option("maxMatch", "m", type=int, default=50, help="The maximum of matched class."),
-        Option("exclude-class-pattern", dest="exclude_class_pattern", help="exclude class name pattern, use either '.' or '/' as separator"),
+        Option("exclude-class-pattern", dest="exclude_class_pattern",
+               help="exclude class name pattern, use either '.' or '/' as separator"),
         Option("timeout", type=int, help="Timeout value in seconds for the command to exit"),
         Option("listenerId", type=int, help="The special listenerId"),
         Option("verbose", "v", flag=True, help="Enables print verbose information, default value false."),
-        Option("classloader", "c", help="The hash code of the special class's classLoader (ignored: Python has one loader)"),
+        Option("classloader", "c",
+               help="The hash code of the special class's classLoader (ignored: Python has one loader)"),
         Option("lazy", "L", flag=True, help="Enable lazy mode (ignored: only loaded modules are searched)"),
     ]
 

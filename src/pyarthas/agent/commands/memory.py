@@ -229,7 +229,8 @@ class VmToolCommand(Command):
     name = "vmtool"
     summary = "Find the live instances of a class, force a garbage collection"
     description = ("vmtool --action getInstances --className demo.MathGame [--limit 10] [-x 1] [--express EXPR] "
-                   "(EXPR is a Python expression, as ognl's, that sees the list as 'instances'); vmtool --action forceGc")
+                   "(EXPR is a Python expression, as ognl's, that sees the list as 'instances'); "
+                   "vmtool --action forceGc")
     options = [
         Option("action", "a", choices=("getInstances", "forceGc"), help="getInstances or forceGc"),
         Option("className", help="the class (qualified name, '*' wildcards)"),

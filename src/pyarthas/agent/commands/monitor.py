@@ -77,7 +77,8 @@ class MonitorCommand(EnhancerCommand):
     name = "monitor"
     summary = "Monitor method execution statistics, e.g. total/success/failure count, average rt, fail rate, etc."
     description = ("Counters are per cycle (-c seconds, default 60) and reset each cycle; -n is the number of "
-                   "cycles.\nExamples:\n  monitor demo.MathGame primeFactors\n  monitor -c 5 demo.MathGame primeFactors\n"
+                   "cycles.\nExamples:\n  monitor demo.MathGame primeFactors\n"
+                   "  monitor -c 5 demo.MathGame primeFactors\n"
                    "  monitor -c 5 -b demo.MathGame primeFactors 'params[0] <= 2'")
     options = [
         Option("cycle", "c", type=int, default=60, help="The monitor interval (in seconds), 60 seconds by default"),

@@ -42,10 +42,12 @@ class OgnlCommand(Command):
         try:
             value = evaluate_standalone(args.express)
         except ExpressionError as error:
-            raise CommandError(-1, "Failed to execute ognl, exception message: %s, please check $HOME/logs/arthas/arthas.log for more details. " % error) from error
+            raise CommandError(-1, "Failed to execute ognl, exception message: %s, please check "
+                                   "$HOME/logs/arthas/arthas.log for more details. " % error) from error
         except Exception as error:
             raise CommandError(-1, "Failed to execute ognl, exception message: %s: %s, please check "
-                                   "$HOME/logs/arthas/arthas.log for more details. " % (type(error).__name__, error)) from error
+                                   "$HOME/logs/arthas/arthas.log for more details. "
+                                   % (type(error).__name__, error)) from error
         expand = max(0, min(args.expand, MAX_EXPAND))
         process.emit(OgnlModel(value=to_json_value(value, expand, global_size_limit(process)), expand=expand))
 

@@ -100,7 +100,8 @@ class StackCommand(EnhancerCommand):
     summary = "Display the stack trace for the specified class and method"
     description = ("The first frame is the matched function, then its callers (innermost first). Coroutines "
                    "also show the chain of asyncio tasks awaiting the running one.\n"
-                   "Examples:\n  stack demo.MathGame primeFactors\n  stack demo.MathGame primeFactors 'params[0] < 0' -n 2\n"
+                   "Examples:\n  stack demo.MathGame primeFactors\n"
+                   "  stack demo.MathGame primeFactors 'params[0] < 0' -n 2\n"
                    "  stack demo.MathGame primeFactors '#cost > 0.5'")
     options = enhancer_options()
     arguments = [

@@ -206,7 +206,8 @@ class TimeTunnelCommand(EnhancerCommand):
         "  tt -i 1000 -p --replay-times 3 --replay-interval 500\n  tt -i 1000 -d\n  tt --delete-all"
         % (FIRST_INDEX, MAX_RECORDS))
     options = [
-        Option("time-tunnel", "t", dest="time_tunnel", flag=True, help="Record the method invocation within time fragments"),
+        Option("time-tunnel", "t", dest="time_tunnel", flag=True,
+               help="Record the method invocation within time fragments"),
         Option("list", "l", flag=True, help="List all the time fragments"),
         Option("index", "i", type=int, help="Display the detailed information from specified time fragment"),
         Option("watch-express", "w", dest="watch_express", help="watch the time fragment by Python express"),
@@ -218,7 +219,8 @@ class TimeTunnelCommand(EnhancerCommand):
         Option("delete", "d", flag=True, help="Delete time fragment specified by index"),
         Option("delete-all", dest="delete_all", flag=True, help="Delete all the time fragments"),
         Option("expand", "x", type=int, default=1, help="Expand level of object (1 by default, max %d)" % MAX_EXPAND),
-        Option("sizeLimit", "M", type=int, help="Upper size limit in bytes for the result (10 * 1024 * 1024 by default)"),
+        Option("sizeLimit", "M", type=int,
+               help="Upper size limit in bytes for the result (10 * 1024 * 1024 by default)"),
     ] + enhancer_options()
     arguments = [
         Argument("class-pattern", help="Path and classname of Pattern Matching"),

@@ -153,12 +153,15 @@ class WatchCommand(EnhancerCommand):
         Option("success", "s", flag=True, help="Watch after successful invocation"),
         Option("finish", "f", flag=True, help="Watch after invocation, enable by default"),
         Option("expand", "x", type=int, default=1, help="Expand level of object (1 by default, max %d)" % MAX_EXPAND),
-        Option("sizeLimit", "M", type=int, help="Upper size limit in bytes for the result (10 * 1024 * 1024 by default)"),
+        Option("sizeLimit", "M", type=int,
+               help="Upper size limit in bytes for the result (10 * 1024 * 1024 by default)"),
     ] + enhancer_options()
     arguments = [
-        Argument("class-pattern", required=True, help="The full qualified class name (or module name) you want to watch"),
+        Argument("class-pattern", required=True,
+                 help="The full qualified class name (or module name) you want to watch"),
         Argument("method-pattern", required=True, help="The method name you want to watch"),
-        Argument("express", default=DEFAULT_EXPRESS, help="The content you want to watch, written by Python expression."),
+        Argument("express", default=DEFAULT_EXPRESS,
+                 help="The content you want to watch, written by Python expression."),
         Argument("condition-express", help="Conditional expression in Python"),
     ]
 

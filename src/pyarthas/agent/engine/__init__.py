@@ -82,7 +82,8 @@ def _green(text: str) -> str:
 def no_match_hint() -> str:
     """Arthas's status message when nothing was enhanced (with its ANSI colours)."""
     return ("No class or method is affected, try:\n"
-            "1. Execute `%s` to make sure the method you are tracing actually exists (it might be in your parent class).\n"
+            "1. Execute `%s` to make sure the method you are tracing actually exists "
+            "(it might be in your parent class).\n"
             "2. Execute `%s`, if you want to enhance the agent's own modules.\n"
             "3. Builtins and C functions (`%s`) cannot be enhanced; watch the Python function that calls them.\n"
             "4. Match the constructor, use `__init__` (or `<init>`), for example: `watch demo.MathGame __init__`\n"

@@ -22,8 +22,8 @@ HTTP/1.1 keep-alive and pipelining work (requests on one connection are answered
 are read.
 
 Other front doors on this port: ``add_upgrade(path, handler)`` routes a ``GET`` (normally carrying
-``Upgrade``) for ``path`` (after the access check passed) to ``handler(sock, request)``, which then owns the (blocking) socket
-and runs on the worker's thread, no longer counted in the worker budget (the handler bounds its own
+``Upgrade``) for ``path`` (after the access check passed) to ``handler(sock, request)``, which then owns the
+(blocking) socket and runs on the worker's thread, no longer counted in the worker budget (the handler bounds its own
 connections); ``request.rest`` holds what the client sent after the request head.
 
 A small server on plain sockets rather than ``http.server``: that one pulls in ``email``, ``http.client``

@@ -252,7 +252,8 @@ class ShellSession:
         elif len(common) > len(replaced):
             self.term.write(editor.insert(common[len(replaced):]))
         else:
-            self.term.write(editor.key(key("end")) + "\n" + _columns(names, self.ctx.width) + "\n" + editor.redraw_all())
+            self.term.write(editor.key(key("end")) + "\n" + _columns(names, self.ctx.width) + "\n"
+                            + editor.redraw_all())
 
     # ---- results (the pump thread) ----
 
