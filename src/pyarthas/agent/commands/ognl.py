@@ -114,7 +114,7 @@ class GetStaticCommand(Command):
 
 def _static_fields(owner: Any, field_match, explicit_dunder: bool) -> List[tuple]:
     """Data attributes (not functions, classes or modules); dunder names only when the pattern asks."""
-    out = []
+    out: List[tuple] = []
     try:
         namespace = dict(vars(owner))
     except TypeError:

@@ -75,7 +75,7 @@ def awaiting_tasks() -> Optional[List[Dict[str, Any]]]:
     if task is None:
         return None
     from ..inspect.tasks import awaiting_task, coroutine_chain
-    chain = []
+    chain: List[Dict[str, Any]] = []
     others = list(asyncio.all_tasks())
     while task is not None and len(chain) < MAX_AWAITING_TASKS:
         chain.append({"taskName": task.get_name(), "stackTrace": coroutine_chain(task.get_coro())})

@@ -5,7 +5,7 @@
 [--timeout s] class-pattern method-pattern [express] [condition-express]``
 """
 import time
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from ..command.base import CommandError, register
 from ..command.options import Argument, Option
@@ -79,7 +79,7 @@ class WatchListener(AdviceListener):
         self.at_throw = at_throw
         self.expand = expand
         self.size_limit = size_limit
-        self._bound = {}                      # site -> (condition, express) evaluators for its module
+        self._bound: Dict[Any, Any] = {}                      # site -> (condition, express) evaluators for its module
         self.before = self._hook(AT_ENTER, True, False, False)
         self.after_return = self._hook(AT_EXIT, False, True, False) if at_return else _ignored
         self.after_throw = self._hook(AT_EXCEPTION_EXIT, False, False, True) if at_throw else _ignored

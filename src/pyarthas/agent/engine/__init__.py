@@ -62,7 +62,7 @@ import sys
 import threading
 import time
 import types
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..model import EnhancerAffect
 from ..values import hide_frames_where
@@ -254,7 +254,7 @@ class Engine:
                     classes.add(enhancement.site.class_name)
                     methods += 1
                     self._restore(function, enhancement)
-            used = set()
+            used: Set[int] = set()
             for enhancement in self._enhancements.values():
                 used.update(id(kept) for kept in enhancement.listeners)
             dropped = [listener for listener in self._listeners.values() if id(listener) not in used]

@@ -12,7 +12,7 @@ from ``__dict__`` and descriptors are unwrapped, never called.
 import inspect
 import sys
 import types
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..engine.matcher import method_matcher
 
@@ -61,7 +61,7 @@ def all_modules() -> List[types.ModuleType]:
 def find_classes(pattern: str, regex: bool = False, modules: bool = True) -> List[Any]:
     """Classes (and modules, unless ``modules=False``) whose qualified name matches, sorted by name."""
     match = matcher(pattern, regex)
-    found = {}
+    found: Dict[str, Any] = {}
     for cls in all_classes():
         name = qualified_name(cls)
         if match(name):

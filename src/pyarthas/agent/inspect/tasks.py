@@ -67,7 +67,7 @@ def _awaited(coro: Any) -> Any:
 
 def coroutine_chain(coro: Any) -> List[Dict[str, Any]]:
     """StackTraceElements of a suspended coroutine and the coroutines it awaits, innermost first."""
-    elements = []
+    elements: List[Dict[str, Any]] = []
     while coro is not None and len(elements) < _MAX_CHAIN:
         frame = _frame_of(coro)
         if frame is None:

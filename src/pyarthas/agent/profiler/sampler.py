@@ -17,7 +17,7 @@ must wait for the GIL, up to the switch interval while a thread computes):
 import sys
 import threading
 import time
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from ..util import threads
 from .frames import FrameTable
@@ -157,7 +157,7 @@ class Sampler:
     def _stack_key(self, frame, root: int) -> Tuple[int, ...]:
         index_of_id = self.frames.index_of_id
         register = self.frames.register
-        stack = []
+        stack: List[int] = []
         append = stack.append
         depth = 0
         while frame is not None:

@@ -7,7 +7,7 @@ One agent thread blocks in ``accept()``; each connection has a reader thread blo
 """
 import socket
 import threading
-from typing import Optional
+from typing import List, Optional, Set, Tuple
 
 from ..util import threads
 from ..util.net import listening_socket
@@ -39,7 +39,7 @@ class TelnetParser:
         self._state = "data"
         self._command = 0
         self._sub = bytearray()
-        self._answered = set()
+        self._answered: Set[Tuple[int, int]] = set()
 
     def feed(self, data: bytes) -> bytes:
         out = bytearray()
@@ -203,7 +203,7 @@ class _Keys:
         self.pending: list = []
 
     def secret(self) -> Optional[str]:
-        typed = []
+        typed: List[str] = []
         while True:
             while self.pending:
                 typed_key = self.pending.pop(0)

@@ -30,7 +30,7 @@ class Signal(threading.Event):
     """An ``Event`` that also runs callbacks once it is set, so that something can follow it without a
     thread blocked in ``wait`` (a job whose listener is done, see ``Job.resume_when``)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self._callbacks_lock = threading.Lock()
         self._callbacks: List[Callable[[], None]] = []

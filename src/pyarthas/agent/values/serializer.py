@@ -28,7 +28,7 @@ import itertools
 import math
 import time
 import types
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set
 
 from .frames import traceback_elements
 from .limits import DEFAULT_SIZE_LIMIT, MAX_EXPAND, SIZE_MARKER, TIME_BUDGET_S, TIME_MARKER
@@ -91,7 +91,7 @@ class _Converter:
         self.marker = SIZE_MARKER % size_limit
         self.deadline = deadline
         self.until_clock = _CLOCK_EVERY
-        self.on_path = set()
+        self.on_path: Set[int] = set()
 
     def top(self, obj: Any) -> Any:
         try:
