@@ -39,7 +39,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from typing import Callable, Deque, Dict, List, Optional, Tuple
+from typing import Callable, Deque, Dict, List, Optional, Tuple, Union
 
 from ..api.actions import handle_request
 from ..model import encode_json
@@ -114,7 +114,7 @@ class _Connection:
         self.since = now
         self.deadline = now + head_timeout
         self.request: Optional[Request] = None
-        self.body = None  # a _SizedBody or a _ChunkedBody while the body arrives
+        self.body: Optional["BodyReader"] = None  # while the body arrives
         self.reserved = 0  # body bytes counted against max_buffered_bodies
         self.discarded = 0
         self.served = 0  # requests answered: an IDLE connection that has some is an idle keep-alive one
@@ -289,9 +289,12 @@ class ApiServer:
                 conn.state = HEAD
                 if not self._read_head(conn):
                     return
-            if conn.state == BODY and conn.body.feed(conn.buffer):
-                conn.request.body = conn.body.take()
-                self._dispatch(conn)
+            if conn.state == BODY:
+                body, request = conn.body, conn.request
+                assert body is not None and request is not None, "state BODY: the head was read"
+                if body.feed(conn.buffer):
+                    request.body = body.take()
+                    self._dispatch(conn)
         except HttpError as error:
             self._refuse(conn, error)
 
@@ -319,7 +322,7 @@ class ApiServer:
         conn.deadline = conn.since + self.limits.body_timeout
         return True
 
-    def _body_reader(self, request: Request):
+    def _body_reader(self, request: Request) -> "BodyReader":
         limits, headers = self.limits, request.headers
         encoding = headers.get("transfer-encoding")
         length_text = headers.get("content-length")
@@ -421,6 +424,7 @@ class ApiServer:
         outcome: object = False
         request = conn.request
         try:
+            assert request is not None, "a connection reaches a worker once its head is read"
             # a GET on an upgrade path goes to its handler even without Upgrade: it says what is missing
             handler = self._upgrades.get(request.path) if request.method == "GET" else None
             if handler is not None:
@@ -536,6 +540,9 @@ class _ChunkedBody:
         data = b"".join(self.parts)
         self.parts = []
         return data
+
+
+BodyReader = Union[_SizedBody, _ChunkedBody]
 
 
 class _Exchange:

@@ -414,7 +414,7 @@ def _setter(name: str, title: str, description: str, key: Param, value: Param) -
 
 
 def _tools() -> List[Tool]:
-    positional = {"positional": True}
+    positional: Dict[str, Any] = {"positional": True}
     return [
         _dashboard(),
         Tool("thread", "Threads", "Threads and their stacks: the N busiest (topN), one thread (threadId), or "
