@@ -96,7 +96,7 @@ class MonitorCommand(EnhancerCommand):
     def new_listener(self, process, args) -> MonitorListener:
         return MonitorListener(process, args.condition_express or None, args.limits, args.verbose, args.before)
 
-    def follow(self, process, args, listener: MonitorListener) -> None:
+    def follow(self, process, args, listener: MonitorListener) -> None:  # type: ignore[override]  # its own listener
         """One result per cycle with calls, until ``-n`` cycles, the job's end or a failing condition."""
         process.on_end(listener.done.set)
         listener.active = True

@@ -113,7 +113,7 @@ class TimeTunnelModel(ResultModel):
     def __init__(self, expand: int, size_limit: Optional[int], **parts: Any):
         self._expand = expand
         self._size_limit = size_limit
-        self._parts = parts
+        self._parts: Optional[Dict[str, Any]] = parts
         self._built: Optional[Dict[str, Any]] = None
 
     def fields(self) -> Dict[str, Any]:
@@ -121,7 +121,7 @@ class TimeTunnelModel(ResultModel):
         if built is None:
             parts = self._parts
             if parts is None:                # another consumer's thread built it meanwhile
-                return self._built
+                return self._built  # type: ignore[return-value]  # set before the parts are dropped
             limit = self._size_limit or DEFAULT_SIZE_LIMIT
             out: Dict[str, Any] = {}
             for name, value in parts.items():

@@ -158,8 +158,8 @@ class Enhancement:
         self.function = function
         self.site = site
         self.original_code = function.__code__
-        self.clone = None
-        self.wrapper_code = None
+        self.clone: Optional[types.FunctionType] = None
+        self.wrapper_code: Optional[types.CodeType] = None
         self.listeners: Tuple[Listener, ...] = ()
         self.before_listeners = False
         self.with_before = False
