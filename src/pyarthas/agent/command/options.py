@@ -88,6 +88,9 @@ class Namespace:
     def __repr__(self) -> str:
         return "Namespace(%r)" % self.__dict__
 
+    def __getattr__(self, name: str) -> Any:  # only for names never set: tells type checkers the rest are dynamic
+        raise AttributeError(name)
+
 
 HELP_OPTION = Option("help", "h", flag=True, help="this help")
 

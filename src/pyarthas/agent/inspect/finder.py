@@ -189,7 +189,7 @@ def own_annotations(cls: type) -> dict:
     """The annotations a class declares itself (3.14 evaluates them lazily: ask for forward references
     rather than evaluating names that may not resolve)."""
     try:
-        import annotationlib  # 3.14+
+        import annotationlib  # type: ignore[import-not-found]  # 3.14+ (mypy checks against 3.10)
     except ImportError:
         annotations = vars(cls).get("__annotations__")
         return dict(annotations) if isinstance(annotations, dict) else {}
