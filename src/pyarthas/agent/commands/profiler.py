@@ -160,7 +160,7 @@ def _describe_plan(profiler, planned, duration: Optional[int], model: ProfilerMo
         return
     path, format = planned
     model.outputFile, model.format, model.duration = path, format, duration
-    model.executeResult += _url_line(profiler.url_of(path))
+    model.executeResult = (model.executeResult or "") + _url_line(profiler.url_of(path))
 
 
 def _describe_written(written: Written, model: ProfilerModel) -> None:

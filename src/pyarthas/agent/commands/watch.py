@@ -79,10 +79,14 @@ class WatchListener(AdviceListener):
         self.at_throw = at_throw
         self.expand = expand
         self.size_limit = size_limit
-        self._bound: Dict[Any, Any] = {}                      # site -> (condition, express) evaluators for its module
-        self.before = self._hook(AT_ENTER, True, False, False)
-        self.after_return = self._hook(AT_EXIT, False, True, False) if at_return else _ignored
-        self.after_throw = self._hook(AT_EXCEPTION_EXIT, False, False, True) if at_throw else _ignored
+        self._bound: Dict[Any, Any] = {}      # site -> (condition, express) evaluators for its module
+        before = self._hook(AT_ENTER, True, False, False)
+        after_return = self._hook(AT_EXIT, False, True, False) if at_return else _ignored
+        after_throw = self._hook(AT_EXCEPTION_EXIT, False, False, True) if at_throw else _ignored
+        # closures per access point stand in for the listener's methods
+        self.before = before  # type: ignore[method-assign]
+        self.after_return = after_return  # type: ignore[method-assign, assignment]
+        self.after_throw = after_throw  # type: ignore[method-assign, assignment]
 
     # ---- hooks (target threads) ----
 

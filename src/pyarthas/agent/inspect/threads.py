@@ -332,7 +332,7 @@ def lock_owner(lock: Any) -> Optional[int]:
     inner = getattr(lock, "_lock", None) if type(lock).__name__ == "Condition" else None
     if inner is not None:
         lock = inner
-    owner = getattr(lock, "_owner", _MISSING) if type(lock).__name__ == "_RLock" else _MISSING
+    owner: Any = getattr(lock, "_owner", _MISSING) if type(lock).__name__ == "_RLock" else _MISSING
     if owner is not _MISSING:
         return owner or 0
     if type(lock).__name__ == "RLock":

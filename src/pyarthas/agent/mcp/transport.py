@@ -176,7 +176,8 @@ def _validated(message: Any) -> Dict[str, Any]:
 def _streams(message: Dict[str, Any]) -> bool:
     if message.get("method") != "tools/call":
         return False
-    tool = TOOLS.get((message.get("params") or {}).get("name"))
+    name = (message.get("params") or {}).get("name")
+    tool = TOOLS.get(name) if isinstance(name, str) else None
     return tool is not None and (tool.streaming or tool.name == "dashboard")
 
 

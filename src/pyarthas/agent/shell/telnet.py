@@ -5,6 +5,7 @@ typed, not whole lines) and asks for NAWS (the window size, sent again on each r
 answers none of it (``nc``) still works: it sends lines, which the shell runs one after the other.
 One agent thread blocks in ``accept()``; each connection has a reader thread blocked in ``recv()``.
 """
+import functools
 import socket
 import threading
 from typing import List, Optional, Set, Tuple
@@ -117,7 +118,7 @@ class TelnetServer:
             except OSError:
                 continue
             try:
-                threads.spawn("telnet-conn", lambda c=connection, ip=address[0]: self._handle(c, ip))
+                threads.spawn("telnet-conn", functools.partial(self._handle, connection, address[0]))
             except RuntimeError:  # no thread could be started
                 connection.close()
 

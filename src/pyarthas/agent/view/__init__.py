@@ -82,6 +82,7 @@ class Context:
         self._width = width
         self.size_limit = size_limit
         self.terminal = terminal
+        self.base_url: Optional[str] = None  # set by MCP: the profiler's view prints full URLs with it
 
     @classmethod
     def for_stream(cls, stream=None, color: Optional[bool] = None) -> "Context":
