@@ -44,7 +44,7 @@ def run_demo(args) -> int:
     from ..agent import start
     demo_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo_app")
     sys.path.insert(0, demo_dir)
-    import demo
+    import demo  # the demo's module, found on the path just added
     agent = start(ip=args.ip, port=args.port, **access_options(args))
     agent.main_class = "demo.MathGame"
     demo.main()
