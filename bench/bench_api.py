@@ -70,7 +70,7 @@ print(json.dumps({"without": without, "with": with_agent}))
 
 def percentile(values, pct):
     ordered = sorted(values)
-    index = min(len(ordered) - 1, int(round(pct / 100.0 * (len(ordered) - 1))))
+    index = min(len(ordered) - 1, round(pct / 100.0 * (len(ordered) - 1)))
     return ordered[index]
 
 

@@ -141,10 +141,10 @@ def main() -> None:
     for python in pythons:
         data = rows[python]
 
-        def median_ms(key):
+        def median_ms(key, data=data):
             return statistics.median(r[key] for r in data) * 1000
 
-        def max_ms(key):
+        def max_ms(key, data=data):
             return max(r[key] for r in data) * 1000
 
         print("| %s | %.0f ms | %.0f ms | %.0f ms | %.1f / %.1f ms | %.1f / %.1f ms |" % (

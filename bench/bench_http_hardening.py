@@ -57,7 +57,7 @@ def measure(url: str, requests: int):
 
 def percentile(values, fraction: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))] if ordered else float("nan")
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 def run_one(python: str, attackers: int, requests: int, workdir: str) -> None:

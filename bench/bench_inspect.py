@@ -135,7 +135,7 @@ def measure(target, rounds):
             reply = target.exec(command, execTimeout=30000)
             end = time.time()
             assert reply["state"] == "SUCCEEDED", reply
-            status = [r for r in reply["body"]["results"] if r["type"] == "status"][0]
+            status = next(r for r in reply["body"]["results"] if r["type"] == "status")
             assert status["statusCode"] == 0, (command, status)
             latencies[command].append(end - start)
             windows.append((command, "command", start, end))
@@ -177,8 +177,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--python", action="append", help="interpreter(s) to run the target under")
     args = parser.parse_args()
-    import tempfile
     import pathlib
+    import tempfile
     ok = True
     for python in args.python or [sys.executable]:
         with tempfile.TemporaryDirectory() as tmp:

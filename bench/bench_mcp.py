@@ -23,7 +23,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
 from bench_api import IDLE_OVERHEAD, percentile  # the same loop and ABBA rounds, another idle client
-from harness import SRC, start_demo, python_id, target_env, target_pythons
+from harness import SRC, python_id, start_demo, target_env, target_pythons
 
 INITIALIZE_MCP = r'''
 def init_session(url):
@@ -99,8 +99,8 @@ def idle_overhead(python, rounds):
 
 
 def main():
-    import tempfile
     import pathlib
+    import tempfile
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=50, help="calls per latency figure")
     parser.add_argument("--rounds", type=int, default=25, help="interleaved rounds for the idle cost")

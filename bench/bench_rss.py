@@ -5,8 +5,9 @@ against its RSS once warmed up, and right after the agent started.
 
 One real target per interpreter; one client sends, round after round: init_session, async_exec in the
 background of an echo (1 KiB), a one-shot watch and an endless watch; sixteen exec/session_info requests
-(version, ognl, session); pulls until the first two ended; close_session (which ends the endless watch). Every session is closed, so what remains is what the agent failed to
-free (reference cycles waiting for the oldest gc generation, unbounded buffers). Goal: < +15 MB after the
+(version, ognl, session); pulls until the first two ended; close_session (which ends the endless watch).
+Every session is closed, so what remains is what the agent failed to free (reference cycles waiting for
+the oldest gc generation, unbounded buffers). Goal: < +15 MB after the
 warm-up round of 1,000 requests. ``--src`` measures another checkout's agent (side by side, same run).
 """
 import argparse

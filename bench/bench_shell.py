@@ -27,9 +27,8 @@ sys.path.insert(0, HERE)
 
 from bench_console import WATCH  # noqa: E402
 from harness import python_id, target_pythons  # noqa: E402
-from shell_client import prompt_of, start_shell_demo, start_shell_target  # noqa: E402
 from pyarthas.agent.view import Context, render  # noqa: E402
-
+from shell_client import prompt_of, start_shell_demo, start_shell_target  # noqa: E402
 
 CPU_LOOP = "while True:\n    sum(i * i for i in range(1000))\n"
 
@@ -91,6 +90,10 @@ def drawing_ratio(rounds: int, count: int):
     return shell_us, json_us, shell_us / json_us
 
 
+# the demo idling (a call a second), then flat out
+DEMO_BUSY_ENV = ({"PYARTHAS_DEMO_INTERVAL": "1"}, {"PYARTHAS_DEMO_INTERVAL": "0"})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--keys", type=int, default=1000)
@@ -101,9 +104,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for python in args.python or target_pythons():
         figures = []
-        for start in (lambda folder: start_shell_demo(python, folder, env={"PYARTHAS_DEMO_INTERVAL": "1"}),
-                      lambda folder: start_shell_demo(python, folder, env={"PYARTHAS_DEMO_INTERVAL": "0"}),
-                      lambda folder: start_cpu_loop(python, folder)):
+        for start in (lambda folder, python=python: start_shell_demo(python, folder, env=DEMO_BUSY_ENV[0]),
+                      lambda folder, python=python: start_shell_demo(python, folder, env=DEMO_BUSY_ENV[1]),
+                      lambda folder, python=python: start_cpu_loop(python, folder)):
             with tempfile.TemporaryDirectory() as folder:
                 target = start(folder)
                 try:

@@ -188,7 +188,8 @@ def main() -> None:
         print("%-7s %10.2f %10.2f %8.1f %9.3f %14.3f %12.3f %6.3f  %s" % (
             row["python"], row["base_us"], row["traced_us"], row["traced_us"] / row["base_us"],
             row["per_child_us"], row["marginal_us"], row["per_call_us"], row["other_ratio"],
-            "ok" if row["per_child_us"] <= goal and row["other_ratio"] >= 0.99 else "MISSED (goal %.1f us, 0.99)" % goal))
+            "ok" if row["per_child_us"] <= goal and row["other_ratio"] >= 0.99
+            else "MISSED (goal %.1f us, 0.99)" % goal))
 
 
 if __name__ == "__main__":

@@ -165,7 +165,8 @@ def measure(python: str, mode: str, rounds: int, phase: float, tmp: str):
         session = target.session()
         puller = Puller(session)
         commands = {
-            "cond-false": "watch %s %s '{params, target, returnObj}' 'params[0] < 0' -n 100000000 &" % (class_pattern, method),
+            "cond-false": "watch %s %s '{params, target, returnObj}' 'params[0] < 0' -n 100000000 &"
+                          % (class_pattern, method),
             "every-call": "watch %s %s '{params, target, returnObj}' -n 100000000 &" % (class_pattern, method),
             "unwatched": "watch %s '{params, returnObj}' 'params[0] < 0' -n 100000000 &" % other,
             "unwatched-reporting": "watch %s '{params, returnObj}' -n 100000000 &" % other,

@@ -124,7 +124,7 @@ def measure_memory(browser, python, seconds):
 
 
 def percentile(values, share):
-    return values[min(len(values) - 1, int(round(share * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(share * (len(values) - 1)))]
 
 
 def main():

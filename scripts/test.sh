@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Lint and types first (configured in pyproject.toml): a failure stops the run.
+.venv/bin/ruff check src tests bench
+.venv/bin/mypy
 bash scripts/system-deps.sh
 # CPython 3.14 joins the matrix; when it cannot be had the suite says why (tests/conftest.py) and runs the rest
 bash scripts/python314.sh >/dev/null || true

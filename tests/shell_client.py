@@ -83,7 +83,8 @@ class Screen:
                     return match
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self.closed:
-                    raise AssertionError("%r not received (closed=%s); got:\n%s" % (pattern, self.closed, text[after:][-3000:]))
+                    raise AssertionError("%r not received (closed=%s); got:\n%s"
+                                         % (pattern, self.closed, text[after:][-3000:]))
                 self._cond.wait(min(remaining, 0.5))
 
     def wait_closed(self, timeout: float = 30.0) -> None:

@@ -145,7 +145,7 @@ def test_session_bound_errors(target):
     assert reply["state"] == "FAILED"
     assert reply["message"] == "Async exec command failed:ValueError: nosuchcmd: command not found"
     failed = session.pull_until(lambda r: r["type"] == "command")
-    command = [r for r in failed if r["type"] == "command"][0]
+    command = next(r for r in failed if r["type"] == "command")
     assert command["state"] == "FAILED" and command["jobId"] == 0 and "command not found" in command["message"]
 
 

@@ -11,8 +11,8 @@ import pytest
 from harness import SRC, Target, post_json, target_env
 
 sys.path.insert(0, SRC)
-from pyarthas.agent.command.options import Argument, Option, UsageError, parse  # noqa: E402
-from pyarthas.agent.command.tokenizer import parse_command_line, tokenize  # noqa: E402
+from pyarthas.agent.command.options import Argument, Option, UsageError, parse
+from pyarthas.agent.command.tokenizer import parse_command_line, tokenize
 
 SLEEPER = """
 import time

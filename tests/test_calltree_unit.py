@@ -5,11 +5,25 @@ import json
 import subprocess
 
 from harness import target_env
-
 from pyarthas.agent.engine.calltree import Core
 from pyarthas.agent.engine.calltree.recording import (
-    C_KIND, MAX, MIN, NESTED, PY_KIND, SUSPENSIONS, THROWS, TIMES, TOTAL, Recording, Suspension, attach_to_parent,
-    close_child, node_for_new_callee, resume, suspend)
+    C_KIND,
+    MAX,
+    MIN,
+    NESTED,
+    PY_KIND,
+    SUSPENSIONS,
+    THROWS,
+    TIMES,
+    TOTAL,
+    Recording,
+    Suspension,
+    attach_to_parent,
+    close_child,
+    node_for_new_callee,
+    resume,
+    suspend,
+)
 
 
 def sample():

@@ -4,8 +4,7 @@ import time
 import pytest
 
 from harness import Target, start_demo, target_env
-from pyarthas.client import (AgentUnavailable, ApiError, Client, ConsumerNotFound, Refused, Session,
-                             SessionNotFound)
+from pyarthas.client import AgentUnavailable, ApiError, Client, ConsumerNotFound, Refused, Session, SessionNotFound
 
 FAST = {"PYARTHAS_POLL_WAIT": "0.3"}
 SHORT_CONSUMERS = dict(FAST, PYARTHAS_CONSUMER_TIMEOUT="1", PYARTHAS_REAPER_INTERVAL="0.5")

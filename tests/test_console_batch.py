@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from harness import ROOT, start_demo
-from pyarthas.cli.console import normalize_url
 from pyarthas.agent.shell.pipes import PipeError, Pipeline
+from pyarthas.cli.console import normalize_url
 from pyarthas.cli.console.runner import split_commands
 from pyarthas.client import AgentUnavailable, Client, Session
 

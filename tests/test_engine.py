@@ -111,7 +111,7 @@ def test_enhanced_functions_keep_what_callers_rely_on(target):
     session.pull()
     session.async_exec("watch '__main__*' * '{params, returnObj}' -n 1000000 &")
     enhancer = session.pull_until(lambda r: r.get("type") == "enhancer")
-    assert [r for r in enhancer if r["type"] == "enhancer"][0]["effect"]["methodCount"] >= 10
+    assert next(r for r in enhancer if r["type"] == "enhancer")["effect"]["methodCount"] >= 10
     session.pull_until(lambda r: r.get("type") == "watch" and r.get("methodName") == "greet")
     enhanced = target.ognl(IDENTITY)
     assert enhanced[0] == identity[0] and enhanced[1:] != identity[1:]

@@ -45,8 +45,8 @@ def test_stack_thread_and_exception_values_show_a_frame_alike(spawn):
     target.wait_stdout("ready")
     stack = only(target.results("stack __main__.Worker step -n 1"), "stack")["stackTrace"]
     watched = only(target.results("watch __main__.Worker step 'throwExp' -e -n 1 -x 2"), "watch")
-    worker = [vo for vo in only(run(target, "thread --all -i 10")[0], "thread")["threadStats"]
-              if vo["name"] == "worker"][0]
+    worker = next(vo for vo in only(run(target, "thread --all -i 10")[0], "thread")["threadStats"]
+              if vo["name"] == "worker")
     session = target.session()      # rest stays enhanced meanwhile: its wrapper frame must not show
     session.async_exec("watch __main__.Worker rest -n 1000000 &")
     session.pull_until(lambda r: r.get("type") == "enhancer")

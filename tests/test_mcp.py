@@ -46,7 +46,8 @@ def rpc(url, message, session=None, headers=None, raw=None):
     all_headers.update(headers or {})
     body = raw if raw is not None else json.dumps(message).encode()
     status, response_headers, data = post_raw(url, body, all_headers, path="/mcp")
-    parsed = json.loads(data) if data and response_headers.get("Content-Type", "").startswith("application/json") else None
+    is_json = response_headers.get("Content-Type", "").startswith("application/json")
+    parsed = json.loads(data) if data and is_json else None
     return status, {k.lower(): v for k, v in response_headers.items()}, parsed
 
 

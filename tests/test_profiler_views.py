@@ -20,7 +20,8 @@ def test_profiler_start_with_duration_and_stop():
         "profiler will silent stop after 30 seconds.",
         "profiler output file will be: /srv/arthas-output/20261129-190000.html"]
     stop = {"type": "profiler", "jobId": 2, "action": "stop", "format": "html",
-            "outputFile": "/srv/arthas-output/a b.html", "executeResult": "OK\nprofiler output url: /arthas-output/a%20b.html\n"}
+            "outputFile": "/srv/arthas-output/a b.html",
+            "executeResult": "OK\nprofiler output url: /arthas-output/a%20b.html\n"}
     assert render(stop, PLAIN).split("\n") == [
         "OK", "profiler output url: /arthas-output/a%20b.html", "profiler output file: /srv/arthas-output/a b.html"]
 

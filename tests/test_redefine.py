@@ -83,14 +83,14 @@ def test_redefine_changes_results_and_keeps_identity_then_restore(spawn, tmp_pat
     target.wait_stdout(r"^values 2 2 21 new$")
     assert target.ognl("id(answer), id(Calculator.compute)") == identity
 
-    listed = [r for r in target.results("redefine -l") if r["type"] == "redefine"][0]["redefineEntries"]
+    listed = next(r for r in target.results("redefine -l") if r["type"] == "redefine")["redefineEntries"]
     assert sorted(e["methodName"] for e in listed) == ["answer", "compute", "label"]
     assert all(e["file"] == fixed and e["redefinitionCount"] == 1 for e in listed)
 
-    restored = [r for r in target.results("redefine --restore") if r["type"] == "redefine"][0]
+    restored = next(r for r in target.results("redefine --restore") if r["type"] == "redefine")
     assert restored["restoredCount"] == 3
     target.wait_stdout(r"^values 1 1 11 old$")
-    assert [r for r in target.results("redefine -l") if r["type"] == "redefine"][0]["redefineEntries"] == []
+    assert next(r for r in target.results("redefine -l") if r["type"] == "redefine")["redefineEntries"] == []
 
 
 def test_module_from_the_file_name_class_from_c_and_redefining_twice(spawn, tmp_path):
@@ -105,7 +105,7 @@ def test_module_from_the_file_name_class_from_c_and_redefining_twice(spawn, tmp_
     again = write(tmp_path, "again.py", "def answer():\n    return 6\n")
     assert target.results("redefine -c __main__ " + again)[-1]["statusCode"] == 0
     target.wait_stdout(r"^values 6 6 100 old$")
-    entries = [r for r in target.results("redefine -l") if r["type"] == "redefine"][0]["redefineEntries"]
+    entries = next(r for r in target.results("redefine -l") if r["type"] == "redefine")["redefineEntries"]
     assert [(e["id"], e["className"], e["methodName"], e["redefinitionCount"], e["file"]) for e in entries] == [
         (1, "__main__", "answer", 2, again), (2, "__main__.Calculator", "compute", 1, method)]
     restored = [r for r in target.results("redefine --restore -c __main__.Calculator") if r["type"] == "redefine"]
@@ -190,14 +190,15 @@ def test_incompatible_changes_are_refused_and_nothing_changes(spawn, tmp_path):
     assert "time.sleep is a builtin or C function" in message
     assert refused(target, "redefine -c __main__ " + str(tmp_path / "missing.py")).startswith(
         "file does not exist, path: ")
-    message = refused(target, "redefine -c pyarthas.agent.model " + write(tmp_path, "agent.py", "def now_ms():\n    return 0\n"))
+    source = write(tmp_path, "agent.py", "def now_ms():\n    return 0\n")
+    message = refused(target, "redefine -c pyarthas.agent.model " + source)
     assert message.startswith("redefine error! pyarthas.agent.model is part of pyarthas")
     assert "SyntaxError" in refused(target, "redefine -c __main__ " + write(tmp_path, "bad.py", "def answer(:\n"))
     assert refused(target, "redefine -c no.such.module " + write(tmp_path, "x.py", "def f():\n    pass\n")) == (
         "redefine error! no loaded module or class named no.such.module")
     # still the original code everywhere, and nothing recorded
     assert target.ognl("answer(), callback(), bound(1), Calculator.label(), make_counter()()") == [1, 1, 11, "old", 1]
-    assert [r for r in target.results("redefine -l") if r["type"] == "redefine"][0]["redefineEntries"] == []
+    assert next(r for r in target.results("redefine -l") if r["type"] == "redefine")["redefineEntries"] == []
 
 
 def test_a_watched_function_stays_watched_after_redefine(spawn, tmp_path):
@@ -213,7 +214,7 @@ def test_a_watched_function_stays_watched_after_redefine(spawn, tmp_path):
     session.api("interrupt_job")
     session.pull_until(lambda r: r.get("type") == "status" and r.get("jobId") == job_id)
     assert target.ognl("answer(), callback()") == [7, 7]
-    restored = [r for r in target.results("redefine --restore") if r["type"] == "redefine"][0]
+    restored = next(r for r in target.results("redefine --restore") if r["type"] == "redefine")
     assert restored["restoredCount"] == 1
     target.wait_stdout(r"^values 1 1 11 old$")
 

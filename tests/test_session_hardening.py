@@ -313,7 +313,7 @@ def test_a_watch_ended_by_its_limit_while_interrupted_leaves_nothing_enhanced(sp
         session = target.session()
         job = session.async_exec("watch __main__ hot -n 1")["body"]["jobId"]
         session.api("interrupt_job")
-        session.pull_until(lambda r: r.get("type") == "status" and r.get("jobId") == job)
+        session.pull_until(lambda r, job=job: r.get("type") == "status" and r.get("jobId") == job)
         session.close()
     assert eventually(lambda: target.ognl(RESTORED) is True)
     assert live_job_lines(target) == []

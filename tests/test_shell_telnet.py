@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from shell_client import (ENDLESS, SEED_WATCH, RawTerminal, prompt_of, start_shell_demo, start_shell_target,
-                          wait_until)
+from shell_client import ENDLESS, SEED_WATCH, RawTerminal, prompt_of, start_shell_demo, start_shell_target, wait_until
 from test_console_tty import Terminal as Tmux
 
 CODE_ID = "id(demo.MathGame.primeFactors.__code__)"
@@ -70,7 +69,8 @@ def test_telnet_in_a_terminal(shell_demo, tmp_path):
         term.send("C-l")
         term.wait_prompt(prompt)
         term.enter("sc demo.* | grep MathGame")
-        term.wait_for(r"^%s\ndemo\.MathGame\n%s$" % (re.escape(prompt + "sc demo.* | grep MathGame"), re.escape(prompt.rstrip())))
+        term.wait_for(r"^%s\ndemo\.MathGame\n%s$"
+                      % (re.escape(prompt + "sc demo.* | grep MathGame"), re.escape(prompt.rstrip())))
         term.enter("sysprop > props.txt")
         term.wait_for(r"^%s\n%s$" % (re.escape(prompt + "sysprop > props.txt"), re.escape(prompt.rstrip())))
         assert "python.version" in (tmp_path / "arthas-output" / "props.txt").read_text()

@@ -93,7 +93,7 @@ def test_trace_condition_cost_and_many_threads(spawn):
     assert len(threads) >= 2 and all(name.startswith("worker-") for name in threads)
     for trace in traces:
         _, children = method_children(trace)
-        assert [c for c in children if c["methodName"] == "helper"][0]["times"] == 5
+        assert next(c for c in children if c["methodName"] == "helper")["times"] == 5
     results = run_ok(target, "trace __main__.Worker step '#cost < 0' -n 1 --timeout 1")
     assert not of_type(results, "trace")
     assert not is_enhanced(target, "__main__.Worker.step")
@@ -103,8 +103,8 @@ def test_trace_path_nests_named_functions(spawn):
     target = start_target(spawn)
     results = run_ok(target, "trace __main__.Worker outer -p __main__.Worker.inner -n 2")
     for trace in of_type(results, "trace"):
-        method, children = method_children(trace)
-        inner = [c for c in children if c["methodName"] == "inner"][0]
+        _method, children = method_children(trace)
+        inner = next(c for c in children if c["methodName"] == "inner")
         (nested,) = inner["children"]
         assert nested["methodName"] == "inner" and nested["lineNumber"] == -1
         (helper,) = nested["children"]                                 # two calls on one line: merged
@@ -181,7 +181,7 @@ def test_trace_coexists_with_other_profilers_and_monitoring_tools(spawn, target_
     threads = {trace["root"]["threadName"] for trace in traces}
     for trace in traces:
         _, children = method_children(trace)
-        assert [c["times"] for c in children if c["methodName"] == "helper"][0] in (2, 3, 5)
+        assert next(c["times"] for c in children if c["methodName"] == "helper") in (2, 3, 5)
     if modern:
         assert target.ognl("[sys.monitoring.get_tool(i) for i in (4, 3, 1)]") == [
             "other-tool-4", "other-tool-3", "other-tool-1"]
@@ -211,7 +211,7 @@ def test_two_traces_at_once_and_listener_id(spawn):
     # --listenerId: a running trace on outer gets inner added; inner's calls then nest in outer's tree
     job = first.async_exec("trace __main__.Worker outer -n 1000")["body"]["jobId"]
     pulled = first.pull_until(lambda r: r.get("type") == "enhancer")
-    listener_id = [r for r in pulled if r.get("type") == "enhancer"][0]["effect"]["listenerId"]
+    listener_id = next(r for r in pulled if r.get("type") == "enhancer")["effect"]["listenerId"]
     added = second.run_to_status("trace __main__.Worker inner --listenerId %d" % listener_id)
     assert of_type(added, "enhancer")[0]["success"] and status_of(added)["statusCode"] == 0
     nested = []

@@ -23,7 +23,8 @@ def test_trace_tree_layout():
     result = {"type": "trace", "jobId": 1, "nodeCount": 6,
               "root": dict(THREAD, type="thread", timestamp=0, children=[run])}
     lines = render(result, Context()).splitlines()
-    assert lines[0].startswith("`---ts=") and ";thread_name=MainThread;id=7;is_daemon=false;priority=5;TCCL=_frozen" in lines[0]
+    assert lines[0].startswith("`---ts=")
+    assert ";thread_name=MainThread;id=7;is_daemon=false;priority=5;TCCL=_frozen" in lines[0]
     assert lines[1] == "    `---[1.0ms] demo.MathGame:run()"
     assert lines[2] == "        +---[10.00% 0.1ms ] demo.MathGame:primeFactors() #22 [throws Exception]"
     assert lines[3] == "        +---[0.20% min=0.0004ms,max=0.0006ms,total=0.002ms,count=2] builtins:len() #23"

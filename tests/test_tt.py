@@ -71,6 +71,7 @@ def test_tt_exceptions_threads_and_usage_errors(spawn):
 
 def test_the_store_keeps_only_the_newest_records():
     from types import SimpleNamespace
+
     from pyarthas.agent.commands.tt import FIRST_INDEX, TimeTunnelStore
     store = TimeTunnelStore(capacity=3)
     records = [store.add(SimpleNamespace(cost=0.1), i, None) for i in range(5)]

@@ -50,7 +50,7 @@ def _timed_pull(session):
         reply = post_json(session.target.url, {"action": "pull_results", "sessionId": session.id,
                                                "consumerId": session.consumer}, timeout=PULL_BOUND_S * 3)
     except socket.timeout:
-        raise AssertionError("a pull stayed unanswered for %.0f s" % (time.monotonic() - started))
+        raise AssertionError("a pull stayed unanswered for %.0f s" % (time.monotonic() - started)) from None
     elapsed = time.monotonic() - started
     assert reply["state"] == "SUCCEEDED", reply
     return reply["body"]["results"], elapsed

@@ -215,6 +215,7 @@ def test_view_modules_all_import():
 
 def test_two_views_for_one_type_is_an_error():
     import pytest
+
     from pyarthas.agent.view import ViewConflict, view
 
     with pytest.raises(ViewConflict, match="'memory'"):

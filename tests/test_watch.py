@@ -199,12 +199,14 @@ def test_access_point_flags(app):
     assert returned == params[0] + params[1] and params[1] == 1
     assert target["@type"] == "__main__.Calc"
 
-    finish_both = of_type(app.results("watch __main__.Calc fail -f -n 1 '{throwExp.message if False else str(throwExp)}'"), "watch")
+    finish_both = of_type(
+        app.results("watch __main__.Calc fail -f -n 1 '{throwExp.message if False else str(throwExp)}'"), "watch")
     assert finish_both[0]["accessPoint"] == "AtExceptionExit" and finish_both[0]["value"][0].startswith("bad ")
 
 
 def test_condition_cost_expand_and_size_limit(app):
-    conditioned = of_type(app.results("watch __main__.Calc add 'params[0]' 'params[0] % 2 == 0 && #cost >= 0' -n 3"), "watch")
+    conditioned = of_type(
+        app.results("watch __main__.Calc add 'params[0]' 'params[0] % 2 == 0 && #cost >= 0' -n 3"), "watch")
     assert len(conditioned) == 3 and all(r["value"] % 2 == 0 for r in conditioned)
 
     never = app.exec("watch __main__.Calc add params 'params[0] < 0' -n 1", execTimeout=1000)
@@ -319,7 +321,7 @@ def test_two_sessions_each_get_every_result(app):
         session.pull()
         jobs.append(session.async_exec("watch __main__.Calc add params[0] -n 30")["body"]["jobId"])
     for session, job_id in zip(sessions, jobs):
-        results = session.pull_until(lambda r: r.get("type") == "status" and r.get("jobId") == job_id)
+        results = session.pull_until(lambda r, job_id=job_id: r.get("type") == "status" and r.get("jobId") == job_id)
         values = [r["value"] for r in of_type(results, "watch")]
         assert len(values) == 30 and values == list(range(values[0], values[0] + 30))
         assert status_of(results)["statusCode"] == 0

@@ -3,12 +3,14 @@
 In a program: ``import pyarthas; pyarthas.start()`` serves the API on ``127.0.0.1:8563``.
 Importing this package does nothing else, and pulls in only the standard library.
 """
+from typing import Optional
+
 from .agent.version import VERSION as __version__
 
 
-def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: str = None, password: str = None,
-          username: str = None, allow_hosts=(), local_connection_non_auth: bool = True, token: bool = False,
-          unix_socket: str = None, telnet_port: int = 3658):
+def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = None, password: Optional[str] = None,
+          username: Optional[str] = None, allow_hosts=(), local_connection_non_auth: bool = True, token: bool = False,
+          unix_socket: Optional[str] = None, telnet_port: int = 3658):
     """Start the agent in this process; returns it (``agent.url`` tells where it serves).
 
     ``password``/``username``: HTTP Basic, as Arthas (bound beyond loopback without one, one is generated);

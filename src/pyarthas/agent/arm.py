@@ -19,6 +19,7 @@ import os
 import signal
 import stat
 import sys
+from typing import Optional
 
 ARM_SIGNAL = 39                        # SIGRTMIN+5 under glibc: a real-time signal nobody uses by default
 ARM_DIRECTORY = "/tmp/pyarthas-%d"     # per uid
@@ -51,11 +52,11 @@ def _on_arm_signal(signum, frame) -> None:
         code = _take_request()
         if code:
             exec(code, {"__name__": "_pyarthas_arm_request"})
-    except BaseException:  # noqa: B036 - a signal handler of ours must never raise into the program
+    except BaseException:  # a signal handler of ours must never raise into the program
         pass
 
 
-_on_arm_signal._pyarthas_arm = True
+_on_arm_signal._pyarthas_arm = True  # type: ignore[attr-defined]  # the mark a second arm looks for
 
 
 def _private_to_me(info: os.stat_result) -> bool:
@@ -86,7 +87,7 @@ def _take_request():
             pass
 
 
-def install(site_dir: str = None) -> str:
+def install(site_dir: Optional[str] = None) -> str:
     """Write pyarthas-arm.pth into ``site_dir`` (default: this interpreter's site-packages)."""
     if site_dir is None:
         import sysconfig

@@ -16,12 +16,16 @@ import os
 import sys
 import threading
 import time
-from typing import Callable, Iterable, List, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, List, Optional
 
 from .settings import GlobalOptions, Limits, Timeouts
 from .util import lifetime, threads
 from .util.net import is_loopback
 from .version import VERSION
+
+if TYPE_CHECKING:
+    from .engine import Engine
+    from .http.server import ApiServer
 
 _lock = threading.Lock()
 _agent: Optional["Agent"] = None
@@ -104,15 +108,15 @@ class Agent:
         self.unix_socket = unix_socket
         self._output_dir = output_dir or os.environ.get("PYARTHAS_OUTPUT_DIR") or os.path.join(
             os.getcwd(), "arthas-output")
-        self._engine = None
+        self._engine: Optional["Engine"] = None
         self._engine_lock = threading.Lock()
         self._stop_callbacks: List[Callable[[], None]] = []
         self._stopped = threading.Event()
-        from .session.manager import SessionManager
         from .job.controller import JobController
+        from .session.manager import SessionManager
         self.jobs = JobController(self)
         self.sessions = SessionManager(self)
-        self.server = None
+        self.server: Optional["ApiServer"] = None
         self.username = username or os.environ.get("PYARTHAS_USERNAME") or "arthas"
         self.password = password or os.environ.get("PYARTHAS_PASSWORD") or None
         self.generated_password = False
@@ -164,23 +168,23 @@ class Agent:
     # ---- life cycle ----
 
     def start(self) -> "Agent":
-        from .http.server import ApiServer
         from .commands import load_all
+        from .http.server import ApiServer
         load_all()
-        self.server = ApiServer(self)
+        server = self.server = ApiServer(self)
         from .shell.websocket import upgrade_handler
-        self.server.add_upgrade("/ws", upgrade_handler(self))
-        self.port = self.server.port
+        server.add_upgrade("/ws", upgrade_handler(self))
+        self.port = server.port
         if self.token is not None:
             from .http.access import write_token_file
             try:
                 self.token_path = write_token_file(self.pid, self.token)
             except OSError:
-                self.server.stop()
+                server.stop()
                 raise
             self.on_stop(self._remove_token_file)
         self.sessions.start()
-        self.server.start()
+        server.start()
         self._start_telnet()
         return self
 
@@ -231,7 +235,7 @@ class Agent:
         return self._stopped.is_set()
 
 
-def _quietly(callback: Callable[[], None]) -> None:
+def _quietly(callback: Callable[[], object]) -> None:
     try:
         callback()
     except Exception as exc:  # cleanup must go on whatever one part does

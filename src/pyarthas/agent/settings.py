@@ -3,7 +3,7 @@ and the timeouts of sessions and consumers, which tests shorten through environm
 import os
 import re
 import threading
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .values.limits import DEFAULT_SIZE_LIMIT
 
@@ -78,7 +78,7 @@ class GlobalOptions:
     def find(self, name: str) -> Optional[GlobalOption]:
         return self._options.get(name)
 
-    def set(self, name: str, raw: str):
+    def set(self, name: str, raw: str) -> Tuple[Any, Any]:
         """Returns (before, after); raises KeyError for an unknown name, ValueError for a bad value."""
         with self._lock:
             option = self._options[name]

@@ -1,5 +1,5 @@
-"""The agent's options (access and the telnet shell), shared by ``run``, ``demo`` and ``attach`` (``pyarthas.start()`` takes the
-same names as keyword arguments)."""
+"""The agent's options (access and the telnet shell), shared by ``run``, ``demo`` and ``attach``
+(``pyarthas.start()`` takes the same names as keyword arguments)."""
 
 
 def add_access_arguments(parser) -> None:

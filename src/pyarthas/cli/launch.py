@@ -6,6 +6,7 @@ import sys
 
 from .agent_options import access_options, add_access_arguments
 
+
 def configure(name, parser) -> None:
     parser.add_argument("--ip", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8563, help="HTTP port (default 8563, 0 picks a free one)")
@@ -43,7 +44,7 @@ def run_demo(args) -> int:
     from ..agent import start
     demo_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo_app")
     sys.path.insert(0, demo_dir)
-    import demo  # noqa: E402  (the demo's module, found on the path just added)
+    import demo  # the demo's module, found on the path just added
     agent = start(ip=args.ip, port=args.port, **access_options(args))
     agent.main_class = "demo.MathGame"
     demo.main()

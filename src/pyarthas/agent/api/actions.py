@@ -1,4 +1,5 @@
-"""One function per Arthas API action (https://arthas.aliyun.com/en/doc/http-api.html), with Arthas's exact states and texts.
+"""One function per Arthas API action (https://arthas.aliyun.com/en/doc/http-api.html), with Arthas's exact
+states and texts.
 
 ``handle_request(agent, body_bytes)`` returns the response object; the HTTP layer writes it with status
 200 whatever it says.
@@ -9,6 +10,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from ..job.controller import JobCreationError
 from ..model import CommandRequestModel, to_json_or_message
+from ..session.distribution import SharingDistributor
 from ..session.manager import Session, TooManySessions
 from ..settings import MAX_COMMAND_LENGTH
 
@@ -35,7 +37,8 @@ class Request:
         self.session_id = _blank_to_none(fields.get("sessionId"))
         self.consumer_id = _blank_to_none(fields.get("consumerId"))
         self.user_id = _blank_to_none(fields.get("userId"))
-        self.exec_timeout = fields.get("execTimeout")
+        # set by the parser (_exec_timeout); requests made in-process (the shell) may leave it out
+        self.exec_timeout: int = fields.get("execTimeout") or DEFAULT_EXEC_TIMEOUT_MS
 
 
 def _blank_to_none(value: Optional[str]) -> Optional[str]:
@@ -155,22 +158,20 @@ def init_session(agent, request: Request) -> Dict[str, Any]:
         raise ApiError("FAILED", "create api session failed: %s" % exc) from None
     if request.user_id is not None:
         session.user_id = request.user_id
-    consumer = session.distributor.add_consumer(replay_history=False)
+    consumer = _require_distributor(session).add_consumer(replay_history=False)
     agent.sessions.welcome(session)
     return {"sessionId": session.session_id, "consumerId": consumer.id, "state": "SUCCEEDED"}
 
 
 def join_session(agent, request: Request, session: Session) -> Dict[str, Any]:
-    _require_distributor(session)
-    consumer = session.distributor.add_consumer(replay_history=True)
+    consumer = _require_distributor(session).add_consumer(replay_history=True)
     return {"sessionId": session.session_id, "consumerId": consumer.id, "state": "SUCCEEDED"}
 
 
 def pull_results(agent, request: Request, session: Session) -> Dict[str, Any]:
     if request.consumer_id is None:
         raise ApiError("FAILED", "'consumerId' is required")
-    _require_distributor(session)
-    consumer = session.distributor.consumer(request.consumer_id)
+    consumer = _require_distributor(session).consumer(request.consumer_id)
     if consumer is None:
         raise ApiError("FAILED", "consumer not found: %s" % request.consumer_id)
     results = consumer.poll()
@@ -178,9 +179,10 @@ def pull_results(agent, request: Request, session: Session) -> Dict[str, Any]:
             "body": {"results": results}}
 
 
-def _require_distributor(session: Session) -> None:
+def _require_distributor(session: Session) -> SharingDistributor:
     if session.distributor is None:
         raise ApiError("FAILED", "session not found: %s" % session.session_id)
+    return session.distributor
 
 
 def async_exec(agent, request: Request, session: Session) -> Dict[str, Any]:
@@ -200,16 +202,15 @@ def async_exec(agent, request: Request, session: Session) -> Dict[str, Any]:
 
 def exec_command(agent, request: Request, session: Optional[Session]) -> Dict[str, Any]:
     command = _require_command(request)
-    one_time = session is None
-    if one_time:
-        session = agent.sessions.create(one_time=True)
-        if request.user_id is not None:
-            session.user_id = request.user_id
+    if session is not None:
+        return _exec_in(agent, request, session, command)
+    session = agent.sessions.create(one_time=True)
+    if request.user_id is not None:
+        session.user_id = request.user_id
     try:
         return _exec_in(agent, request, session, command)
     finally:
-        if one_time:
-            agent.sessions.remove(session.session_id)
+        agent.sessions.remove(session.session_id)
 
 
 def _exec_in(agent, request: Request, session: Session, command: str) -> Dict[str, Any]:

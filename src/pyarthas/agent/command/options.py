@@ -18,14 +18,15 @@ class Option:
     def __init__(self, long: Optional[str] = None, short: Optional[str] = None, *, dest: Optional[str] = None,
                  type: Callable[[str], Any] = str, default: Any = None, flag: bool = False, multi: bool = False,
                  help: str = "", aliases: Sequence[str] = (), choices: Optional[Sequence[str]] = None):
-        if not (long or short):
+        name = long or short
+        if not name:
             raise ValueError("an option needs a long or a short name")
         self.long = long
         self.short = short
         self.aliases = tuple(aliases)
-        self.dest = dest or (long or short).replace("-", "_")
+        self.dest = dest or name.replace("-", "_")
         self.type = bool if flag else type
-        self.default = ([] if multi else None) if default is None and not flag else default
+        self.default: Any = ([] if multi else None) if default is None and not flag else default
         if flag and default is None:
             self.default = False
         self.flag = flag
@@ -54,7 +55,7 @@ class Option:
             raise UsageError("Invalid value '%s' for option '%s'" % (raw, self.display_name())) from None
 
     def display_name(self) -> str:
-        return self.long or self.short
+        return self.long or self.short or ""  # one of them is set (see __init__)
 
     def to_json(self) -> Dict[str, Any]:
         out = {"description": self.help, "acceptValue": not self.flag}
@@ -87,6 +88,9 @@ class Namespace:
     def __repr__(self) -> str:
         return "Namespace(%r)" % self.__dict__
 
+    def __getattr__(self, name: str) -> Any:  # only for names never set: tells type checkers the rest are dynamic
+        raise AttributeError(name)
+
 
 HELP_OPTION = Option("help", "h", flag=True, help="this help")
 
@@ -104,6 +108,7 @@ def parse(options: Sequence[Option], arguments: Sequence[Argument], words: Seque
     """Parse ``words`` (the command's arguments, without its name)."""
     all_options = list(options) + [HELP_OPTION]
     by_name: Dict[str, Option] = {}
+    opt: Optional[Option]
     for opt in all_options:
         for name in opt.names():
             by_name[name] = opt
@@ -192,7 +197,7 @@ def _bind_arguments(arguments: Sequence[Argument], positional: List[str], values
 def usage(name: str, options: Sequence[Option], arguments: Sequence[Argument]) -> str:
     parts = [name]
     for opt in options:
-        label = "-" + opt.short if opt.short else "--" + opt.long
+        label = "-" + opt.short if opt.short else "--" + opt.display_name()
         parts.append("[%s%s]" % (label, "" if opt.flag else " <value>"))
     for arg in arguments:
         label = "<%s>%s" % (arg.name, "..." if arg.multi else "")

@@ -18,9 +18,9 @@ from ..command.base import Command, CommandError
 from ..command.options import Argument, Option
 from ..engine import Listener, NothingMatched
 from ..engine.express import ExpressionError, compile_expression
-from ..values import DEFAULT_SIZE_LIMIT
 from ..model import EnhancerAffect, EnhancerModel, MessageModel, ResultModel
 from ..util.threads import Signal
+from ..values import DEFAULT_SIZE_LIMIT
 
 
 class AdviceListener(Listener):
@@ -116,11 +116,13 @@ def enhancer_options() -> List[Option]:
         Option("regex", "E", flag=True, help="Enable regular expression to match (wildcard matching by default)"),
         Option("limits", "n", type=int, default=100, help="Threshold of execution times"),
         Option("maxMatch", "m", type=int, default=50, help="The maximum of matched class."),
-        Option("exclude-class-pattern", dest="exclude_class_pattern", help="exclude class name pattern, use either '.' or '/' as separator"),
+        Option("exclude-class-pattern", dest="exclude_class_pattern",
+               help="exclude class name pattern, use either '.' or '/' as separator"),
         Option("timeout", type=int, help="Timeout value in seconds for the command to exit"),
         Option("listenerId", type=int, help="The special listenerId"),
         Option("verbose", "v", flag=True, help="Enables print verbose information, default value false."),
-        Option("classloader", "c", help="The hash code of the special class's classLoader (ignored: Python has one loader)"),
+        Option("classloader", "c",
+               help="The hash code of the special class's classLoader (ignored: Python has one loader)"),
         Option("lazy", "L", flag=True, help="Enable lazy mode (ignored: only loaded modules are searched)"),
     ]
 
@@ -179,7 +181,7 @@ class EnhancerCommand(Command):
         try:
             return self.new_listener(process, args)
         except ExpressionError as error:
-            raise CommandError(-1, self.expression_failure(args, error))
+            raise CommandError(-1, self.expression_failure(args, error)) from error
 
     def enhance(self, process, args, listener: Optional[Listener]) -> EnhancerAffect:
         """Enhance what ``args.class_pattern`` and ``method_pattern(args)`` match for ``listener``; emit the
@@ -194,11 +196,11 @@ class EnhancerCommand(Command):
                                     listener_id=listener_id if joins else None)
         except NothingMatched as nothing:
             process.emit(EnhancerModel(success=False, message=nothing.message, effect=nothing.affect))
-            raise CommandError(-1, nothing.hint)
+            raise CommandError(-1, nothing.hint) from nothing
         except re.error as error:
-            raise CommandError(-1, "Invalid regular expression: %s" % error)
+            raise CommandError(-1, "Invalid regular expression: %s" % error) from error
         except KeyError as error:
-            raise CommandError(-1, str(error.args[0]) if error.args else "listener not found")
+            raise CommandError(-1, str(error.args[0]) if error.args else "listener not found") from error
         if listener is not None and not joins:
             process.on_end(lambda: engine.remove(listener.id))
         process.emit(EnhancerModel(success=True, effect=affect))
@@ -221,7 +223,7 @@ def global_size_limit(process) -> int:
 
 def thread_fields(ident: int) -> Dict[str, Any]:
     """Arthas's thread description of the calling thread (never creates a dummy Thread object)."""
-    thread = threading._active.get(ident)
+    thread = threading._active.get(ident)  # type: ignore[attr-defined]  # private: no dummy Thread made
     return {"threadName": thread.name if thread is not None else "Thread-%d" % ident,
             "threadId": ident, "daemon": bool(thread.daemon) if thread is not None else False,
             "priority": 5}

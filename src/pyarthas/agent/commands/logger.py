@@ -77,7 +77,7 @@ def all_loggers() -> Dict[str, Any]:
     """Every real logger by name (placeholders skipped), root first."""
     logging = _logging()
     found = {ROOT: logging.getLogger()}
-    for name, logger in sorted(list(logging.Logger.manager.loggerDict.items())):
+    for name, logger in sorted(logging.Logger.manager.loggerDict.items()):
         if isinstance(logger, logging.Logger):
             found[name] = logger
     return found

@@ -17,8 +17,8 @@ from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
 from ..engine.express import evaluate_standalone
 from ..inspect import finder, memory
-from ..values import to_json_value
 from ..model import MessageModel, ResultModel
+from ..values import to_json_value
 
 _AGENT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -229,7 +229,8 @@ class VmToolCommand(Command):
     name = "vmtool"
     summary = "Find the live instances of a class, force a garbage collection"
     description = ("vmtool --action getInstances --className demo.MathGame [--limit 10] [-x 1] [--express EXPR] "
-                   "(EXPR is a Python expression, as ognl's, that sees the list as 'instances'); vmtool --action forceGc")
+                   "(EXPR is a Python expression, as ognl's, that sees the list as 'instances'); "
+                   "vmtool --action forceGc")
     options = [
         Option("action", "a", choices=("getInstances", "forceGc"), help="getInstances or forceGc"),
         Option("className", help="the class (qualified name, '*' wildcards)"),
@@ -248,7 +249,7 @@ class VmToolCommand(Command):
             return
         if not args.className:
             raise CommandError(-1, "vmtool getInstances: --className is required")
-        classes = [c for c in finder.find_classes(args.className, modules=False)]
+        classes = list(finder.find_classes(args.className, modules=False))
         if not classes:
             raise CommandError(-1, "Can not find class by class name: %s." % args.className)
         instances = find_instances(classes, args.limit)

@@ -77,7 +77,8 @@ class MonitorCommand(EnhancerCommand):
     name = "monitor"
     summary = "Monitor method execution statistics, e.g. total/success/failure count, average rt, fail rate, etc."
     description = ("Counters are per cycle (-c seconds, default 60) and reset each cycle; -n is the number of "
-                   "cycles.\nExamples:\n  monitor demo.MathGame primeFactors\n  monitor -c 5 demo.MathGame primeFactors\n"
+                   "cycles.\nExamples:\n  monitor demo.MathGame primeFactors\n"
+                   "  monitor -c 5 demo.MathGame primeFactors\n"
                    "  monitor -c 5 -b demo.MathGame primeFactors 'params[0] <= 2'")
     options = [
         Option("cycle", "c", type=int, default=60, help="The monitor interval (in seconds), 60 seconds by default"),
@@ -95,7 +96,7 @@ class MonitorCommand(EnhancerCommand):
     def new_listener(self, process, args) -> MonitorListener:
         return MonitorListener(process, args.condition_express or None, args.limits, args.verbose, args.before)
 
-    def follow(self, process, args, listener: MonitorListener) -> None:
+    def follow(self, process, args, listener: MonitorListener) -> None:  # type: ignore[override]  # its own listener
         """One result per cycle with calls, until ``-n`` cycles, the job's end or a failing condition."""
         process.on_end(listener.done.set)
         listener.active = True

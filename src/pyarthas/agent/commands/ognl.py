@@ -9,8 +9,8 @@ from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
 from ..engine import matcher
 from ..engine.express import ExpressionError, compile_expression, evaluate_standalone
-from ..values import MAX_EXPAND, to_json_value
 from ..model import ResultModel, RowAffectModel
+from ..values import MAX_EXPAND, to_json_value
 from .enhancer import global_size_limit
 
 
@@ -42,10 +42,12 @@ class OgnlCommand(Command):
         try:
             value = evaluate_standalone(args.express)
         except ExpressionError as error:
-            raise CommandError(-1, "Failed to execute ognl, exception message: %s, please check $HOME/logs/arthas/arthas.log for more details. " % error)
+            raise CommandError(-1, "Failed to execute ognl, exception message: %s, please check "
+                                   "$HOME/logs/arthas/arthas.log for more details. " % error) from error
         except Exception as error:
             raise CommandError(-1, "Failed to execute ognl, exception message: %s: %s, please check "
-                                   "$HOME/logs/arthas/arthas.log for more details. " % (type(error).__name__, error))
+                                   "$HOME/logs/arthas/arthas.log for more details. "
+                                   % (type(error).__name__, error)) from error
         expand = max(0, min(args.expand, MAX_EXPAND))
         process.emit(OgnlModel(value=to_json_value(value, expand, global_size_limit(process)), expand=expand))
 
@@ -81,11 +83,11 @@ class GetStaticCommand(Command):
             class_match = matcher.name_matcher(args.class_pattern, args.regex)
             field_match = matcher.name_matcher(args.field_pattern, args.regex)
         except re.error as error:
-            raise CommandError(-1, "Invalid regular expression: %s" % error)
+            raise CommandError(-1, "Invalid regular expression: %s" % error) from error
         try:
             express = compile_expression(args.express) if args.express else None
         except ExpressionError as error:
-            raise CommandError(-1, "Failed to execute ognl, exception message: %s" % error)
+            raise CommandError(-1, "Failed to execute ognl, exception message: %s" % error) from error
         owners = list(matcher.owners(class_match, lambda name: False, include_subclasses=False, allow_agent=True))
         if len(owners) > 1:
             process.emit(GetStaticModel(matchedClasses=[name for name, _ in owners]))
@@ -94,7 +96,7 @@ class GetStaticCommand(Command):
         expand = max(0, min(args.expand, MAX_EXPAND))
         limit = global_size_limit(process)
         count = 0
-        for owner_name, owner in owners:
+        for _name, owner in owners:
             for name, value in _static_fields(owner, field_match, args.field_pattern.startswith("_")):
                 if express is not None:
                     try:
@@ -102,7 +104,7 @@ class GetStaticCommand(Command):
                             None, None, None, False, False, False)
                     except Exception as error:
                         raise CommandError(-1, "Failed to execute ognl, exception message: %s: %s"
-                                           % (type(error).__name__, error))
+                                           % (type(error).__name__, error)) from error
                 process.emit(GetStaticModel(fieldName=name, field=to_json_value(value, expand, limit)))
                 count += 1
         if count == 0:
@@ -112,7 +114,7 @@ class GetStaticCommand(Command):
 
 def _static_fields(owner: Any, field_match, explicit_dunder: bool) -> List[tuple]:
     """Data attributes (not functions, classes or modules); dunder names only when the pattern asks."""
-    out = []
+    out: List[tuple] = []
     try:
         namespace = dict(vars(owner))
     except TypeError:

@@ -14,12 +14,12 @@ import dataclasses
 import re
 from typing import ClassVar, List, Optional
 
-from ..version import VERSION
 from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
 from ..model import ResultModel
 from ..profiler.controller import FORMATS, Filters, ProfilerError, Settings, Written, profiler_for
 from ..profiler.sampler import MODES
+from ..version import VERSION
 
 ACTIONS = ("start", "resume", "stop", "dump", "status", "list", "getSamples", "actions", "version")
 EVENT_ALIASES = {"cpu": "cpu", "itimer": "cpu", "wall": "wall"}
@@ -160,7 +160,7 @@ def _describe_plan(profiler, planned, duration: Optional[int], model: ProfilerMo
         return
     path, format = planned
     model.outputFile, model.format, model.duration = path, format, duration
-    model.executeResult += _url_line(profiler.url_of(path))
+    model.executeResult = (model.executeResult or "") + _url_line(profiler.url_of(path))
 
 
 def _describe_written(written: Written, model: ProfilerModel) -> None:

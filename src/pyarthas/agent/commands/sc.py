@@ -11,8 +11,8 @@ from typing import Any, ClassVar, Dict, List, Optional
 from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
 from ..inspect import finder
-from ..values import to_json_value
 from ..model import ResultModel, RowAffectModel
+from ..values import to_json_value
 
 PAGE_SIZE = 256
 

@@ -15,8 +15,8 @@ from typing import Any, ClassVar, Dict, List, Optional
 from ..command.base import register
 from ..command.options import Argument
 from ..engine import is_engine_frame, wrapper_frame
-from ..values import frame_element
 from ..model import ResultModel
+from ..values import frame_element
 from .enhancer import AdviceListener, EnhancerCommand, enhancer_options, loader_text, thread_fields
 
 MAX_FRAMES = 256
@@ -75,7 +75,7 @@ def awaiting_tasks() -> Optional[List[Dict[str, Any]]]:
     if task is None:
         return None
     from ..inspect.tasks import awaiting_task, coroutine_chain
-    chain = []
+    chain: List[Dict[str, Any]] = []
     others = list(asyncio.all_tasks())
     while task is not None and len(chain) < MAX_AWAITING_TASKS:
         chain.append({"taskName": task.get_name(), "stackTrace": coroutine_chain(task.get_coro())})
@@ -100,7 +100,8 @@ class StackCommand(EnhancerCommand):
     summary = "Display the stack trace for the specified class and method"
     description = ("The first frame is the matched function, then its callers (innermost first). Coroutines "
                    "also show the chain of asyncio tasks awaiting the running one.\n"
-                   "Examples:\n  stack demo.MathGame primeFactors\n  stack demo.MathGame primeFactors 'params[0] < 0' -n 2\n"
+                   "Examples:\n  stack demo.MathGame primeFactors\n"
+                   "  stack demo.MathGame primeFactors 'params[0] < 0' -n 2\n"
                    "  stack demo.MathGame primeFactors '#cost > 0.5'")
     options = enhancer_options()
     arguments = [

@@ -20,7 +20,6 @@ from ..engine import calltree, trace_tree
 from ..model import EnhancerModel, MessageModel, ResultModel
 from .enhancer import ADVICE_ARGUMENTS, AdviceListener, EnhancerCommand, enhancer_options, loader_text, thread_fields
 
-
 TIMER = calltree.TIMER
 
 
@@ -31,7 +30,7 @@ class TraceModel(ResultModel):
 
     def __init__(self, rec: calltree.Recording, site, thread: Dict[str, Any], ts: int,
                  skip_builtins: bool, error: Optional[BaseException]):
-        self._rec = rec
+        self._rec: Optional[calltree.Recording] = rec
         self._site = site
         self._thread = thread
         self._ts = ts
@@ -44,7 +43,7 @@ class TraceModel(ResultModel):
         if built is None:
             rec, error = self._rec, self._error
             if rec is None:                  # another consumer's thread built it meanwhile
-                return self._built
+                return self._built  # type: ignore[return-value]  # set before the parts are dropped
             counter = [1]
             method = trace_tree.build_method_node(rec, self._site.class_name, self._site.method_name,
                                                   self._skip_builtins, error, counter)
@@ -160,7 +159,7 @@ class TraceCommand(EnhancerCommand):
         if listener is not None and not isinstance(listener, TraceListener):
             raise CommandError(-1, "listener %d is not a trace listener" % listener.id)
 
-    def follow(self, process, args, listener: TraceListener) -> None:
+    def follow(self, process, args, listener: TraceListener) -> None:  # type: ignore[override]  # its own listener
         for path in args.path:
             _enhance_path(process, args, listener, path)
         listener.run_until_done(process)

@@ -21,9 +21,9 @@ from ..command.base import CommandError, register
 from ..command.options import Argument, Option
 from ..engine import Invocation
 from ..engine.express import ExpressionError, compile_expression
-from ..values import DEFAULT_SIZE_LIMIT, MAX_EXPAND, to_json_value
 from ..model import MessageModel, ResultModel, RowAffectModel
 from ..util.lifetime import at_agent_stop
+from ..values import DEFAULT_SIZE_LIMIT, MAX_EXPAND, to_json_value
 from .enhancer import AdviceListener, EnhancerCommand, enhancer_options
 
 MAX_RECORDS = 1000
@@ -113,7 +113,7 @@ class TimeTunnelModel(ResultModel):
     def __init__(self, expand: int, size_limit: Optional[int], **parts: Any):
         self._expand = expand
         self._size_limit = size_limit
-        self._parts = parts
+        self._parts: Optional[Dict[str, Any]] = parts
         self._built: Optional[Dict[str, Any]] = None
 
     def fields(self) -> Dict[str, Any]:
@@ -121,7 +121,7 @@ class TimeTunnelModel(ResultModel):
         if built is None:
             parts = self._parts
             if parts is None:                # another consumer's thread built it meanwhile
-                return self._built
+                return self._built  # type: ignore[return-value]  # set before the parts are dropped
             limit = self._size_limit or DEFAULT_SIZE_LIMIT
             out: Dict[str, Any] = {}
             for name, value in parts.items():
@@ -181,7 +181,7 @@ class _Evaluators:
         try:
             self.expression = compile_expression(text)
         except ExpressionError as error:
-            raise CommandError(1, "tt failed, express is: %s, %s" % (text, error))
+            raise CommandError(1, "tt failed, express is: %s, %s" % (text, error)) from error
         self._bound: Dict[int, Any] = {}
 
     def __call__(self, record: TimeFragment) -> Any:
@@ -206,7 +206,8 @@ class TimeTunnelCommand(EnhancerCommand):
         "  tt -i 1000 -p --replay-times 3 --replay-interval 500\n  tt -i 1000 -d\n  tt --delete-all"
         % (FIRST_INDEX, MAX_RECORDS))
     options = [
-        Option("time-tunnel", "t", dest="time_tunnel", flag=True, help="Record the method invocation within time fragments"),
+        Option("time-tunnel", "t", dest="time_tunnel", flag=True,
+               help="Record the method invocation within time fragments"),
         Option("list", "l", flag=True, help="List all the time fragments"),
         Option("index", "i", type=int, help="Display the detailed information from specified time fragment"),
         Option("watch-express", "w", dest="watch_express", help="watch the time fragment by Python express"),
@@ -218,7 +219,8 @@ class TimeTunnelCommand(EnhancerCommand):
         Option("delete", "d", flag=True, help="Delete time fragment specified by index"),
         Option("delete-all", dest="delete_all", flag=True, help="Delete all the time fragments"),
         Option("expand", "x", type=int, default=1, help="Expand level of object (1 by default, max %d)" % MAX_EXPAND),
-        Option("sizeLimit", "M", type=int, help="Upper size limit in bytes for the result (10 * 1024 * 1024 by default)"),
+        Option("sizeLimit", "M", type=int,
+               help="Upper size limit in bytes for the result (10 * 1024 * 1024 by default)"),
     ] + enhancer_options()
     arguments = [
         Argument("class-pattern", help="Path and classname of Pattern Matching"),
@@ -277,7 +279,7 @@ class TimeTunnelCommand(EnhancerCommand):
                 value = evaluate(record)
             except Exception as error:
                 raise CommandError(1, "tt failed, express is: %s, %s: %s"
-                                   % (args.watch_express, type(error).__name__, error))
+                                   % (args.watch_express, type(error).__name__, error)) from error
             process.emit(TimeTunnelModel(expand, args.sizeLimit, watchValue=value))
         else:
             process.emit(TimeTunnelModel(expand, args.sizeLimit, timeFragment=record))
@@ -331,6 +333,6 @@ def _invoke(call) -> Any:
     arguments = ([call.target] if site.has_self else []) + list(call.args)
     result = site.function(*arguments, **call.kwargs)
     if isinstance(result, types.CoroutineType):
-        import asyncio    # only a coroutine's replay needs it: run it to completion on a loop of its own
+        import asyncio  # only a coroutine's replay needs it: run it to completion on a loop of its own
         result = asyncio.run(result)
     return result

@@ -8,7 +8,7 @@ import socket
 import sys
 import threading
 import time
-from typing import Any, Callable, ClassVar, Dict, List, Optional
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Set
 
 from ..command.base import Command, CommandError, register
 from ..command.options import Argument, to_bool
@@ -97,7 +97,7 @@ def _flag_reader(flag: str) -> Callable[[], Any]:
     return lambda: getattr(sys.flags, flag)
 
 
-_changed_by_us = set()
+_changed_by_us: Set[str] = set()
 
 
 def option_vo(option: Tunable) -> Dict[str, Any]:

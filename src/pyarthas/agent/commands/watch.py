@@ -5,13 +5,13 @@
 [--timeout s] class-pattern method-pattern [express] [condition-express]``
 """
 import time
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from ..command.base import CommandError, register
 from ..command.options import Argument, Option
 from ..engine.express import compile_expression
-from ..values import MAX_EXPAND, to_json_value
 from ..model import MessageModel, ResultModel
+from ..values import MAX_EXPAND, to_json_value
 from .enhancer import AdviceListener, EnhancerCommand, check_limit, enhancer_options, global_size_limit
 
 DEFAULT_EXPRESS = "{params, target, returnObj}"
@@ -79,10 +79,14 @@ class WatchListener(AdviceListener):
         self.at_throw = at_throw
         self.expand = expand
         self.size_limit = size_limit
-        self._bound = {}                      # site -> (condition, express) evaluators for its module
-        self.before = self._hook(AT_ENTER, True, False, False)
-        self.after_return = self._hook(AT_EXIT, False, True, False) if at_return else _ignored
-        self.after_throw = self._hook(AT_EXCEPTION_EXIT, False, False, True) if at_throw else _ignored
+        self._bound: Dict[Any, Any] = {}      # site -> (condition, express) evaluators for its module
+        before = self._hook(AT_ENTER, True, False, False)
+        after_return = self._hook(AT_EXIT, False, True, False) if at_return else _ignored
+        after_throw = self._hook(AT_EXCEPTION_EXIT, False, False, True) if at_throw else _ignored
+        # closures per access point stand in for the listener's methods
+        self.before = before  # type: ignore[method-assign]
+        self.after_return = after_return  # type: ignore[method-assign, assignment]
+        self.after_throw = after_throw  # type: ignore[method-assign, assignment]
 
     # ---- hooks (target threads) ----
 
@@ -153,12 +157,15 @@ class WatchCommand(EnhancerCommand):
         Option("success", "s", flag=True, help="Watch after successful invocation"),
         Option("finish", "f", flag=True, help="Watch after invocation, enable by default"),
         Option("expand", "x", type=int, default=1, help="Expand level of object (1 by default, max %d)" % MAX_EXPAND),
-        Option("sizeLimit", "M", type=int, help="Upper size limit in bytes for the result (10 * 1024 * 1024 by default)"),
+        Option("sizeLimit", "M", type=int,
+               help="Upper size limit in bytes for the result (10 * 1024 * 1024 by default)"),
     ] + enhancer_options()
     arguments = [
-        Argument("class-pattern", required=True, help="The full qualified class name (or module name) you want to watch"),
+        Argument("class-pattern", required=True,
+                 help="The full qualified class name (or module name) you want to watch"),
         Argument("method-pattern", required=True, help="The method name you want to watch"),
-        Argument("express", default=DEFAULT_EXPRESS, help="The content you want to watch, written by Python expression."),
+        Argument("express", default=DEFAULT_EXPRESS,
+                 help="The content you want to watch, written by Python expression."),
         Argument("condition-express", help="Conditional expression in Python"),
     ]
 

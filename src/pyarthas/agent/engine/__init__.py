@@ -62,7 +62,7 @@ import sys
 import threading
 import time
 import types
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..model import EnhancerAffect
 from ..values import hide_frames_where
@@ -82,7 +82,8 @@ def _green(text: str) -> str:
 def no_match_hint() -> str:
     """Arthas's status message when nothing was enhanced (with its ANSI colours)."""
     return ("No class or method is affected, try:\n"
-            "1. Execute `%s` to make sure the method you are tracing actually exists (it might be in your parent class).\n"
+            "1. Execute `%s` to make sure the method you are tracing actually exists "
+            "(it might be in your parent class).\n"
             "2. Execute `%s`, if you want to enhance the agent's own modules.\n"
             "3. Builtins and C functions (`%s`) cannot be enhanced; watch the Python function that calls them.\n"
             "4. Match the constructor, use `__init__` (or `<init>`), for example: `watch demo.MathGame __init__`\n"
@@ -135,7 +136,7 @@ class Engine:
                 raise NothingMatched(affect)
             methods: List[str] = []
             classes = 0
-            for owner_name, (owner, candidates) in search.owners.items():
+            for owner_name, (_owner, candidates) in search.owners.items():
                 added = 0
                 for candidate in candidates:
                     if self._attach(candidate, listener):
@@ -235,7 +236,7 @@ class Engine:
                 return
             for function, enhancement in list(self._enhancements.items()):
                 if listener in enhancement.listeners:
-                    remaining = tuple(l for l in enhancement.listeners if l is not listener)
+                    remaining = tuple(other for other in enhancement.listeners if other is not listener)
                     if remaining:
                         self._set_listeners(enhancement, remaining)
                     else:
@@ -253,9 +254,9 @@ class Engine:
                     classes.add(enhancement.site.class_name)
                     methods += 1
                     self._restore(function, enhancement)
-            used = set()
+            used: Set[int] = set()
             for enhancement in self._enhancements.values():
-                used.update(id(l) for l in enhancement.listeners)
+                used.update(id(kept) for kept in enhancement.listeners)
             dropped = [listener for listener in self._listeners.values() if id(listener) not in used]
             for listener in dropped:
                 del self._listeners[listener.id]

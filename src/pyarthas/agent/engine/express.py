@@ -152,10 +152,10 @@ class Expression:
         self.advice_names = [name for name in ADVICE_NAMES if name in self.names]
         self.other_names = sorted(self.names - set(ADVICE_NAMES))
         self._tree = tree
-        self._makers: Dict[tuple, Callable] = {}
+        self._makers: Dict[tuple, types.CodeType] = {}
         self._maker_for(frozenset(), False)   # compile now: errors surface when the job starts
 
-    def _maker_for(self, extra: FrozenSet[str], has_self: bool) -> Callable:
+    def _maker_for(self, extra: FrozenSet[str], has_self: bool) -> types.CodeType:
         key = (extra, has_self)
         maker = self._makers.get(key)
         if maker is None:
@@ -163,7 +163,7 @@ class Expression:
             self._makers[key] = maker
         return maker
 
-    def _compile(self, extra, has_self: bool) -> Callable:
+    def _compile(self, extra, has_self: bool) -> types.CodeType:
         expression = copy.deepcopy(self._tree.body)
         indexer = _ParamsIndex(has_self)
         expression = indexer.visit(expression)
@@ -191,7 +191,7 @@ class Expression:
         """The evaluator for functions whose module globals are ``globals_`` and that take self/cls first
         or not (``has_self``): unresolved names come from loaded modules and the Java constants."""
         namespace = globals_ if isinstance(globals_, dict) else {"__builtins__": builtins}
-        extra = {}
+        extra: Dict[str, Any] = {}
         for name in self.other_names:
             if name in namespace or hasattr(builtins, name):
                 continue
@@ -230,7 +230,7 @@ class _ParamsIndex(ast.NodeTransformer):
         return node
 
 
-def _index(value: int) -> ast.AST:
+def _index(value: int) -> ast.expr:
     return ast.Constant(value=value)
 
 

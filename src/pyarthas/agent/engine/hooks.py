@@ -9,7 +9,7 @@ import threading
 import time
 import types
 from operator import itemgetter
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Set, Tuple
 
 from ..util.threads import AGENT_THREAD_IDS
 
@@ -17,7 +17,7 @@ _get_ident = threading.get_ident
 _clock = time.perf_counter
 _AGENT = AGENT_THREAD_IDS
 # Threads running listener code right now: calls they make are not observed (no re-entry).
-_IN_HOOK = set()
+_IN_HOOK: Set[int] = set()
 
 
 class Listener:
@@ -158,8 +158,8 @@ class Enhancement:
         self.function = function
         self.site = site
         self.original_code = function.__code__
-        self.clone = None
-        self.wrapper_code = None
+        self.clone: Optional[types.FunctionType] = None
+        self.wrapper_code: Optional[types.CodeType] = None
         self.listeners: Tuple[Listener, ...] = ()
         self.before_listeners = False
         self.with_before = False

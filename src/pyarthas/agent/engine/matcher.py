@@ -120,7 +120,7 @@ def _nested(cls: type, qualified: str, depth: int) -> Iterator[Tuple[str, type]]
 
 def _subclasses(cls: type) -> Iterator[type]:
     try:
-        direct = type.__subclasses__(cls)
+        direct: List[type] = type.__subclasses__(cls)
     except TypeError:
         return
     for sub in direct:
@@ -130,7 +130,7 @@ def _subclasses(cls: type) -> Iterator[type]:
 
 def functions_of(owner: Any, owner_name: str, method_match: Callable[[str], bool], search: Search) -> List[Candidate]:
     """Enhanceable functions that ``owner`` (a class or module) defines under a matching name."""
-    found = []
+    found: List[Candidate] = []
     is_module = isinstance(owner, types.ModuleType)
     try:
         namespace = dict(vars(owner))

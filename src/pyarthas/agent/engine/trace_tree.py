@@ -11,8 +11,22 @@ import sys
 import types
 from typing import Any, Dict, List, Optional
 
-from .calltree.recording import (CALLEE, LAST, MAX, MIN, NESTED, SITE, SUSPENDED, SUSPENSIONS, THROWS, TIMES,
-                                 TOTAL, C_CALLABLE_TYPES, Recording, Suspension)
+from .calltree.recording import (
+    C_CALLABLE_TYPES,
+    CALLEE,
+    LAST,
+    MAX,
+    MIN,
+    NESTED,
+    SITE,
+    SUSPENDED,
+    SUSPENSIONS,
+    THROWS,
+    TIMES,
+    TOTAL,
+    Recording,
+    Suspension,
+)
 
 
 def _line_table(code: types.CodeType):
@@ -59,13 +73,13 @@ def describe_callee(callee: Any):
         return _qualified(callee), "__init__"
     if kind in C_CALLABLE_TYPES:
         name = callee.__name__
-        owner = getattr(callee, "__objclass__", None)
-        if owner is None:
+        owner_type = getattr(callee, "__objclass__", None)
+        if owner_type is None:
             bound = callee.__self__
             if bound is None or isinstance(bound, types.ModuleType):
                 return (getattr(bound, "__name__", None) or callee.__module__ or "builtins"), name
-            owner = bound if isinstance(bound, type) else type(bound)
-        return _qualified(owner), name
+            owner_type = bound if isinstance(bound, type) else type(bound)
+        return _qualified(owner_type), name
     return _qualified(kind), "__call__"
 
 

@@ -25,7 +25,7 @@ by hand. Every instruction of the wrapper sits on the original's ``def`` line, i
 import ast
 import inspect
 import types
-from typing import List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 SLOT = "_pa_enhancement"   # placeholder name of the Enhancement constant in the template
 PLACEHOLDER = "\x00pyarthas-enhancement\x00"
@@ -194,10 +194,12 @@ def wrapper_code(original: types.CodeType, enhancement: object, with_before: boo
     _SlotToConstant().visit(tree)
     module_code = compile(tree, original.co_filename, "exec", dont_inherit=True)
     code = _find_wrapper(module_code)
+    if code is None:
+        raise TypeError("no wrapper in the compiled template of %s" % original.co_name)
     if code.co_freevars != freevars:
         raise TypeError("cannot reproduce the free variables of %s" % original.co_name)
     consts = tuple(enhancement if c == PLACEHOLDER else c for c in code.co_consts)
-    changes = dict(co_consts=consts, co_name=original.co_name)
+    changes: Dict[str, Any] = {"co_consts": consts, "co_name": original.co_name}
     if hasattr(original, "co_qualname"):
         changes["co_qualname"] = original.co_qualname
     # Keep kind flags the template cannot spell (types.coroutine's CO_ITERABLE_COROUTINE).
@@ -213,10 +215,10 @@ def _place_on_line(tree: ast.AST, line: int) -> None:
     for node in ast.walk(tree):
         if hasattr(node, "lineno"):
             node.lineno = line
-            node.end_lineno = line
+            node.end_lineno = line  # type: ignore[attr-defined]  # nodes with a line have an end line
         if hasattr(node, "col_offset"):
             node.col_offset = 0
-            node.end_col_offset = 0
+            node.end_col_offset = 0  # type: ignore[attr-defined]
 
 
 class _SlotToConstant(ast.NodeTransformer):
@@ -229,7 +231,7 @@ class _SlotToConstant(ast.NodeTransformer):
         return node
 
 
-def _find_wrapper(module_code: types.CodeType) -> types.CodeType:
+def _find_wrapper(module_code: types.CodeType) -> Optional[types.CodeType]:
     for const in module_code.co_consts:
         if isinstance(const, types.CodeType):
             if const.co_name == "_pa_wrapper":

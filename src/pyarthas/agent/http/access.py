@@ -84,7 +84,7 @@ class AccessPolicy:
         if not self.password:
             return None
         user, password = _credentials(authorization, query)
-        if user is not None:
+        if user is not None and password is not None:  # both or neither
             return None if self.check_password(user, password) else unauthorized
         if peer.unix_socket or (self.local_connection_non_auth and peer.address == "127.0.0.1"):
             return None  # Arthas counts only the exact string 127.0.0.1 as local
@@ -153,9 +153,9 @@ def _credentials(authorization: Optional[str], query: str) -> Tuple[Optional[str
             return "", ""  # presented but unreadable: a wrong password
         user, _, password = decoded.partition(":")
         return user, password
-    password = _query_value(query, "password")
-    if password is not None:
-        return _query_value(query, "username") or "arthas", password
+    query_password = _query_value(query, "password")
+    if query_password is not None:
+        return _query_value(query, "username") or "arthas", query_password
     return None, None
 
 

@@ -22,8 +22,8 @@ HTTP/1.1 keep-alive and pipelining work (requests on one connection are answered
 are read.
 
 Other front doors on this port: ``add_upgrade(path, handler)`` routes a ``GET`` (normally carrying
-``Upgrade``) for ``path`` (after the access check passed) to ``handler(sock, request)``, which then owns the (blocking) socket
-and runs on the worker's thread, no longer counted in the worker budget (the handler bounds its own
+``Upgrade``) for ``path`` (after the access check passed) to ``handler(sock, request)``, which then owns the
+(blocking) socket and runs on the worker's thread, no longer counted in the worker budget (the handler bounds its own
 connections); ``request.rest`` holds what the client sent after the request head.
 
 A small server on plain sockets rather than ``http.server``: that one pulls in ``email``, ``http.client``
@@ -39,12 +39,12 @@ import sys
 import threading
 import time
 import urllib.parse
-from typing import Callable, Deque, Dict, List, Optional, Tuple
+from typing import Callable, Deque, Dict, List, Optional, Tuple, Union
 
 from ..api.actions import handle_request
 from ..model import encode_json
-from . import static_files
 from ..util import threads
+from . import static_files
 from .access import Peer, Refusal
 
 HTML = "text/html; charset=utf-8"
@@ -114,7 +114,7 @@ class _Connection:
         self.since = now
         self.deadline = now + head_timeout
         self.request: Optional[Request] = None
-        self.body = None  # a _SizedBody or a _ChunkedBody while the body arrives
+        self.body: Optional["BodyReader"] = None  # while the body arrives
         self.reserved = 0  # body bytes counted against max_buffered_bodies
         self.discarded = 0
         self.served = 0  # requests answered: an IDLE connection that has some is an idle keep-alive one
@@ -292,9 +292,12 @@ class ApiServer:
                 conn.state = HEAD
                 if not self._read_head(conn):
                     return
-            if conn.state == BODY and conn.body.feed(conn.buffer):
-                conn.request.body = conn.body.take()
-                self._dispatch(conn)
+            if conn.state == BODY:
+                body, request = conn.body, conn.request
+                assert body is not None and request is not None, "state BODY: the head was read"
+                if body.feed(conn.buffer):
+                    request.body = body.take()
+                    self._dispatch(conn)
         except HttpError as error:
             self._refuse(conn, error)
 
@@ -322,7 +325,7 @@ class ApiServer:
         conn.deadline = conn.since + self.limits.body_timeout
         return True
 
-    def _body_reader(self, request: Request):
+    def _body_reader(self, request: Request) -> "BodyReader":
         limits, headers = self.limits, request.headers
         encoding = headers.get("transfer-encoding")
         length_text = headers.get("content-length")
@@ -424,6 +427,7 @@ class ApiServer:
         outcome: object = False
         request = conn.request
         try:
+            assert request is not None, "a connection reaches a worker once its head is read"
             # a GET on an upgrade path goes to its handler even without Upgrade: it says what is missing
             handler = self._upgrades.get(request.path) if request.method == "GET" else None
             if handler is not None:
@@ -539,6 +543,9 @@ class _ChunkedBody:
         data = b"".join(self.parts)
         self.parts = []
         return data
+
+
+BodyReader = Union[_SizedBody, _ChunkedBody]
 
 
 class _Exchange:

@@ -12,9 +12,10 @@ from ``__dict__`` and descriptors are unwrapped, never called.
 import inspect
 import sys
 import types
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..engine.matcher import method_matcher
+
 
 def matcher(pattern: str, regex: bool = False) -> Callable[[str], bool]:
     """A predicate on names for an Arthas pattern: the engine's matcher, so that ``sc``/``sm`` find
@@ -60,7 +61,7 @@ def all_modules() -> List[types.ModuleType]:
 def find_classes(pattern: str, regex: bool = False, modules: bool = True) -> List[Any]:
     """Classes (and modules, unless ``modules=False``) whose qualified name matches, sorted by name."""
     match = matcher(pattern, regex)
-    found = {}
+    found: Dict[str, Any] = {}
     for cls in all_classes():
         name = qualified_name(cls)
         if match(name):
@@ -188,7 +189,7 @@ def own_annotations(cls: type) -> dict:
     """The annotations a class declares itself (3.14 evaluates them lazily: ask for forward references
     rather than evaluating names that may not resolve)."""
     try:
-        import annotationlib  # 3.14+
+        import annotationlib  # type: ignore[import-not-found]  # 3.14+ (mypy checks against 3.10)
     except ImportError:
         annotations = vars(cls).get("__annotations__")
         return dict(annotations) if isinstance(annotations, dict) else {}

@@ -13,6 +13,7 @@ registry of tasks, and each task's coroutine chain is read through ``cr_await``/
 """
 import sys
 import threading
+import types
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..values import frame_element
@@ -27,6 +28,7 @@ def running_loops() -> List[Tuple[Any, int]]:
     base = asyncio.BaseEventLoop
     loops = []
     seen = set()
+    frame: Optional[types.FrameType]
     for ident, frame in sys._current_frames().items():
         while frame is not None:
             if frame.f_code.co_name == "run_forever":
@@ -67,7 +69,7 @@ def _awaited(coro: Any) -> Any:
 
 def coroutine_chain(coro: Any) -> List[Dict[str, Any]]:
     """StackTraceElements of a suspended coroutine and the coroutines it awaits, innermost first."""
-    elements = []
+    elements: List[Dict[str, Any]] = []
     while coro is not None and len(elements) < _MAX_CHAIN:
         frame = _frame_of(coro)
         if frame is None:
@@ -152,7 +154,7 @@ def task_infos(limit: int = -1) -> List[Dict[str, Any]]:
     for task, loop, ident in tasks:
         awaiting = _awaiting(task, asyncio)
         coro = task.get_coro() if hasattr(task, "get_coro") else getattr(task, "_coro", None)
-        info = {"id": id(task), "name": _task_name(task), "state": _state(task),
+        info: Dict[str, Any] = {"id": id(task), "name": _task_name(task), "state": _state(task),
                 "coroutine": _coroutine_name(coro) if coro is not None else None,
                 "loopId": id(loop), "threadId": ident, "threadName": names.get(ident),
                 "stackTrace": coroutine_chain(coro) if coro is not None else []}
@@ -163,8 +165,8 @@ def task_infos(limit: int = -1) -> List[Dict[str, Any]]:
                 awaited_by.setdefault(target["id"], []).append(info["name"])
         infos.append(info)
     for (task, _, _), info in zip(tasks, infos):
-        info["awaitedBy"] = names = awaited_by.get(info["id"], [])
+        info["awaitedBy"] = awaiters = awaited_by.get(info["id"], [])
         for parent in recorded_awaiters(task, asyncio):
-            if isinstance(parent, asyncio.Task) and _task_name(parent) not in names:
-                names.append(_task_name(parent))
+            if isinstance(parent, asyncio.Task) and _task_name(parent) not in awaiters:
+                awaiters.append(_task_name(parent))
     return infos[:limit] if limit >= 0 else infos

@@ -278,7 +278,7 @@ def _receiver(frame, chain: tuple, index: int) -> Any:
     if start < 0 or chain[start][0] != "base":
         return None
     value = _lookup_base(frame, chain[start][1])
-    for kind, name in chain[start + 1:index]:
+    for _kind, name in chain[start + 1:index]:
         value = _static_attr(value, name)
         if value is None:
             return None
@@ -332,7 +332,7 @@ def lock_owner(lock: Any) -> Optional[int]:
     inner = getattr(lock, "_lock", None) if type(lock).__name__ == "Condition" else None
     if inner is not None:
         lock = inner
-    owner = getattr(lock, "_owner", _MISSING) if type(lock).__name__ == "_RLock" else _MISSING
+    owner: Any = getattr(lock, "_owner", _MISSING) if type(lock).__name__ == "_RLock" else _MISSING
     if owner is not _MISSING:
         return owner or 0
     if type(lock).__name__ == "RLock":
@@ -546,7 +546,7 @@ STATES = ("NEW", "RUNNABLE", "BLOCKED", "WAITING", "TIMED_WAITING", "TERMINATED"
 
 
 def state_counts(vos: List[Dict[str, Any]]) -> Dict[str, int]:
-    counts = {state: 0 for state in STATES}
+    counts = dict.fromkeys(STATES, 0)
     for vo in vos:
         counts[vo["state"]] = counts.get(vo["state"], 0) + 1
     return counts

@@ -9,8 +9,8 @@ import traceback
 from typing import Any, Callable, List, Optional
 
 from ..command.base import CommandError, Process
-from ..command.options import UsageError, parse
 from ..command.help import help_detail
+from ..command.options import UsageError, parse
 from ..model import MessageModel, StatusModel
 from ..util import threads
 

@@ -32,9 +32,10 @@ def top_frames_text(path: str, output_root: str, top: int = TOP) -> Tuple[str, L
     if not samples:
         return "No samples were taken.", []
     ranked = sorted(self_counts, key=lambda f: (-self_counts[f], -total_counts[f]))[:top]
-    frames = [{"frame": f, "selfSamples": self_counts[f], "totalSamples": total_counts[f],
-               "selfPercent": round(100.0 * self_counts[f] / samples, 1),
-               "totalPercent": round(100.0 * total_counts[f] / samples, 1)} for f in ranked]
+    top_frames: List[Dict[str, Any]] = [
+        {"frame": f, "selfSamples": self_counts[f], "totalSamples": total_counts[f],
+         "selfPercent": round(100.0 * self_counts[f] / samples, 1),
+         "totalPercent": round(100.0 * total_counts[f] / samples, 1)} for f in ranked]
     rows = ["Top frames by self samples (%d samples):" % samples, "   SELF%  TOTAL%  FRAME"]
-    rows += ["  %5.1f%%  %5.1f%%  %s" % (f["selfPercent"], f["totalPercent"], f["frame"]) for f in frames]
-    return "\n".join(rows), frames
+    rows += ["  %5.1f%%  %5.1f%%  %s" % (f["selfPercent"], f["totalPercent"], f["frame"]) for f in top_frames]
+    return "\n".join(rows), top_frames

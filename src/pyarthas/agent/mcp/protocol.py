@@ -192,7 +192,8 @@ class Stream:
         return False
 
 
-def dispatch(server: McpServer, session: McpSession, message: Dict[str, Any], stream: Stream) -> Optional[Dict[str, Any]]:
+def dispatch(server: McpServer, session: McpSession, message: Dict[str, Any],
+             stream: Stream) -> Optional[Dict[str, Any]]:
     """The response to ``message`` (None for notifications and cancelled requests)."""
     method, params = message["method"], message.get("params") or {}
     if not is_request(message):

@@ -276,7 +276,7 @@ def _monitor() -> Tool:
               TIMEOUT]
 
     def build(args: Arguments) -> List[str]:
-        cycle = max(1, int(round(args["intervalMs"] / 1000.0)))
+        cycle = max(1, round(args["intervalMs"] / 1000.0))
         words = ["monitor", "-c", str(cycle), "-n", str(args["numberOfExecutions"]),
                  "--timeout", str(args["timeout"])]
         words += generic_words("", [REGEX, params[6]], args)[1:]
@@ -414,7 +414,7 @@ def _setter(name: str, title: str, description: str, key: Param, value: Param) -
 
 
 def _tools() -> List[Tool]:
-    positional = {"positional": True}
+    positional: Dict[str, Any] = {"positional": True}
     return [
         _dashboard(),
         Tool("thread", "Threads", "Threads and their stacks: the N busiest (topN), one thread (threadId), or "

@@ -12,9 +12,22 @@ import socket
 from typing import Any, Dict, List, Optional
 
 from ..model import encode_json
-from .protocol import (INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR, PROTOCOL_VERSIONS, McpServer, RpcError,
-                       Stream, dispatch, error_response, initialize_result, is_request, negotiate, server_of,
-                       validate)
+from .protocol import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    PROTOCOL_VERSIONS,
+    McpServer,
+    RpcError,
+    Stream,
+    dispatch,
+    error_response,
+    initialize_result,
+    is_request,
+    negotiate,
+    server_of,
+    validate,
+)
 from .tools import TOOLS
 
 MAX_BODY = 1024 * 1024
@@ -163,7 +176,8 @@ def _validated(message: Any) -> Dict[str, Any]:
 def _streams(message: Dict[str, Any]) -> bool:
     if message.get("method") != "tools/call":
         return False
-    tool = TOOLS.get((message.get("params") or {}).get("name"))
+    name = (message.get("params") or {}).get("name")
+    tool = TOOLS.get(name) if isinstance(name, str) else None
     return tool is not None and (tool.streaming or tool.name == "dashboard")
 
 

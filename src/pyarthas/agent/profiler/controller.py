@@ -86,10 +86,10 @@ class Profiler:
         with self._lock:
             self._check_not_running()
             self._settings = settings
-            self._sampler = Sampler(settings.mode, settings.interval, settings.per_thread,
-                                    on_deadline=self._on_deadline)
+            sampler = self._sampler = Sampler(settings.mode, settings.interval, settings.per_thread,
+                                              on_deadline=self._on_deadline)
             self._first_started = time.time()
-            return self._begin(duration, file, format)
+            return self._begin(sampler, duration, file, format)
 
     def resume(self, duration: Optional[int] = None, file: Optional[str] = None,
                format: Optional[str] = None, settings: Optional[Settings] = None):
@@ -97,19 +97,20 @@ class Profiler:
         with self._lock:
             if self._sampler is not None:
                 self._check_not_running()
-                return self._begin(duration, file, format)
+                return self._begin(self._sampler, duration, file, format)
         return self.start(settings or Settings(), duration, file, format)
 
     def stop(self, file: Optional[str] = None, format: Optional[str] = None,
              filters: Optional[Filters] = None) -> Written:
         with self._lock:
-            if not self.running:
+            sampler = self._sampler
+            if sampler is None or not sampler.running:
                 raise ProfilerError("Profiler is not active")
-            self._sampler.request_stop()
+            sampler.request_stop()
             if file is None and format is None and self._planned is not None:
                 file, format = self._planned
             self._planned = None
-            return self._write(file, format, filters)
+            return self._write(sampler, file, format, filters)
 
     def dump(self, file: Optional[str] = None, format: Optional[str] = None,
              filters: Optional[Filters] = None) -> Written:
@@ -117,7 +118,7 @@ class Profiler:
         with self._lock:
             if self._sampler is None:
                 raise ProfilerError("Profiler has not started")
-            return self._write(file, format, filters)
+            return self._write(self._sampler, file, format, filters)
 
     def status(self) -> str:
         with self._lock:
@@ -152,10 +153,10 @@ class Profiler:
         if self.running:
             raise ProfilerError("Profiler already started")
 
-    def _begin(self, duration, file, format) -> Optional[Tuple[str, str]]:
+    def _begin(self, sampler: Sampler, duration, file, format) -> Optional[Tuple[str, str]]:
         self._planned = self._resolve_output(file, format) if duration else None
         self._running_since = time.time()
-        self._sampler.start(duration)
+        sampler.start(duration)
         return self._planned
 
     def _on_deadline(self, sampler: Sampler) -> None:
@@ -165,15 +166,16 @@ class Profiler:
             file, format = self._planned
             self._planned = None
             try:
-                self._write(file, format)
+                self._write(sampler, file, format)
             except ProfilerError as exc:  # nobody waits for this answer: the target's stderr is all we have
                 sys.stderr.write("pyarthas: profiler -d: %s\n" % exc)
 
-    def _write(self, file: Optional[str], format: Optional[str], filters: Optional[Filters] = None) -> Written:
+    def _write(self, sampler: Sampler, file: Optional[str], format: Optional[str],
+               filters: Optional[Filters] = None) -> Written:
         path, format = self._resolve_output(file, format)
         if filters is None or filters.empty:
             filters = self._settings.filters
-        snapshot = profiles.from_sampler(self._sampler, self._first_started, filters.includes, filters.excludes)
+        snapshot = profiles.from_sampler(sampler, self._first_started, filters.includes, filters.excludes)
         text = FORMATS[format][1](snapshot)
         try:
             _write_atomically(path, text)

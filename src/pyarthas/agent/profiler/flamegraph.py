@@ -142,8 +142,8 @@ def render_svg(profile: Profile, standalone: bool = True) -> str:
     height = TOP + (depth + 1) * FRAME_HEIGHT + BOTTOM
     title = "Flame Graph: " + profile.title
     out: List[str] = []
-    attrs = 'id="flamegraph" width="%d" height="%d" viewBox="0 0 %d %d" data-width="%d" data-pad="%d" data-char="%d"' % (
-        WIDTH, height, WIDTH, height, WIDTH, PAD, CHAR_WIDTH)
+    attrs = ('id="flamegraph" width="%d" height="%d" viewBox="0 0 %d %d" '
+             'data-width="%d" data-pad="%d" data-char="%d"' % (WIDTH, height, WIDTH, height, WIDTH, PAD, CHAR_WIDTH))
     if standalone:
         out.append('<?xml version="1.0" standalone="no"?>\n')
         out.append('<svg version="1.1" xmlns="http://www.w3.org/2000/svg" %s>\n' % attrs)

@@ -17,7 +17,7 @@ must wait for the GIL, up to the switch interval while a thread computes):
 import sys
 import threading
 import time
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from ..util import threads
 from .frames import FrameTable
@@ -103,7 +103,12 @@ class Sampler:
         next_at = last + interval
         # Short waits sleep and then look at the flag: Event.wait costs the sampler 6-14 us more of GIL
         # time per sample, and a stop is still seen within SHORT_WAIT.
-        wait = (lambda delay: time.sleep(delay) or stopped.is_set()) if interval <= SHORT_WAIT else stopped.wait
+
+        def sleep_then_look(delay: float) -> bool:
+            time.sleep(delay)
+            return stopped.is_set()
+
+        wait: Callable[[float], bool] = sleep_then_look if interval <= SHORT_WAIT else stopped.wait
         while True:
             delay = next_at - time.monotonic()
             if wait(delay if delay > 0 else 0):
@@ -131,7 +136,7 @@ class Sampler:
     def _sample(self, elapsed_ticks: float) -> None:
         frames = sys._current_frames()
         agent_ids = threads.AGENT_THREAD_IDS
-        active = threading._active  # ident -> Thread, for names and native ids
+        active = threading._active  # type: ignore[attr-defined]  # ident -> Thread, for names and native ids
         counts = self.counts
         cpu_mode = self.mode == "cpu"
         self.ticks += 1
@@ -157,7 +162,7 @@ class Sampler:
     def _stack_key(self, frame, root: int) -> Tuple[int, ...]:
         index_of_id = self.frames.index_of_id
         register = self.frames.register
-        stack = []
+        stack: List[int] = []
         append = stack.append
         depth = 0
         while frame is not None:

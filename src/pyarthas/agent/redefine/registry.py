@@ -10,6 +10,7 @@ from ..model import format_time
 from .plan import Change, running_code
 from .source import RedefineError
 
+
 class Entry:
     """A redefined function: what ``-l`` lists and what ``--restore`` puts back."""
 
@@ -68,7 +69,7 @@ def apply(changes: List[Change], engine) -> List[Entry]:
     except Exception as exc:
         for change, previous in reversed(done):
             install(change.function, previous, engine)
-        raise RedefineError("redefine error! %s: %s (nothing was changed)" % (type(exc).__name__, exc))
+        raise RedefineError("redefine error! %s: %s (nothing was changed)" % (type(exc).__name__, exc)) from exc
     return [REGISTRY.record(change, previous) for change, previous in done]
 
 

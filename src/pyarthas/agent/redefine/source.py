@@ -64,7 +64,7 @@ class Source:
 
 def _is_synthetic(name: str) -> bool:
     """Comprehensions, lambdas, generic parameter scopes and annotation functions: never replaced alone."""
-    return name.startswith("<") or name.startswith("__annotate")
+    return name.startswith(("<", "__annotate"))
 
 
 def compile_file(path: str) -> Source:

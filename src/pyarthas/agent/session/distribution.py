@@ -9,7 +9,7 @@ import collections
 import queue
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 from ..model import InputStatusModel, MessageModel, ResultModel, to_json_or_message
 from ..util import threads
@@ -21,7 +21,7 @@ CONSUMER_CAPACITY = 50
 MAX_RESULTS_PER_PULL = 20
 FLUSH_ITEM_COUNT = 100
 
-Entry = Tuple[int, Dict[str, Any]]  # (item count, serialized result)
+Entry = Tuple[int, Union[Dict[str, Any], "_Deferred"]]  # (item count, serialized result or one to make)
 
 
 class Consumer:
@@ -68,7 +68,7 @@ class Consumer:
             self._poll_lock.release()
 
     def _collect(self, forever: bool = False) -> List[Dict[str, Any]]:
-        batch: List[Dict[str, Any]] = []
+        batch: List[Union[Dict[str, Any], _Deferred]] = []
         items = 0
         started = time.monotonic()
         first_at: Optional[float] = None
@@ -246,8 +246,8 @@ class _Deferred:
 
     def __init__(self, job_id: int, model: ResultModel):
         self.job_id = job_id
-        self.model = model
-        self.json = None
+        self.model: Optional[ResultModel] = model
+        self.json: Optional[Dict[str, Any]] = None
 
     def resolve(self) -> Dict[str, Any]:
         result = self.json
@@ -255,7 +255,8 @@ class _Deferred:
             model = self.model
             result = self.json        # another consumer may have serialized it in the meantime
             if result is None:
-                result = _serialize(self.job_id, model, defer=False)[1]
+                assert model is not None, "json is set before the model is dropped"
+                result = _serialize_now(self.job_id, model)[1]
                 self.json = result
                 self.model = None
         return result
@@ -268,6 +269,10 @@ def _resolved(result: Any) -> Dict[str, Any]:
 def _serialize(job_id: int, model: ResultModel, defer: bool = True) -> Entry:
     if defer and getattr(model, "defer_json", False):
         return model.item_count(), _Deferred(job_id, model)
+    return _serialize_now(job_id, model)
+
+
+def _serialize_now(job_id: int, model: ResultModel) -> Tuple[int, Dict[str, Any]]:
     try:
         count = model.item_count()
     except Exception:  # counting only paces the long poll; a broken model counts as one

@@ -135,9 +135,12 @@ class SessionManager:
                 minutes = int(timeouts.session // 60)
                 self.remove(session.session_id, "session is inactive for %d min(s)." % minutes)
                 continue
-            for consumer in session.distributor.consumers():
+            distributor = session.distributor
+            if distributor is None:
+                continue
+            for consumer in distributor.consumers():
                 if consumer.idle_seconds() > timeouts.consumer:
-                    session.distributor.evict_consumer(
+                    distributor.evict_consumer(
                         consumer, "consumer is inactive for a while, please refresh the page.")
 
 

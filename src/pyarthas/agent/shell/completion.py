@@ -6,7 +6,7 @@ A catalog answers what exists: ``builtins`` (the client's own commands, ``{name:
 ``methods(class_name, prefix)``. ``LocalCatalog`` answers inside the agent, from the command registry and
 the live modules; the console's answers over HTTP.
 """
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from ..command.base import registered
 from ..command.help import command_summary
@@ -110,7 +110,7 @@ def _option_suggestions(spec: dict, current: str):
 
 def _positional(spec: dict, words: List[str]) -> List[str]:
     """The positional arguments among ``words`` (options and their values removed)."""
-    takes_value = set()
+    takes_value: Set[str] = set()
     for option in spec.get("options") or []:
         if option.get("acceptValue"):
             takes_value.update(n for n in ("-" + str(option.get("shortName")), "--" + str(option.get("longName"))))

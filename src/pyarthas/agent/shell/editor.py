@@ -3,12 +3,14 @@
 ``KeyDecoder`` turns the bytes a terminal sends into keys: runs of printable text, and named keys (control
 keys ``key("C-a")``, and those of ANSI escape sequences: ``key("up")``, ``key("home")``...), keeping a
 sequence cut between two reads. A named key starts with NUL, which typed text never holds, so typing the
-word ``up`` is never taken for the arrow. ``LineEditor`` holds the line being typed and answers each key with the bytes that
-redraw it: typing at the end of the line echoes just the character (the common case, and the one whose
-latency users feel); any other edit redraws from the prompt, accounting for lines wrapped at the width.
+word ``up`` is never taken for the arrow. ``LineEditor`` holds the line being typed and answers each key
+with the bytes that redraw it: typing at the end of the line echoes just the character (the common case,
+and the one whose latency users feel); any other edit redraws from the prompt, accounting for lines
+wrapped at the width.
 """
 import codecs
 from typing import Callable, List, Optional, Sequence, Tuple
+
 
 def key(name: str) -> str:
     """The key named ``name`` as the decoder reports it."""
@@ -247,8 +249,10 @@ def _cursor_motion(old: Tuple[int, int], new: Tuple[int, int]) -> str:
 
 
 _EDITING_KEYS = {
-    key("left"): LineEditor._left, key("C-b"): LineEditor._left, key("right"): LineEditor._right, key("C-f"): LineEditor._right,
-    key("home"): LineEditor._home, key("C-a"): LineEditor._home, key("end"): LineEditor._end, key("C-e"): LineEditor._end,
+    key("left"): LineEditor._left, key("C-b"): LineEditor._left,
+    key("right"): LineEditor._right, key("C-f"): LineEditor._right,
+    key("home"): LineEditor._home, key("C-a"): LineEditor._home,
+    key("end"): LineEditor._end, key("C-e"): LineEditor._end,
     key("backspace"): LineEditor._backspace, key("C-h"): LineEditor._backspace, key("delete"): LineEditor._delete,
     key("C-k"): LineEditor._kill_to_end, key("C-u"): LineEditor._kill_to_start, key("C-w"): LineEditor._kill_word,
     key("up"): LineEditor._up, key("C-p"): LineEditor._up, key("down"): LineEditor._down, key("C-n"): LineEditor._down,

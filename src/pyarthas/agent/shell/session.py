@@ -13,7 +13,7 @@ and output, so echo and results never interleave mid-line.
 import collections
 import re
 import threading
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..api import actions
 from ..command.tokenizer import TokenizeError, parse_command_line
@@ -23,6 +23,9 @@ from . import access
 from .completion import LocalCatalog, suggestions
 from .editor import CTRL_C, CTRL_D, CTRL_L, ENTER, TAB, KeyDecoder, LineEditor, is_named, key
 from .pipes import PipeError, Pipeline
+
+if TYPE_CHECKING:
+    from ..session.distribution import Consumer
 
 CLEAR_SCREEN = "\x1b[H\x1b[2J"
 TYPEAHEAD_LIMIT = 64 * 1024   # characters typed (or piped in by nc) while a job runs, replayed after it
@@ -48,7 +51,7 @@ class ShellSession:
         self.decoder = KeyDecoder()
         self.catalog = LocalCatalog()
         self.session_id: Optional[str] = None
-        self._consumer = None
+        self._consumer: Optional["Consumer"] = None
         self._lock = threading.RLock()
         self._foreground: Optional[_Job] = None
         self._background: Dict[int, _Job] = {}
@@ -102,11 +105,11 @@ class ShellSession:
             if not self._at_prompt:
                 self._while_busy(keys)
                 return
-            for index, key in enumerate(keys):
+            for index, typed in enumerate(keys):
                 if not self._at_prompt:  # Enter started a job: the rest waits for the prompt
                     self._queue_typeahead(keys[index:])
                     return
-                self._key(key)
+                self._key(typed)
 
     def interrupt(self) -> None:
         """Telnet's Interrupt Process, as Ctrl-C."""
@@ -134,11 +137,11 @@ class ShellSession:
         self._queue_typeahead(keys)
 
     def _queue_typeahead(self, keys: List[str]) -> None:
-        for key in keys:
-            if self._typeahead_size + len(key) > TYPEAHEAD_LIMIT:
+        for typed in keys:
+            if self._typeahead_size + len(typed) > TYPEAHEAD_LIMIT:
                 return  # a flood of typed-ahead input is dropped, not buffered without bound
-            self._typeahead.append(key)
-            self._typeahead_size += len(key)
+            self._typeahead.append(typed)
+            self._typeahead_size += len(typed)
 
     def _key(self, typed: str) -> None:
         editor = self.editor
@@ -170,9 +173,9 @@ class ShellSession:
         self._at_prompt = True
         self.term.write(self.editor.start("[arthas@%s]$ " % self.agent.pid))
         while self._typeahead and self._at_prompt and not self._closed:
-            key = self._typeahead.popleft()
-            self._typeahead_size -= len(key)
-            self._key(key)
+            typed = self._typeahead.popleft()
+            self._typeahead_size -= len(typed)
+            self._key(typed)
         if self._at_prompt and self._input_ended and not self._typeahead:
             self._leave()
 
@@ -252,12 +255,15 @@ class ShellSession:
         elif len(common) > len(replaced):
             self.term.write(editor.insert(common[len(replaced):]))
         else:
-            self.term.write(editor.key(key("end")) + "\n" + _columns(names, self.ctx.width) + "\n" + editor.redraw_all())
+            self.term.write(editor.key(key("end")) + "\n" + _columns(names, self.ctx.width) + "\n"
+                            + editor.redraw_all())
 
     # ---- results (the pump thread) ----
 
     def _pump(self) -> None:
         consumer = self._consumer
+        if consumer is None:  # open() starts the pump once it has one
+            return
         while not self._closed:
             try:
                 results = consumer.poll(forever=True)
@@ -273,7 +279,7 @@ class ShellSession:
 
     def _draw(self, result: dict) -> None:
         kind = result.get("type")
-        job_id = result.get("jobId")
+        job_id: Any = result.get("jobId")  # None on the session's own results
         if kind == "input_status":
             if self.editor.prompt == "" and not self._at_prompt and self._foreground is None:
                 self._prompt()  # the first one, after the banner
@@ -296,10 +302,10 @@ class ShellSession:
         self._print_above_prompt(text)
 
     def _text(self, result: dict, job: Optional[_Job]) -> str:
-        piped = job is not None and job.pipeline.stages
-        text = render(result, self.plain_ctx if piped else self.ctx)
-        if text and piped:
-            return self._lines(job.pipeline.feed(text))
+        pipeline = job.pipeline if job is not None and job.pipeline.stages else None
+        text = render(result, self.plain_ctx if pipeline is not None else self.ctx)
+        if text and pipeline is not None:
+            return self._lines(pipeline.feed(text))
         return text + "\n" if text else ""
 
     @staticmethod

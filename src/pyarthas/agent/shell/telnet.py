@@ -5,9 +5,10 @@ typed, not whole lines) and asks for NAWS (the window size, sent again on each r
 answers none of it (``nc``) still works: it sends lines, which the shell runs one after the other.
 One agent thread blocks in ``accept()``; each connection has a reader thread blocked in ``recv()``.
 """
+import functools
 import socket
 import threading
-from typing import Optional
+from typing import List, Optional, Set, Tuple
 
 from ..util import threads
 from ..util.net import listening_socket
@@ -39,7 +40,7 @@ class TelnetParser:
         self._state = "data"
         self._command = 0
         self._sub = bytearray()
-        self._answered = set()
+        self._answered: Set[Tuple[int, int]] = set()
 
     def feed(self, data: bytes) -> bytes:
         out = bytearray()
@@ -117,7 +118,7 @@ class TelnetServer:
             except OSError:
                 continue
             try:
-                threads.spawn("telnet-conn", lambda c=connection, ip=address[0]: self._handle(c, ip))
+                threads.spawn("telnet-conn", functools.partial(self._handle, connection, address[0]))
             except RuntimeError:  # no thread could be started
                 connection.close()
 
@@ -203,7 +204,7 @@ class _Keys:
         self.pending: list = []
 
     def secret(self) -> Optional[str]:
-        typed = []
+        typed: List[str] = []
         while True:
             while self.pending:
                 typed_key = self.pending.pop(0)

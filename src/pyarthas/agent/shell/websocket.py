@@ -157,7 +157,7 @@ def _read_loop(connection: socket.socket, reader, terminal: WebSocketTerminal, s
             terminal.resize(*action[1])
 
 
-def parse_action(payload: bytes) -> Tuple[str, object]:
+def parse_action(payload: bytes) -> Tuple[str, Any]:
     try:
         message = json.loads(payload.decode("utf-8"))
     except UnicodeDecodeError:

@@ -16,7 +16,7 @@ class Scheduled:
 
     def __init__(self, when: float, callback: Callable[[], None], scheduler: "Scheduler"):
         self.when = when
-        self.callback = callback
+        self.callback: Optional[Callable[[], None]] = callback
         self.cancelled = False
         self._scheduler = scheduler
 

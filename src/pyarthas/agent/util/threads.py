@@ -1,7 +1,7 @@
 """The agent's own threads: every one is a daemon, named ``pyarthas-*``, and known by ident so that hooks
 and samplers can skip them (the agent never observes itself)."""
 import threading
-from typing import Callable, List, Set
+from typing import Callable, List, Optional, Set
 
 AGENT_THREAD_IDS: Set[int] = set()
 THREAD_PREFIX = "pyarthas-"
@@ -23,14 +23,14 @@ def spawn(name: str, target: Callable[[], None]) -> threading.Thread:
     return thread
 
 
-def is_agent_thread(ident: int = None) -> bool:
+def is_agent_thread(ident: Optional[int] = None) -> bool:
     return (threading.get_ident() if ident is None else ident) in AGENT_THREAD_IDS
 
 class Signal(threading.Event):
     """An ``Event`` that also runs callbacks once it is set, so that something can follow it without a
     thread blocked in ``wait`` (a job whose listener is done, see ``Job.resume_when``)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self._callbacks_lock = threading.Lock()
         self._callbacks: List[Callable[[], None]] = []

@@ -62,7 +62,7 @@ def traceback_elements(error: BaseException) -> List[Dict[str, Any]]:
     """Java-style frames of ``error``, innermost first: its traceback, then the frames above the outermost
     traceback entry (the callers at the time it was caught), as Java's stack trace holds the whole stack."""
     entries: List[Tuple[types.FrameType, int]] = []
-    tb = BaseException.__traceback__.__get__(error)
+    tb = BaseException.__dict__["__traceback__"].__get__(error)  # the slot, whatever the class overrides
     outermost = tb.tb_frame if tb is not None else None
     while tb is not None and len(entries) < MAX_STACK_FRAMES:
         entries.append((tb.tb_frame, tb.tb_lineno))
@@ -81,6 +81,7 @@ def class_name(frame: types.FrameType) -> str:
     module = module_globals.get("__name__") if isinstance(module_globals, dict) else None
     module = module if isinstance(module, str) and module else "?"
     qualname = getattr(code, "co_qualname", None)   # 3.11+
+    owner: Optional[str]
     if qualname is not None:
         owner = ".".join(part for part in qualname.split(".")[:-1] if part != "<locals>")
     else:

@@ -28,7 +28,7 @@ import itertools
 import math
 import time
 import types
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from .frames import traceback_elements
 from .limits import DEFAULT_SIZE_LIMIT, MAX_EXPAND, SIZE_MARKER, TIME_BUDGET_S, TIME_MARKER
@@ -42,9 +42,10 @@ _CLOCK_EVERY = 256    # spends between two reads of the clock
 
 _HEAP_TYPE = 1 << 9   # Py_TPFLAGS_HEAPTYPE: a class defined in Python
 # container base -> how to iterate and measure an instance of it (or of a subclass) without its overrides
-_SEQUENCES = {list: (list.__iter__, list.__len__), tuple: (tuple.__iter__, tuple.__len__),
-              set: (set.__iter__, set.__len__), frozenset: (frozenset.__iter__, frozenset.__len__),
-              collections.deque: (collections.deque.__iter__, collections.deque.__len__)}
+_SEQUENCES: Dict[type, Tuple[Callable[[Any], Any], Callable[[Any], int]]] = {
+    list: (list.__iter__, list.__len__), tuple: (tuple.__iter__, tuple.__len__),
+    set: (set.__iter__, set.__len__), frozenset: (frozenset.__iter__, frozenset.__len__),
+    collections.deque: (collections.deque.__iter__, collections.deque.__len__)}
 _OPAQUE = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.ModuleType, type,
            types.CodeType, types.FrameType, types.TracebackType, types.GeneratorType, types.CoroutineType,
            types.AsyncGeneratorType, types.MethodWrapperType, types.WrapperDescriptorType,
@@ -91,7 +92,7 @@ class _Converter:
         self.marker = SIZE_MARKER % size_limit
         self.deadline = deadline
         self.until_clock = _CLOCK_EVERY
-        self.on_path = set()
+        self.on_path: Set[int] = set()
 
     def top(self, obj: Any) -> Any:
         try:

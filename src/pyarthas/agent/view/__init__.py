@@ -17,8 +17,9 @@ first time anything is rendered, so nothing else needs registering::
   fields; fields that were None are absent, so use ``result.get``).
 - ``ctx`` is a ``Context``: ``ctx.style`` paints text (``ctx.style.red(s)``, ``.green``, ``.yellow``,
   ``.cyan``, ``.magenta``, ``.bold``, ``.dim``; a no-op when colours are off: pipes, ``NO_COLOR``,
-  ``| plaintext``), ``ctx.width`` is the terminal width to fit tables in (80 when unknown), ``ctx.terminal`` says the text goes
-  straight to an ANSI terminal (a view may then move the cursor: the dashboard redraws in place),
+  ``| plaintext``), ``ctx.width`` is the terminal width to fit tables in (80 when unknown),
+  ``ctx.terminal`` says the text goes straight to an ANSI terminal (a view may then move the cursor: the
+  dashboard redraws in place),
   ``ctx.value(v, expand, size_limit)`` draws an expression value as Arthas's ObjectView does.
 - Return the text to print, without a trailing newline; return ``""`` (or None) to print nothing.
 - Raise nothing: a view that fails falls back to the generic view (the console never shows a
@@ -81,6 +82,7 @@ class Context:
         self._width = width
         self.size_limit = size_limit
         self.terminal = terminal
+        self.base_url: Optional[str] = None  # set by MCP: the profiler's view prints full URLs with it
 
     @classmethod
     def for_stream(cls, stream=None, color: Optional[bool] = None) -> "Context":

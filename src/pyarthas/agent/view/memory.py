@@ -1,5 +1,7 @@
 """``memory``, ``heapdump`` and ``vmtool``: the memory table (as dashboard draws it), the process and gc
 figures, a ``jmap -histo``-style type table, tracemalloc's allocation sites; vmtool's value as ObjectView."""
+from typing import List
+
 from . import view
 from .dashboard import gc_table, memory_table
 from .text import format_bytes, key_value_table, table
@@ -41,7 +43,7 @@ def histogram_table(entries, ctx) -> str:
 
 def _sites_table(sites, ctx, title) -> str:
     with_diff = any("sizeDiff" in s for s in sites)
-    rows = []
+    rows: List[tuple] = []
     for site in sites:
         where = "%s:%s" % (site.get("fileName"), site.get("lineNumber"))
         if with_diff:

@@ -146,7 +146,8 @@ def _draw_exception(out: _Writer, value: dict, name: str, deep: int, expand: int
 def exception_text(value: dict, indent: str = "\t") -> str:
     """A Java-style stack trace (``X: msg`` then ``at ...`` lines, innermost first, ``Caused by:``)."""
     lines = []
-    current, prefix, seen = value, "", 0
+    current: Any = value
+    prefix, seen = "", 0
     while isinstance(current, dict) and seen < 20:
         message = current.get("message")
         head = str(current.get("@type", "Exception"))

@@ -1,5 +1,7 @@
 """``thread`` and ``tasks`` as Arthas prints threads: the summary line and table, and stacks as
 ``"name" Id=... STATE`` followed by ``    at module.Class.function(file:line)`` lines."""
+from typing import Any, Dict
+
 from . import view
 from .dashboard import threads_table
 from .objects import frame_text
@@ -83,7 +85,7 @@ def stack_lines(frames, ctx, indent="    "):
 @view("tasks")
 def render_tasks(result, ctx):
     tasks = result.get("tasks") or []
-    counts = {}
+    counts: Dict[Any, int] = {}
     for task in tasks:
         counts[task.get("state")] = counts.get(task.get("state"), 0) + 1
     parts = ["Tasks Total: %d, %s" % (len(tasks), ", ".join(

@@ -61,7 +61,8 @@ def _costliest(root: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     stack = [(root, 0)]
     while stack:
         node, depth = stack.pop()
-        if node.get("type") == "method" and depth >= 3 and (best is None or node.get("totalCost", 0) > best.get("totalCost", 0)):
+        if node.get("type") == "method" and depth >= 3 and (
+                best is None or node.get("totalCost", 0) > best.get("totalCost", 0)):
             best = node
         stack.extend((child, depth + 1) for child in node.get("children", ()))
     return best

@@ -2,8 +2,9 @@
 and function names from the target (``sc`` / ``sm``), each asked once and cached.
 
 The completion rules themselves (which word completes to what) are the agent shell's
-(``agent/shell/completion.py``); this module answers them over HTTP. Everything degrades to "no suggestion" when the agent is down or lacks a command: completion must never
-disturb typing. Requests use one-time ``exec`` sessions, so they never collide with the console's job.
+(``agent/shell/completion.py``); this module answers them over HTTP. Everything degrades to "no
+suggestion" when the agent is down or lacks a command: completion must never disturb typing. Requests use
+one-time ``exec`` sessions, so they never collide with the console's job.
 """
 import threading
 import time

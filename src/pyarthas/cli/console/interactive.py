@@ -78,7 +78,8 @@ def wait_with_keyboard(runner: Runner, foreground: Foreground) -> None:
     try:
         while not foreground.done.is_set():
             try:
-                timeout = None if interrupted_at is None else max(0.0, interrupted_at + INTERRUPT_GRACE - time.monotonic())
+                timeout = (None if interrupted_at is None
+                           else max(0.0, interrupted_at + INTERRUPT_GRACE - time.monotonic()))
                 ready, _, _ = select.select([fd, wake_read], [], [], timeout)
                 if not ready and interrupted_at is not None:
                     runner.error("the job did not end after the interrupt; back to the prompt")

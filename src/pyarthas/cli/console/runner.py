@@ -13,11 +13,11 @@ import time
 from typing import Callable, List, Optional
 
 from ...agent.command.tokenizer import TokenizeError, parse_command_line
-from ..client import ApiError, Session, SessionNotFound
-from ...agent.view import Context, render
-from ...agent.view.text import strip_ansi
 from ...agent.shell.pipes import PipeError, Pipeline
 from ...agent.shell.session import failure_text
+from ...agent.view import Context, render
+from ...agent.view.text import strip_ansi
+from ..client import ApiError, Session, SessionNotFound
 
 RETRY_INTERVAL = 1.0
 

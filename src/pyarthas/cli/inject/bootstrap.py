@@ -95,7 +95,7 @@ def _bootstrap(args):
                 reply("port-in-use", message="%s:%s: %s" % (args["ip"], args["port"], exc.strerror))
             else:
                 reply("error", message=repr(exc))
-        except BaseException as exc:  # noqa: B036 - nothing of ours may reach the target's code
+        except BaseException as exc:  # nothing of ours may reach the target's code
             if running_agent() is None:
                 forget_agent_package()
             reply("error", message=repr(exc))
@@ -176,5 +176,5 @@ class _AgentFinder:
 
 try:
     _bootstrap(ARGS)  # noqa: F821 - given by the injector
-except BaseException:  # noqa: B036 - never let anything escape into the target
+except BaseException:  # never let anything escape into the target
     pass

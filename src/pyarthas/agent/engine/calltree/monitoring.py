@@ -12,8 +12,17 @@ import types
 from time import perf_counter_ns
 from typing import Any, Dict, Optional
 
-from .recording import (C_KIND, MAX_CHILD_SITES, NO_COST, NO_POINTS, Recording, close_child, node_for_new_callee,
-                        resume, suspend)
+from .recording import (
+    C_KIND,
+    MAX_CHILD_SITES,
+    NO_COST,
+    NO_POINTS,
+    Recording,
+    close_child,
+    node_for_new_callee,
+    resume,
+    suspend,
+)
 from .state import ThreadState, Timer
 
 _getframe = sys._getframe

@@ -10,7 +10,10 @@ Arthas's trace nodes.
 """
 import types
 from time import perf_counter_ns
-from typing import Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional
+
+if TYPE_CHECKING:
+    from .state import ThreadState
 
 MAX_CHILD_SITES = 2000   # distinct call sites kept per recording (a bound on memory per traced call)
 
@@ -59,15 +62,18 @@ class Recording:
     suspend_site = -1                      # where the traced frame last suspended, and on what
     suspend_what = None
     await_resume = sticky = is_suspended = False
+    thread_state: "ThreadState"            # set by ThreadState.begin before anything reads it
 
     def __init__(self, code: types.CodeType, owner: Any):
         self.code = code
         self.owners = [owner]                  # the listeners sharing this recording
         self.children: Dict[Any, Any] = {}     # site key -> child-call list, Suspension or Recording
         self.returns = self.handlers = NO_OFFSETS
-        self.frame = self.thread_state = None
+        self.frame = self.thread_state = None  # type: ignore[assignment]  # see thread_state above
         self.end = self.open_start = self.suspend_start = 0   # suspend_start: 0 while running
-        self.open_node: Optional[list] = None  # the child call in progress (a child-call list)
+        # the child call in progress (a child-call list); Any: the hot paths index it without a None check,
+        # as a child call is open whenever they run
+        self.open_node: Any = None
         self.open_frame = None                 # 3.9-3.11: the frame of the open Python child
         self.start = perf_counter_ns()
 
@@ -190,7 +196,7 @@ def attach_to_parent(rec: Recording) -> None:
     """A sub-recording (another traced function called inside a recorded one) hangs under the child call
     of its parent that was open when it began, else under the parent's root."""
     node = rec.parent_node
-    holder = node if node is not None else rec.parent
+    holder: Any = node if node is not None else rec.parent   # a child-call list or a Recording
     if isinstance(holder, list):
         if holder[NESTED] is None:
             holder[NESTED] = []

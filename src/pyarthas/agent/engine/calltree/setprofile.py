@@ -13,8 +13,17 @@ import types
 from time import perf_counter_ns
 from typing import Optional
 
-from .recording import (C_KIND, COROUTINE_FLAGS, MAX_CHILD_SITES, NO_COST, PY_KIND, Recording, close_child,
-                        node_for_new_callee, suspend)
+from .recording import (
+    C_KIND,
+    COROUTINE_FLAGS,
+    MAX_CHILD_SITES,
+    NO_COST,
+    PY_KIND,
+    Recording,
+    close_child,
+    node_for_new_callee,
+    suspend,
+)
 from .state import ThreadState, Timer, retop
 
 _get_ident = threading.get_ident
@@ -65,7 +74,7 @@ class ProfileTimer(Timer):
         state.prev_profile = prev
         profiler = state.profiler if prev is None else state.chained
         if profiler is None:
-            profiler = self._make_profiler(state, chained=prev is not None)
+            profiler = self._make_profiler(state, after_prev=prev is not None)
             if prev is None:
                 state.profiler = profiler
             else:
@@ -93,7 +102,7 @@ class ProfileTimer(Timer):
         if current is not None and (current is state.profiler or current is state.chained):
             sys.setprofile(prev)
 
-    def _make_profiler(self, state: ThreadState, chained: bool):
+    def _make_profiler(self, state: ThreadState, after_prev: bool):
         """The profile function of one thread. Hot: every statement is paid per event. It compares the
         event's frame with the traced frame running now (``state.top_frame``) and its parent; any other
         event leaves at once, unless a recording waits for its frame to start or resume."""
@@ -166,7 +175,7 @@ class ProfileTimer(Timer):
             except Exception:
                 timer._fail(state.top or rec_of(frame))
 
-        if not chained:
+        if not after_prev:
             return profile
 
         def chained(frame, event, arg):
@@ -236,6 +245,8 @@ class ProfileTimer(Timer):
 
     def _fail(self, rec: Optional[Recording]) -> None:
         """Our own bug must not reach the target: stop recording this call."""
+        if rec is None:
+            return
         try:
             rec.failed = True
             self.by_frame.pop(rec.frame, None)
