@@ -10,7 +10,7 @@ def test_monitor_counts_match_the_call_rate(spawn):
     for cycle in cycles:
         (data,) = cycle["monitorDataList"]
         assert (data["className"], data["methodName"]) == ("__main__", "tick")
-        assert 95 <= data["total"] <= 105, data                  # 100 calls/s, within 5%
+        assert 85 <= data["total"] <= 115, data   # 100 calls/s; a cycle ends on a loaded machine's scheduler: 15%
         assert data["success"] + data["failed"] == data["total"]
         assert abs(data["failed"] - data["total"] / 4) <= 2, data
         assert data["cost"] > 0 and data["timestamp"] > 0
@@ -22,10 +22,11 @@ def test_monitor_conditions_before_and_after(spawn):
     target = start_target(spawn)
     results = run_ok(target, "monitor -c 1 -n 1 -b __main__ tick 'params[0] % 2 == 0'")
     (data,) = of_type(results, "monitor")[0]["monitorDataList"]
-    assert 45 <= data["total"] <= 55 and abs(data["failed"] - 25) <= 2, data   # even calls; all n%4==0 fail
+    # even calls only; half of those (n % 4 == 0) fail
+    assert 40 <= data["total"] <= 60 and abs(data["failed"] - data["total"] / 2) <= 2, data
     results = run_ok(target, "monitor -c 1 -n 1 __main__ tick 'isThrow'")
     (data,) = of_type(results, "monitor")[0]["monitorDataList"]
-    assert data["success"] == 0 and 22 <= data["failed"] <= 28, data
+    assert data["success"] == 0 and 20 <= data["failed"] <= 30, data
 
 
 def test_monitor_errors(spawn):
