@@ -248,7 +248,9 @@ def test_trace_has_primefactors_under_run(fast_demo):
 
 def test_profiler_stop_gives_top_frames_and_the_flame_graph_url(fast_demo):
     async def body(client):
-        started = await client.call_tool("profiler", {"action": "start", "interval": "2ms"})
+        # wall: the demo's main thread is sampled while it sleeps between runs too, so samples are certain
+        # (cpu mode may see none of its short runs on a loaded machine)
+        started = await client.call_tool("profiler", {"action": "start", "event": "wall", "interval": "2ms"})
         await anyio.sleep(1.5)  # let it take samples of the running demo
         stopped = await client.call_tool("profiler", {"action": "stop"})
         return started, stopped
