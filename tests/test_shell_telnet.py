@@ -167,6 +167,22 @@ def test_password_at_the_telnet_prompt(target_python, tmp_path):
         target.kill()
 
 
+def test_telnet_follows_the_agents_access_policy(target_python, tmp_path):
+    """--local-connection-non-auth false asks the password from 127.0.0.1 too, on telnet as on HTTP."""
+    target = start_shell_demo(target_python, tmp_path, env={"PYARTHAS_PASSWORD": "s3cret"},
+                              args=("--local-connection-non-auth", "false"))
+    try:
+        prompt = prompt_of(target)
+        local = RawTerminal(target.telnet_port)
+        local.screen.expect(r"password: $")
+        assert prompt not in local.screen.plain
+        local.send("s3cret\r\n")
+        local.screen.expect(re.escape(prompt))
+        local.close()
+    finally:
+        target.kill()
+
+
 def test_http_to_the_telnet_port_runs_nothing(shell_demo):
     """A browser tricked into posting to the telnet port: its lines never run as commands."""
     client = RawTerminal(shell_demo.telnet_port)

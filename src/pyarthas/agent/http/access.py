@@ -86,9 +86,20 @@ class AccessPolicy:
         user, password = _credentials(authorization, query)
         if user is not None and password is not None:  # both or neither
             return None if self.check_password(user, password) else unauthorized
-        if peer.unix_socket or (self.local_connection_non_auth and peer.address == "127.0.0.1"):
-            return None  # Arthas counts only the exact string 127.0.0.1 as local
+        if not self.needs_credentials(peer):
+            return None
         return unauthorized
+
+    def needs_credentials(self, peer: Peer) -> bool:
+        """Whether ``peer`` must prove who it is (the token when one is required, else the password when
+        one is set): what a shell without headers (telnet) asks for at its prompt."""
+        if peer.unix_socket:
+            return False
+        if self.token is not None:
+            return True
+        if not self.password:
+            return False
+        return not (self.local_connection_non_auth and peer.address == "127.0.0.1")  # Arthas: this string only
 
     def check_password(self, user: str, password: str) -> bool:
         """For shells that authenticate in-band (telnet's ``auth [--username u] password``): with the token
