@@ -44,6 +44,7 @@ from typing import Callable, Deque, Dict, List, Optional, Tuple, Union
 from ..api.actions import handle_request
 from ..model import encode_json
 from ..util import threads
+from ..util.net import listening_socket
 from . import static_files
 from .access import Peer, Refusal
 
@@ -124,7 +125,7 @@ class ApiServer:
     def __init__(self, agent):
         self.agent = agent
         self.limits = agent.limits
-        self.listener = _tcp_listener(agent.ip, agent.requested_port)
+        self.listener = listening_socket(agent.ip, agent.requested_port, 128)
         self.port = self.listener.getsockname()[1]
         self.unix_path = getattr(agent, "unix_socket", None)
         self.unix_listener = None
@@ -629,19 +630,6 @@ class _Exchange:
 
 
 # ---- helpers ----
-
-def _tcp_listener(ip: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((ip, port))
-        listener.listen(128)
-    except OSError:
-        listener.close()
-        raise
-    return listener
-
 
 def _unix_listener(path: str) -> socket.socket:
     """A Unix socket only the target's user can connect to (mode 0600 from the start, not chmod'ed after)."""
