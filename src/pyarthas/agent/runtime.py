@@ -26,6 +26,7 @@ from .version import VERSION
 if TYPE_CHECKING:
     from .engine import Engine
     from .http.server import ApiServer
+    from .tunnel.client import TunnelClient
 
 _lock = threading.Lock()
 _agent: Optional["Agent"] = None
@@ -86,11 +87,14 @@ class Agent:
     def __init__(self, ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = None,
                  password: Optional[str] = None, username: Optional[str] = None, allow_hosts: Iterable[str] = (),
                  local_connection_non_auth: bool = True, token: bool = False, unix_socket: Optional[str] = None,
-                 telnet_port: int = 3658):
+                 telnet_port: int = 3658, tunnel_server: Optional[str] = None, app_name: Optional[str] = None,
+                 agent_id: Optional[str] = None):
         """``allow_hosts``: more names the agent may be reached by (the Host check); ``local_connection_non_auth``:
         Arthas's option, false to ask the password from loopback too; ``token``: require the per-user token
         (written to ``token_path``); ``unix_socket``: also serve on this Unix socket (mode 0600);
-        ``telnet_port``: the shell on telnet (Arthas's 3658; 0 picks a free port, -1 turns telnet off)."""
+        ``telnet_port``: the shell on telnet (Arthas's 3658; 0 picks a free port, -1 turns telnet off);
+        ``tunnel_server``: an Arthas tunnel server to register with (``ws://HOST:7777/ws``), as ``app_name``
+        and ``agent_id`` (the server names the agent ``APPNAME_<random>`` when no id is given, as Arthas)."""
         self.ip = ip
         self.requested_port = port
         self.port = port
@@ -106,6 +110,13 @@ class Agent:
         self.history = CommandHistory()
         self.limits = Limits()
         self.unix_socket = unix_socket
+        self.tunnel_server = tunnel_server or os.environ.get("PYARTHAS_TUNNEL_SERVER") or None
+        self.app_name = app_name or os.environ.get("PYARTHAS_APP_NAME") or None
+        self.agent_id = agent_id or os.environ.get("PYARTHAS_AGENT_ID") or None
+        self.tunnel: Optional["TunnelClient"] = None
+        if self.tunnel_server:
+            from .tunnel.client import connect_check
+            connect_check(self.tunnel_server)
         self._output_dir = output_dir or os.environ.get("PYARTHAS_OUTPUT_DIR") or os.path.join(
             os.getcwd(), "arthas-output")
         self._engine: Optional["Engine"] = None
@@ -186,7 +197,15 @@ class Agent:
         self.sessions.start()
         server.start()
         self._start_telnet()
+        self._start_tunnel()
         return self
+
+    def _start_tunnel(self) -> None:
+        if not self.tunnel_server:
+            return
+        from .tunnel.client import TunnelClient
+        tunnel = self.tunnel = TunnelClient(self, self.tunnel_server, self.app_name, self.agent_id).start()
+        self.on_stop(tunnel.stop)
 
     def _start_telnet(self) -> None:
         """The shell on telnet; a taken port costs the telnet door only (the HTTP API and /ws still work)."""
