@@ -14,6 +14,7 @@ import pytest
 from websockets.sync.client import connect as ws_connect
 
 from harness import Target, target_env
+from shell_client import wait_until
 from tunnel_peer import RealTunnelServer, TunnelPeer, read_simple_http_response
 
 REAL_JAR = os.environ.get("PYARTHAS_TUNNEL_SERVER_JAR")
@@ -41,14 +42,12 @@ def start_tunnelled_demo(python, tmp_path, server, *extra) -> Target:
     return Target(argv, target_env(), cwd=str(tmp_path))
 
 
-def registered_id(target: Target, timeout: float = 30.0, after: int = 0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [m.group(1) for m in map(REGISTERED.search, target.stderr_lines[after:]) if m]
-        if found:
-            return found[0]
-        time.sleep(0.05)  # stderr is read by the harness's thread; a bounded wait for its line
-    raise AssertionError("the agent did not register; stderr:\n" + "".join(target.stderr_lines))
+def registered_id(target: Target, timeout: float = 30.0) -> str:
+    """The id the agent says it registered under (its stderr, read by the harness's thread)."""
+    def found():
+        return [m.group(1) for m in map(REGISTERED.search, target.stderr_lines) if m]
+    wait_until(found, timeout, "the agent to register; stderr:\n" + "".join(target.stderr_lines))
+    return found()[0]
 
 
 @pytest.fixture
@@ -116,10 +115,7 @@ def test_stop_closes_the_tunnel(target_python, tmp_path):
     try:
         assert registered_id(target) == "shop_ONE"
         target.exec("stop")
-        deadline = time.monotonic() + 30
-        while "shop_ONE" in peer.agents:
-            assert time.monotonic() < deadline, "the control connection outlived stop"
-            time.sleep(0.05)  # the peer's thread drops the agent when its connection closes
+        wait_until(lambda: "shop_ONE" not in peer.agents, 30, "the control connection to close with the agent")
         assert target.alive()
     finally:
         target.kill()
