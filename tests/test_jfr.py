@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from harness import ROOT, of_type, only, status_of, target_env
+from harness import ROOT, of_type, status_of, target_env
 from shell_client import WsTerminal, prompt_of, wait_until
 
 # A target that works, collects, logs warnings and starts short threads, all the time.
@@ -182,4 +182,3 @@ def test_jfr_in_the_shell(target_python, tmp_path):
     finally:
         terminal.close()
         target.kill()
-    assert only([{"type": "x"}], "x")
