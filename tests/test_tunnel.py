@@ -74,14 +74,21 @@ def test_a_browser_gets_the_agents_terminal_through_the_tunnel(tunnelled, tunnel
     target, agent_id = tunnelled
     version = target.results("version")[0]["version"]
     with ws_connect("%s?method=connectArthas&id=%s" % (tunnel_server.ws_url, agent_id), open_timeout=30) as browser:
+        # as a browser does: type once the terminal shows its prompt (Arthas's server relays nothing
+        # sent before the agent's openTunnel arrives)
+        seen = _receive_until(browser, r"\[arthas@\d+\]\$ $", "")
         browser.send(json.dumps({"action": "resize", "cols": 120, "rows": 40}))
         browser.send(json.dumps({"action": "read", "data": "version\r"}))
-        seen = ""
-        deadline = time.monotonic() + 30
-        # the banner and its prompt, the echo, the command's output and the next prompt, drawn by the agent
-        while not re.search(r"\[arthas@\d+\]\$ version\r\n%s\r\n.*\[arthas@" % re.escape(version), seen, re.S):
-            assert time.monotonic() < deadline, seen
-            seen += browser.recv(timeout=30)
+        # the echo, the command's output and the next prompt, drawn by the agent's own shell
+        _receive_until(browser, r"\$ version\r\n%s\r\n.*\[arthas@" % re.escape(version), seen)
+
+
+def _receive_until(browser, pattern: str, seen: str) -> str:
+    deadline = time.monotonic() + 30
+    while not re.search(pattern, seen, re.S):
+        assert time.monotonic() < deadline, seen
+        seen += browser.recv(timeout=30)
+    return seen
 
 
 def test_http_through_the_proxy_reaches_the_agents_own_server(tunnelled, tunnel_server):
