@@ -292,8 +292,8 @@ def start_script(python: str, code: str, tmp_path, env: Optional[Dict[str, str]]
     return Target(argv, target_env(env), cwd=str(tmp_path), wait_for_agent=agent)
 
 
-def start_demo(python: str, tmp_path, env: Optional[Dict[str, str]] = None) -> Target:
-    return Target([python, "-m", "pyarthas", "demo", "--port", "0"], target_env(env), cwd=str(tmp_path))
+def start_demo(python: str, tmp_path, env: Optional[Dict[str, str]] = None, args: Iterable[str] = ()) -> Target:
+    return Target([python, "-m", "pyarthas", "demo", "--port", "0", *args], target_env(env), cwd=str(tmp_path))
 
 
 # ---- what the tests of the enhancing commands (trace, stack, monitor, tt) share

@@ -13,6 +13,7 @@ from ..model import CommandRequestModel, to_json_or_message
 from ..session.distribution import SharingDistributor
 from ..session.manager import Session, TooManySessions
 from ..settings import MAX_COMMAND_LENGTH
+from .wire import dialect_of, for_wire
 
 DEFAULT_EXEC_TIMEOUT_MS = 30000
 MAX_EXEC_TIMEOUT_MS = 24 * 3600 * 1000      # the default job-timeout: no exec waits longer than a job may run
@@ -174,9 +175,16 @@ def pull_results(agent, request: Request, session: Session) -> Dict[str, Any]:
     consumer = _require_distributor(session).consumer(request.consumer_id)
     if consumer is None:
         raise ApiError("FAILED", "consumer not found: %s" % request.consumer_id)
-    results = consumer.poll()
+    results = _on_wire(agent, consumer.poll())
     return {"state": "SUCCEEDED", "sessionId": session.session_id, "consumerId": consumer.id,
             "body": {"results": results}}
+
+
+def _on_wire(agent, results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Results as the API sends them, in the wire dialect chosen."""
+    dialect = dialect_of(agent)
+    size_limit = agent.options.get("object-size-limit")
+    return [for_wire(result, dialect, size_limit) for result in results]
 
 
 def _require_distributor(session: Session) -> SharingDistributor:
@@ -235,7 +243,7 @@ def _exec_in(agent, request: Request, session: Session, command: str) -> Dict[st
             job.interrupt()
             job.wait_terminated(5.0)
     body = {"command": command, "jobId": job.job_id, "jobStatus": job.status, "timeExpired": expired,
-            "results": [to_json_or_message(model, job_id) for job_id, model in list(packed)]}
+            "results": _on_wire(agent, [to_json_or_message(model, job_id) for job_id, model in list(packed)])}
     response = {"state": "SUCCEEDED", "sessionId": session.session_id, "body": body}
     if expired:
         body["timeout"] = timeout_ms
