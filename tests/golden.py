@@ -452,12 +452,15 @@ def reduce(response: Dict[str, Any]) -> Dict[str, str]:
     if isinstance(results, list):
         out["result types"] = " ".join(collapsed_types(results))
         by_type: Dict[str, Dict[str, set]] = {}
+        texts: Dict[str, List[str]] = {}
         for result in results:
             kind = result.get("type", "?")
             key_types({k: v for k, v in result.items() if k != "type"}, "", by_type.setdefault(kind, {}))
             for name in TEXT_FIELDS.get(kind, ()):
                 if name in result:
-                    out.setdefault("%s.%s =" % (kind, name), str(mask(result[name])))
+                    texts.setdefault("%s.%s =" % (kind, name), []).append(str(mask(result[name])))
+        for what, values in texts.items():   # each different text once, in order
+            out[what] = " / ".join(dict.fromkeys(values))
         for kind, paths in by_type.items():
             for path, kinds in paths.items():
                 out["%s.%s" % (kind, path)] = "|".join(sorted(kinds))
