@@ -141,6 +141,12 @@ def test_wire_format_option_switches_dialect_at_run_time(target_python, tmp_path
         assert golden.DATE_TIME.fullmatch(arthas4["ts"]), arthas4
         assert arthas4["value"].startswith("@list[") and "expand" not in arthas4
 
+        # a request may ask for its own dialect (pyarthas's console and web console ask for the seed's)
+        own = only(target.results(watch, execTimeout=20000, wireFormat="seed"), "watch")
+        assert isinstance(own["ts"], int) and isinstance(own["value"], list)
+        bad = target.exec("version", wireFormat="json")
+        assert (bad["state"], bad["message"]) == ("FAILED", "'wireFormat' must be one of seed, arthas4, not json")
+
         refused = target.results("options wire-format json")
         assert status_of(refused)["statusCode"] == -1
         assert status_of(refused)["message"] == "Cannot cast option value[json] to type[String]."
