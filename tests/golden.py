@@ -148,11 +148,8 @@ class Step:
 def exec_step(name: str, command: str, python_command: Optional[str] = None, timeout_ms: int = 20000) -> Step:
     """``exec`` of ``command`` (``python_command`` on pyarthas where the two need different words)."""
     def run(runner: "Runner") -> Dict[str, Any]:
-        line = runner.fill(python_command if python_command is not None and runner.is_python else command)
-        reply = runner.api("exec", command=line, execTimeout=timeout_ms)
-        if ENHANCING_BUSY in json.dumps(reply):   # Arthas: the last job's unlock may come after its answer
-            reply = runner.api("exec", command=line, execTimeout=timeout_ms)
-        return reply
+        line = python_command if python_command is not None and runner.is_python else command
+        return runner.exec(runner.fill(line), timeout_ms)
     return Step(name, run)
 
 
@@ -166,6 +163,16 @@ class Runner:
 
     def api(self, action: str, **fields: Any) -> Dict[str, Any]:
         return post_json(self.target.url, dict(fields, action=action), timeout=60)
+
+    def exec(self, line: str, timeout_ms: int = 20000) -> Dict[str, Any]:
+        reply = self.api("exec", command=line, execTimeout=timeout_ms)
+        for _ in range(20):
+            if ENHANCING_BUSY not in json.dumps(reply):
+                break
+            # Arthas lets go of the last enhancing job after answering it; nothing tells when
+            time.sleep(0.3)
+            reply = self.api("exec", command=line, execTimeout=timeout_ms)
+        return reply
 
     def fill(self, value: str) -> str:
         """``value`` with ``{name}`` replaced by what earlier steps learnt (other braces are left alone)."""
@@ -262,7 +269,7 @@ def _remember_tt_index(runner: Runner, reply: Dict[str, Any]) -> None:
 
 def _tt_record(runner: Runner) -> Dict[str, Any]:
     # a call that returns (the replay then returns too on both sides)
-    reply = runner.api("exec", command="tt -t demo.MathGame primeFactors 'params[0] > 1' -n 1", execTimeout=20000)
+    reply = runner.exec("tt -t demo.MathGame primeFactors 'params[0] > 1' -n 1")
     _remember_tt_index(runner, reply)
     return reply
 
@@ -330,12 +337,16 @@ COMMAND_STEPS = [
     exec_step("sysprop missing", "sysprop no.such.key"),
     exec_step("sysenv", "sysenv"),
     exec_step("sysenv name", "sysenv PATH"),
+    exec_step("sysprop set", "sysprop golden.key golden-value"),
     exec_step("vmoption", "vmoption"),
+    exec_step("vmoption set", "vmoption PrintConcurrentLocks true", "vmoption sys.switchinterval 0.005"),
     exec_step("options", "options"),
     exec_step("options set", "options json-format false"),
     exec_step("options missing", "options no-such-option 1"),
     exec_step("profiler actions", "profiler actions"),
+    exec_step("profiler start", "profiler start -e itimer", "profiler start"),
     exec_step("profiler status", "profiler status"),
+    exec_step("profiler stop", "profiler stop --format html"),
     exec_step("reset", "reset"),
     exec_step("session", "session"),
     exec_step("history", "history"),
@@ -349,6 +360,7 @@ COMMAND_STEPS = [
     exec_step("mbean", "mbean"),
     # the error cases of the reference's table
     exec_step("unknown command", "nosuchcommand"),
+    exec_step("empty command", ""),
     exec_step("exec timeout", "watch demo.MathGame primeFactors params 'false' -n 1", timeout_ms=1500),
     Step("empty body", _raw(b"")),
     Step("invalid JSON", _raw(b"{not json")),
