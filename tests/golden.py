@@ -223,7 +223,9 @@ def _seed_flow(runner: Runner) -> Dict[str, Dict[str, Any]]:
     # once enhanced (while enhancing, Arthas holds the session's lock: "Another command is executing.")
     stream = _pull_job(session, job_id, lambda rs: any(r.get("type") == "enhancer" for r in rs))
     out["async_exec busy"] = session.api("async_exec", command="version")
-    stream += _pull_job(session, job_id, lambda rs: sum(r.get("type") == "watch" for r in rs) >= 2)
+    # a call that returned and one that threw, as the seed's example shows
+    stream += _pull_job(session, job_id, lambda rs: {r.get("accessPoint") for r in rs if r.get("type") == "watch"}
+                        >= {"AtExit", "AtExceptionExit"})
     out["interrupt_job"] = session.api("interrupt_job")
     stream += _pull_job(session, job_id, lambda rs: any(r.get("inputStatus") == "ALLOW_INPUT" for r in rs),
                         timeout=10)
