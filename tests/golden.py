@@ -1,7 +1,9 @@
 """The golden harness: one request script run against real Arthas (its agent in its math-game demo) and
 against a pyarthas demo, each response reduced to what a client relies on, and the two compared.
 
-What is compared, per step of the script (``SCRIPT``):
+The script (``run_script``): the seed's session flow step by step (``_seed_flow``), the error cases that
+need a session, then ``COMMAND_STEPS``: every command both have and the error cases of Arthas's API.
+What is compared, per step:
 - the action-level ``state`` and ``message`` (exact text, ids masked), the JSON types of the other
   ``body`` fields;
 - the sequence of result ``type``s (repeats of one type collapse into one: how many ``watch`` results a
@@ -25,7 +27,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from harness import ROOT, Session, post_json, post_raw
+from harness import ROOT, Session, kill_process, post_json, post_raw
 
 DIFFERENCES_DOC = os.path.join(ROOT, "docs", "arthas-differences.md")
 
@@ -127,12 +129,7 @@ class JavaTarget:
         return post_json(self.url, dict(fields, action=action), timeout=30)
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+        kill_process(self.proc)
         self.log.close()
 
 
@@ -207,13 +204,11 @@ def _seed_flow(runner: Runner) -> Dict[str, Dict[str, Any]]:
     out: Dict[str, Dict[str, Any]] = {}
     init = runner.api("init_session")
     out["init_session"] = init
-    session = Session.__new__(Session)
-    session.target, session.id, session.consumer = runner.target, init["sessionId"], init["consumerId"]
+    session = Session.of(runner.target, init["sessionId"], init["consumerId"])
     out["join_session"] = joined = session.api("join_session")
     out["pull_results (welcome)"] = _pulled(session, lambda rs: any(r.get("inputStatus") == "ALLOW_INPUT"
                                                                       for r in rs))
-    second = Session.__new__(Session)
-    second.target, second.id, second.consumer = runner.target, session.id, joined["consumerId"]
+    second = Session.of(runner.target, session.id, joined["consumerId"])
     out["pull_results (joined)"] = _pulled(second, lambda rs: any(r.get("inputStatus") == "ALLOW_INPUT"
                                                                    for r in rs))
     watch = 'watch demo.MathGame primeFactors "{params, returnObj, throwExp}" '
