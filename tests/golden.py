@@ -358,7 +358,7 @@ COMMAND_STEPS = [
     # the error cases of the reference's table
     exec_step("unknown command", "nosuchcommand"),
     exec_step("empty command", ""),
-    exec_step("exec timeout", "watch demo.MathGame primeFactors params 'false' -n 1", timeout_ms=1500),
+    exec_step("exec timeout", "watch demo.MathGame primeFactors params 'false' -n 1", timeout_ms=1000),
     Step("empty body", _raw(b"")),
     Step("invalid JSON", _raw(b"{not json")),
     Step("GET", _raw(b"", method="GET")),
