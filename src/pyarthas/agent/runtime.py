@@ -35,8 +35,8 @@ _agent: Optional["Agent"] = None
 def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = None, quiet: bool = False,
           password: Optional[str] = None, username: Optional[str] = None, **access) -> "Agent":
     """Start the agent (once per process) and return it; prints the URL it serves on stderr.
-    ``access``: ``allow_hosts``, ``local_connection_non_auth``, ``token``, ``unix_socket``, ``telnet_port``
-    (see ``Agent``)."""
+    ``access``: ``allow_hosts``, ``local_connection_non_auth``, ``token``, ``unix_socket``, ``telnet_port``,
+    ``wire_format`` (see ``Agent``)."""
     global _agent
     with _lock:
         if _agent is not None and not _agent.stopped:
@@ -88,13 +88,14 @@ class Agent:
                  password: Optional[str] = None, username: Optional[str] = None, allow_hosts: Iterable[str] = (),
                  local_connection_non_auth: bool = True, token: bool = False, unix_socket: Optional[str] = None,
                  telnet_port: int = 3658, tunnel_server: Optional[str] = None, app_name: Optional[str] = None,
-                 agent_id: Optional[str] = None):
+                 agent_id: Optional[str] = None, wire_format: Optional[str] = None):
         """``allow_hosts``: more names the agent may be reached by (the Host check); ``local_connection_non_auth``:
         Arthas's option, false to ask the password from loopback too; ``token``: require the per-user token
         (written to ``token_path``); ``unix_socket``: also serve on this Unix socket (mode 0600);
         ``telnet_port``: the shell on telnet (Arthas's 3658; 0 picks a free port, -1 turns telnet off);
         ``tunnel_server``: an Arthas tunnel server to register with (``ws://HOST:7777/ws``), as ``app_name``
-        and ``agent_id`` (the server names the agent ``APPNAME_<random>`` when no id is given, as Arthas)."""
+        and ``agent_id`` (the server names the agent ``APPNAME_<random>`` when no id is given, as Arthas);
+        ``wire_format``: the global option ``wire-format`` to start with (``seed`` or ``arthas4``)."""
         self.ip = ip
         self.requested_port = port
         self.port = port
@@ -105,6 +106,8 @@ class Agent:
         self.version = VERSION
         self.start_time = time.time()
         self.options = GlobalOptions()
+        if wire_format is not None:
+            self.options.set("wire-format", wire_format)
         self.timeouts = Timeouts()
         from .job.history import CommandHistory
         self.history = CommandHistory()

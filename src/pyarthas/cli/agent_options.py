@@ -1,4 +1,4 @@
-"""The agent's options (access and the telnet shell), shared by ``run``, ``demo`` and ``attach``
+"""The agent's options (access, the telnet shell and the API's wire dialect), shared by ``run``, ``demo`` and ``attach``
 (``pyarthas.start()`` takes the same names as keyword arguments)."""
 
 
@@ -14,6 +14,11 @@ def add_access_arguments(parser) -> None:
                              "?token=TOKEN); the agent writes it to a file only the target's user can read")
     parser.add_argument("--telnet-port", type=int, default=3658,
                         help="telnet port of the shell (default 3658, 0 picks a free one, -1 disables)")
+    parser.add_argument("--wire-format", choices=("seed", "arthas4"), default="seed",
+                        help="how the HTTP API writes results: 'seed' (default: times as epoch ms, values as "
+                             "structured JSON, as Arthas's HTTP API documentation shows) or 'arthas4' (times as "
+                             "text, values as Arthas's display text, as Arthas 4 sends them); the global "
+                             "option wire-format changes it at run time")
     parser.add_argument("--unix-socket", metavar="PATH",
                         help="also serve the API on this Unix socket (mode 0600: only the target's user)")
     parser.add_argument("--tunnel-server", metavar="URL",
@@ -27,4 +32,5 @@ def access_options(args) -> dict:
     return {"allow_hosts": list(args.allow_hosts),
             "local_connection_non_auth": args.local_connection_non_auth == "true",
             "token": args.token, "unix_socket": args.unix_socket, "telnet_port": args.telnet_port,
-            "tunnel_server": args.tunnel_server, "app_name": args.app_name, "agent_id": args.agent_id}
+            "tunnel_server": args.tunnel_server, "app_name": args.app_name, "agent_id": args.agent_id,
+            "wire_format": args.wire_format}

@@ -245,12 +245,8 @@ class OptionsCommand(Command):
         except ValueError:
             raise CommandError(-1, "Cannot cast option value[%s] to type[%s]."
                                % (args.options_value, option.to_json()["type"])) from None
-        process.emit(OptionsModel(changeResult={"name": option.name, "beforeValue": _text(before),
-                                                "afterValue": _text(after)}))
-
-
-def _text(value: Any) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+        # typed, as Arthas sends them (a boolean option's values are JSON booleans)
+        process.emit(OptionsModel(changeResult={"name": option.name, "beforeValue": before, "afterValue": after}))
 
 
 # ---- stop ----
