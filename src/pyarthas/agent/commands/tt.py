@@ -281,8 +281,10 @@ class TimeTunnelCommand(EnhancerCommand):
                 raise CommandError(1, "tt failed, express is: %s, %s: %s"
                                    % (args.watch_express, type(error).__name__, error)) from error
             process.emit(TimeTunnelModel(expand, args.sizeLimit, watchValue=value))
+            process.emit(RowAffectModel(rowCount=1))
         else:
             process.emit(TimeTunnelModel(expand, args.sizeLimit, timeFragment=record))
+            process.emit(RowAffectModel(rowCount=1))
 
     def _search(self, process, args, expand: int) -> None:
         matches: List[TimeFragment] = []
