@@ -42,6 +42,8 @@ def _key_of(container: Any, obj: Any) -> Optional[str]:
 
 def _describe(referrer: Any, held: Any, modules: Dict[int, str]) -> Tuple[str, bool]:
     """How ``referrer`` holds ``held`` (text) and whether it is a root."""
+    if isinstance(referrer, types.ModuleType):
+        return "root (module %s)" % referrer.__name__, True
     module = modules.get(id(referrer))
     if module is not None:
         return "root (global %s of module %s)" % (_key_of(referrer, held), module), True
@@ -51,6 +53,23 @@ def _describe(referrer: Any, held: Any, modules: Dict[int, str]) -> Tuple[str, b
         return "root (local variable in function: %s)" % referrer.f_code.co_name, True
     key = _key_of(referrer, held)
     return type_name(type(referrer)) + ("[%r]" % key if key is not None else ""), False
+
+
+def _frame_holding(obj: Any) -> Optional[str]:
+    """A running function whose local variable holds ``obj`` (the gc does not see the frames of running
+    functions on 3.11+), as a root's text."""
+    for thread_id, frame in list(sys._current_frames().items()):
+        while frame is not None:
+            if frame.f_code.co_filename != __file__:
+                try:
+                    names = [name for name, value in dict(frame.f_locals).items() if value is obj]
+                except Exception:
+                    names = []
+                if names:
+                    return "root (local variable %s in function: %s, thread %d)" % (names[0], frame.f_code.co_name,
+                                                                                   thread_id)
+            frame = frame.f_back
+    return None
 
 
 def referrer_path(obj: Any, steps: int, ignored: set) -> str:
@@ -63,6 +82,10 @@ def referrer_path(obj: Any, steps: int, ignored: set) -> str:
         referrers = [r for r in gc.get_referrers(current) if id(r) not in ignored
                      and not (isinstance(r, types.FrameType) and r.f_code.co_filename == __file__)]
         if not referrers:
+            local = _frame_holding(current)
+            if local:
+                parts.append(local)
+                return "".join(" <-- " + p for p in parts)
             break
         text, is_root = _describe(referrers[0], current, modules)
         parts.append(text)
@@ -78,9 +101,10 @@ def referrer_path(obj: Any, steps: int, ignored: set) -> str:
 
 def _object_rows(found: List[Any], backtrace: int, ignored: set) -> List[str]:
     lines = ["", "%-4s\t%-10s\t%s" % ("id", "#bytes", "class_name"), _RULE]
-    for index, obj in enumerate(found, 1):
-        path = referrer_path(obj, backtrace, ignored) if backtrace else ""
-        lines.append("%-4d\t%-10d\t%s%s" % (index, sys.getsizeof(obj), type_name(type(obj)), path))
+    for index in range(len(found)):      # no enumerate: its tuples would be the objects' first referrers
+        path = referrer_path(found[index], backtrace, ignored) if backtrace else ""
+        lines.append("%-4d\t%-10d\t%s%s" % (index + 1, sys.getsizeof(found[index]), type_name(type(found[index])),
+                                             path))
     return lines
 
 

@@ -38,7 +38,9 @@ class Loader:
 
     def vo(self, with_count: bool = True) -> Dict[str, Any]:
         """Arthas's ClassLoaderVO."""
-        out: Dict[str, Any] = {"name": self.name, "hash": self.hash, "parent": self.parent}
+        out: Dict[str, Any] = {"name": self.name, "hash": self.hash}
+        if self.parent is not None:
+            out["parent"] = self.parent
         if with_count:
             out["loadedCount"] = len(self.modules)
         return out
