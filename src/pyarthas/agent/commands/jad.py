@@ -258,13 +258,24 @@ class JadCommand(Command):
         return len(targets)
 
 
+def _owner_of(function: Any) -> Any:
+    """The class (else the module) that defines ``function``."""
+    module = getattr(function, "__module__", "") or ""
+    qualname = getattr(function, "__qualname__", "") or ""
+    if "." in qualname and "<locals>" not in qualname:
+        owner = finder.resolve("%s.%s" % (module, qualname.rsplit(".", 1)[0]))
+        if isinstance(owner, type):
+            return owner
+    return sys.modules.get(module)
+
+
 def _write_sources(targets: List[Any], directory: str) -> None:
-    """``jad -d DIR``: the source of each class or module (a function: its module's) written under DIR."""
+    """``jad -d DIR``: the source of each class or module (a function: its class's or module's) written
+    under DIR, as Arthas dumps the class it decompiles there."""
     from .dump import write_code
     try:
         for target in targets:
-            owner = target if isinstance(target, (type, types.ModuleType)) else \
-                sys.modules.get(getattr(target, "__module__", "") or "")
+            owner = target if isinstance(target, (type, types.ModuleType)) else _owner_of(target)
             if owner is not None:
                 write_code(owner, os.path.abspath(directory), with_pyc=False)
     except (OSError, ValueError) as exc:
