@@ -229,8 +229,14 @@ def test_condition_cost_expand_and_size_limit(app):
 
 
 def test_verbose_regex_max_match_and_exclude(app):
-    verbose = app.results("watch __main__.Calc add params 'params[0] > 0' -v -n 1")
+    # -v's condition results are terminal text in Arthas (process.write): a session gets them, exec does not
+    session = app.session()
+    try:
+        verbose = session.run_to_status("watch __main__.Calc add params 'params[0] > 0' -v -n 1", timeout=60)
+    finally:
+        session.close()
     assert any(r.get("message") == "Condition express: params[0] > 0 , result: True" for r in verbose)
+    assert not of_type(app.results("watch __main__.Calc add params 'params[0] > 0' -v -n 1"), "message")
 
     regex = app.results("watch -E '__main__\\.Calc' 'add|smul' -n 4")
     assert regex[0]["effect"]["methodCount"] == 2
