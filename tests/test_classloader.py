@@ -40,7 +40,7 @@ def test_classloader_lists_the_import_system(demo, tmp_path):
 
 def test_classloader_of_one_loader(demo):
     demo.wait_stdout(".")
-    loader_hash, chain, demo_dir = _demo_loader(demo)
+    loader_hash, _, demo_dir = _demo_loader(demo)
     results, status = run(demo, "classloader -c %s" % loader_hash)
     assert only(results, "classloader")["urls"] == [demo_dir] and only(results, "row_affect")["rowCount"] == 1
 

@@ -3,7 +3,7 @@ results, the status, and no "times exceed limit" text (Arthas writes it to the t
 pyarthas's shell still shows it); row_affect after jad and tt -i as Arthas sends it."""
 import pytest
 
-from harness import of_type, only, run
+from harness import of_type, only, run, run_in_session
 
 LIMITED = [("watch demo.MathGame primeFactors -n 1", "watch"),
            ("trace demo.MathGame run -n 1", "trace"),
@@ -21,11 +21,7 @@ def test_exec_of_a_limited_command_sends_arthas_result_types(fast_demo, command,
 
 
 def test_the_limit_text_still_reaches_a_session(fast_demo):
-    session = fast_demo.session()
-    try:
-        results = session.run_to_status("watch demo.MathGame primeFactors -n 1", timeout=60)
-    finally:
-        session.close()
+    results = run_in_session(fast_demo, "watch demo.MathGame primeFactors -n 1")
     message = only(results, "message")["message"]
     assert message == "Command execution times exceed limit: 1, so command will exit. You can set it with -n option."
 

@@ -27,7 +27,8 @@ def test_the_idioms_in_the_compiler():
 def test_the_idioms_in_watch(fast_demo):
     results = run_ok(fast_demo, "watch demo.MathGame primeFactors '{method.name, method.getName(), "
                                 "target.getClass().getName(), params.length, returnObj.size()}' "
-                                "'method.name==\"primeFactors\" && params[0] >= 2 && @java.lang.System@currentTimeMillis() > 0' "
+                                "'method.name==\"primeFactors\" && params[0] >= 2 && "
+                                "@java.lang.System@currentTimeMillis() > 0' "
                                 "-n 2 -x 2")
     watched = of_type(results, "watch")
     assert len(watched) == 2

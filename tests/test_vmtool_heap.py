@@ -2,7 +2,7 @@
 --express and --limit, forceGc, and heapdump's path rules."""
 import re
 
-from harness import of_type, only, run
+from harness import of_type, only, run, run_in_session
 from shell_client import RawTerminal, prompt_of, start_shell_target
 
 KNOWN_OBJECTS = """
@@ -25,11 +25,7 @@ while True:
 
 def _terminal_text(target, command):
     """What a shell shows: Arthas's vmtool writes its analyses as text, not as result models."""
-    session = target.session()
-    try:
-        results = session.run_to_status(command, timeout=120)
-    finally:
-        session.close()
+    results = run_in_session(target, command, timeout=120)
     assert only(results, "status")["statusCode"] == 0, results
     return only(results, "message")["message"]
 

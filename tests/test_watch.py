@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from harness import of_type, start_demo, status_of
+from harness import of_type, run_in_session, start_demo, status_of
 
 SEED_WATCH = 'watch demo.MathGame primeFactors "{params, returnObj, throwExp}" '
 
@@ -230,11 +230,7 @@ def test_condition_cost_expand_and_size_limit(app):
 
 def test_verbose_regex_max_match_and_exclude(app):
     # -v's condition results are terminal text in Arthas (process.write): a session gets them, exec does not
-    session = app.session()
-    try:
-        verbose = session.run_to_status("watch __main__.Calc add params 'params[0] > 0' -v -n 1", timeout=60)
-    finally:
-        session.close()
+    verbose = run_in_session(app, "watch __main__.Calc add params 'params[0] > 0' -v -n 1")
     assert any(r.get("message") == "Condition express: params[0] > 0 , result: True" for r in verbose)
     assert not of_type(app.results("watch __main__.Calc add params 'params[0] > 0' -v -n 1"), "message")
 

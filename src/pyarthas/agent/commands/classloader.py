@@ -39,6 +39,13 @@ class ClassLoaderModel(ResultModel):
     urlClassStatsDetail: Optional[bool] = None
 
 
+def loader_options(hash_long_name: str) -> List[Option]:
+    """Arthas's ``-c HASH`` (its long name differs by command) and ``--classLoaderClass``, as ``select_loader``
+    reads them."""
+    return [Option(hash_long_name, "c", dest="hash_code", help="The loader's hash, as classloader -l shows it"),
+            Option("classLoaderClass", help="The loader's class name (FileFinder, BuiltinImporter...)")]
+
+
 def select_loader(process, hash_code: Optional[str], loader_class: Optional[str], model_type=None):
     """Arthas's ``-c HASH`` / ``--classLoaderClass NAME``: the one loader meant (None when neither is given);
     several of that class: their list (on ``model_type``) and status -1, as Arthas."""

@@ -18,7 +18,7 @@ from ..command.options import Argument, Option
 from ..inspect import finder, importsys
 from ..model import MessageModel, ResultModel, RowAffectModel
 from ..redefine.source import pyc_bytes
-from .classloader import select_loader
+from .classloader import loader_options, select_loader
 from .jad import class_vo
 
 
@@ -102,9 +102,7 @@ class DumpClassCommand(Command):
     description = ("A module gives its source and a .pyc compiled by this interpreter, a class its own source; "
                    "by default under classdump/ in the output folder. Examples: dump demo.MathGame; "
                    "dump demo; dump -d /tmp/dump 'demo.*'")
-    options = [
-        Option("code", "c", dest="hash_code", help="The loader's hash, as classloader -l shows it"),
-        Option("classLoaderClass", help="The loader's class name (FileFinder, BuiltinImporter...)"),
+    options = loader_options("code") + [
         Option("regex", "E", flag=True, help="Enable regular expression to match (wildcard matching by default)"),
         Option("directory", "d", help="Sets the destination directory for the files"),
         Option("limit", "l", type=int, default=50, help="The limit of dump classes size, default value is 50"),

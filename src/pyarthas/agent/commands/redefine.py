@@ -19,7 +19,7 @@ from ..model import ResultModel, RowAffectModel
 from ..redefine import REGISTRY, RedefineError, redefine, restore
 from ..redefine.source import pyc_bytes
 from . import dump
-from .classloader import select_loader
+from .classloader import loader_options, select_loader
 
 
 @dataclasses.dataclass
@@ -57,8 +57,7 @@ class RedefineCommand(Command):
         engine = process.agent.engine
         with REGISTRY.lock:
             if args.list:
-                entries = sorted(REGISTRY.entries.values(), key=lambda e: e.id)
-                process.emit(RedefineModel(redefineEntries=[e.to_json() for e in entries]))
+                process.emit(RedefineModel(redefineEntries=[e.to_json() for e in REGISTRY.in_order()]))
             elif args.restore:
                 restored = [entry.to_json() for entry in restore(args.target, engine)]
                 process.emit(RedefineModel(restoredCount=len(restored), restoredMethods=restored))
@@ -117,9 +116,7 @@ class MemoryCompilerCommand(Command):
     description = ("Compiles each file with this interpreter (nothing in it runs) into DIR/<name>.pyc, by default "
                    "in the working directory; redefine and retransform take the .pyc. Examples: "
                    "mc /tmp/demo.py; mc -d /tmp/out /tmp/demo.py; redefine /tmp/out/demo.pyc")
-    options = [
-        Option("classloader", "c", dest="hash_code", help="The loader's hash (checked; Python compiles alike for all)"),
-        Option("classLoaderClass", help="The loader's class name (checked; Python compiles alike for all)"),
+    options = loader_options("classloader") + [
         Option("encoding", help="Source file encoding (default: as Python reads source, PEP 263)"),
         Option("directory", "d", help="Sets the output directory (default: the working directory)"),
     ]
@@ -174,8 +171,7 @@ class RetransformCommand(Command):
         Option("delete", "d", type=int, default=-1, help="delete the entry of this id (its original code returns)"),
         Option("deleteAll", flag=True, help="delete all entries (the original code returns)"),
         Option("classPattern", help="the classes to retransform (wildcards)"),
-        Option("classloader", "c", dest="hash_code", help="The loader's hash, as classloader -l shows it"),
-        Option("classLoaderClass", help="The loader's class name"),
+        *loader_options("classloader"),
         Option("limit", type=int, default=50, help="the most classes --classPattern may match (default 50)"),
     ]
     arguments = [Argument("paths", multi=True, help="Python source (.py) or compiled (.pyc) files")]
@@ -184,8 +180,7 @@ class RetransformCommand(Command):
         engine = process.agent.engine
         with REGISTRY.lock:
             if args.list:
-                entries = sorted(REGISTRY.entries.values(), key=lambda e: e.id)
-                process.emit(RetransformModel(retransformEntries=[_retransform_entry(e) for e in entries]))
+                process.emit(RetransformModel(retransformEntries=[_retransform_entry(e) for e in REGISTRY.in_order()]))
             elif args.deleteAll:
                 restore(None, engine)
                 process.emit(RetransformModel())

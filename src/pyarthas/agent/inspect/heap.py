@@ -58,7 +58,8 @@ def _describe(referrer: Any, held: Any, modules: Dict[int, str]) -> Tuple[str, b
 def _frame_holding(obj: Any) -> Optional[str]:
     """A running function whose local variable holds ``obj`` (the gc does not see the frames of running
     functions on 3.11+), as a root's text."""
-    for thread_id, frame in list(sys._current_frames().items()):
+    for thread_id, top in list(sys._current_frames().items()):
+        frame: Optional[types.FrameType] = top
         while frame is not None:
             if frame.f_code.co_filename != __file__:
                 try:

@@ -37,6 +37,10 @@ class Registry:
         self.entries: Dict[types.FunctionType, Entry] = {}
         self._ids = itertools.count(1)
 
+    def in_order(self) -> List[Entry]:
+        """The entries, oldest first (``-l``)."""
+        return sorted(self.entries.values(), key=lambda e: e.id)
+
     def record(self, change: Change, previous: types.CodeType) -> Entry:
         entry = self.entries.get(change.function)
         if entry is None:
