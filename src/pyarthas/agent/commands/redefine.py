@@ -7,6 +7,10 @@ original code back. Which loaded namespace a file maps to: ``-c`` names a module
 top-level definitions go into it; a class of that name at the top of the file is looked through);
 without ``-c``, the module whose ``__file__`` is that file, else the one loaded module whose name (or file
 name) the file's name matches. The mechanism and its checks (all or nothing) are ``agent/redefine``.
+
+``mc`` compiles source files into ``.pyc`` files (which redefine and retransform also take), as Arthas's
+memory compiler makes ``.class`` files; ``retransform`` is Arthas's name for the same replacement, with
+Arthas's entries: ``-l`` lists them, ``-d ID`` and ``--deleteAll`` put the original code back.
 """
 import dataclasses
 import os
