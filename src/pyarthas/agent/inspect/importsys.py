@@ -193,7 +193,9 @@ def url_stats(loaders: List[Loader]) -> Dict[str, Dict[str, List[str]]]:
 def loaded_by(obj: Any, hash_code: Optional[str] = None, loader_class: Optional[str] = None,
               loader_name: Optional[str] = None) -> bool:
     """Arthas's ``-c HASH`` / ``--classLoaderClass`` / ``-cs``: whether the loader of ``obj`` is the one
-    named (every one given must hold)."""
+    named (every one given must hold; True when none is given)."""
+    if not (hash_code or loader_class or loader_name):
+        return True
     chain = loader_chain(obj)
     if not chain:
         return False
