@@ -13,7 +13,7 @@ import random
 import threading
 import time
 import types
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Optional
 
 
 def _name(obj: Any) -> str:
@@ -85,8 +85,30 @@ METHODS: Dict[str, Callable[..., Any]] = {
 _JAVA_FIRST = {(threading.Thread, "getName")}
 
 
+# Types whose instances have only their type's attributes (a function: also its own ``__dict__``): whether
+# they have a name is known once per type, without raising AttributeError on every call of a hot condition.
+_CLOSED_TYPES = frozenset((list, tuple, dict, str, set, frozenset, bytes, int, float, bool, type(None),
+                           types.FunctionType))
+_TYPE_HAS: Dict[tuple, bool] = {}
+
+
+def _has_own(obj: Any, name: str) -> Optional[bool]:
+    """Whether ``obj`` has an attribute ``name``, when that is cheap to know; None when it is not."""
+    kind = type(obj)
+    if kind not in _CLOSED_TYPES:
+        return None
+    if kind is types.FunctionType and name in obj.__dict__:
+        return True
+    known = _TYPE_HAS.get((kind, name))
+    if known is None:
+        known = _TYPE_HAS[(kind, name)] = hasattr(kind, name)
+    return known
+
+
 def java_attr(obj: Any, name: str) -> Any:
     """``obj.name`` where ``name`` has a Java meaning: the object's own attribute, else that meaning."""
+    if _has_own(obj, name) is False:
+        return PROPERTIES[name](obj)
     try:
         return getattr(obj, name)
     except AttributeError:
@@ -98,8 +120,10 @@ def java_attr(obj: Any, name: str) -> Any:
 
 def java_call(obj: Any, name: str, *args: Any) -> Any:
     """``obj.name(*args)`` where ``name`` has a Java meaning: the object's own method, else that meaning."""
-    own = None if any(isinstance(obj, cls) and name == method for cls, method in _JAVA_FIRST) \
-        else getattr(obj, name, None)
+    if _has_own(obj, name) is False or any(isinstance(obj, cls) and name == method for cls, method in _JAVA_FIRST):
+        own = None
+    else:
+        own = getattr(obj, name, None)
     if own is not None:
         return own(*args)
     meaning = METHODS.get(name)
