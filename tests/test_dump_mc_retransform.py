@@ -35,6 +35,9 @@ def test_dump_writes_source_and_pyc(demo, tmp_path):
     # the .pyc is this interpreter's compile of that source: the target loads it
     loaded = demo.ognl("__import__('marshal').loads(open(%r, 'rb').read()[16:]).co_filename" % str(out / "demo.pyc"))
     assert loaded == info["codeSource"]
+    package = only(run(demo, "dump -d %s json" % out)[0], "dump")["dumpedClasses"]
+    assert sorted(vo["location"] for vo in package) == [str(out / "json" / "__init__.py"),
+                                                         str(out / "json" / "__init__.pyc")]
 
 
 def test_dump_errors(demo):

@@ -33,7 +33,8 @@ class DumpClassModel(ResultModel):
 
 def _relative_path(obj: Any) -> str:
     if isinstance(obj, types.ModuleType):
-        return obj.__name__.replace(".", os.sep)
+        path = obj.__name__.replace(".", os.sep)
+        return os.path.join(path, "__init__") if hasattr(obj, "__path__") else path
     qualname = getattr(obj, "__qualname__", "?").replace(".<locals>", "")
     return os.path.join(str(getattr(obj, "__module__", "") or "builtins").replace(".", os.sep), qualname)
 

@@ -202,9 +202,8 @@ class RetransformCommand(Command):
 
     @staticmethod
     def _by_pattern(process, args) -> None:
-        found = [obj for obj in dump.matching(process, args.classPattern, False, args.hash_code,
-                                              args.classLoaderClass, RetransformModel)
-                 if isinstance(obj, type)]
+        found = dump.matching(process, args.classPattern, False, args.hash_code, args.classLoaderClass,
+                              RetransformModel)
         if not found:
             raise CommandError(-1, "These classes are not found in the process and may not be loaded: %s"
                                % args.classPattern)
