@@ -411,6 +411,15 @@ def start_target(spawn):
     return target
 
 
+def run_in_session(target, command, timeout=60.0):
+    """``command``'s results as a session sees them (async_exec and pull, as the shells do), to its status."""
+    session = target.session()
+    try:
+        return session.run_to_status(command, timeout=timeout)
+    finally:
+        session.close()
+
+
 def run_ok(target, command, timeout_ms=20000):
     """exec ``command``; assert it enhanced and ended with status 0; return its results."""
     results = target.results(command, execTimeout=timeout_ms)

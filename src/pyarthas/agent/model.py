@@ -26,6 +26,7 @@ class ResultModel:
 
     type: ClassVar[str] = ""
     keep_none: ClassVar[tuple] = ()
+    terminal_only: ClassVar[bool] = False
 
     def fields(self) -> Dict[str, Any]:
         if dataclasses.is_dataclass(self):
@@ -145,6 +146,14 @@ class StatusModel(ResultModel):
 class MessageModel(ResultModel):
     type: ClassVar[str] = "message"
     message: str = ""
+
+
+@dataclasses.dataclass
+class TerminalMessageModel(MessageModel):
+    """A ``message`` Arthas only writes to the terminal (``process.write``: the ``-n`` limit reached, ``-v``'s
+    condition results): shells and consumers that draw text get it; a one-time ``exec``, whose answer holds
+    Arthas's result models only, leaves it out."""
+    terminal_only: ClassVar[bool] = True
 
 
 @dataclasses.dataclass

@@ -230,7 +230,7 @@ def _exec_in(agent, request: Request, session: Session, command: str) -> Dict[st
     packed: List[Any] = []
 
     def pack(job_id: int, model) -> None:
-        if len(packed) < PACKED_RESULTS_CAPACITY:
+        if len(packed) < PACKED_RESULTS_CAPACITY and not model.terminal_only:
             packed.append((job_id, model))
 
     with _SessionLock(session, command):

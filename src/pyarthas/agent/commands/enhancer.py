@@ -18,7 +18,7 @@ from ..command.base import Command, CommandError
 from ..command.options import Argument, Option
 from ..engine import Listener, NothingMatched
 from ..engine.express import ExpressionError, compile_expression
-from ..model import EnhancerAffect, EnhancerModel, MessageModel, ResultModel
+from ..model import EnhancerAffect, EnhancerModel, ResultModel, TerminalMessageModel
 from ..util.threads import Signal
 from ..values import DEFAULT_SIZE_LIMIT
 
@@ -72,7 +72,7 @@ class AdviceListener(Listener):
                                                                type(failure).__name__, failure))
             return False
         if self.verbose:
-            self.process.emit(MessageModel(message="Condition express: %s , result: %s"
+            self.process.emit(TerminalMessageModel(message="Condition express: %s , result: %s"
                                                    % (self.condition_text, matched)))
         return matched
 
@@ -106,7 +106,7 @@ class AdviceListener(Listener):
         if self.failure is not None:
             raise CommandError(self.failure_status, self.failure)
         if self.limit_reached:
-            process.emit(MessageModel(message="Command execution times exceed limit: %d, so command will exit. "
+            process.emit(TerminalMessageModel(message="Command execution times exceed limit: %d, so command will exit. "
                                               "You can set it with -n option." % self.limit))
 
 

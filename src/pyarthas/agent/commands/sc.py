@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Dict, List, Optional
 
 from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
-from ..inspect import finder
+from ..inspect import finder, importsys
 from ..model import ResultModel, RowAffectModel
 from ..values import to_json_value
 
@@ -138,13 +138,14 @@ class SearchClassCommand(Command):
         Option("expand", "x", type=int, default=1, help="depth to expand attribute values (default 1)"),
         Option("regex", "E", flag=True, help="the pattern is a regular expression"),
         Option("limits", "n", type=int, default=100, help="the most classes -d shows (default 100)"),
-        Option("classLoaderHash", "c", help="accepted for Arthas compatibility (Python has no class loaders)"),
-        Option("classLoaderClass", help="accepted for Arthas compatibility"),
+        Option("classLoaderHash", "c", help="only classes of the loader with this hash (as classloader shows it)"),
+        Option("classLoaderClass", help="only classes of loaders of this class (FileFinder, BuiltinImporter...)"),
+        Option("classLoaderStr", "cs", help="only classes of the loader named so (as classloader -l shows it)"),
     ]
     arguments = [Argument("class-pattern", required=True, help="class or module name pattern")]
 
     def run(self, process, args):
-        found = _search(args.class_pattern, args.regex)
+        found = _of_loader(_search(args.class_pattern, args.regex), args)
         if not args.details:
             names = [finder.qualified_name(obj) for obj in found]
             for segment, start in enumerate(range(0, len(names), PAGE_SIZE)):
@@ -157,6 +158,14 @@ class SearchClassCommand(Command):
             process.emit(SearchClassModel(classInfo=class_detail(obj, args.field, args.expand, size_limit),
                                           detailed=True, withField=bool(args.field)))
         process.emit(RowAffectModel(rowCount=len(found)))
+
+
+def _of_loader(found: List[Any], args) -> List[Any]:
+    """Arthas's ``-c``/``--classLoaderClass``/``-cs``: the classes whose loader is the one named."""
+    named = (args.classLoaderHash, args.classLoaderClass, getattr(args, "classLoaderStr", None))
+    if not any(named):
+        return found
+    return [obj for obj in found if importsys.loaded_by(obj, *named)]
 
 
 def _check_limit(found: List[Any], limit: int) -> None:
@@ -222,14 +231,14 @@ class SearchMethodCommand(Command):
         Option("details", "d", flag=True, help="display the details of each method"),
         Option("regex", "E", flag=True, help="the patterns are regular expressions"),
         Option("limits", "n", type=int, default=100, help="the most classes to search (default 100)"),
-        Option("classLoaderHash", "c", help="accepted for Arthas compatibility (Python has no class loaders)"),
-        Option("classLoaderClass", help="accepted for Arthas compatibility"),
+        Option("classLoaderHash", "c", help="only classes of the loader with this hash (as classloader shows it)"),
+        Option("classLoaderClass", help="only classes of loaders of this class (FileFinder, BuiltinImporter...)"),
     ]
     arguments = [Argument("class-pattern", required=True, help="class or module name pattern"),
                  Argument("method-pattern", default="*", help="function name pattern (default *)")]
 
     def run(self, process, args):
-        found = _search(args.class_pattern, args.regex)
+        found = _of_loader(_search(args.class_pattern, args.regex), args)
         _check_limit(found, args.limits)
         count = 0
         for owner in found:

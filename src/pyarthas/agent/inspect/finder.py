@@ -15,6 +15,7 @@ import types
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..engine.matcher import method_matcher
+from . import importsys
 
 
 def matcher(pattern: str, regex: bool = False) -> Callable[[str], bool]:
@@ -220,14 +221,12 @@ def is_defined_in_c(obj: Any) -> bool:
 
 
 def loader_of(obj: Any) -> Tuple[List[str], Optional[str]]:
-    """Python's closest thing to Arthas's class loader chain: the loader of the defining module."""
-    module = obj if isinstance(obj, types.ModuleType) else sys.modules.get(getattr(obj, "__module__", "") or "")
-    spec = getattr(module, "__spec__", None)
-    loader = getattr(spec, "loader", None) or getattr(module, "__loader__", None)
-    if loader is None:
+    """Python's counterpart of Arthas's class loader chain and loader hash: the path-entry finder (or
+    meta-path finder) that loaded the defining module, then its parent, as ``classloader`` lists them."""
+    chain = importsys.loader_chain(obj)
+    if not chain:
         return [], None
-    loader_type = loader if isinstance(loader, type) else type(loader)
-    return [qualified_name(loader_type)], "%x" % id(loader)
+    return [loader.name for loader in chain], chain[0].hash
 
 
 def resolve(dotted: str) -> Optional[Any]:
