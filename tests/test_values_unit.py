@@ -5,10 +5,22 @@ import os
 import sys
 import time
 
-from pyarthas.agent.values import (frame_element, hide_frames_where, named_value, secrets, to_json_value,
-                                   traceback_elements)
-from pyarthas.agent.values.limits import (ENVIRONMENT_ENTRIES, FROM_ENVIRONMENT, MASKED, MAX_ITEMS, MAX_STRING,
-                                          TIME_BUDGET_S)
+from pyarthas.agent.values import (
+    frame_element,
+    hide_frames_where,
+    named_value,
+    secrets,
+    to_json_value,
+    traceback_elements,
+)
+from pyarthas.agent.values.limits import (
+    ENVIRONMENT_ENTRIES,
+    FROM_ENVIRONMENT,
+    MASKED,
+    MAX_ITEMS,
+    MAX_STRING,
+    TIME_BUDGET_S,
+)
 
 CALLS = []
 

@@ -38,10 +38,23 @@ import time
 import types
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
-from .frames import traceback_elements
 from . import secrets
-from .limits import (DEFAULT_SIZE_LIMIT, ENVIRONMENT_ENTRIES, FROM_ENVIRONMENT, MASKED, MAX_EXPAND, MAX_ITEMS, MAX_STRING,
-                     MORE_CHARS_MARKER, MORE_MARKER, SIZE_MARKER, SIZE_SUMMARY, TIME_BUDGET_S, TIME_MARKER)
+from .frames import traceback_elements
+from .limits import (
+    DEFAULT_SIZE_LIMIT,
+    ENVIRONMENT_ENTRIES,
+    FROM_ENVIRONMENT,
+    MASKED,
+    MAX_EXPAND,
+    MAX_ITEMS,
+    MAX_STRING,
+    MORE_CHARS_MARKER,
+    MORE_MARKER,
+    SIZE_MARKER,
+    SIZE_SUMMARY,
+    TIME_BUDGET_S,
+    TIME_MARKER,
+)
 from .tostring import describe_error, text_of
 
 MAX_NESTING = 64
