@@ -1,6 +1,7 @@
 """The value serializer and the frame model (agent/values), in process: field expansion runs none of the
 target's code, str() runs only for summaries and within the time budget, frames are Java's
 StackTraceElement."""
+import collections.abc
 import os
 import sys
 import time
@@ -179,6 +180,25 @@ def test_every_value_has_a_budget_with_more_markers():
     assert to_json_value("x" * (MAX_STRING + 9)) == "x" * MAX_STRING + "... 9 more chars"
 
 
+class Headers(collections.abc.Mapping):
+    """A mapping that is not a dict, whose str() shows its entries."""
+
+    def __init__(self):
+        self._store = {"authorization": ("Authorization", "Bearer abc"), "accept": ("Accept", "*/*")}
+
+    def __getitem__(self, key):
+        return self._store[key.lower()][1]
+
+    def __iter__(self):
+        return (name for name, _ in self._store.values())
+
+    def __len__(self):
+        return len(self._store)
+
+    def __str__(self):
+        return str(dict(self))
+
+
 def test_credentials_and_the_environment_are_masked_unless_asked(monkeypatch):
     monkeypatch.setenv("PYARTHAS_UNIT_DSN", "dsn-value-1")
     value = {"Authorization": "Bearer abc", "db_password": "pw", "HTTP_COOKIE": "c=1", "name": "n",
@@ -189,6 +209,9 @@ def test_credentials_and_the_environment_are_masked_unless_asked(monkeypatch):
     assert masked[1] == {"@type": "os._Environ", "@value": FROM_ENVIRONMENT}
     assert to_json_value(Holder(api_token="t"), 1)["api_token"] == MASKED
     assert named_value("SECRET_KEY", "k") == MASKED and named_value("author", "me") == "me"
+    headers = to_json_value(Holder(headers=Headers()), 1)["headers"]["@value"]
+    assert "Bearer" not in headers and "-x 3 shows its entries" in headers
+    assert to_json_value(Headers(), 2)["_store"] == {"authorization": MASKED, "accept": ["Accept", "*/*"]}
     secrets.set_masking(False)
     try:
         assert to_json_value(value) == value

@@ -24,6 +24,7 @@ SIZE_SUMMARY = "isEmpty=%s;size=%d"
 MASKED = "<masked: options mask-secrets false shows it>"
 FROM_ENVIRONMENT = "<environment: sysenv shows it>"
 ENVIRONMENT_ENTRIES = "<environment: %d entries left out, sysenv shows them>"
+MAPPING_SUMMARY = "<a mapping: -x %d shows its entries (its text could show credentials unmasked)>"
 # How the markers begin: a view prints a string starting so as it is, not as a value.
 MARKER_STARTS = (SIZE_MARKER[:SIZE_MARKER.index(":")], TIME_MARKER[:TIME_MARKER.index("took")], MASKED,
                  FROM_ENVIRONMENT[:FROM_ENVIRONMENT.index(":")])

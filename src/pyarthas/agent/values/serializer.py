@@ -22,7 +22,8 @@ fastjson form of ``watch`` values, https://arthas.aliyun.com/en/doc/http-api.htm
 - Unless ``options mask-secrets`` is false (see ``secrets``): a mapping's value or an object's attribute
   under a name that looks like a credential is ``MASKED``; ``os.environ`` is ``FROM_ENVIRONMENT``, and the
   entries of a mapping that repeat the process environment are left out and counted under ``"..."``
-  (``sysenv`` shows the environment).
+  (``sysenv`` shows the environment). A mapping that is not a dict (headers...) is not summarized by its
+  ``str()``, which would show its credentials unmasked.
 
 The target's code runs only where Arthas calls ``toString()``: the ``@value`` summary and the exception
 message (``str()``, through ``tostring.text_of``). Fields, slots, container items and enum members are read
@@ -31,6 +32,7 @@ without running properties, ``__getattr__``, ``__iter__`` or ``__len__`` overrid
 past it the rest is cut with ``TIME_MARKER`` and no more ``str()`` is called. Never raises.
 """
 import collections
+import collections.abc
 import enum
 import itertools
 import math
@@ -44,6 +46,7 @@ from .limits import (
     DEFAULT_SIZE_LIMIT,
     ENVIRONMENT_ENTRIES,
     FROM_ENVIRONMENT,
+    MAPPING_SUMMARY,
     MASKED,
     MAX_EXPAND,
     MAX_ITEMS,
@@ -289,6 +292,13 @@ class _Converter:
             self.remaining = -1
         return out
 
+    def mapping_text(self, obj: Any, depth: int) -> Optional[str]:
+        """The summary of a mapping that is not a dict (headers, settings...) shown unexpanded: not its
+        ``str()``, which would print its credentials unmasked (None: no such mapping, ``str()`` it is)."""
+        if not self.masking or not isinstance(obj, collections.abc.Mapping):
+            return None
+        return MAPPING_SUMMARY % (depth + 2)   # the object, then the dict holding its entries
+
     def key_text(self, key: Any) -> str:
         if issubclass(type(key), str):
             return str.__str__(key)
@@ -302,10 +312,10 @@ class _Converter:
 
     def instance(self, obj: Any, depth: int, nesting: int) -> Dict[str, Any]:
         if depth >= self.expand or issubclass(type(obj), _OPAQUE):
-            return self.collapsed(obj)
+            return self.collapsed(obj, self.mapping_text(obj, depth))
         attributes = _attributes(obj)
         if not attributes:
-            return self.collapsed(obj)
+            return self.collapsed(obj, self.mapping_text(obj, depth))
         out = {"@type": type_name(obj)}
         self.spend(len(out["@type"]) + 12)
         return self.fields(attributes[:MAX_ITEMS], out, depth + 1, nesting, len(attributes))
