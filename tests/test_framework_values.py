@@ -1,7 +1,9 @@
 """Values taken from a real framework request (Django's runserver under a bounded load): a watched request
 shows no secret of the server's environment, stays bounded, and ``options mask-secrets false`` shows what
 was masked."""
+import http.client
 import json
+import threading
 
 import pytest
 
@@ -43,6 +45,35 @@ def test_a_watched_django_request_shows_no_environment_secret_and_is_bounded(dja
     assert "/hot" in raw, "the request's own entries stay"
     assert "entries left out, sysenv shows them" in text, text
     assert len(raw) < 100000
+
+
+def test_credentials_a_request_carries_are_masked(django):
+    """Authorization and Cookie headers of the watched request itself (in META at -x 2)."""
+    done = threading.Event()
+
+    def send_with_credentials():
+        while not done.is_set():
+            conn = http.client.HTTPConnection("127.0.0.1", django.http_port, timeout=30)
+            try:
+                conn.request("GET", "/hot", headers={"Authorization": "Bearer bearer-5e1f",
+                                                     "Cookie": "sessionid=cookie-77ab"})
+                conn.getresponse().read()
+            except OSError:
+                done.wait(0.05)
+            finally:
+                conn.close()
+
+    sender = threading.Thread(target=send_with_credentials, daemon=True)
+    sender.start()
+    try:
+        results = django.results("watch django_app cpu params 'params[0].META.get(\"HTTP_AUTHORIZATION\")' "
+                                 "-n 1 -x 2", execTimeout=60000)
+    finally:
+        done.set()
+        sender.join(timeout=30)
+    raw = json.dumps(of_type(results, "watch")[0]["value"])
+    assert "HTTP_AUTHORIZATION" in raw and "HTTP_COOKIE" in raw, raw
+    assert "bearer-5e1f" not in raw and "cookie-77ab" not in raw, raw
 
 
 def test_sysenv_masks_credentials_and_the_option_shows_them(django):
