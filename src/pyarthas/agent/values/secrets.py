@@ -8,12 +8,12 @@ A value reached under a name that looks like a credential (a mapping's key or an
 """
 import os
 import re
-from typing import Any
+from typing import Any, Dict
 
 from .limits import FROM_ENVIRONMENT, MASKED
 
 __all__ = ["MASKED", "FROM_ENVIRONMENT", "set_masking", "masking", "looks_secret", "is_environment",
-           "repeats_environment"]
+           "environment"]
 
 _CREDENTIAL = re.compile(r"PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|KEY|CREDENTIAL|COOKIE|AUTHORIZATION"
                          r"|(?<![A-Z])AUTH(?![A-Z])")
@@ -31,9 +31,18 @@ def masking() -> bool:
     return _masking[0]
 
 
+_verdicts: Dict[str, bool] = {}   # names repeat (attributes, headers): each is searched once
+_MAX_VERDICTS = 4096
+
+
 def looks_secret(name: str) -> bool:
     """A name under which a credential is likely kept (case does not matter)."""
-    return _CREDENTIAL.search(name.upper()) is not None
+    verdict = _verdicts.get(name)
+    if verdict is None:
+        if len(_verdicts) >= _MAX_VERDICTS:
+            _verdicts.clear()
+        verdict = _verdicts[name] = _CREDENTIAL.search(name.upper()) is not None
+    return verdict
 
 
 def is_environment(obj: Any) -> bool:
@@ -41,11 +50,9 @@ def is_environment(obj: Any) -> bool:
     return type(obj) is _ENVIRON_TYPE
 
 
-def repeats_environment(name: str, value: Any) -> bool:
-    """The entry ``name: value`` of a mapping is the process's own environment variable of that name."""
-    if type(value) is not str:
-        return False
+def environment() -> Dict[str, str]:
+    """A copy of the process environment, to compare many mapping entries with (one per value converted)."""
     try:
-        return os.environ.get(name) == value
-    except (ValueError, TypeError):     # a name the environment cannot hold (NUL, ...)
-        return False
+        return dict(os.environ)
+    except Exception:      # a variable that cannot be decoded: compare with none
+        return {}

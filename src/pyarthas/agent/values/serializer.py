@@ -128,6 +128,7 @@ class _Converter:
         self.until_clock = _CLOCK_EVERY
         self.on_path: Set[int] = set()
         self.masking = secrets.masking()
+        self.environment: Optional[Dict[str, str]] = None    # taken when a mapping first needs it
 
     def top(self, obj: Any) -> Any:
         try:
@@ -270,14 +271,16 @@ class _Converter:
         self.spend(2)
         shown = from_environment = 0
         masking = self.masking
+        compare = masking and mapping
+        looks_secret = secrets.looks_secret
         try:
             for key, value in items:
                 name = key if type(key) is str else self.key_text(key)
-                if masking and mapping and secrets.repeats_environment(name, value):
+                if compare and type(value) is str and self.environment_copy().get(name) == value:
                     from_environment += 1
                     continue
                 self.spend(len(name) + 4)
-                if masking and secrets.looks_secret(name):
+                if masking and looks_secret(name):
                     out[name] = self.string(MASKED)
                 else:
                     out[name] = self.convert(value, depth, nesting + 1)
@@ -291,6 +294,13 @@ class _Converter:
             out["..."] = self.marker
             self.remaining = -1
         return out
+
+    def environment_copy(self) -> Dict[str, str]:
+        """The process environment, copied once per value: mapping entries that repeat it are left out."""
+        environment = self.environment
+        if environment is None:
+            environment = self.environment = secrets.environment()
+        return environment
 
     def mapping_text(self, obj: Any, depth: int) -> Optional[str]:
         """The summary of a mapping that is not a dict (headers, settings...) shown unexpanded: not its
