@@ -350,7 +350,7 @@ def loop_text(loop: Any) -> str:
 def recorded_context_text(record: TimeFragment) -> str:
     if record.context is None:
         return "none recorded"
-    return "recorded with the call (%d context variables)" % len(record.context)
+    return "recorded with the call (context variables: %d)" % len(record.context)
 
 
 def _replay(process, args, record: TimeFragment, expand: int) -> None:
@@ -380,7 +380,7 @@ class _Replay:
     def __init__(self, record: TimeFragment):
         self.record = record
         self.context = record.context.copy() if record.context is not None else contextvars.Context()
-        self.context_text = ("a copy of the recorded context (%d context variables)" % len(self.context)
+        self.context_text = ("a copy of the recorded context (context variables: %d)" % len(self.context)
                              if record.context is not None else "a new empty context (none was recorded)")
         self.loop_text = "none (not a coroutine)"
 
