@@ -76,6 +76,14 @@ def test_credentials_a_request_carries_are_masked(django):
     assert "bearer-5e1f" not in raw and "cookie-77ab" not in raw, raw
 
 
+def test_getstatic_masks_a_credential_a_pattern_matched(django):
+    matched = {r["fieldName"]: r["field"] for r in of_type(
+        django.results("getstatic django.conf.global_settings 'SECRET_KEY*'"), "getstatic")}
+    assert matched["SECRET_KEY"].startswith("<masked") and matched["SECRET_KEY_FALLBACKS"].startswith("<masked")
+    asked = of_type(django.results("getstatic django.conf.global_settings SECRET_KEY"), "getstatic")
+    assert asked[0]["field"] == "", "asked for by its exact name"
+
+
 def test_sysenv_masks_credentials_and_the_option_shows_them(django):
     env = of_type(django.results("sysenv"), "sysenv")[0]["env"]
     assert env["PYARTHAS_TEST_API_TOKEN"].startswith("<masked") and env["DATABASE_URL"] == DATABASE_URL
