@@ -19,7 +19,7 @@ import time
 from typing import TYPE_CHECKING, Callable, Iterable, List, Optional
 
 from .settings import GlobalOptions, Limits, Timeouts
-from .util import lifetime, threads
+from .util import heap, lifetime, threads
 from .util.net import is_loopback
 from .version import VERSION
 
@@ -247,6 +247,7 @@ class Agent:
             self.server.stop()
         self.jobs.close()
         _forget(self)
+        heap.trim_when_threads_end(lambda: current() is None)
 
     def _remove_token_file(self) -> None:
         if self.token_path and os.path.exists(self.token_path):

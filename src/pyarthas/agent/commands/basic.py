@@ -9,6 +9,8 @@ from ..command.base import Command, CommandError, register, registered
 from ..command.help import HelpModel, command_summary, help_detail
 from ..command.options import Argument, Option
 from ..model import EnhancerAffect, MessageModel, ResultModel
+from ..values import secrets
+from ..values.limits import MASKED
 
 
 @dataclasses.dataclass
@@ -136,6 +138,8 @@ class SystemEnvModel(ResultModel):
 class SysEnvCommand(Command):
     name = "sysenv"
     summary = "Display the environment variables of the target process"
+    description = ("Values of variables whose names look like credentials (*PASSWORD*, *SECRET*, *TOKEN*, "
+                   "*KEY*...) are masked unless `options mask-secrets false`.")
     arguments = [Argument("env-name", help="one variable")]
 
     def run(self, process, args):
@@ -143,6 +147,9 @@ class SysEnvCommand(Command):
             env = {args.env_name: os.environ.get(args.env_name)}
         else:
             env = dict(sorted(os.environ.items()))
+        if secrets.masking():
+            env = {name: MASKED if value is not None and secrets.looks_secret(name) else value
+                   for name, value in env.items()}
         process.emit(SystemEnvModel(env=env))
 
 

@@ -203,7 +203,13 @@ class EnhancerCommand(Command):
             raise CommandError(-1, str(error.args[0]) if error.args else "listener not found") from error
         if listener is not None and not joins:
             process.on_end(lambda: engine.remove(listener.id))
+        affect = self.enhance_more(process, args, affect)
         process.emit(EnhancerModel(success=True, effect=affect))
+        return affect
+
+    def enhance_more(self, process, args, affect: EnhancerAffect) -> EnhancerAffect:
+        """More functions for the listener ``affect`` names, enhanced before the job's one ``enhancer``
+        result (its banner prints once); the affect of all of them."""
         return affect
 
 

@@ -20,6 +20,7 @@ from ...agent.view.text import strip_ansi
 from ..client import ApiError, Session, SessionNotFound
 
 RETRY_INTERVAL = 1.0
+HELP_STATUS = -10
 
 
 class Foreground:
@@ -30,6 +31,7 @@ class Foreground:
         self.pipeline = pipeline
         self.job_id: Optional[int] = None
         self.status: Optional[int] = None
+        self.showed_help = False
         self.done = threading.Event()
 
     def finish(self, status: Optional[int]) -> None:
@@ -38,7 +40,9 @@ class Foreground:
 
     @property
     def failed(self) -> bool:
-        return self.status != 0
+        """The job did not succeed. Arthas ends ``CMD -h`` with status -10 after the help: asked-for help
+        is a success for the console (its exit code)."""
+        return self.status != 0 and not (self.status == HELP_STATUS and self.showed_help)
 
 
 class Runner:
@@ -144,6 +148,8 @@ class Runner:
             foreground = self._foreground
             mine = foreground is not None and foreground.job_id is not None and result.get("jobId") == foreground.job_id
             self._print_result(result, foreground if mine else None)
+            if mine and result.get("type") == "help":
+                foreground.showed_help = True
             if mine and result.get("type") == "status":
                 self._foreground = None
                 for line in foreground.pipeline.finish():
@@ -214,7 +220,7 @@ class Runner:
         if foreground is None:
             return 1
         self.wait(foreground)
-        return 0 if foreground.status == 0 else 1
+        return 1 if foreground.failed else 0
 
     def wait(self, foreground: Foreground) -> None:
         """Wait for the job's status; a first Ctrl-C interrupts the job, a second stops waiting."""
