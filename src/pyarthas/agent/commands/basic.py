@@ -1,4 +1,4 @@
-"""The basic commands: version, help, session, echo, pwd, history, sysenv, sysprop, options, stop."""
+"""The basic commands: version, help, session, echo, pwd, history, quit, sysenv, sysprop, options, stop."""
 import dataclasses
 import os
 import platform
@@ -110,8 +110,10 @@ class HistoryModel(ResultModel):
 class HistoryCommand(Command):
     name = "history"
     summary = "Display command history"
-    options = [Option("clear", "c", flag=True, help="clear the history"),
-               Option("number", "n", type=int, help="show the last N lines")]
+    description = "Examples:\n  history\n  history -c\n  history 5"
+    options = [Option("clear", "c", flag=True, help="clear history"),
+               Option("number", "n", type=int, help="the same as the argument n")]
+    arguments = [Argument("n", type=int, help="how many history commands to display")]
 
     def run(self, process, args):
         history = process.agent.history
@@ -119,9 +121,23 @@ class HistoryCommand(Command):
             history.clear()
             return
         lines = list(history)
-        if args.number is not None:
-            lines = lines[-args.number:] if args.number > 0 else []
+        count = args.n if args.n is not None else args.number
+        if count is not None and 0 <= count < len(lines):  # Arthas: a negative N shows them all
+            lines = lines[len(lines) - count:]
         process.emit(HistoryModel(history=lines))
+
+
+@register
+class QuitCommand(Command):
+    """``quit``/``exit``/``logout`` are the shell's own (they leave the terminal; ``stop`` stops the agent);
+    through the API they have nothing to leave."""
+    name = "quit"
+    aliases = ("exit", "logout")
+    summary = "Leave the current shell (telnet, web console); the agent keeps running (use stop to stop it)"
+
+    def run(self, process, args):
+        raise CommandError(-1, "quit and exit leave a shell (telnet, the web console); an API client ends its "
+                               "session with the close_session action.")
 
 
 # ---- sysenv, sysprop ----

@@ -29,6 +29,7 @@ class Job(Process):
         self.agent = agent
         self.status = READY
         self._sink = sink
+        self.output = None      # a ``pipes.JobOutput`` when the line redirects its text to a file
         self._ended = False
         self._terminated = False
         self._resumes = False
@@ -47,6 +48,8 @@ class Job(Process):
             if self._ended:
                 return
             self._sink(self.job_id, model)
+            if self.output is not None:
+                self.output.offer(model)
 
     def end(self, status: int = 0, message: Optional[str] = None) -> None:
         with self._lock:
@@ -58,7 +61,11 @@ class Job(Process):
         for callback in reversed(callbacks):
             _quietly(callback)
         sink, self._sink = self._sink, _discard
-        sink(self.job_id, StatusModel(statusCode=status, message=message))
+        final = StatusModel(statusCode=status, message=message)
+        sink(self.job_id, final)
+        if self.output is not None:
+            self.output.offer(final)
+            _quietly(self.output.close)
         self.status = TERMINATED
         with self._lock:
             self._terminated = True

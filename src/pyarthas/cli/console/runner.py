@@ -13,7 +13,7 @@ import time
 from typing import Callable, List, Optional
 
 from ...agent.command.tokenizer import TokenizeError, parse_command_line
-from ...agent.shell.pipes import PipeError, Pipeline
+from ...agent.job.pipes import PipeError, Pipeline
 from ...agent.shell.session import failure_text
 from ...agent.view import Context, render
 from ...agent.view.text import strip_ansi

@@ -1,0 +1,71 @@
+"""Commands that belong to a terminal, as Arthas's: ``grep`` and ``tee`` (stages after ``|``), ``cls`` and
+``keymap`` (drawn by the shell itself). Run as a command outside a terminal each refuses with Arthas's
+sentence; their options are declared here once, for ``help`` and for the pipe stages that parse them
+(``job/pipes.py``).
+"""
+from ..command.base import Command, CommandError, register
+from ..command.options import Argument, Option, to_bool
+
+GREP_OPTIONS = [
+    Option("regex", "e", flag=True, help="Enable regular expression to match"),
+    Option("ignore-case", "i", flag=True, help="Perform case insensitive matching.  By default, grep is case "
+                                               "sensitive."),
+    Option("invert-match", "v", flag=True, help="Select non-matching lines"),
+    Option("line-number", "n", flag=True, help="Print line number with output lines"),
+    Option("count", "c", flag=True, help="Print only a count of selected lines"),
+    Option("trim-end", type=to_bool, default=True,
+           help="Remove whitespaces at the end of the line, default value true"),
+    Option("before-context", "B", type=int, default=0, help="Print NUM lines of leading context)"),
+    Option("after-context", "A", type=int, default=0, help="Print NUM lines of trailing context)"),
+    Option("context", "C", type=int, default=0, help="Print NUM lines of output context)"),
+    Option("max-count", "m", type=int, default=0, help="stop after NUM selected lines)"),
+]
+GREP_ARGUMENTS = [Argument("pattern", required=True, help="Pattern")]
+
+TEE_OPTIONS = [Option("append", "a", flag=True, help="Append to file")]
+TEE_ARGUMENTS = [Argument("file", help="File path")]
+
+
+@register
+class GrepCommand(Command):
+    name = "grep"
+    summary = "grep command for pipes."
+    description = ("Examples:\n sysprop | grep java \n sysprop | grep java -n\n sysenv | grep -v JAVA\n"
+                   " sysenv | grep -e \"(?i)(JAVA|sun)\" -m 3  -C 2\n sysenv | grep JAVA -A2 -B3\n"
+                   " thread | grep -c MainThread\n thread | grep -m 10 -e  \"TIMED_WAITING|WAITING\"")
+    options = GREP_OPTIONS
+    arguments = GREP_ARGUMENTS
+
+    def run(self, process, args):
+        raise CommandError(-1, "The grep command only for pipes. See 'grep --help'\n")
+
+
+@register
+class TeeCommand(Command):
+    name = "tee"
+    summary = "tee command for pipes."
+    description = ("Examples:\n sysprop | tee /path/to/logfile | grep python \n"
+                   " sysprop | tee -a /path/to/logfile | grep python ")
+    options = TEE_OPTIONS
+    arguments = TEE_ARGUMENTS
+
+    def run(self, process, args):
+        raise CommandError(-1, "The tee command only for pipes. See 'tee --help'")
+
+
+@register
+class ClsCommand(Command):
+    name = "cls"
+    summary = "Clear the screen"
+
+    def run(self, process, args):
+        raise CommandError(-1, "Command 'cls' is only support tty session.")
+
+
+@register
+class KeymapCommand(Command):
+    name = "keymap"
+    summary = "Display all the available keymap for the specified connection."
+
+    def run(self, process, args):
+        raise CommandError(-1, "Command 'keymap' is only support tty session.")
