@@ -29,7 +29,7 @@ class Job(Process):
         self.agent = agent
         self.status = READY
         self._sink = sink
-        self.output = None      # a ``pipes.JobOutput`` when the line redirects its text to a file
+        self.output: Optional[Any] = None   # a ``pipes.JobOutput`` when the line redirects its text to a file
         self._ended = False
         self._terminated = False
         self._resumes = False

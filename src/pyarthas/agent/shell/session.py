@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..api import actions
 from ..command.tokenizer import TokenizeError, parse_command_line
+from ..job.pipes import PipeError, Pipeline, redirect_path
 from ..util import threads
 from ..view import Context, render
+from ..view.text import table
 from . import access
 from .completion import LocalCatalog, suggestions
-from ..view.text import table
 from .editor import CTRL_C, CTRL_D, CTRL_L, ENTER, KEYMAP, TAB, KeyDecoder, LineEditor, is_named, key
-from ..job.pipes import PipeError, Pipeline, redirect_path
 
 if TYPE_CHECKING:
     from ..session.distribution import Consumer
