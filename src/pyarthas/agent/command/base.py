@@ -82,6 +82,8 @@ class Command:
     options: ClassVar[List[Option]] = []
     arguments: ClassVar[List[Argument]] = []
     hidden: ClassVar[bool] = False
+    # False: ``run`` gets the words as they are (``args.words``), for commands that refuse any line
+    parses_options: ClassVar[bool] = True
 
     def run(self, process: Process, args: Namespace) -> None:
         raise NotImplementedError

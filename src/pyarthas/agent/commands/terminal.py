@@ -1,5 +1,5 @@
-"""Commands that belong to a terminal, as Arthas's: ``grep`` and ``tee`` (stages after ``|``), ``cls`` and
-``keymap`` (drawn by the shell itself). Run as a command outside a terminal each refuses with Arthas's
+"""Commands that belong to a terminal, as Arthas's: ``grep`` and ``tee`` (stages after ``|``), ``cls``,
+``keymap`` and the job control ``jobs``/``fg``/``bg``/``kill`` (done by the shell itself). Run as a command outside a terminal each refuses with Arthas's
 sentence; their options are declared here once, for ``help`` and for the pipe stages that parse them
 (``job/pipes.py``).
 """
@@ -69,3 +69,15 @@ class KeymapCommand(Command):
 
     def run(self, process, args):
         raise CommandError(-1, "Command 'keymap' is only support tty session.")
+
+
+@register
+class JobControlCommand(Command):
+    name = "jobs"
+    aliases = ("fg", "bg", "kill")
+    summary = "The shell's job control (jobs, fg, bg, kill), as Arthas's shell builtins"
+    parses_options = False
+
+    def run(self, process, args):
+        raise CommandError(-1, "jobs, fg, bg and kill are the shell's job control (telnet, the web console); an "
+                               "API client ends its jobs with the interrupt_job and close_session actions.")

@@ -8,7 +8,7 @@ from ..command.tokenizer import TokenizeError, parse_command_line
 from ..settings import parse_duration
 from ..util.scheduler import Scheduler
 from .job import Job
-from .pipes import JobOutput, PipeError, Pipeline
+from .pipes import JobOutput, PipeError, Pipeline, cache_file
 
 # Arthas's JobControllerImpl.checkPermission
 NOT_PERMITTED = "Error! command not permitted, try to use 'auth' command to authenticates."
@@ -41,11 +41,12 @@ class JobController:
         if command_cls is None:
             raise JobCreationError("ValueError: %s: command not found" % name)
         self.agent.history.append(_without_password(parsed.words) if name == "auth" else line)
-        output = self._output_of(parsed)
+        job_id = next(self._ids)
+        output = self._output_of(parsed, job_id)
         with self._lock:
             if getattr(session, "closed", False):   # closing ends the jobs it finds: none may start after
                 raise JobCreationError("ValueError: the session is closed")
-            job = Job(next(self._ids), line, command_cls, parsed.words[1:], parsed.background, session,
+            job = Job(job_id, line, command_cls, parsed.words[1:], parsed.background, session,
                       self.agent, sink)
             self._live[job.job_id] = job
         if output is not None:
@@ -54,14 +55,14 @@ class JobController:
         self._schedule_job_timeout(job)
         return job
 
-    @staticmethod
-    def _output_of(parsed) -> Optional[Pipeline]:
+    def _output_of(self, parsed, job_id: int) -> Optional[Pipeline]:
         """The text chain of a line that redirects (``cmd | grep x > file``): Arthas's job writes the file,
         whichever door the line came through."""
         if parsed.redirect is None:
             return None
+        name, append = parsed.redirect
         try:
-            return Pipeline(parsed.pipes, parsed.redirect)
+            return Pipeline(parsed.pipes, (name or cache_file(self.agent.output_root, job_id), append))
         except PipeError as exc:
             raise JobCreationError("ValueError: %s" % exc) from None
 

@@ -10,7 +10,7 @@ from typing import Any, Callable, List, Optional
 
 from ..command.base import CommandError, Process
 from ..command.help import help_detail
-from ..command.options import UsageError, parse
+from ..command.options import Namespace, UsageError, parse
 from ..model import MessageModel, StatusModel
 from ..util import threads
 
@@ -122,6 +122,9 @@ class Job(Process):
 
     def _run(self) -> None:
         command = self.command_cls()
+        if not command.parses_options:
+            self._complete(lambda: command.run(self, Namespace({"help": False, "words": list(self.words)})))
+            return
         try:
             args = parse(command.options, command.arguments, self.words)
         except UsageError as exc:

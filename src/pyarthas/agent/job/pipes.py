@@ -148,6 +148,11 @@ def redirect_path(name: str) -> str:
     return os.path.abspath(os.path.expanduser(name))
 
 
+def cache_file(output_root: str, job_id: int) -> str:
+    """Where ``cmd >`` (no file) writes: Arthas's ``arthas-cache/PID/JOBID``, under the output folder."""
+    return os.path.join(output_root, "arthas-cache", str(os.getpid()), str(job_id))
+
+
 def _open_output(name: str, append: bool):
     path = redirect_path(name)
     if os.path.isdir(path):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..api import actions
 from ..command.tokenizer import TokenizeError, parse_command_line
-from ..job.pipes import PipeError, Pipeline, redirect_path
+from ..job.pipes import PipeError, Pipeline, cache_file, redirect_path
 from ..util import threads
 from ..view import Context, render
 from ..view.text import table
@@ -229,7 +229,8 @@ class ShellSession:
             return
         job = _Job(reply["body"]["jobId"], line, pipeline, redirected=redirect is not None)
         if redirect is not None:
-            self.term.write("redirect output file will be: %s\n" % redirect_path(redirect[0]))
+            written = redirect[0] or cache_file(self.agent.output_root, job.job_id)
+            self.term.write("redirect output file will be: %s\n" % redirect_path(written))
         if background:
             self._background[job.job_id] = job
             self._prompt()
