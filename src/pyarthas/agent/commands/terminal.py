@@ -1,7 +1,7 @@
 """Commands that belong to a terminal, as Arthas's: ``grep`` and ``tee`` (stages after ``|``), ``cls``,
-``keymap`` and the job control ``jobs``/``fg``/``bg``/``kill`` (done by the shell itself). Run as a command outside a terminal each refuses with Arthas's
-sentence; their options are declared here once, for ``help`` and for the pipe stages that parse them
-(``job/pipes.py``).
+``keymap`` and the job control ``jobs``/``fg``/``bg``/``kill`` (done by the shell itself). Run as a command
+outside a terminal each refuses with Arthas's sentence (or one of ours, for the job control); grep's and
+tee's options are declared here once, for ``help`` and for the pipe stages that parse them (``job/pipes.py``).
 """
 from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option, to_bool
