@@ -155,16 +155,12 @@ def test_auth_unlocks_a_telnet_session(target_python, tmp_path):
         local.close()
         remote = RawTerminal(target.telnet_port, source_ip="127.0.0.2")
         remote.screen.expect(re.escape(prompt))
-        remote.send("version\r\n")
-        remote.screen.expect(re.escape("Error! command not permitted, try to use 'auth' command to authenticates."))
-        remote.send("auth\r\n")
-        remote.screen.expect(r"Authentication result: false, Need authentication: true")
-        remote.send("auth wrong\r\n")
-        remote.screen.expect(r"Authentication result: false, username: arthas")
-        remote.send("version\r\n")
-        remote.screen.expect(r"not permitted.*not permitted")
-        remote.send("auth --username arthas s3cret\r\n")
-        remote.screen.expect(r"Authentication result: true, username: arthas")
+        _dialogue(remote,
+                  ("version", re.escape("Error! command not permitted, try to use 'auth' command to authenticates.")),
+                  ("auth", r"Authentication result: false, Need authentication: true"),
+                  ("auth wrong", r"Authentication result: false, username: arthas"),
+                  ("version", r"not permitted.*not permitted"),
+                  ("auth --username arthas s3cret", r"Authentication result: true, username: arthas"))
         mark = remote.screen.mark()
         remote.send("version\r\n")
         remote.screen.expect(r"version\n\d+\.\d+", after=mark)
@@ -175,6 +171,13 @@ def test_auth_unlocks_a_telnet_session(target_python, tmp_path):
         target.kill()
 
 
+def _dialogue(terminal, *exchanges):
+    """Type each line; wait for its pattern before the next."""
+    for line, pattern in exchanges:
+        terminal.send(line + "\r\n")
+        terminal.screen.expect(pattern)
+
+
 def test_telnet_follows_the_agents_access_policy(target_python, tmp_path):
     """--local-connection-non-auth false locks a shell from 127.0.0.1 too, on telnet as on HTTP."""
     target = start_shell_demo(target_python, tmp_path, env={"PYARTHAS_PASSWORD": "s3cret"},
@@ -183,12 +186,8 @@ def test_telnet_follows_the_agents_access_policy(target_python, tmp_path):
         prompt = prompt_of(target)
         local = RawTerminal(target.telnet_port)
         local.screen.expect(re.escape(prompt))
-        local.send("sysenv\r\n")
-        local.screen.expect(r"not permitted")
-        local.send("auth s3cret\r\n")
-        local.screen.expect(r"Authentication result: true")
-        local.send("echo unlocked\r\n")
-        local.screen.expect(r"\nunlocked\n")
+        _dialogue(local, ("sysenv", r"not permitted"), ("auth s3cret", r"Authentication result: true"),
+                  ("echo unlocked", r"\nunlocked\n"))
         local.close()
     finally:
         target.kill()

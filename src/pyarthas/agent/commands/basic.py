@@ -5,7 +5,7 @@ import platform
 import sys
 from typing import Any, ClassVar, Dict, List, Optional
 
-from ..command.base import Command, CommandError, register, registered
+from ..command.base import Command, CommandError, register, register_refusal, registered
 from ..command.help import HelpModel, command_summary, help_detail
 from ..command.options import Argument, Option
 from ..model import EnhancerAffect, MessageModel, ResultModel
@@ -127,17 +127,10 @@ class HistoryCommand(Command):
         process.emit(HistoryModel(history=lines))
 
 
-@register
-class QuitCommand(Command):
-    """``quit``/``exit``/``logout`` are the shell's own (they leave the terminal; ``stop`` stops the agent);
-    through the API they have nothing to leave."""
-    name = "quit"
-    aliases = ("exit", "logout")
-    summary = "Leave the current shell (telnet, web console); the agent keeps running (use stop to stop it)"
-
-    def run(self, process, args):
-        raise CommandError(-1, "quit and exit leave a shell (telnet, the web console); an API client ends its "
-                               "session with the close_session action.")
+# quit/exit/logout are the shell's own (they leave the terminal; ``stop`` stops the agent)
+register_refusal("quit", "quit and exit leave a shell (telnet, the web console); an API client ends its session "
+                         "with the close_session action.", aliases=("exit", "logout"),
+                 summary="Leave the current shell (telnet, web console); the agent keeps running (use stop to stop it)")
 
 
 # ---- sysenv, sysprop ----

@@ -3,7 +3,7 @@
 outside a terminal each refuses with Arthas's sentence (or one of ours, for the job control); grep's and
 tee's options are declared here once, for ``help`` and for the pipe stages that parse them (``job/pipes.py``).
 """
-from ..command.base import Command, CommandError, register
+from ..command.base import register_refusal
 from ..command.options import Argument, Option, to_bool
 
 GREP_OPTIONS = [
@@ -26,58 +26,20 @@ TEE_OPTIONS = [Option("append", "a", flag=True, help="Append to file")]
 TEE_ARGUMENTS = [Argument("file", help="File path")]
 
 
-@register
-class GrepCommand(Command):
-    name = "grep"
-    summary = "grep command for pipes."
-    description = ("Examples:\n sysprop | grep java \n sysprop | grep java -n\n sysenv | grep -v JAVA\n"
-                   " sysenv | grep -e \"(?i)(JAVA|sun)\" -m 3  -C 2\n sysenv | grep JAVA -A2 -B3\n"
-                   " thread | grep -c MainThread\n thread | grep -m 10 -e  \"TIMED_WAITING|WAITING\"")
-    options = GREP_OPTIONS
-    arguments = GREP_ARGUMENTS
-
-    def run(self, process, args):
-        raise CommandError(-1, "The grep command only for pipes. See 'grep --help'\n")
-
-
-@register
-class TeeCommand(Command):
-    name = "tee"
-    summary = "tee command for pipes."
-    description = ("Examples:\n sysprop | tee /path/to/logfile | grep python \n"
-                   " sysprop | tee -a /path/to/logfile | grep python ")
-    options = TEE_OPTIONS
-    arguments = TEE_ARGUMENTS
-
-    def run(self, process, args):
-        raise CommandError(-1, "The tee command only for pipes. See 'tee --help'")
-
-
-@register
-class ClsCommand(Command):
-    name = "cls"
-    summary = "Clear the screen"
-
-    def run(self, process, args):
-        raise CommandError(-1, "Command 'cls' is only support tty session.")
-
-
-@register
-class KeymapCommand(Command):
-    name = "keymap"
-    summary = "Display all the available keymap for the specified connection."
-
-    def run(self, process, args):
-        raise CommandError(-1, "Command 'keymap' is only support tty session.")
-
-
-@register
-class JobControlCommand(Command):
-    name = "jobs"
-    aliases = ("fg", "bg", "kill")
-    summary = "The shell's job control (jobs, fg, bg, kill), as Arthas's shell builtins"
-    parses_options = False
-
-    def run(self, process, args):
-        raise CommandError(-1, "jobs, fg, bg and kill are the shell's job control (telnet, the web console); an "
-                               "API client ends its jobs with the interrupt_job and close_session actions.")
+register_refusal(
+    "grep", "The grep command only for pipes. See 'grep --help'\n", summary="grep command for pipes.",
+    description=("Examples:\n sysprop | grep java \n sysprop | grep java -n\n sysenv | grep -v JAVA\n"
+                 " sysenv | grep -e \"(?i)(JAVA|sun)\" -m 3  -C 2\n sysenv | grep JAVA -A2 -B3\n"
+                 " thread | grep -c MainThread\n thread | grep -m 10 -e  \"TIMED_WAITING|WAITING\""),
+    options=GREP_OPTIONS, arguments=GREP_ARGUMENTS)
+register_refusal(
+    "tee", "The tee command only for pipes. See 'tee --help'", summary="tee command for pipes.",
+    description=("Examples:\n sysprop | tee /path/to/logfile | grep python \n"
+                 " sysprop | tee -a /path/to/logfile | grep python "),
+    options=TEE_OPTIONS, arguments=TEE_ARGUMENTS)
+register_refusal("cls", "Command 'cls' is only support tty session.", summary="Clear the screen")
+register_refusal("keymap", "Command 'keymap' is only support tty session.",
+                 summary="Display all the available keymap for the specified connection.")
+register_refusal("jobs", "jobs, fg, bg and kill are the shell's job control (telnet, the web console); an API "
+                         "client ends its jobs with the interrupt_job and close_session actions.",
+                 aliases=("fg", "bg", "kill"), summary="The shell's job control (jobs, fg, bg, kill)")
