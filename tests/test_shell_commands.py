@@ -83,6 +83,10 @@ def test_redirects_through_the_api(demo_dir):
     # a failure's text goes to the file too, as Arthas's status view
     target.results("cat nosuch > failed.txt")
     assert "cat nosuch: No such file or directory" in (folder / "failed.txt").read_text()
+    # a bare > writes the job's cache file, as Arthas's (arthas-output/arthas-cache/PID/JOBID here)
+    cached = target.results("echo cached >")
+    cache = folder / "arthas-output" / "arthas-cache" / str(target.proc.pid) / str(cached[0]["jobId"])
+    assert cache.read_text() == "cached\n"
     refused = target.exec("echo x > .")
     assert refused["state"] == "FAILED" and ".: Is a directory" in refused["message"]
 
