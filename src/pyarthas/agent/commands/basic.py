@@ -1,11 +1,11 @@
-"""The basic commands: version, help, session, echo, pwd, history, sysenv, sysprop, options, stop."""
+"""The basic commands: version, help, session, echo, pwd, history, quit, sysenv, sysprop, options, stop."""
 import dataclasses
 import os
 import platform
 import sys
 from typing import Any, ClassVar, Dict, List, Optional
 
-from ..command.base import Command, CommandError, register, registered
+from ..command.base import Command, CommandError, register, register_refusal, registered
 from ..command.help import HelpModel, command_summary, help_detail
 from ..command.options import Argument, Option
 from ..model import EnhancerAffect, MessageModel, ResultModel
@@ -112,8 +112,10 @@ class HistoryModel(ResultModel):
 class HistoryCommand(Command):
     name = "history"
     summary = "Display command history"
-    options = [Option("clear", "c", flag=True, help="clear the history"),
-               Option("number", "n", type=int, help="show the last N lines")]
+    description = "Examples:\n  history\n  history -c\n  history 5"
+    options = [Option("clear", "c", flag=True, help="clear history"),
+               Option("number", "n", type=int, help="the same as the argument n")]
+    arguments = [Argument("n", type=int, help="how many history commands to display")]
 
     def run(self, process, args):
         history = process.agent.history
@@ -121,9 +123,16 @@ class HistoryCommand(Command):
             history.clear()
             return
         lines = list(history)
-        if args.number is not None:
-            lines = lines[-args.number:] if args.number > 0 else []
+        count = args.n if args.n is not None else args.number
+        if count is not None and 0 <= count < len(lines):  # Arthas: a negative N shows them all
+            lines = lines[len(lines) - count:]
         process.emit(HistoryModel(history=lines))
+
+
+# quit/exit/logout are the shell's own (they leave the terminal; ``stop`` stops the agent)
+register_refusal("quit", "quit and exit leave a shell (telnet, the web console); an API client ends its session "
+                         "with the close_session action.", aliases=("exit", "logout"),
+                 summary="Leave the current shell (telnet, web console); the agent keeps running (use stop to stop it)")
 
 
 # ---- sysenv, sysprop ----

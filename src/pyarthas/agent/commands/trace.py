@@ -147,17 +147,13 @@ class TraceCommand(EnhancerCommand):
     ] + enhancer_options()
     arguments = ADVICE_ARGUMENTS
 
-    adds_to_listener = True
+    listener_type = TraceListener
 
     def new_listener(self, process, args) -> TraceListener:
         listener = TraceListener(process, args.condition_express or None, args.limits, args.verbose,
                                  args.skip_builtins)
         process.on_end(listener.close)
         return listener
-
-    def check_existing(self, listener) -> None:
-        if listener is not None and not isinstance(listener, TraceListener):
-            raise CommandError(-1, "listener %d is not a trace listener" % listener.id)
 
     def enhance_more(self, process, args, affect: EnhancerAffect) -> EnhancerAffect:
         for path in args.path:

@@ -217,6 +217,7 @@ class _Evaluators:
 @register
 class TimeTunnelCommand(EnhancerCommand):
     name = "tt"
+    listener_type = TimeTunnelListener
     summary = "Time Tunnel"
     description = (
         "Records calls of the matched functions (arguments, self, return value or exception, cost, thread, "
