@@ -203,8 +203,13 @@ class EnhancerCommand(Command):
             raise CommandError(-1, str(error.args[0]) if error.args else "listener not found") from error
         if listener is not None and not joins:
             process.on_end(lambda: engine.remove(listener.id))
+        self.describe_effect(engine, affect)
         process.emit(EnhancerModel(success=True, effect=affect))
         return affect
+
+    def describe_effect(self, engine, affect: EnhancerAffect) -> None:
+        """Add what this command says about the functions it enhanced to ``affect`` (trace: how each is
+        timed)."""
 
 
 def check_limit(args) -> None:
