@@ -43,13 +43,15 @@ class Unsupported(Exception):
 class Instr:
     __slots__ = ("op", "arg", "line", "pos", "target", "handler", "offset", "size")
 
-    def __init__(self, op: int, arg: int = 0, line=None, pos=None, target: "Optional[Instr]" = None):
+    def __init__(self, op: int, arg: int = 0, line=None, pos=None, target: Any = None):
         self.op = op
         self.arg = arg
         self.line = line          # source line (3.9/3.10)
         self.pos = pos            # (line, end_line, col, end_col) (3.11)
-        self.target = target      # the instruction a jump goes to
-        self.handler = None       # 3.11: (target Instr, depth, lasti) of the exception table entry covering it
+        # the instruction a jump goes to (while building, a _Pending or _Next stands for it)
+        self.target: Any = target
+        # 3.11: (target Instr, depth, lasti) of the exception table entry covering it
+        self.handler: Any = None
         self.offset = 0
         self.size = 1
 
@@ -402,7 +404,7 @@ class _Rewrite311(_Rewrite):
     def decode(self) -> List[Instr]:
         code = self.code
         raw = code.co_code
-        positions = list(code.co_positions())
+        positions = list(code.co_positions())  # type: ignore[attr-defined]  # 3.11+
         instrs: List[Instr] = []
         by_offset: Dict[int, Instr] = {}
         ext, start, unit = 0, None, 0
@@ -482,7 +484,7 @@ class _Rewrite311(_Rewrite):
                 self._mark_raised(ins)
             following = originals[index + 1] if index + 1 < len(originals) else None
             if ins.op == OP["KW_NAMES"] or (ins.op == OP["PRECALL"] and originals[index - 1].op != OP["KW_NAMES"]):
-                precall = following if ins.op == OP["KW_NAMES"] else ins
+                precall = following if ins.op == OP["KW_NAMES"] and following is not None else ins
                 self._before_call(ins, stacks[id(ins)], precall.arg + 1, precall.arg + 2,
                                   originals[index + (2 if ins.op == OP["KW_NAMES"] else 1)].offset)
             elif ins.op == OP["CALL_FUNCTION_EX"]:

@@ -25,8 +25,8 @@ from .recording import (
     PY_KIND,
     Recording,
     close_child,
-    node_for_new_callee,
     new_buffer,
+    node_for_new_callee,
     suspend,
 )
 from .rewrite import Unsupported, instrument

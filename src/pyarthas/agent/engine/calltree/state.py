@@ -56,7 +56,7 @@ class Timer:
         call share one recording. A call of another traced code made while one of the owner's recordings
         runs is recorded as a sub-tree of that recording (``trace -p``)."""
         try:
-            state = self._thread_state()
+            state = self.threads.get(_get_ident()) or self._thread_state()
             pending = state.pending
             if pending is not None:
                 if pending.code is code and owner not in pending.owners:
