@@ -233,7 +233,7 @@ class Enhancement:
                 try:
                     states = []
                     for listener in listeners:   # a loop, not a comprehension: no frame of its own
-                        states.append(_before(listener, call) if listener.wants_before else None)
+                        states.append(_before(listener, call))
                 finally:
                     _IN_HOOK.discard(thread_id)
             return listeners, states, values, thread_id, _clock()
@@ -241,24 +241,7 @@ class Enhancement:
             return None
 
     def returned_entered(self, entry: tuple, value: Any) -> None:
-        # the path of every call with before hooks (trace): the common case of one listener made here,
-        # without the general loop's extra call
-        try:
-            listeners, states, values, thread_id, start = entry
-            if len(listeners) != 1:
-                self._after_entered(entry, value, None, False)
-                return
-            call = (self.site, values, start, (_clock() - start) * 1000.0, thread_id)
-            listener = listeners[0]
-            _IN_HOOK.add(thread_id)
-            try:
-                listener.after_return(call, states[0] if states else None, value)
-            except Exception:
-                listener.errors += 1
-            finally:
-                _IN_HOOK.discard(thread_id)
-        except Exception:
-            pass
+        self._after_entered(entry, value, None, False)
 
     def thrown_entered(self, entry: tuple, error: BaseException) -> None:
         self._after_entered(entry, None, error, True)
