@@ -243,3 +243,38 @@ def test_skip_builtins_never_hides_the_users_own_children(spawn):
         shown = {(c["className"], c["methodName"]) for c in method["children"]}
         assert ("__main__", "lookup") in shown
         assert ("__main__.Store", "__init__") in shown and ("__main__.Store", "__call__") in shown
+
+
+AWAITING = r"""
+import asyncio, threading
+
+
+async def handler():
+    await asyncio.sleep(0.02)
+    return len("x")
+
+
+async def serve():
+    while True:
+        await handler()
+
+
+threading.Thread(target=lambda: asyncio.run(serve()), name="loop", daemon=True).start()
+print("ready", flush=True)
+threading.Event().wait()
+"""
+
+
+def test_an_awaited_standard_library_call_is_its_own_node(spawn):
+    """The time a coroutine spends awaiting is explained by the awaited call, even one of the standard
+    library that ``--skip-builtins`` (the default) would otherwise hide."""
+    target = spawn(AWAITING)
+    target.wait_stdout("ready", timeout=20)
+    results = run_ok(target, "trace __main__ handler -n 2")
+    for trace in of_type(results, "trace"):
+        (method,) = trace["root"]["children"]
+        children = {c.get("methodName"): c for c in method["children"]}
+        sleep = children["sleep"]
+        assert sleep["className"] == "asyncio.tasks" and sleep["suspensions"] >= 1
+        assert sleep["totalCost"] >= 15e6 and sleep["totalCost"] >= 0.8 * method["cost"]
+        assert "len" not in children

@@ -224,7 +224,8 @@ def _child_nodes(rec: Recording, skip_builtins: bool, counter: list) -> List[Dic
             continue
         if not item[TIMES]:
             continue
-        if skip_builtins and _is_builtin(item[CALLEE]) and not item[NESTED]:
+        # an awaited call is kept whoever made it: its wall time is where the coroutine's time went
+        if skip_builtins and not item[SUSPENSIONS] and not item[NESTED] and _is_builtin(item[CALLEE]):
             continue
         line = line_at(rec.code, item[SITE])
         class_name, method_name = describe_callee(item[CALLEE])
