@@ -18,8 +18,8 @@ a cost of tracing. Medians over all slices and rounds are reported.
 
 Reported per interpreter:
 - ``us/child``: (traced call under trace - its untraced twin) / 20, everything included (the engine's
-  wrapper and hooks, starting and ending the recording, the condition). Goals: <= 1.5 us on 3.9-3.11,
-  <= 1.0 us on 3.12+.
+  wrapper and hooks, starting and ending the recording, the condition). Goal: <= 1.0 us on every
+  interpreter.
 - ``us/child marginal``: the same after subtracting what a call without children pays (``empty``).
 - ``dispatch x``: the dispatch's speed traced over its twin's (goals on 3.9-3.11: >= 0.90 unconditional,
   ``dispatch never``: >= 0.95 with the never-true condition); ``mode``: how the enhancer result says the

@@ -194,9 +194,18 @@ def test_trace_says_how_each_function_is_timed_and_restores_the_original(spawn):
     for method in by_method.get("stream", []):
         assert {c["methodName"] for c in method["children"] if c["type"] == "method"} <= {"leaf"}
     assert not is_enhanced(target, "__main__.handler")
-    assert target.ognl("__main__.handler.__code__ is __main__.ORIGINAL") is True
-    assert target.ognl("(__main__.ORIGINAL.co_code, __main__.ORIGINAL.co_consts, __main__.ORIGINAL.co_varnames, "
-                       "__main__.ORIGINAL.co_stacksize) == __main__.ORIGINAL_BYTES") is True
+    restored = ("__main__.handler.__code__ is __main__.ORIGINAL and (__main__.ORIGINAL.co_code, "
+                "__main__.ORIGINAL.co_consts, __main__.ORIGINAL.co_varnames, __main__.ORIGINAL.co_stacksize) "
+                "== __main__.ORIGINAL_BYTES")
+    assert target.ognl(restored) is True
+    # and by ``reset`` while a trace runs
+    session = target.session()
+    session.async_exec("trace __main__ handler -n 100000")
+    session.pull_until(lambda r: r.get("type") == "trace")
+    assert target.ognl("__main__.handler.__code__ is not __main__.ORIGINAL") is True
+    assert of_type(target.results("reset __main__"), "reset")[0]["affect"]["methodCount"] == 1
+    assert target.ognl(restored) is True
+    session.pull_until(lambda r: r.get("type") == "status")
 
 
 SCRIPT_CHILDREN = r"""

@@ -128,7 +128,8 @@ class Timer:
             rec.is_suspended = False
             state.suspended -= 1
         state.live -= 1
-        self._disarm(rec, state)
+        if state.installed:            # only a profile function (3.9-3.11) has anything to switch off
+            self._disarm(rec, state)
         if rec.frame is not None:
             self.by_frame.pop(rec.frame, None)
         rec.frame = None
