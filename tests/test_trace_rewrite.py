@@ -287,3 +287,56 @@ def test_an_awaited_standard_library_call_is_its_own_node(spawn):
         assert sleep["className"] == "asyncio.tasks" and sleep["suspensions"] >= 1
         assert sleep["totalCost"] >= 15e6 and sleep["totalCost"] >= 0.8 * method["cost"]
         assert "len" not in children
+
+
+MIXED = r"""
+import threading, time
+
+
+def leaf(x):
+    return x
+
+
+def plain(n):
+    return leaf(n) + sum(numbers(n))
+
+
+def numbers(n):
+    for i in range(n):
+        yield leaf(i) + plain_inner(i)
+
+
+def plain_inner(i):
+    return leaf(i)
+
+
+def loop():
+    while True:
+        plain(3)
+        time.sleep(0.002)
+
+
+threading.Thread(target=loop, name="requests", daemon=True).start()
+print("ready", flush=True)
+threading.Event().wait()
+"""
+
+
+def test_rewritten_and_profiled_functions_nest_in_one_trace(spawn):
+    """``-p``: a rewritten function running a generator (profile function) that calls a rewritten function;
+    each sub-tree hangs under the call it runs in."""
+    target = spawn(MIXED)
+    target.wait_stdout("ready", timeout=20)
+    results = run_ok(target, "trace __main__ plain -p __main__.numbers -p __main__.plain_inner -n 3")
+    for trace in of_type(results, "trace"):
+        (method,) = trace["root"]["children"]
+        children = {c["methodName"]: c for c in method["children"]}
+        assert children["leaf"]["times"] == 1
+        assert "children" not in children["numbers"]               # the call only makes the generator
+        (generator,) = children["sum"]["children"]                 # which runs inside sum()
+        assert generator["methodName"] == "numbers" and generator["lineNumber"] == -1
+        inner = {c.get("methodName"): c for c in generator["children"]}
+        assert inner["leaf"]["times"] == 3 and inner["plain_inner"]["times"] == 3
+        (nested,) = inner["plain_inner"]["children"]
+        assert nested["methodName"] == "plain_inner" and nested["times"] == 3
+        assert nested["children"][0]["methodName"] == "leaf" and nested["children"][0]["times"] == 3
