@@ -6,9 +6,9 @@ nothing fires below the direct children, and nothing at all outside traced calls
 
 What the copy does, in the bytecode formats of 3.9/3.10 and of 3.11:
 
-- at entry, ``buffer = take()`` (one hidden local, ``.pa``): the ``append`` of the raw buffer of the
-  recording this thread began for this call, or None when the call is not recorded (recursion, agent
-  threads);
+- at entry, ``buffer = take()`` (one more local, ``.pyarthas_trace``, which ``locals()`` of the traced
+  frame shows): the ``append`` of the raw buffer of the recording this thread began for this call, or
+  None when the call is not recorded (recursion, agent threads);
 - before each call instruction, when recording: ``buffer((site, callee, perf_counter_ns()))``; after it,
   ``buffer(perf_counter_ns())``; at the entry of each exception handler ``buffer(-perf_counter_ns())`` (a
   child call that raised ends there; with no child open it means nothing). ``recording.materialize``
@@ -31,7 +31,7 @@ from typing import Any, Callable, Dict, List, Optional
 VERSION = sys.version_info[:2]
 OP = dis.opmap
 KIND_FLAGS = 0x20 | 0x80 | 0x100 | 0x200   # generator, coroutine, iterable coroutine, async generator
-HIDDEN_LOCAL = ".pa"
+HIDDEN_LOCAL = ".pyarthas_trace"   # not an identifier: no source can name it
 EXTRA_STACK = 8
 _HEAD = operator.itemgetter(slice(None, -1))   # the positional part of (args..., kwargs)
 
