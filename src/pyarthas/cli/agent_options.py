@@ -1,5 +1,6 @@
-"""The agent's options (access and the telnet shell), shared by ``run``, ``demo`` and ``attach``
+"""The agent's options (access, the telnet shell, the fleet), shared by ``run``, ``demo`` and ``attach``
 (``pyarthas.start()`` takes the same names as keyword arguments)."""
+import os
 
 
 def add_access_arguments(parser) -> None:
@@ -16,9 +17,22 @@ def add_access_arguments(parser) -> None:
                         help="telnet port of the shell (default 3658, 0 picks a free one, -1 disables)")
     parser.add_argument("--unix-socket", metavar="PATH",
                         help="also serve the API on this Unix socket (mode 0600: only the target's user)")
+    parser.add_argument("--fleet", metavar="redis://[USER:PASS@]HOST:PORT/DB",
+                        help="join the fleet on this Redis (or rediss:// for TLS; default $PYARTHAS_FLEET); "
+                             "requests must be signed with $PYARTHAS_FLEET_KEY, without which the agent refuses "
+                             "to join")
+    parser.add_argument("--app-name", metavar="NAME",
+                        help="the app this agent belongs to in the fleet (default $PYARTHAS_APP_NAME, else the "
+                             "program's name)")
+    parser.add_argument("--agent-id", metavar="ID",
+                        help="this agent's id in the fleet (default APPNAME@HOST:PID, e.g. shop@web-1:4242)")
 
 
 def access_options(args) -> dict:
-    return {"allow_hosts": list(args.allow_hosts),
+    """Keyword arguments of ``start()``; the fleet key rides along from this environment (for ``attach``, whose
+    target has its own environment)."""
+    return {"fleet": args.fleet, "app_name": args.app_name, "agent_id": args.agent_id,
+            "fleet_key": os.environ.get("PYARTHAS_FLEET_KEY") or None,
+            "allow_hosts": list(args.allow_hosts),
             "local_connection_non_auth": args.local_connection_non_auth == "true",
             "token": args.token, "unix_socket": args.unix_socket, "telnet_port": args.telnet_port}

@@ -15,6 +15,7 @@ SUBCOMMANDS = {
     "attach": ("attach", "load the agent into a running Python process"),
     "ps": ("attach", "list the Python processes this user can see"),
     "console": ("console", "interactive console over the HTTP API"),
+    "fleet": ("fleet", "the agents of a fleet (Redis): list them, run a command on all, or serve a gateway"),
     "mcp": ("mcp", "MCP server on stdin/stdout for AI assistants (bridges to an agent's /mcp)"),
 }
 # Subcommands that start the agent in this process: --mcp-allow-writes lets its /mcp tools change it.
