@@ -25,7 +25,7 @@ class FleetError(Exception):
 
 def connect(url: str):
     """A redis-py client for ``url``: a ``RedisCluster`` when the server is a cluster node."""
-    options = dict(socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=None)
+    options = {"socket_connect_timeout": CONNECT_TIMEOUT, "socket_timeout": None}
     try:
         single = redis.Redis.from_url(url, **options)
         in_cluster = single.info("cluster").get("cluster_enabled") == 1

@@ -54,6 +54,10 @@ class SessionModel(ResultModel):
     javaPid: int = 0
     sessionId: str = ""
     userId: Optional[str] = None
+    # As Arthas's session shows its tunnel: the agent's id in its fleet, the fleet's Redis (without password),
+    # and whether the link is up now.
+    agentId: Optional[str] = None
+    tunnelServer: Optional[str] = None
     tunnelConnected: bool = False
 
 
@@ -64,7 +68,11 @@ class SessionCommand(Command):
 
     def run(self, process, args):
         session = process.session
-        process.emit(SessionModel(javaPid=session.pid, sessionId=session.session_id, userId=session.user_id))
+        fleet = getattr(process.agent, "fleet", None)
+        process.emit(SessionModel(javaPid=session.pid, sessionId=session.session_id, userId=session.user_id,
+                                  agentId=fleet.agent_id if fleet else None,
+                                  tunnelServer=fleet.url.safe() if fleet else None,
+                                  tunnelConnected=bool(fleet and fleet.joined.is_set())))
 
 
 # ---- echo, pwd, history ----
