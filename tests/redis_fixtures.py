@@ -1,10 +1,10 @@
 """Real Redis servers for the fleet tests: Debian's redis-server (scripts/system-deps.sh installs it) started on
 free loopback ports, in a temporary folder, without persistence.
 
-- ``RedisServer``: one instance (optionally with an ACL user and password); ``kill()`` and ``start()`` again
-  on the same port (an outage).
+- ``RedisServer``: one instance (optionally with an ACL user and password, or TLS only with a certificate made
+  by openssl for 127.0.0.1); ``kill()`` and ``start()`` again on the same port (an outage).
 - ``RedisCluster``: three masters (``--cluster-enabled yes``, joined by ``redis-cli --cluster create``).
-Fixtures: ``redis_server``, ``acl_redis``, ``redis_cluster``, and ``redis_factory`` for tests that need
+Fixtures: ``redis_server``, ``acl_redis``, ``tls_redis``, ``redis_cluster``, and ``redis_factory`` for tests that need
 their own server.
 """
 import os
@@ -45,22 +45,38 @@ def free_port(with_bus: bool = False) -> int:
 
 
 class RedisServer:
-    def __init__(self, folder, port: Optional[int] = None, acl: bool = False, cluster: bool = False):
+    def __init__(self, folder, port: Optional[int] = None, acl: bool = False, cluster: bool = False,
+                 tls: bool = False):
         self.folder = str(folder)
         os.makedirs(self.folder, exist_ok=True)
         self.port = port or free_port(with_bus=cluster)
         self.acl = acl
         self.cluster = cluster
+        self.tls = tls
+        self.ca_file = os.path.join(self.folder, "cert.pem")
+        if tls:
+            self._make_certificate()
         self.proc: Optional[subprocess.Popen] = None
         self.start()
 
     @property
     def url(self) -> str:
         auth = "%s:%s@" % (ACL_USER, ACL_PASSWORD) if self.acl else ""
+        if self.tls:
+            return "rediss://%s127.0.0.1:%d/0?ssl_ca_certs=%s" % (auth, self.port, self.ca_file)
         return "redis://%s127.0.0.1:%d/0" % (auth, self.port)
 
+    def _make_certificate(self) -> None:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                        "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+                        os.path.join(self.folder, "key.pem"), "-out", self.ca_file],
+                       check=True, capture_output=True, timeout=60)
+
     def argv(self) -> List[str]:
-        argv = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        ports = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", self.ca_file, "--tls-key-file",
+                 os.path.join(self.folder, "key.pem"), "--tls-ca-cert-file", self.ca_file,
+                 "--tls-auth-clients", "no"] if self.tls else ["--port", str(self.port)]
+        argv = [REDIS_SERVER, *ports, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                 "--dir", self.folder, "--daemonize", "no", "--logfile", os.path.join(self.folder, "redis.log")]
         if self.acl:
             argv += ["--user", ACL_USER, "on", ">" + ACL_PASSWORD, "~*", "&*", "+@all", "--user", "default", "off"]
@@ -82,17 +98,14 @@ class RedisServer:
 
     def cli(self, *args: str, timeout: float = 10.0) -> str:
         argv = [REDIS_CLI, "-p", str(self.port)]
+        if self.tls:
+            argv += ["--tls", "--cacert", self.ca_file]
         if self.acl:
             argv += ["--user", ACL_USER, "--pass", ACL_PASSWORD, "--no-auth-warning"]
         try:
             return subprocess.run(argv + list(args), capture_output=True, text=True, timeout=timeout).stdout
         except subprocess.TimeoutExpired:
             return ""
-
-    def client(self):
-        import redis
-        return redis.Redis(host="127.0.0.1", port=self.port, username=ACL_USER if self.acl else None,
-                           password=ACL_PASSWORD if self.acl else None, socket_timeout=10)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -176,6 +189,15 @@ def redis_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def acl_redis(tmp_path_factory):
     server = RedisServer(tmp_path_factory.mktemp("redis-acl"), acl=True)
+    yield server
+    server.kill()
+
+
+@pytest.fixture(scope="module")
+def tls_redis(tmp_path_factory):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: no certificate for the TLS Redis")
+    server = RedisServer(tmp_path_factory.mktemp("redis-tls"), tls=True)
     yield server
     server.kill()
 

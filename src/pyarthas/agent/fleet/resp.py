@@ -48,7 +48,7 @@ class FleetUrl:
         self.db = int(path or 0)
         query = urllib.parse.parse_qs(parsed.query)
         self.verify = (query.get("ssl_cert_reqs") or ["required"])[0].lower() not in ("none", "0", "false")
-        self.ca_file = (query.get("ssl_ca_certs") or [None])[0]
+        self.ca_file: Optional[str] = (query.get("ssl_ca_certs") or [""])[0] or None
 
     def safe(self) -> str:
         """The URL without its password (for messages)."""
