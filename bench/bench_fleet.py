@@ -1,0 +1,207 @@
+"""The fleet (agents joined through Redis): fan-out, the cost of a joined idle agent, rejoin after an outage.
+
+    .venv/bin/python bench/bench_fleet.py [--sizes 1,10,50] [--rounds N]
+
+1. Fan-out: ``exec version`` to N agents (N workers forked by one pool process, each joined through the
+   environment), time until every answer is in: through the fleet (one signed request per agent, answers
+   gathered with BLPOP) beside the same requests sent straight to each agent's HTTP port (in parallel, one
+   thread per agent), both measured in the same run, alternating. Median of ``--rounds``.
+2. Idle cost: throughput of a CPU-bound loop in one process with the agent started and joined to the fleet
+   but idle, over the same loop without the agent, ABBA order (goal: ratio >= 0.99). With the default
+   heartbeat (5 s) and with a 0.5 s one (ten times the Redis traffic).
+3. Rejoin: Redis killed, down for a few seconds, started again on the same port (empty): time from its
+   restart until the agent is registered again (default backoff, capped at 10 s).
+Needs redis-server (scripts/system-deps.sh).
+"""
+import argparse
+import concurrent.futures
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+
+from harness import SRC, Target, post_json, target_env  # noqa: E402
+from pyarthas.agent.fleet import protocol  # noqa: E402
+from pyarthas.cli.fleet_client import Fleet  # noqa: E402
+from redis_fixtures import RedisServer  # noqa: E402
+
+KEY = "bench-fleet-key"
+BODY = json.dumps({"action": "exec", "command": "version"}).encode()
+
+POOL = """
+import os, time
+children = []
+for n in range(%d):
+    pid = os.fork()
+    if pid == 0:
+        import pyarthas
+        pyarthas.start(port=0, telnet_port=-1)
+        while True:
+            time.sleep(3600)
+    children.append(pid)
+print("pool", " ".join(map(str, children)), flush=True)
+try:
+    while True:
+        time.sleep(1)
+finally:
+    for pid in children:
+        os.kill(pid, 9)
+"""
+
+IDLE = r"""
+import json, sys, time
+sys.path.insert(0, %(src)r)
+import pyarthas
+from pyarthas.agent import start as start_agent
+
+def loop(n=2000000):
+    total = 0
+    for i in range(n):
+        total += i * i %% 7
+    return total
+
+def timed():
+    start = time.perf_counter()
+    loop()
+    return time.perf_counter() - start
+
+def with_joined_agent():
+    agent = start_agent(port=0, quiet=True, telnet_port=-1, fleet=%(url)r, app_name="idle", fleet_key="k")
+    if not agent.fleet.joined.wait(10):
+        raise SystemExit("did not join")
+    elapsed = timed()
+    pyarthas.stop()
+    return elapsed
+
+without, joined = [], []
+for round_number in range(%(rounds)d):
+    if round_number %% 2 == 0:
+        without.append(timed())
+        joined.append(with_joined_agent())
+    else:
+        joined.append(with_joined_agent())
+        without.append(timed())
+print(json.dumps({"without": without, "with": joined}))
+"""
+
+
+def wait_until(check, timeout, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise SystemExit("timed out")
+
+
+def fan_out(server, sizes, rounds):
+    print("## fan-out of exec version (median of %d rounds, ms)" % rounds)
+    print("| agents | through the fleet | direct HTTP (parallel) | ratio |")
+    print("|---|---|---|---|")
+    for size in sizes:
+        fleet_ms, http_ms = fan_out_to(server, size, rounds)
+        print("| %d | %.1f | %.1f | %.2f |" % (size, fleet_ms, http_ms, fleet_ms / http_ms))
+
+
+def fan_out_to(server, size, rounds):
+    app = "bench%d" % size
+    env = target_env({"PYARTHAS_FLEET": server.url, "PYARTHAS_APP_NAME": app, "PYARTHAS_FLEET_KEY": KEY})
+    with tempfile.TemporaryDirectory() as folder:
+        script = os.path.join(folder, "pool.py")
+        with open(script, "w") as handle:
+            handle.write(POOL % size)
+        pool = Target([sys.executable, script], env, wait_for_agent=False)
+        fleet = Fleet(server.url, KEY)
+        try:
+            agents = wait_until(lambda: all_listed(fleet, app, size), timeout=60 + size * 2, interval=0.2)
+            ids = [info["id"] for info in agents]
+            urls = ["http://%s:%d" % (info["ip"], info["port"]) for info in agents]
+            through, direct = [], []
+            with concurrent.futures.ThreadPoolExecutor(max_workers=size) as threads:
+                for _ in range(rounds):
+                    started = time.perf_counter()
+                    answers = fleet.fan_out(app, ids, BODY, timeout=30)
+                    through.append(time.perf_counter() - started)
+                    assert len(answers) == size, answers
+                    started = time.perf_counter()
+                    replies = list(threads.map(exec_version, urls))
+                    direct.append(time.perf_counter() - started)
+                    assert all(r["state"] == "SUCCEEDED" for r in replies)
+            return statistics.median(through) * 1000, statistics.median(direct) * 1000
+        finally:
+            fleet.close()
+            pool.kill()
+
+
+def all_listed(fleet, app, size):
+    agents = fleet.agents(app)
+    return agents if len(agents) == size else None
+
+
+def exec_version(url):
+    return post_json(url, {"action": "exec", "command": "version"})
+
+
+def idle_cost(server, rounds):
+    print("\n## idle cost of a joined agent (CPU-bound loop, with / without, %d rounds ABBA)" % rounds)
+    print("| heartbeat | ratio (goal >= 0.99) |")
+    print("|---|---|")
+    for heartbeat in ("5", "0.5"):
+        env = target_env({"PYARTHAS_FLEET_HEARTBEAT": heartbeat})
+        code = IDLE % {"src": SRC, "url": server.url, "rounds": rounds}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+        if out.returncode != 0:
+            print("| %s s | failed: %s |" % (heartbeat, out.stderr.strip()[-200:]))
+            continue
+        times = json.loads(out.stdout.strip().splitlines()[-1])
+        ratio = statistics.median(times["without"]) / statistics.median(times["with"])
+        print("| %s s | %.3f |" % (heartbeat, ratio))
+
+
+def rejoin(server, outages):
+    print("\n## rejoin after Redis restarts (default backoff)")
+    print("| Redis down for | rejoined after restart (s) |")
+    print("|---|---|")
+    env = target_env({"PYARTHAS_FLEET": server.url, "PYARTHAS_APP_NAME": "rejoin", "PYARTHAS_FLEET_KEY": KEY})
+    target = Target([sys.executable, "-c", "import pyarthas, time; pyarthas.start(port=0, telnet_port=-1)\n"
+                                           "while True: time.sleep(3600)"], env)
+    try:
+        agent_key = None
+        fleet = Fleet(server.url, KEY)
+        agent_key = protocol.info_key("rejoin", wait_until(lambda: fleet.agents("rejoin"), 30)[0]["id"])
+        fleet.close()
+        for down in outages:
+            server.kill()
+            time.sleep(down)
+            server.start()
+            restarted = time.monotonic()
+            wait_until(lambda: server.cli("EXISTS", agent_key).strip() == "1", timeout=60)
+            print("| %.0f s | %.2f |" % (down, time.monotonic() - restarted))
+    finally:
+        target.kill()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1,10", help="numbers of agents for the fan-out (default 1,10)")
+    parser.add_argument("--rounds", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        server = RedisServer(folder)
+        try:
+            fan_out(server, [int(size) for size in args.sizes.split(",")], args.rounds)
+            idle_cost(server, args.rounds)
+            rejoin(server, (2.0, 8.0))
+        finally:
+            server.kill()
+
+
+if __name__ == "__main__":
+    main()
