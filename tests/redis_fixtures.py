@@ -13,7 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
-from typing import List, Optional
+from typing import Iterable, List, Optional
 
 import pytest
 
@@ -46,13 +46,14 @@ def free_port(with_bus: bool = False) -> int:
 
 class RedisServer:
     def __init__(self, folder, port: Optional[int] = None, acl: bool = False, cluster: bool = False,
-                 tls: bool = False):
+                 tls: bool = False, also_bind: Iterable[str] = ()):
         self.folder = str(folder)
         os.makedirs(self.folder, exist_ok=True)
         self.port = port or free_port(with_bus=cluster)
         self.acl = acl
         self.cluster = cluster
         self.tls = tls
+        self.also_bind = list(also_bind)   # more addresses to listen on (a veth of a network namespace test)
         self.ca_file = os.path.join(self.folder, "cert.pem")
         if tls:
             self._make_certificate()
@@ -76,7 +77,7 @@ class RedisServer:
         ports = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", self.ca_file, "--tls-key-file",
                  os.path.join(self.folder, "key.pem"), "--tls-ca-cert-file", self.ca_file,
                  "--tls-auth-clients", "no"] if self.tls else ["--port", str(self.port)]
-        argv = [REDIS_SERVER, *ports, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        argv = [REDIS_SERVER, *ports, "--bind", "127.0.0.1", *self.also_bind, "--save", "", "--appendonly", "no",
                 "--dir", self.folder, "--daemonize", "no", "--logfile", os.path.join(self.folder, "redis.log")]
         if self.acl:
             argv += ["--user", ACL_USER, "on", ">" + ACL_PASSWORD, "~*", "&*", "+@all", "--user", "default", "off"]
