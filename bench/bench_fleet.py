@@ -36,14 +36,15 @@ BODY = json.dumps({"action": "exec", "command": "version"}).encode()
 
 POOL = """
 import os, time
-children = []
+parent, children = os.getpid(), []
 for n in range(%d):
     pid = os.fork()
     if pid == 0:
         import pyarthas
         pyarthas.start(port=0, telnet_port=-1)
-        while True:
-            time.sleep(3600)
+        while os.getppid() == parent:   # a worker outlives no pool
+            time.sleep(0.5)
+        os._exit(0)
     children.append(pid)
 print("pool", " ".join(map(str, children)), flush=True)
 try:

@@ -2,7 +2,9 @@
 agents join through environment variables, are listed, answer ``pyarthas fleet -c`` and the gateway's
 ``/proxy/AGENT_ID/api``, and vanish when they die."""
 import json
+import os
 import re
+import signal
 import sys
 import time
 
@@ -36,15 +38,16 @@ while True:
 # joins the fleet through the environment variables alone.
 PREFORK_POOL = """
 import os, sys, time
-children = []
+parent, children = os.getpid(), []
 for n in range(%d):
     pid = os.fork()
     if pid == 0:
         import pyarthas
         pyarthas.start(port=0, telnet_port=-1)
         print("worker", os.getpid(), flush=True)
-        while True:
+        while os.getppid() == parent:   # a worker outlives no pool
             time.sleep(0.05)
+        os._exit(0)
     children.append(pid)
 print("pool", " ".join(map(str, children)), flush=True)
 try:
@@ -173,8 +176,9 @@ def test_fleet_command_on_a_prefork_pool(target_python, tmp_path, redis_server):
     """Three forked workers join through the environment; ``fleet -c`` reaches each, grouped, merged, JSON."""
     pool = start_script(target_python, PREFORK_POOL % 3, tmp_path, agent=False,
                         env=fleet_env(redis_server.url, "pool"))
+    pids = []
     try:
-        pids = [int(pid) for pid in pool.wait_stdout(r"^pool ", timeout=30).split()[1:]]
+        pids += [int(pid) for pid in pool.wait_stdout(r"^pool ", timeout=30).split()[1:]]
         fleet = fleet_tool(redis_server.url)
         wait_for(listed(fleet, "pool", pids), timeout=60, what="three workers listed")
 
@@ -205,6 +209,16 @@ def test_fleet_command_on_a_prefork_pool(target_python, tmp_path, redis_server):
         assert sorted(a["agentId"] for a in answers) == sorted(answered)
     finally:
         pool.kill()
+        for pid in pids:
+            _kill(pid)
+        wait_for(lambda: not fleet_tool(redis_server.url).agents("pool"), timeout=20, what="the pool gone")
+
+
+def _kill(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def broadcast(fleet, app, body, expected, timeout=30.0):
