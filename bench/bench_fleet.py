@@ -6,8 +6,8 @@
    environment), time until every answer is in: through the fleet (one signed request per agent, answers
    gathered with BLPOP) beside the same requests sent straight to each agent's HTTP port (in parallel, one
    thread per agent), both measured in the same run, alternating. Median of ``--rounds``.
-2. Idle cost: throughput of a CPU-bound loop in one process with the agent started and joined to the fleet
-   but idle, over the same loop without the agent, ABBA order (goal: ratio >= 0.99). With the default
+2. Idle cost: bench_api.py's idle overhead (a CPU-bound loop with the agent started and a session open), the agent
+   joined to the fleet, over the loop without the agent, ABBA order (goal: ratio >= 0.99). With the default
    heartbeat (5 s) and with a 0.5 s one (ten times the Redis traffic).
 3. Rejoin: Redis killed, down for a few seconds, started again on the same port (empty): time from its
    restart until the agent is registered again (default backoff, capped at 10 s).
@@ -26,6 +26,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
+from bench_api import IDLE_OVERHEAD  # noqa: E402
+from fleet_helpers import PREFORK_POOL  # noqa: E402
 from harness import SRC, Target, post_json, target_env  # noqa: E402
 from pyarthas.agent.fleet import protocol  # noqa: E402
 from pyarthas.cli.fleet_client import Fleet  # noqa: E402
@@ -34,62 +36,13 @@ from redis_fixtures import RedisServer  # noqa: E402
 KEY = "bench-fleet-key"
 BODY = json.dumps({"action": "exec", "command": "version"}).encode()
 
-POOL = """
-import os, time
-parent, children = os.getpid(), []
-for n in range(%d):
-    pid = os.fork()
-    if pid == 0:
-        import pyarthas
-        pyarthas.start(port=0, telnet_port=-1)
-        while os.getppid() == parent:   # a worker outlives no pool
-            time.sleep(0.5)
-        os._exit(0)
-    children.append(pid)
-print("pool", " ".join(map(str, children)), flush=True)
-try:
-    while True:
-        time.sleep(1)
-finally:
-    for pid in children:
-        os.kill(pid, 9)
-"""
-
-IDLE = r"""
-import json, sys, time
-sys.path.insert(0, %(src)r)
-import pyarthas
-from pyarthas.agent import start as start_agent
-
-def loop(n=2000000):
-    total = 0
-    for i in range(n):
-        total += i * i %% 7
-    return total
-
-def timed():
-    start = time.perf_counter()
-    loop()
-    return time.perf_counter() - start
-
-def with_joined_agent():
-    agent = start_agent(port=0, quiet=True, telnet_port=-1, fleet=%(url)r, app_name="idle", fleet_key="k")
-    if not agent.fleet.joined.wait(10):
-        raise SystemExit("did not join")
-    elapsed = timed()
-    pyarthas.stop()
-    return elapsed
-
-without, joined = [], []
-for round_number in range(%(rounds)d):
-    if round_number %% 2 == 0:
-        without.append(timed())
-        joined.append(with_joined_agent())
-    else:
-        joined.append(with_joined_agent())
-        without.append(timed())
-print(json.dumps({"without": without, "with": joined}))
-"""
+# bench_api's idle-overhead program (ABBA rounds of a CPU-bound loop, with the agent started and a session
+# open but idle), its agent joined to the fleet.
+STARTED = "agent = start_agent(port=0, quiet=True)"
+JOINED = ("agent = start_agent(port=0, quiet=True, telnet_port=-1, fleet=%(url)r, app_name='idle', fleet_key='k')\n"
+          "    assert agent.fleet.joined.wait(10), 'did not join'")
+assert STARTED in IDLE_OVERHEAD
+IDLE = IDLE_OVERHEAD.replace(STARTED, JOINED)
 
 
 def wait_until(check, timeout, interval=0.02):
@@ -117,7 +70,7 @@ def fan_out_to(server, size, rounds):
     with tempfile.TemporaryDirectory() as folder:
         script = os.path.join(folder, "pool.py")
         with open(script, "w") as handle:
-            handle.write(POOL % size)
+            handle.write(PREFORK_POOL % size)
         pool = Target([sys.executable, script], env, wait_for_agent=False)
         fleet = Fleet(server.url, KEY)
         try:

@@ -14,6 +14,30 @@ KEY = "test-fleet-key-0123456789"
 HEARTBEAT = "0.5"           # registrations expire after three heartbeats: 1.5 s
 GATEWAY_LINE = re.compile(r"gateway serving (http://\S+)")
 
+# A Celery-style prefork pool: the parent forks its workers; each worker starts the agent after the fork, and
+# joins the fleet through the environment variables alone.
+PREFORK_POOL = """
+import os, sys, time
+parent, children = os.getpid(), []
+for n in range(%d):
+    pid = os.fork()
+    if pid == 0:
+        import pyarthas
+        pyarthas.start(port=0, telnet_port=-1)
+        print("worker", os.getpid(), flush=True)
+        while os.getppid() == parent:   # a worker outlives no pool
+            time.sleep(0.05)
+        os._exit(0)
+    children.append(pid)
+print("pool", " ".join(map(str, children)), flush=True)
+try:
+    while True:
+        time.sleep(0.2)
+finally:
+    for pid in children:
+        os.kill(pid, 9)
+"""
+
 
 def fleet_env(url: str, app: str, key: Optional[str] = KEY, **more: str) -> Dict[str, str]:
     env = {"PYARTHAS_FLEET": url, "PYARTHAS_APP_NAME": app, "PYARTHAS_FLEET_HEARTBEAT": HEARTBEAT,

@@ -180,27 +180,27 @@ def redis_factory(tmp_path):
         server.kill()
 
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
+def _module_server(tmp_path_factory, name: str, **options):
+    server = RedisServer(tmp_path_factory.mktemp(name), **options)
     yield server
     server.kill()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    yield from _module_server(tmp_path_factory, "redis")
 
 
 @pytest.fixture(scope="module")
 def acl_redis(tmp_path_factory):
-    server = RedisServer(tmp_path_factory.mktemp("redis-acl"), acl=True)
-    yield server
-    server.kill()
+    yield from _module_server(tmp_path_factory, "redis-acl", acl=True)
 
 
 @pytest.fixture(scope="module")
 def tls_redis(tmp_path_factory):
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed: no certificate for the TLS Redis")
-    server = RedisServer(tmp_path_factory.mktemp("redis-tls"), tls=True)
-    yield server
-    server.kill()
+    yield from _module_server(tmp_path_factory, "redis-tls", tls=True)
 
 
 @pytest.fixture(scope="module")

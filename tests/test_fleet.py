@@ -9,6 +9,7 @@ import sys
 import time
 
 from fleet_helpers import (
+    PREFORK_POOL,
     Gateway,
     agent_id_of,
     fleet_demo,
@@ -33,31 +34,6 @@ print("ready", flush=True)
 while True:
     time.sleep(0.05)
 """
-
-# A Celery-style prefork pool: the parent forks its workers; each worker starts the agent after the fork, and
-# joins the fleet through the environment variables alone.
-PREFORK_POOL = """
-import os, sys, time
-parent, children = os.getpid(), []
-for n in range(%d):
-    pid = os.fork()
-    if pid == 0:
-        import pyarthas
-        pyarthas.start(port=0, telnet_port=-1)
-        print("worker", os.getpid(), flush=True)
-        while os.getppid() == parent:   # a worker outlives no pool
-            time.sleep(0.05)
-        os._exit(0)
-    children.append(pid)
-print("pool", " ".join(map(str, children)), flush=True)
-try:
-    while True:
-        time.sleep(0.2)
-finally:
-    for pid in children:
-        os.kill(pid, 9)
-"""
-
 
 def test_agent_joins_is_listed_and_vanishes(target_python, tmp_path, redis_server):
     fleet = fleet_tool(redis_server.url)

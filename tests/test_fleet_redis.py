@@ -72,15 +72,22 @@ def test_the_stdlib_client_follows_redirects_from_any_node(redis_cluster):
             client.close()
 
 
-def test_acl_user_and_password(target_python, tmp_path, acl_redis):
-    target = fleet_script(target_python, tmp_path, SLEEPER, acl_redis.url, "acl")
+def _joins_and_answers(python, tmp_path, url, app):
+    """Start a target joining ``url`` as ``app``; once it answered through the fleet, its ``session``."""
+    target = fleet_script(python, tmp_path, SLEEPER, url, app)
     try:
-        fleet = fleet_tool(acl_redis.url)
-        agent_id = agent_id_of(fleet, "acl", target.proc.pid)
-        answer = fleet.request("acl", agent_id, json.dumps({"action": "exec", "command": "version"}).encode(), 30)
+        fleet = fleet_tool(url)
+        agent_id = agent_id_of(fleet, app, target.proc.pid)
+        answer = fleet.request(app, agent_id, json.dumps({"action": "exec", "command": "version"}).encode(), 30)
         assert answer["state"] == "SUCCEEDED"
+        return target.results("session")[0]
     finally:
         target.kill()
+
+
+def test_acl_user_and_password(target_python, tmp_path, acl_redis):
+    session = _joins_and_answers(target_python, tmp_path, acl_redis.url, "acl")
+    assert session["tunnelServer"] == "redis://fleet@127.0.0.1:%d/0" % acl_redis.port   # no password shown
 
 
 def test_wrong_password_is_a_clear_error_and_costs_the_target_nothing(tmp_path, acl_redis):
@@ -101,16 +108,8 @@ def test_wrong_password_is_a_clear_error_and_costs_the_target_nothing(tmp_path, 
 
 
 def test_tls(target_python, tmp_path, tls_redis):
-    target = fleet_script(target_python, tmp_path, SLEEPER, tls_redis.url, "tls")
-    try:
-        fleet = fleet_tool(tls_redis.url)
-        agent_id = agent_id_of(fleet, "tls", target.proc.pid)
-        answer = fleet.request("tls", agent_id, json.dumps({"action": "exec", "command": "version"}).encode(), 30)
-        assert answer["state"] == "SUCCEEDED"
-        session = target.results("session")[0]
-        assert session["tunnelServer"].startswith("rediss://127.0.0.1:%d/0" % tls_redis.port)
-    finally:
-        target.kill()
+    session = _joins_and_answers(target_python, tmp_path, tls_redis.url, "tls")
+    assert session["tunnelServer"].startswith("rediss://127.0.0.1:%d/0" % tls_redis.port)
 
 
 def test_fleet_url_parsing():

@@ -9,7 +9,6 @@ caller waits on, which expires. When Redis goes away the thread reconnects with 
 jitter); the target never notices: nothing of this runs on its threads, and every Redis call has a timeout.
 """
 import json
-import os
 import random
 import socket
 import sys
@@ -19,6 +18,7 @@ from typing import Any, Dict, Optional
 
 from ..api.actions import handle_request
 from ..model import encode_json
+from ..settings import _env_seconds
 from ..util import threads
 from . import protocol
 from .resp import FleetUrl, Redis, RedisError, pairs
@@ -28,24 +28,17 @@ BACKOFF_FIRST = 0.5
 STOP_TIMEOUT = 1.0
 
 
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
-
-
 class FleetLink:
     def __init__(self, agent, url: FleetUrl, app: str, agent_id: str, key: bytes):
         self.agent = agent
         self.url = url
         self.app = app
         self.agent_id = agent_id
-        self.heartbeat = max(0.2, _env_float("PYARTHAS_FLEET_HEARTBEAT", 5.0))
+        self.heartbeat = max(0.2, _env_seconds("PYARTHAS_FLEET_HEARTBEAT", 5.0))
         self.ttl_ms = int(self.heartbeat * 3000)
-        self.backoff_max = max(BACKOFF_FIRST, _env_float("PYARTHAS_FLEET_BACKOFF_MAX", 10.0))
-        self.max_workers = int(_env_float("PYARTHAS_FLEET_MAX_WORKERS", 8))
-        self.verifier = protocol.Verifier(key, agent_id, max_age=_env_float("PYARTHAS_FLEET_MAX_AGE",
+        self.backoff_max = max(BACKOFF_FIRST, _env_seconds("PYARTHAS_FLEET_BACKOFF_MAX", 10.0))
+        self.max_workers = int(_env_seconds("PYARTHAS_FLEET_MAX_WORKERS", 8))
+        self.verifier = protocol.Verifier(key, agent_id, max_age=_env_seconds("PYARTHAS_FLEET_MAX_AGE",
                                                                             protocol.MAX_AGE))
         self.inbox = protocol.inbox_key(app, agent_id)
         self.app_inbox = protocol.inbox_key(app)
