@@ -9,6 +9,8 @@
 2. Idle cost: bench_api.py's idle overhead (a CPU-bound loop with the agent started and a session open), the agent
    joined to the fleet, over the loop without the agent, ABBA order (goal: ratio >= 0.99). With the default
    heartbeat (5 s) and with a 0.5 s one (ten times the Redis traffic).
+   Under a loaded machine that ratio is mostly noise, so also: the CPU the idle agent's threads use per second
+   (the process otherwise asleep), joined and not, from getrusage.
 3. Rejoin: Redis killed, down for a few seconds, started again on the same port (empty): time from its
    restart until the agent is registered again (default backoff, capped at 10 s).
 Needs redis-server (scripts/system-deps.sh).
@@ -103,6 +105,40 @@ def exec_version(url):
     return post_json(url, {"action": "exec", "command": "version"})
 
 
+IDLE_CPU = r"""
+import json, resource, sys, time
+sys.path.insert(0, %(src)r)
+from pyarthas.agent import start as start_agent
+fleet = %(url)r or None
+agent = start_agent(port=0, quiet=True, telnet_port=-1, fleet=fleet, app_name="idlecpu", fleet_key="k")
+if fleet:
+    assert agent.fleet.joined.wait(10), "did not join"
+time.sleep(1)
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+before, started = cpu(), time.monotonic()
+time.sleep(%(seconds)f)   # the main thread sleeps: every CPU second now is the agent's
+print(json.dumps({"cpu": cpu() - before, "wall": time.monotonic() - started}))
+"""
+
+
+def idle_cpu(server, seconds):
+    """CPU the idle agent's own threads use per second, joined and not (the load of other processes on the
+    machine does not enter this figure, as it does the loop's ratio)."""
+    print("\n## CPU used by an idle agent's threads (process otherwise asleep, %.0f s)" % seconds)
+    print("| agent | CPU ms per s | implied throughput ratio |")
+    print("|---|---|---|")
+    for label, url, heartbeat in (("not joined", "", "5"), ("joined, heartbeat 5 s", server.url, "5"),
+                                  ("joined, heartbeat 0.5 s", server.url, "0.5")):
+        code = IDLE_CPU % {"src": SRC, "url": url, "seconds": seconds}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=seconds + 60,
+                             env=target_env({"PYARTHAS_FLEET_HEARTBEAT": heartbeat}))
+        measured = json.loads(out.stdout.strip().splitlines()[-1])
+        share = measured["cpu"] / measured["wall"]
+        print("| %s | %.3f | %.5f |" % (label, share * 1000, 1 - share))
+
+
 def idle_cost(server, rounds):
     print("\n## idle cost of a joined agent (CPU-bound loop, with / without, %d rounds ABBA)" % rounds)
     print("| heartbeat | ratio (goal >= 0.99) |")
@@ -146,12 +182,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1,10", help="numbers of agents for the fan-out (default 1,10)")
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--idle-seconds", type=float, default=20.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         server = RedisServer(folder)
         try:
             fan_out(server, [int(size) for size in args.sizes.split(",")], args.rounds)
             idle_cost(server, args.rounds)
+            idle_cpu(server, args.idle_seconds)
             rejoin(server, (2.0, 8.0))
         finally:
             server.kill()
