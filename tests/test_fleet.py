@@ -313,3 +313,20 @@ def test_target_without_fleet_starts_no_link(tmp_path):
     finally:
         target.kill()
 
+
+
+def test_attach_joins_with_the_key_of_the_attaching_shell(target_python, tmp_path, redis_server):
+    """``attach --fleet``: the target's environment has no fleet variables; the key comes from the CLI's."""
+    target = start_script(target_python, SLEEPER, tmp_path, agent=False)
+    try:
+        target.wait_stdout("ready", timeout=30)
+        attached = pyarthas("attach", str(target.proc.pid), "--port", "0", "--telnet-port", "-1", "--fleet",
+                            redis_server.url, "--app-name", "attached", "--agent-id", "attached-%d" % target.proc.pid)
+        assert attached.returncode == 0, attached.stderr
+        fleet = fleet_tool(redis_server.url)
+        assert agent_id_of(fleet, "attached", target.proc.pid) == "attached-%d" % target.proc.pid
+        answer = fleet.request("attached", "attached-%d" % target.proc.pid,
+                               json.dumps({"action": "exec", "command": "version"}).encode(), 30)
+        assert answer["state"] == "SUCCEEDED"
+    finally:
+        target.kill()

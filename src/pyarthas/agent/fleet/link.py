@@ -193,9 +193,7 @@ class FleetLink:
     def _answer(self, reply_key: str, response: Dict[str, Any]) -> None:
         response["agentId"] = self.agent_id
         data = encode_json(response)
-        with self._writer_lock:
-            if self._stopping.is_set():
-                return
+        with self._writer_lock:  # also while stopping: the answer to ``stop`` itself is still due
             try:
                 self._writer.call("RPUSH", reply_key, data, key=reply_key)
                 self._writer.call("PEXPIRE", reply_key, protocol.REPLY_TTL_MS, key=reply_key)

@@ -73,8 +73,9 @@ def key_slot(key: bytes) -> int:
 
 
 class _Connection:
-    def __init__(self, url: FleetUrl, host: str, port: int, ssl_context: Optional[ssl.SSLContext]):
-        sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
+    def __init__(self, url: FleetUrl, host: str, port: int, ssl_context: Optional[ssl.SSLContext],
+                 timeout: float):
+        sock = socket.create_connection((host, port), timeout=timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if ssl_context is not None:
@@ -86,9 +87,9 @@ class _Connection:
         self.reader = sock.makefile("rb")
         self.in_cluster = False
         if url.password is not None:
-            self.call(("AUTH", url.username, url.password) if url.username else ("AUTH", url.password))
+            self.call(("AUTH", url.username, url.password) if url.username else ("AUTH", url.password), timeout)
         if url.db:
-            self.call(("SELECT", str(url.db)))
+            self.call(("SELECT", str(url.db)), timeout)
 
     def call(self, args, timeout: float = CALL_TIMEOUT) -> Any:
         self.sock.settimeout(timeout)
@@ -164,7 +165,7 @@ class Redis:
             self.url.host, self.url.port)
         asking = False
         for _ in range(MAX_REDIRECTS):
-            connection = self._connection(node)
+            connection = self._connection(node, min(timeout, CONNECT_TIMEOUT))
             try:
                 if asking:
                     connection.call(("ASKING",))
@@ -186,13 +187,13 @@ class Redis:
                 raise
         raise RedisError("too many cluster redirects for %s" % (args[0],))
 
-    def _connection(self, node: Tuple[str, int]) -> _Connection:
+    def _connection(self, node: Tuple[str, int], timeout: float) -> _Connection:
         connection = self._connections.get(node)
         if connection is None:
             if self._closed:
                 raise RedisError("closed")
             try:
-                connection = _Connection(self.url, node[0], node[1], self._ssl)
+                connection = _Connection(self.url, node[0], node[1], self._ssl, timeout)
             except ReplyError as error:
                 raise RedisError("%s:%d refused us: %s" % (node[0], node[1], error)) from None
             except (OSError, ValueError) as error:
