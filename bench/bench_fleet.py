@@ -11,8 +11,8 @@
    heartbeat (5 s) and with a 0.5 s one (ten times the Redis traffic).
    Under a loaded machine that ratio is mostly noise, so also: the CPU the idle agent's threads use per second
    (the process otherwise asleep), joined and not, from getrusage.
-3. Rejoin: Redis killed, down for a few seconds, started again on the same port (empty): time from its
-   restart until the agent is registered again (default backoff, capped at 10 s).
+3. Rejoin: Redis killed, down for a while, started again on the same port (empty): the CPU the agent used
+   meanwhile (reconnecting with backoff), and the time from the restart until it is registered again.
 Needs redis-server (scripts/system-deps.sh).
 """
 import argparse
@@ -155,25 +155,33 @@ def idle_cost(server, rounds):
         print("| %s s | %.3f |" % (heartbeat, ratio))
 
 
+def process_cpu(pid):
+    """CPU seconds process ``pid`` used so far (utime + stime from /proc)."""
+    with open("/proc/%d/stat" % pid) as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rejoin(server, outages):
-    print("\n## rejoin after Redis restarts (default backoff)")
-    print("| Redis down for | rejoined after restart (s) |")
-    print("|---|---|")
+    print("\n## Redis down, then restarted (default backoff)")
+    print("| Redis down for | target's CPU while down (ms; tick 10 ms) | rejoined after restart (s) |")
+    print("|---|---|---|")
     env = target_env({"PYARTHAS_FLEET": server.url, "PYARTHAS_APP_NAME": "rejoin", "PYARTHAS_FLEET_KEY": KEY})
     target = Target([sys.executable, "-c", "import pyarthas, time; pyarthas.start(port=0, telnet_port=-1)\n"
                                            "while True: time.sleep(3600)"], env)
     try:
-        agent_key = None
         fleet = Fleet(server.url, KEY)
         agent_key = protocol.info_key("rejoin", wait_until(lambda: fleet.agents("rejoin"), 30)[0]["id"])
         fleet.close()
         for down in outages:
             server.kill()
+            cpu_before = process_cpu(target.proc.pid)
             time.sleep(down)
+            cpu_down = process_cpu(target.proc.pid) - cpu_before
             server.start()
             restarted = time.monotonic()
             wait_until(lambda: server.cli("EXISTS", agent_key).strip() == "1", timeout=60)
-            print("| %.0f s | %.2f |" % (down, time.monotonic() - restarted))
+            print("| %.0f s | %.0f | %.2f |" % (down, cpu_down * 1000, time.monotonic() - restarted))
     finally:
         target.kill()
 
@@ -190,7 +198,7 @@ def main():
             fan_out(server, [int(size) for size in args.sizes.split(",")], args.rounds)
             idle_cost(server, args.rounds)
             idle_cpu(server, args.idle_seconds)
-            rejoin(server, (2.0, 8.0))
+            rejoin(server, (2.0, 8.0, 30.0))
         finally:
             server.kill()
 

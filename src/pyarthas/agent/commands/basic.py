@@ -71,8 +71,8 @@ class SessionCommand(Command):
         fleet = getattr(process.agent, "fleet", None)
         process.emit(SessionModel(javaPid=session.pid, sessionId=session.session_id, userId=session.user_id,
                                   agentId=fleet.agent_id if fleet else None,
-                                  tunnelServer=fleet.url.safe() if fleet else None,
-                                  tunnelConnected=bool(fleet and fleet.joined.is_set())))
+                                  tunnelServer=fleet.server if fleet else None,
+                                  tunnelConnected=bool(fleet and fleet.connected)))
 
 
 # ---- echo, pwd, history ----

@@ -65,6 +65,17 @@ class FleetLink:
                 "version": agent.version, "startTime": int(agent.start_time * 1000), "ip": agent.ip,
                 "port": agent.port}
 
+    # What the agent shows of any way out to a fleet (``session``, ``jvm``); Arthas's tunnel client, when it
+    # comes, answers the same three: ``agent_id``, ``server``, ``connected``, and ``status()``.
+
+    @property
+    def server(self) -> str:
+        return self.url.safe()
+
+    @property
+    def connected(self) -> bool:
+        return self.joined.is_set()
+
     def status(self) -> str:
         if self.joined.is_set():
             return "joined %s as %s (app %s)" % (self.url.safe(), self.agent_id, self.app)
