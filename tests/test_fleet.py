@@ -330,3 +330,19 @@ def test_attach_joins_with_the_key_of_the_attaching_shell(target_python, tmp_pat
         assert answer["state"] == "SUCCEEDED"
     finally:
         target.kill()
+
+
+def test_joined_idle_agent_sleeps(target_python, tmp_path, redis_server):
+    """Joined and idle, the agent sleeps in Redis (XREAD BLOCK until the next heartbeat): its threads barely
+    wake up."""
+    from test_api_protocol import _context_switches
+    quiet = "import time\nprint('ready', flush=True)\ntime.sleep(3600)\n"
+    target = fleet_script(target_python, tmp_path, quiet, redis_server.url, "asleep", PYARTHAS_FLEET_HEARTBEAT="5")
+    try:
+        agent_id_of(fleet_tool(redis_server.url), "asleep", target.proc.pid)
+        switches_before = _context_switches(target.proc.pid)
+        time.sleep(2.0)  # the measurement window itself, not a synchronisation
+        switches = _context_switches(target.proc.pid) - switches_before
+        assert switches <= 12, switches
+    finally:
+        target.kill()
