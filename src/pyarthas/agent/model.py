@@ -127,8 +127,9 @@ def now_ms() -> int:
 
 def format_time(epoch_seconds: Optional[float] = None) -> str:
     """Arthas's text timestamp: ``yyyy-MM-dd HH:mm:ss.SSS`` in local time."""
-    t = time.time() if epoch_seconds is None else epoch_seconds
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) + ".%03d" % int((t % 1) * 1000)
+    millis = round((time.time() if epoch_seconds is None else epoch_seconds) * 1000)
+    seconds, fraction = divmod(millis, 1000)
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds)) + ".%03d" % fraction
 
 
 # ---- The models of the protocol itself (the result types of https://arthas.aliyun.com/en/doc/http-api.html) ----

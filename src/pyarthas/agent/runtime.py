@@ -28,6 +28,7 @@ from .version import VERSION
 if TYPE_CHECKING:
     from .engine import Engine
     from .http.server import ApiServer
+    from .tunnel.client import TunnelClient
 
 _lock = threading.Lock()
 _agent: Optional["Agent"] = None
@@ -37,7 +38,7 @@ def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = N
           password: Optional[str] = None, username: Optional[str] = None, **access) -> "Agent":
     """Start the agent (once per process) and return it; prints the URL it serves on stderr.
     ``access``: ``allow_hosts``, ``local_connection_non_auth``, ``token``, ``unix_socket``, ``telnet_port``,
-    ``fleet``, ``app_name``, ``agent_id``, ``fleet_key`` (see ``Agent``)."""
+    ``wire_format``, ``tunnel_server``, ``app_name``, ``agent_id``, ``fleet``, ``fleet_key`` (see ``Agent``)."""
     global _agent
     with _lock:
         if _agent is not None and not _agent.stopped:
@@ -90,15 +91,19 @@ class Agent:
     def __init__(self, ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = None,
                  password: Optional[str] = None, username: Optional[str] = None, allow_hosts: Iterable[str] = (),
                  local_connection_non_auth: bool = True, token: bool = False, unix_socket: Optional[str] = None,
-                 telnet_port: int = 3658, fleet: Optional[str] = None, app_name: Optional[str] = None,
-                 agent_id: Optional[str] = None, fleet_key: Optional[str] = None):
+                 telnet_port: int = 3658, tunnel_server: Optional[str] = None, app_name: Optional[str] = None,
+                 agent_id: Optional[str] = None, wire_format: Optional[str] = None, fleet: Optional[str] = None,
+                 fleet_key: Optional[str] = None):
         """``allow_hosts``: more names the agent may be reached by (the Host check); ``local_connection_non_auth``:
         Arthas's option, false to ask the password from loopback too; ``token``: require the per-user token
         (written to ``token_path``); ``unix_socket``: also serve on this Unix socket (mode 0600);
         ``telnet_port``: the shell on telnet (Arthas's 3658; 0 picks a free port, -1 turns telnet off);
+        ``tunnel_server``: an Arthas tunnel server to register with (``ws://HOST:7777/ws``), as ``app_name``
+        and ``agent_id`` (the server names the agent ``APPNAME_<random>`` when no id is given, as Arthas);
+        ``wire_format``: the global option ``wire-format`` to start with (``seed`` or ``arthas4``);
         ``fleet``: ``redis://[user:pass@]HOST:PORT/DB`` to join (else ``$PYARTHAS_FLEET``), as ``agent_id``
-        (default ``APPNAME@HOST:PID``) of ``app_name`` (else ``$PYARTHAS_APP_NAME``, else the program's
-        name), with ``fleet_key`` (else ``$PYARTHAS_FLEET_KEY``; without one the agent does not join)."""
+        (there by default ``APPNAME@HOST:PID``) of ``app_name`` (else the program's name), with ``fleet_key``
+        (else ``$PYARTHAS_FLEET_KEY``; without one the agent does not join)."""
         self.ip = ip
         self.requested_port = port
         self.port = port
@@ -109,11 +114,20 @@ class Agent:
         self.version = VERSION
         self.start_time = time.time()
         self.options = GlobalOptions()
+        if wire_format is not None:
+            self.options.set("wire-format", wire_format)
         self.timeouts = Timeouts()
         from .job.history import CommandHistory
         self.history = CommandHistory()
         self.limits = Limits()
         self.unix_socket = unix_socket
+        self.tunnel_server = tunnel_server or os.environ.get("PYARTHAS_TUNNEL_SERVER") or None
+        self.app_name = app_name or os.environ.get("PYARTHAS_APP_NAME") or None
+        self.agent_id = agent_id or os.environ.get("PYARTHAS_AGENT_ID") or None
+        self.tunnel: Optional["TunnelClient"] = None
+        if self.tunnel_server:
+            from .tunnel.client import connect_check
+            connect_check(self.tunnel_server)
         self._output_dir = output_dir or os.environ.get("PYARTHAS_OUTPUT_DIR") or os.path.join(
             os.getcwd(), "arthas-output")
         self._engine: Optional["Engine"] = None
@@ -139,7 +153,7 @@ class Agent:
         self.access = AccessPolicy(ip, self.username, self.password, allow_hosts, local_connection_non_auth,
                                    self.token)
         self.main_class: Optional[str] = None  # shown in the welcome; the demo sets demo.MathGame
-        self._fleet_options = (fleet, app_name, agent_id, fleet_key)
+        self._fleet_url, self._fleet_key = fleet, fleet_key
         self.fleet = None
         self.fleet_message: Optional[str] = None
 
@@ -197,12 +211,20 @@ class Agent:
         self.sessions.start()
         server.start()
         self._start_telnet()
+        self._start_tunnel()
         self._join_fleet()
         return self
 
+    def _start_tunnel(self) -> None:
+        if not self.tunnel_server:
+            return
+        from .tunnel.client import TunnelClient
+        tunnel = self.tunnel = TunnelClient(self, self.tunnel_server, self.app_name, self.agent_id).start()
+        self.on_stop(tunnel.stop)
+
     def _join_fleet(self) -> None:
         from .fleet import join
-        self.fleet, self.fleet_message = join(self, *self._fleet_options)
+        self.fleet, self.fleet_message = join(self, self._fleet_url, self.app_name, self.agent_id, self._fleet_key)
         if self.fleet is not None:
             self.on_stop(self.fleet.stop)
 

@@ -106,6 +106,13 @@ def _defaults() -> List[GlobalOption]:
         GlobalOption("strict", True, "Option to strict mode"),
         GlobalOption("object-size-limit", DEFAULT_SIZE_LIMIT,
                      "Option to control the limit size of the object output, unit: bytes"),
+        GlobalOption("wire-format", "seed",
+                     "Option to choose how the HTTP API writes results: seed or arthas4",
+                     "seed (the default): times as epoch milliseconds and values as structured JSON, as "
+                     "Arthas's HTTP API documentation shows; arthas4: times as 'yyyy-MM-dd HH:mm:ss.SSS' "
+                     "and values as Arthas's display text (@list[...]), as Arthas 4 sends them. The "
+                     "agent's --wire-format flag starts it with either.",
+                     parse=_wire_format),
         GlobalOption("mcp-allow-writes", os.environ.get("PYARTHAS_MCP_ALLOW_WRITES", "") in ("1", "true"),
                      "Option to let MCP clients run the tools that change the process",
                      "When false (the default), the /mcp tools that change the target (redefine, stop, "
@@ -113,6 +120,15 @@ def _defaults() -> List[GlobalOption]:
                      "that call more than a few pure builtins) refuse. $PYARTHAS_MCP_ALLOW_WRITES=1 or the "
                      "CLI's --mcp-allow-writes start the agent with true."),
     ]
+
+
+WIRE_FORMATS = ("seed", "arthas4")
+
+
+def _wire_format(raw: str) -> str:
+    if raw not in WIRE_FORMATS:
+        raise ValueError(raw)
+    return raw
 
 
 def _checked_duration(raw: str) -> str:

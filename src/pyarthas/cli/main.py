@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "console": ("console", "interactive console over the HTTP API"),
     "fleet": ("fleet", "the agents of a fleet (Redis): list them, run a command on all, or serve a gateway"),
     "mcp": ("mcp", "MCP server on stdin/stdout for AI assistants (bridges to an agent's /mcp)"),
+    "jfr": ("jfr_view", "read a flight record written by the agent's jfr command (dump/stop)"),
 }
 # Subcommands that start the agent in this process: --mcp-allow-writes lets its /mcp tools change it.
 STARTS_AGENT = ("demo", "run")

@@ -13,11 +13,12 @@ from ..model import CommandRequestModel, to_json_or_message
 from ..session.distribution import SharingDistributor
 from ..session.manager import Session, TooManySessions
 from ..settings import MAX_COMMAND_LENGTH
+from .wire import DIALECTS, dialect_of, for_wire
 
 DEFAULT_EXEC_TIMEOUT_MS = 30000
 MAX_EXEC_TIMEOUT_MS = 24 * 3600 * 1000      # the default job-timeout: no exec waits longer than a job may run
 PACKED_RESULTS_CAPACITY = 500
-STRING_FIELDS = ("action", "command", "requestId", "sessionId", "consumerId", "userId")
+STRING_FIELDS = ("action", "command", "requestId", "sessionId", "consumerId", "userId", "wireFormat")
 LONG_POLL_ACTIONS = ("pull_results",)
 
 
@@ -37,6 +38,8 @@ class Request:
         self.session_id = _blank_to_none(fields.get("sessionId"))
         self.consumer_id = _blank_to_none(fields.get("consumerId"))
         self.user_id = _blank_to_none(fields.get("userId"))
+        # pyarthas's own clients ask for the dialect their views draw, whatever the global option says
+        self.wire_format = _blank_to_none(fields.get("wireFormat"))
         # set by the parser (_exec_timeout); requests made in-process (the shell) may leave it out
         self.exec_timeout: int = fields.get("execTimeout") or DEFAULT_EXEC_TIMEOUT_MS
 
@@ -94,6 +97,9 @@ def parse_request(body: bytes) -> Request:
         raise ApiError("FAILED", "command line too long: %d characters, at most %d"
                        % (len(command), MAX_COMMAND_LENGTH))
     fields["execTimeout"] = _exec_timeout(fields.get("execTimeout"), fail)
+    wire_format = _blank_to_none(fields.get("wireFormat"))
+    if wire_format is not None and wire_format not in DIALECTS:
+        raise ApiError("FAILED", "'wireFormat' must be one of %s, not %s" % (", ".join(DIALECTS), wire_format))
     return Request(fields)
 
 
@@ -174,9 +180,16 @@ def pull_results(agent, request: Request, session: Session) -> Dict[str, Any]:
     consumer = _require_distributor(session).consumer(request.consumer_id)
     if consumer is None:
         raise ApiError("FAILED", "consumer not found: %s" % request.consumer_id)
-    results = consumer.poll()
+    results = _on_wire(agent, request, consumer.poll())
     return {"state": "SUCCEEDED", "sessionId": session.session_id, "consumerId": consumer.id,
             "body": {"results": results}}
+
+
+def _on_wire(agent, request: Request, results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Results as the API sends them, in the wire dialect the request or the global option chose."""
+    dialect = request.wire_format or dialect_of(agent)
+    size_limit = agent.options.get("object-size-limit")
+    return [for_wire(result, dialect, size_limit) for result in results]
 
 
 def _require_distributor(session: Session) -> SharingDistributor:
@@ -235,7 +248,7 @@ def _exec_in(agent, request: Request, session: Session, command: str) -> Dict[st
             job.interrupt()
             job.wait_terminated(5.0)
     body = {"command": command, "jobId": job.job_id, "jobStatus": job.status, "timeExpired": expired,
-            "results": [to_json_or_message(model, job_id) for job_id, model in list(packed)]}
+            "results": _on_wire(agent, request, [to_json_or_message(model, job_id) for job_id, model in packed[:]])}
     response = {"state": "SUCCEEDED", "sessionId": session.session_id, "body": body}
     if expired:
         body["timeout"] = timeout_ms

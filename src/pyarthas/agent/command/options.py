@@ -189,7 +189,9 @@ def _bind_arguments(arguments: Sequence[Argument], positional: List[str], values
         else:
             values[arg.dest] = arg.default
         if arg.required and (values[arg.dest] in (None, [])):
-            raise UsageError("The argument '%s' is required" % arg.name)
+            # Arthas's CLI (its MissingValueException) adds the argument's summary
+            raise UsageError("The argument '%s' is required" % arg.name
+                             + (", description: %s" % arg.help if arg.help else ""))
     if remaining:
         raise UsageError("Too many arguments: %s" % " ".join(remaining))
 

@@ -54,8 +54,8 @@ class SessionModel(ResultModel):
     javaPid: int = 0
     sessionId: str = ""
     userId: Optional[str] = None
-    # As Arthas's session shows its tunnel: the agent's id in its fleet, the fleet's Redis (without password),
-    # and whether the link is up now.
+    # As Arthas's session shows its tunnel: the agent's id there, the tunnel server (or the fleet's Redis,
+    # without its password), and whether the link is up now.
     agentId: Optional[str] = None
     tunnelServer: Optional[str] = None
     tunnelConnected: bool = False
@@ -68,11 +68,15 @@ class SessionCommand(Command):
 
     def run(self, process, args):
         session = process.session
+        model = SessionModel(javaPid=session.pid, sessionId=session.session_id, userId=session.user_id)
+        tunnel = getattr(process.agent, "tunnel", None)
         fleet = getattr(process.agent, "fleet", None)
-        process.emit(SessionModel(javaPid=session.pid, sessionId=session.session_id, userId=session.user_id,
-                                  agentId=fleet.agent_id if fleet else None,
-                                  tunnelServer=fleet.server if fleet else None,
-                                  tunnelConnected=bool(fleet and fleet.connected)))
+        if tunnel is not None:   # Arthas's own tunnel server first: what its users expect to see here
+            model.agentId, model.tunnelServer = tunnel.id, tunnel.server_url
+            model.tunnelConnected = tunnel.registered.is_set()
+        elif fleet is not None:
+            model.agentId, model.tunnelServer, model.tunnelConnected = fleet.agent_id, fleet.server, fleet.connected
+        process.emit(model)
 
 
 # ---- echo, pwd, history ----
@@ -253,12 +257,8 @@ class OptionsCommand(Command):
         except ValueError:
             raise CommandError(-1, "Cannot cast option value[%s] to type[%s]."
                                % (args.options_value, option.to_json()["type"])) from None
-        process.emit(OptionsModel(changeResult={"name": option.name, "beforeValue": _text(before),
-                                                "afterValue": _text(after)}))
-
-
-def _text(value: Any) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+        # typed, as Arthas sends them (a boolean option's values are JSON booleans)
+        process.emit(OptionsModel(changeResult={"name": option.name, "beforeValue": before, "afterValue": after}))
 
 
 # ---- stop ----

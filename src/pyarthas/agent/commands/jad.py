@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Dict, List, Optional, Tuple
 from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
 from ..inspect import finder
-from ..model import ResultModel
+from ..model import ResultModel, RowAffectModel
 
 
 @dataclasses.dataclass
@@ -223,6 +223,7 @@ class JadCommand(Command):
             raise CommandError(-1, "Illegal pattern %r: %s" % (args.class_pattern, exc)) from None
         if not targets:
             what = args.class_pattern + (" " + args.method_name if args.method_name else "")
+            process.emit(RowAffectModel(rowCount=0))
             raise CommandError(-1, "No class found for: %s" % what)
         owners = {id(t): t for t in targets if isinstance(t, (type, types.ModuleType))}
         if len(owners) > 1:
@@ -235,3 +236,4 @@ class JadCommand(Command):
             model.sourceOnly = bool(args.source_only) or None
             model.lineNumber = show_numbers
             process.emit(model)
+        process.emit(RowAffectModel(rowCount=len(targets)))

@@ -108,6 +108,7 @@ class GetStaticCommand(Command):
                 process.emit(GetStaticModel(fieldName=name, field=to_json_value(value, expand, limit)))
                 count += 1
         if count == 0:
+            process.emit(RowAffectModel(rowCount=0))
             raise CommandError(-1, "getstatic: no matched static field was found")
         process.emit(RowAffectModel(rowCount=count))
 

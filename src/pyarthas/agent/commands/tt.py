@@ -24,7 +24,7 @@ from ..engine.express import ExpressionError, compile_expression
 from ..model import MessageModel, ResultModel, RowAffectModel
 from ..util.lifetime import at_agent_stop
 from ..values import DEFAULT_SIZE_LIMIT, MAX_EXPAND, to_json_value
-from .enhancer import AdviceListener, EnhancerCommand, enhancer_options
+from .enhancer import AdviceListener, EnhancerCommand, enhancer_options, global_size_limit
 
 MAX_RECORDS = 1000
 FIRST_INDEX = 1000
@@ -230,7 +230,7 @@ class TimeTunnelCommand(EnhancerCommand):
 
     def run(self, process, args) -> None:
         if args.sizeLimit is not None and args.sizeLimit <= 0:
-            raise CommandError(-1, "sizeLimit must be greater than 0.")
+            args.sizeLimit = None    # Arthas 4 draws with the global limit then (normalizeMaxObjectLength)
         expand = _expand(args)
         if args.time_tunnel:
             return self._record(process, args)
@@ -280,9 +280,11 @@ class TimeTunnelCommand(EnhancerCommand):
             except Exception as error:
                 raise CommandError(1, "tt failed, express is: %s, %s: %s"
                                    % (args.watch_express, type(error).__name__, error)) from error
-            process.emit(TimeTunnelModel(expand, args.sizeLimit, watchValue=value))
+            process.emit(TimeTunnelModel(expand, _size_limit(process, args), watchValue=value))
+            process.emit(RowAffectModel(rowCount=1))
         else:
-            process.emit(TimeTunnelModel(expand, args.sizeLimit, timeFragment=record))
+            process.emit(TimeTunnelModel(expand, _size_limit(process, args), timeFragment=record))
+            process.emit(RowAffectModel(rowCount=1))
 
     def _search(self, process, args, expand: int) -> None:
         matches: List[TimeFragment] = []
@@ -309,6 +311,11 @@ def _expand(args) -> int:
     return max(0, min(args.expand, MAX_EXPAND))
 
 
+def _size_limit(process, args) -> int:
+    """What one record shown by index is drawn within (Arthas sends it with ``-i``, ``-M`` or not)."""
+    return args.sizeLimit or global_size_limit(process)
+
+
 def _replay(process, args, record: TimeFragment, expand: int) -> None:
     """Call the recorded function again with the recorded arguments (and self), ``--replay-times`` times;
     one result per replay. Runs on the job's thread, so the replayed call is not recorded again."""
@@ -323,7 +330,8 @@ def _replay(process, args, record: TimeFragment, expand: int) -> None:
             error = raised
         cost = (time.perf_counter() - started) * 1000.0
         replayed = (cost, value, error, int(time.time() * 1000))
-        process.emit(TimeTunnelModel(expand, args.sizeLimit, replayResult=(record, replayed), replayNo=number))
+        process.emit(TimeTunnelModel(expand, _size_limit(process, args), replayResult=(record, replayed),
+                                     replayNo=number))
         if number < times and process.wait(interval):
             return
 

@@ -173,7 +173,7 @@ class WatchCommand(EnhancerCommand):
 
     def check(self, args) -> None:
         if args.sizeLimit is not None and args.sizeLimit <= 0:
-            raise CommandError(-1, "sizeLimit must be greater than 0.")
+            args.sizeLimit = None    # Arthas 4 draws with the global limit then (normalizeMaxObjectLength)
         check_limit(args)
         if args.expand < 0:
             raise CommandError(-1, "expand must be greater than or equal to 0.")

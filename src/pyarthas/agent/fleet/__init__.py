@@ -4,8 +4,9 @@
 - ``protocol``: key names, the signed request envelope, the verifier (shared with the tools).
 - ``link``: registration, heartbeat and the request loop of one agent.
 
-``join(agent, ...)`` is what the agent calls at start. Arthas's own tunnel protocol (``--tunnel-server``)
-would sit beside ``link`` as a second way out, calling the same action layer.
+``join(agent, ...)`` is what the agent calls at start. Arthas's own tunnel protocol (``--tunnel-server``,
+``agent/tunnel``) is the other way out, with the same ``--app-name`` and ``--agent-id``; both reach the agent
+through its own action layer, and ``session`` shows whichever the agent has.
 """
 import os
 import socket
@@ -37,8 +38,8 @@ def default_agent_id(app: str) -> str:
 def resolve(url: Optional[str], app: Optional[str], agent_id: Optional[str], key: Optional[str]
             ) -> Tuple[Optional[FleetUrl], str, str, Optional[bytes]]:
     """The fleet settings from the options, else from ``$PYARTHAS_FLEET``, ``$PYARTHAS_APP_NAME`` and
-    ``$PYARTHAS_FLEET_KEY`` (no variable for the id: every worker of a pool shares the environment);
-    ValueError for a bad URL, app name or id."""
+    ``$PYARTHAS_FLEET_KEY``; ValueError for a bad URL, app name or id. (The agent passes the id it was given,
+    or ``$PYARTHAS_AGENT_ID``: a pool's workers share their environment, so leave that one unset there.)"""
     url = url or os.environ.get("PYARTHAS_FLEET") or None
     app = protocol.check_app_name(app or os.environ.get("PYARTHAS_APP_NAME") or default_app_name())
     agent_id = protocol.check_agent_id(agent_id or default_agent_id(app))

@@ -65,8 +65,7 @@ class FleetLink:
                 "version": agent.version, "startTime": int(agent.start_time * 1000), "ip": agent.ip,
                 "port": agent.port}
 
-    # What the agent shows of any way out to a fleet (``session``, ``jvm``); Arthas's tunnel client, when it
-    # comes, answers the same three: ``agent_id``, ``server``, ``connected``, and ``status()``.
+    # What ``session`` and ``jvm`` show of the link.
 
     @property
     def server(self) -> str:
