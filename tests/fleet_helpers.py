@@ -95,6 +95,14 @@ def listed(fleet, app: str, pids: List[int]) -> Callable[[], Optional[List[Dict[
     return check
 
 
+def listed_count(fleet, app: str, count: int) -> Callable[[], Optional[List[Dict[str, Any]]]]:
+    """A check for ``wait_for``: the app's agents once there are ``count`` of them."""
+    def check():
+        agents = fleet.agents(app)
+        return agents if len(agents) == count else None
+    return check
+
+
 def agent_id_of(fleet, app: str, pid: int) -> str:
     info = wait_for(lambda: next((a for a in fleet.agents(app) if a["pid"] == pid), None), what="agent %d" % pid)
     return info["id"]

@@ -18,6 +18,7 @@ from fleet_helpers import (
     fleet_tool,
     http_json,
     listed,
+    listed_count,
     proxy,
     pyarthas,
     wait_for,
@@ -346,3 +347,26 @@ def test_joined_idle_agent_sleeps(target_python, tmp_path, redis_server):
         assert switches <= 12, switches
     finally:
         target.kill()
+
+
+def test_fleet_command_on_gunicorn_workers(tmp_path, redis_server):
+    """gunicorn with 3 sync workers, each starting its agent in post_fork (tests/framework_apps/gunicorn_conf.py,
+    the recipe of docs/fleet.md) and joining through the environment alone; ``fleet -c`` under load reaches all
+    three, each a child of the master."""
+    from frameworks import Load, start_gunicorn
+    server = start_gunicorn(workers=3, env=fleet_env(redis_server.url, "gunicorn"))
+    try:
+        fleet = fleet_tool(redis_server.url)
+        agents = wait_for(listed_count(fleet, "gunicorn", 3), timeout=60, what="three gunicorn workers listed")
+        with Load(server.http_port, "/hot") as load:
+            getpid = "ognl '[__import__(\"os\").getpid(), __import__(\"os\").getppid()]'"
+            ran = pyarthas("fleet", "--fleet", redis_server.url, "--app", "gunicorn", "-c", getpid, "--json")
+        assert ran.returncode == 0, ran.stderr
+        document = json.loads(ran.stdout)
+        assert document["missing"] == [] and sorted(document["answers"]) == sorted(a["id"] for a in agents)
+        pids = [next(r["value"] for r in answer["body"]["results"] if r["type"] == "ognl")
+                for answer in document["answers"].values()]
+        assert len({pid for pid, _ in pids}) == 3 and {parent for _, parent in pids} == {server.proc.pid}
+        assert load.count > 0 and not load.errors, (load.count, load.errors[:3])
+    finally:
+        server.kill()
