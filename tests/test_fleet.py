@@ -355,9 +355,10 @@ def test_fleet_command_on_gunicorn_workers(tmp_path, redis_server):
     three, each a child of the master."""
     from frameworks import Load, start_gunicorn
     server = start_gunicorn(workers=3, env=fleet_env(redis_server.url, "gunicorn"))
+    agents = []
     try:
         fleet = fleet_tool(redis_server.url)
-        agents = wait_for(listed_count(fleet, "gunicorn", 3), timeout=60, what="three gunicorn workers listed")
+        agents += wait_for(listed_count(fleet, "gunicorn", 3), timeout=60, what="three gunicorn workers listed")
         with Load(server.http_port, "/hot") as load:
             getpid = "ognl '[__import__(\"os\").getpid(), __import__(\"os\").getppid()]'"
             ran = pyarthas("fleet", "--fleet", redis_server.url, "--app", "gunicorn", "-c", getpid, "--json")
@@ -370,3 +371,5 @@ def test_fleet_command_on_gunicorn_workers(tmp_path, redis_server):
         assert load.count > 0 and not load.errors, (load.count, load.errors[:3])
     finally:
         server.kill()
+        for info in agents:   # a sync worker would notice its master gone only at its next wake-up
+            _kill(info["pid"])
