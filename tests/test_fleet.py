@@ -373,3 +373,27 @@ def test_fleet_command_on_gunicorn_workers(tmp_path, redis_server):
         server.kill()
         for info in agents:   # a sync worker would notice its master gone only at its next wake-up
             _kill(info["pid"])
+
+
+def test_fleet_command_on_uvicorn_workers(tmp_path, redis_server):
+    """``uvicorn --workers 2``: each worker starts its agent in the app's lifespan and joins the fleet."""
+    from frameworks import FRAMEWORK_PYTHON, Server, free_port
+    port = free_port()
+    server = Server([FRAMEWORK_PYTHON, "-m", "uvicorn", "fleet_asgi:app", "--workers", "2", "--host", "127.0.0.1",
+                     "--port", str(port), "--log-level", "warning"], port, fleet_env(redis_server.url, "uvicorn"))
+    agents = []
+    try:
+        server.wait_ready()
+        fleet = fleet_tool(redis_server.url)
+        agents += wait_for(listed_count(fleet, "uvicorn", 2), timeout=60, what="two uvicorn workers listed")
+        getppid = "ognl '__import__(\"os\").getppid()'"
+        ran = pyarthas("fleet", "--fleet", redis_server.url, "--app", "uvicorn", "-c", getppid, "--json")
+        assert ran.returncode == 0, ran.stderr
+        answers = json.loads(ran.stdout)["answers"]
+        assert sorted(answers) == sorted(info["id"] for info in agents)
+        assert {next(r["value"] for r in answer["body"]["results"] if r["type"] == "ognl")
+                for answer in answers.values()} == {server.proc.pid}
+    finally:
+        server.kill()
+        for info in agents:
+            _kill(info["pid"])
