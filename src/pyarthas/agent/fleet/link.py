@@ -78,7 +78,8 @@ class FleetLink:
     def status(self) -> str:
         if self.joined.is_set():
             return "joined %s as %s (app %s)" % (self.url.safe(), self.agent_id, self.app)
-        return "not joined (%s), retrying" % (self.last_error or "connecting")
+        error = self.last_error or "connecting"
+        return "not joined (%s), retrying" % (error if len(error) <= 300 else error[:300] + "...")
 
     # ---- life cycle ----
 
