@@ -180,10 +180,10 @@ class Redis:
                 if not asking:
                     self._slots[redirect_slot] = node
             except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
-                self._drop(node)
+                self._forget(node)
                 raise RedisError("%s:%d: %s" % (node[0], node[1], error)) from None
             except RedisError:
-                self._drop(node)
+                self._forget(node)
                 raise
         raise RedisError("too many cluster redirects for %s" % (args[0],))
 
@@ -200,6 +200,12 @@ class Redis:
                 raise RedisError("cannot reach Redis at %s:%d (%s)" % (node[0], node[1], error)) from None
             self._connections[node] = connection
         return connection
+
+    def _forget(self, node: Tuple[str, int]) -> None:
+        """A node that failed: its slots are asked of the seed again (after a failover it redirects to the new
+        master)."""
+        self._drop(node)
+        self._slots = {slot: known for slot, known in self._slots.items() if known != node}
 
     def _drop(self, node: Tuple[str, int]) -> None:
         connection = self._connections.pop(node, None)
