@@ -180,27 +180,29 @@ def redis_factory(tmp_path):
         server.kill()
 
 
-def _module_server(tmp_path_factory, name: str, **options):
-    server = RedisServer(tmp_path_factory.mktemp(name), **options)
+def _server(tmp_path, name: str, **options):
+    server = RedisServer(tmp_path / name, **options)
     yield server
     server.kill()
 
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
-    yield from _module_server(tmp_path_factory, "redis")
+# One server per test (they start in a few milliseconds): no test sees another's agents, even a dead one's
+# registration that has not expired yet.
+@pytest.fixture
+def redis_server(tmp_path):
+    yield from _server(tmp_path, "redis")
 
 
-@pytest.fixture(scope="module")
-def acl_redis(tmp_path_factory):
-    yield from _module_server(tmp_path_factory, "redis-acl", acl=True)
+@pytest.fixture
+def acl_redis(tmp_path):
+    yield from _server(tmp_path, "redis-acl", acl=True)
 
 
-@pytest.fixture(scope="module")
-def tls_redis(tmp_path_factory):
+@pytest.fixture
+def tls_redis(tmp_path):
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed: no certificate for the TLS Redis")
-    yield from _module_server(tmp_path_factory, "redis-tls", tls=True)
+    yield from _server(tmp_path, "redis-tls", tls=True)
 
 
 @pytest.fixture(scope="module")

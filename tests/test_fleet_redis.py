@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from fleet_helpers import agent_id_of, fleet_script, fleet_tool, pyarthas, wait_for
+from harness import python_id
 from pyarthas.agent.fleet import protocol
 from pyarthas.agent.fleet.resp import FleetUrl, Redis, RedisError, key_slot
 from redis_fixtures import needs_redis
@@ -20,10 +21,10 @@ while True:
 """
 
 
-def _apps_on_different_masters(cluster, count=2):
+def _apps_on_different_masters(cluster, prefix, count=2):
     apps, nodes = [], []
     for n in range(200):
-        app = "shop%d" % n
+        app = "%s-%d" % (prefix, n)
         node = cluster.node_of(protocol.info_key(app, "x"))
         if node not in nodes:
             apps.append(app)
@@ -34,7 +35,8 @@ def _apps_on_different_masters(cluster, count=2):
 
 
 def test_cluster_apps_on_different_masters(target_python, tmp_path, redis_cluster):
-    apps, nodes = _apps_on_different_masters(redis_cluster)
+    # the cluster serves the whole module: each interpreter's agents get apps of their own
+    apps, nodes = _apps_on_different_masters(redis_cluster, "shop-" + python_id(target_python))
     targets = []
     try:
         for app in apps:
