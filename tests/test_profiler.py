@@ -295,7 +295,7 @@ def test_stopping_the_agent_stops_the_sampler(spawn, tmp_path):
             print("profiler threads %s" % names, flush=True)
             time.sleep(0.02)
         """)
-    profiler_result(target, "profiler start -e wall -d 3600")
+    profiler_result(target, "profiler start -e wall -d 3600 --engine sampler")
     target.wait_stdout(r"^profiler threads \['pyarthas-profiler'\]$")
     assert target.results("stop")[-1]["statusCode"] == 0
     target.wait_stdout(r"^profiler threads \[\]$")
@@ -315,3 +315,104 @@ def test_interval_units():
     for bad in ("0", "20s", "fast", "-1"):
         with pytest.raises(CommandError):
             parse_interval(bad)
+
+
+# ---- engines, and Arthas's profiler page (formats, meminfo, %t, alloc) ----
+
+def test_engine_is_chosen_stated_and_falls_back(spawn):
+    target = start_target(spawn)
+    profiler_result(target, "profiler start --engine sampler")
+    status = profiler_result(target, "profiler status")["executeResult"]
+    assert status.startswith("[cpu] profiling is running for ") and "\nengine: in-process sampler (" in status
+    profiler_result(target, "profiler stop -f s.txt")
+    # no py-spy where it was said to be: auto falls back and says why; --engine py-spy refuses
+    profiler_result(target, "profiler start -e wall --py-spy /nonexistent/py-spy")
+    status = profiler_result(target, "profiler status")["executeResult"]
+    assert "engine: in-process sampler" in status
+    assert "py-spy not used: py-spy not found at /nonexistent/py-spy" in status
+    profiler_result(target, "profiler stop -f w.txt")
+    error = target.results("profiler start --engine py-spy --py-spy /nonexistent/py-spy")[-1]
+    assert error["statusCode"] == 1
+    assert error["message"] == "AsyncProfiler error: py-spy not found at /nonexistent/py-spy"
+    error = target.results("profiler start --engine gdb")[-1]
+    assert error["message"].startswith("AsyncProfiler error: unknown engine 'gdb'")
+
+
+def test_py_spy_engine_when_it_can_trace(spawn):
+    target = start_target(spawn)
+    results = target.results("profiler start --engine py-spy -i 5")
+    if results[-1]["statusCode"] != 0:
+        pytest.skip("py-spy cannot sample here: %s" % results[-1].get("message"))
+    status = profiler_result(target, "profiler status")["executeResult"]
+    assert re.search(r"\nengine: py-spy \d+\.\d+\.\d+ \(reads stacks from outside without the GIL", status), status
+    wait_for_samples(target, 150)
+    dumped = read_collapsed(profiler_result(target, "profiler dump -o collapsed -f first.txt")["outputFile"])
+    model = profiler_result(target, "profiler stop -o collapsed -f pyspy.txt")
+    stacks = read_collapsed(model["outputFile"])
+    assert sum(stacks.values()) >= sum(dumped.values()) > 0     # segments add up
+    assert share(stacks, r"\.hot_function$", among="__main__.compute") >= 0.75, stacks
+    assert any(s.endswith("__main__.compute;__main__.Worker.step;__main__.hot_function") for s in stacks), stacks
+    assert_no_agent_frames(stacks)
+
+
+def test_arthas_profiler_page_examples(spawn, tmp_path):
+    target = start_target(spawn)
+    profiler_result(target, "profiler start -i 2")
+    wait_for_samples(target, 100)
+    meminfo = profiler_result(target, "profiler meminfo")["executeResult"].splitlines()
+    assert meminfo[0].strip().startswith("Call trace storage:") and meminfo[0].endswith(" KB"), meminfo
+    assert set(meminfo[-2]) == {"-"} and re.match(r"^ *Total: +\d+ KB$", meminfo[-1]), meminfo
+    md = profiler_result(target, "profiler dump --format md=3")
+    assert md["format"] == "md=3" and md.get("outputFile") is None
+    report = md["executeResult"]
+    assert report.startswith("# pyarthas profiler report (Markdown)\n") and "## Top 3 hotspots (self)" in report
+    rows = report.split("## Top 3 hotspots (self)\n\n", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    assert 1 <= len(rows) <= 3 and rows[0].startswith("| 1 | __main__.hot_function | "), rows
+    written = profiler_result(target, "profiler dump -f report.md")
+    assert written["format"] == "md" and written["outputFile"].endswith("report.md")
+    with open(written["outputFile"]) as stream:
+        assert stream.read().startswith("# pyarthas profiler report")
+    model = profiler_result(target, "profiler stop --format flamegraph --file result-%t.html")
+    assert model["format"] == "flamegraph"
+    assert re.search(r"/arthas-output/result-\d{8}-\d{6}\.html$", model["outputFile"]), model
+    with open(model["outputFile"]) as stream:
+        assert 'id="flamegraph"' in stream.read()
+    assert "  alloc\n" in profiler_result(target, "profiler list")["executeResult"]
+    assert "\nengine: " in profiler_result(target, "profiler version")["executeResult"]
+    assert "meminfo" in profiler_result(target, "profiler actions")["supportedActions"]
+
+
+ALLOCATING = """
+import collections, threading, time
+
+kept = collections.deque(maxlen=20000)
+
+def allocate_buffers():
+    for _ in range(50):
+        kept.append(bytearray(2000))
+
+def compute():
+    total = 0
+    for i in range(2000):
+        total += i
+    return total
+
+print("ready", flush=True)
+while True:
+    allocate_buffers()
+    compute()
+"""
+
+
+def test_alloc_event_shows_the_allocating_stack(spawn):
+    target = spawn(ALLOCATING)
+    target.wait_stdout("ready")
+    assert profiler_result(target, "profiler start -e alloc -i 50")["executeResult"] == "Started [alloc] profiling\n"
+    assert "engine: tracemalloc" in profiler_result(target, "profiler status")["executeResult"]
+    wait_for_samples(target, 200)
+    model = profiler_result(target, "profiler stop -o collapsed -f alloc.txt")
+    stacks = read_collapsed(model["outputFile"])
+    total = sum(stacks.values())
+    allocating = sum(c for s, c in stacks.items() if s.endswith("__main__.allocate_buffers"))
+    assert total > 0 and allocating / total >= 0.8, stacks
+    assert_no_agent_frames(stacks)

@@ -20,6 +20,7 @@ from typing import Dict, List, Optional, Tuple
 from ..util import threads
 from .engines import Engine
 from .frames import Frame, module_code_index, modules_by_file
+from .pyspy import AGENT_DIR
 
 WINDOW = 0.01             # seconds traced per window
 DEFAULT_PERIOD = 0.25     # one window this often unless -i says otherwise
@@ -74,12 +75,11 @@ class AllocEngine(Engine):
         self._add(snapshot)
 
     def _add(self, snapshot) -> None:
-        here = __file__.rstrip("c")
         with self._lock:
             for stat in snapshot.statistics("traceback"):
-                frames = tuple((frame.filename, frame.lineno) for frame in reversed(stat.traceback))
-                if any(name == here for name, _ in frames):
-                    continue   # the window's own snapshot
+                frames = tuple((frame.filename, frame.lineno) for frame in stat.traceback)   # oldest first
+                if any(name.startswith(AGENT_DIR) for name, _ in frames):
+                    continue   # the agent's own allocations (this window's snapshot among them)
                 key = frames if frames in self.counts or len(self.counts) < MAX_STACKS else (("[other stacks]", 0),)
                 self.counts[key] = self.counts.get(key, 0) + stat.size
                 self.allocations += stat.count

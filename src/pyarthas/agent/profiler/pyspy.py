@@ -49,8 +49,9 @@ class PySpyUnavailable(Exception):
 
 
 def find_py_spy(explicit: Optional[str] = None) -> str:
-    """The py-spy executable: ``explicit`` (an option), else the one installed beside this interpreter
-    (its environment's scripts folder), else the first on PATH."""
+    """The py-spy executable: ``explicit`` (an option), else $PYARTHAS_PY_SPY, else the one installed beside
+    this interpreter (its environment's scripts folder), else the first on PATH."""
+    explicit = explicit or os.environ.get("PYARTHAS_PY_SPY")
     if explicit:
         if os.path.isfile(explicit) and os.access(explicit, os.X_OK):
             return explicit
