@@ -9,8 +9,11 @@ cost grows with the number of threads (about 1.5 us per thread and 0.4 us per fr
 Bias, and what reduces it: a stack is read when the sampler holds the GIL, and a thread that computes
 hands the GIL over only at its switch points, after the switch interval (5 ms by default). A 2 ms request
 handler would then be seen only once it has finished and waits on its socket. While sampling, the sampler
-lowers the switch interval to a twentieth of its own interval (0.05 to 0.5 ms; the target's value comes
-back when the last sampler stops), so a sample lands within a fraction of a millisecond of its time.
+lowers the switch interval to 0.05-0.1 ms (a hundredth of its interval; the target's value comes back
+when the last sampler stops), so a sample lands within a tenth of a millisecond of its time. (0.5 ms was
+measured too: the sample then still landed mostly where the thread blocked.) The cost: threads that compete
+for the GIL switch that often while sampling. Left: on a machine where threads wait for a CPU, the sampler
+thread itself tends to run when a busy thread blocks, and samples gather there.
 
 Weights are in units of the interval, so counts stay comparable when a sample comes late:
 - ``wall``: every thread gets the wall time elapsed since the previous sample.
@@ -37,9 +40,9 @@ TRUNCATED = -1           # pseudo frame ids, named by the profile (thread roots 
 OTHER_STACKS = -2
 OTHER_CODE = -3
 SHORT_WAIT = 0.05        # intervals up to this long sleep between samples instead of waiting on an Event
-SWITCH_INTERVAL_SHARE = 20      # the switch interval while sampling: the sampling interval over this
+SWITCH_INTERVAL_SHARE = 100     # the switch interval while sampling: the sampling interval over this
 MIN_SWITCH_INTERVAL = 0.00005
-MAX_SWITCH_INTERVAL = 0.0005
+MAX_SWITCH_INTERVAL = 0.0001
 
 MODES = ("cpu", "wall")
 
