@@ -93,24 +93,31 @@ def assert_no_agent_frames(stacks):
         assert "pyarthas.agent" not in stack and "[pyarthas-" not in stack, stack
 
 
-def test_cpu_attributes_about_90_percent_to_the_hot_stack(spawn, tmp_path):
+# py-spy (3.11+) counts a thread that woke up and waits for the GIL as active: the sleeping thread waits up to
+# a switch interval (5 ms, longer on a loaded machine) after each 50 ms sleep
+SLEEPER_CPU_SHARE = {"sampler": 0.02, "py-spy": 0.35}
+
+
+@pytest.mark.parametrize("engine", ["sampler", "py-spy"])
+def test_cpu_attributes_about_90_percent_to_the_hot_stack(spawn, tmp_path, engine):
     target = start_target(spawn)
-    model = profiler_result(target, "profiler start -i 2")
+    results = target.results("profiler start -i 2 --engine " + engine)
+    if results[-1]["statusCode"] != 0:
+        pytest.skip("py-spy cannot sample here: %s" % results[-1].get("message"))
+    (model,) = [r for r in results if r["type"] == "profiler"]
     assert model["action"] == "start" and model["executeResult"] == "Started [cpu] profiling\n"
-    # counts are in 2 ms ticks of CPU time; real samples come about every 7 ms (the sampler waits up to
-    # the 5 ms switch interval for the GIL), so 700 ticks are about 200 real samples
+    # counts are 2 ms ticks: of CPU time in-process, samples with py-spy
     wait_for_samples(target, 700)
     model = profiler_result(target, "profiler stop -o collapsed -f cpu.txt")
     assert model["format"] == "collapsed"
     assert model["outputFile"] == os.path.join(str(tmp_path), "arthas-output", "cpu.txt")
     stacks = read_collapsed(model["outputFile"])
     hot = share(stacks, r"\.hot_function$", among="__main__.compute")
-    assert 0.80 <= hot <= 0.97, (hot, stacks)
+    assert 0.80 <= hot < 1 and share(stacks, r"\.cold_function$") > 0, (hot, stacks)
     # frames are named module.qualname on every version (before 3.11, found from the module's classes)
     assert any(s.endswith("__main__.compute;__main__.Worker.step;__main__.hot_function") for s in stacks), stacks
-    # cpu mode: the sleeping thread uses (almost) no CPU. py-spy counts it while it waits for the GIL after
-    # each 50 ms sleep (up to a 5 ms switch interval, and longer on a loaded machine): at most a few percent
-    assert share(stacks, r"sleeping_thread$") < 0.2, stacks
+    # cpu mode: the sleeping thread uses (almost) no CPU
+    assert share(stacks, r"sleeping_thread$") < SLEEPER_CPU_SHARE[engine], stacks
     assert_no_agent_frames(stacks)
     assert profiler_result(target, "profiler status")["executeResult"] == "Profiler is not active\n"
 
@@ -344,7 +351,7 @@ def test_py_spy_engine_when_it_can_trace(spawn):
     if results[-1]["statusCode"] != 0:
         pytest.skip("py-spy cannot sample here: %s" % results[-1].get("message"))
     status = profiler_result(target, "profiler status")["executeResult"]
-    assert re.search(r"\nengine: py-spy \d+\.\d+\.\d+ \(reads stacks from outside without the GIL", status), status
+    assert re.search(r"\nengine: py-spy \d+\.\d+\.\d+ \(reads stacks from outside", status), status
     wait_for_samples(target, 150)
     dumped = read_collapsed(profiler_result(target, "profiler dump -o collapsed -f first.txt")["outputFile"])
     model = profiler_result(target, "profiler stop -o collapsed -f pyspy.txt")

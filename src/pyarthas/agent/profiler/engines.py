@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 from ..util import threads
 from .frames import Frame
 from .profile import Stack
-from .pyspy import FrameNamer, PySpyRecorder, PySpyUnavailable, version
+from .pyspy import IDLE_DETECTION_WITHOUT_PAUSE, FrameNamer, PySpyRecorder, PySpyUnavailable, version
 from .sampler import OTHER_CODE, OTHER_STACKS, TRUNCATED, Sampler
 
 ENGINE_CHOICES = ("auto", "py-spy", "sampler")
@@ -30,6 +30,9 @@ PYSPY_BIAS = {
            "detection), whatever the GIL",
     "wall": "reads stacks from outside without the GIL; every thread counts every sample (--idle)",
 }
+PYSPY_GIL_BIAS = ("reads stacks from outside; before Python 3.11 py-spy cannot tell idle threads without "
+                  "pausing them, so cpu counts the thread holding the GIL (--gil): computing in C without "
+                  "the GIL is not counted")
 
 
 class Engine:
@@ -185,6 +188,8 @@ class PySpyEngine(Engine):
         return list(merged.items())
 
     def describe(self):
+        if self.mode == "cpu" and not IDLE_DETECTION_WITHOUT_PAUSE:
+            return "%s (%s)" % (self.name, PYSPY_GIL_BIAS)
         return "%s (%s)" % (self.name, PYSPY_BIAS[self.mode])
 
     def memory(self):

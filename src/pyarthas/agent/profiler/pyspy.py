@@ -4,9 +4,12 @@ Its samples do not wait for the GIL (as async-profiler's do not wait for a safep
 computes for 2 ms shows up as much as it runs. The agent starts ``py-spy record -p <own pid> -f raw``
 and turns the raw collapsed stacks into the profiler's stacks:
 - ``cpu`` is py-spy's default (idle threads left out: a thread counts when it is on CPU, whatever the GIL);
-  ``wall`` adds ``--idle``. ``--gil`` (only the GIL holder) is not used: it would bring back the bias this
-  engine exists to avoid. ``--nonblocking`` is: py-spy then reads the stacks without stopping the
-  threads, so the target never pauses (a stack read while it changes is rare and only costs one sample).
+  ``wall`` adds ``--idle``. ``--nonblocking``: py-spy reads the stacks without stopping the threads, so the
+  target never pauses (a stack read while it changes is rare and only costs one sample).
+- Before 3.11 a thread state does not hold its kernel thread id, and py-spy finds it only while the
+  threads are stopped: without that, ``--nonblocking`` takes every thread for active (a sleeping thread
+  got half of a cpu profile). There cpu mode adds ``--gil``: the thread holding the GIL counts, read from
+  outside, so no switch-point bias; a thread computing in C without the GIL is not counted (status says so).
 - py-spy writes its file when it stops, so a ``dump`` or ``getSamples`` while it runs closes the current
   recording (SIGINT, which makes py-spy write) and starts the next one: a segment. Segments are merged.
 - py-spy needs ptrace. Where Yama's ptrace scope is 1 (only ancestors may trace), the agent names its
@@ -30,6 +33,7 @@ from ..util import threads
 from .frames import Frame, module_code_index, modules_by_file
 
 YAMA_SCOPE = "/proc/sys/kernel/yama/ptrace_scope"
+IDLE_DETECTION_WITHOUT_PAUSE = sys.version_info >= (3, 11)
 PR_SET_PTRACER = 0x59616D61
 START_TIMEOUT = 10.0       # py-spy attaching to this process (it reads the interpreter's memory once)
 STOP_TIMEOUT = 10.0        # py-spy writing its file after SIGINT
@@ -167,6 +171,8 @@ class PySpyRecorder:
                 "--rate", str(self.rate), "--threads", "--function", "--full-filenames", "--nonblocking"]
         if self.mode == "wall":
             argv.append("--idle")
+        elif not IDLE_DETECTION_WITHOUT_PAUSE:
+            argv.append("--gil")
         return argv
 
     def _spawn(self, output: str):
@@ -258,6 +264,8 @@ def merge_raw(text: str, counts: Dict[RawStack, int], skip_native_ids=frozenset(
             if name.startswith(threads.THREAD_PREFIX) or tid in skip_native_ids:
                 continue
             root = "[%s tid=%d]" % (name, tid)
+        if not frames:
+            continue   # a thread without Python frames (starting, or ending)
         if any(AGENT_DIR in frame for frame in frames):
             continue   # an agent thread py-spy knows under a stale name (thread ids are reused)
         key = (root,) + tuple(frames)

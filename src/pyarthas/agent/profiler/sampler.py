@@ -17,12 +17,13 @@ thread itself tends to run when a busy thread blocks, and samples gather there.
 
 Weights are in units of the interval, so counts stay comparable when a sample comes late:
 - ``wall``: every thread gets the wall time elapsed since the previous sample.
-- ``cpu``: a thread gets the same, but only when it is on CPU at the sample: its per-thread CPU clock
-  (Linux) moved since the previous sample, and the kernel does not show it blocked in anything but a
-  futex (``/proc/self/task/<tid>/wchan``: a thread that handed the GIL to the sampler waits on a futex,
-  a thread in ``select``, ``recv`` or ``sleep`` waits elsewhere). Its stack then is where it computes, not
-  where it went to wait afterwards. Threads whose clock cannot be read (other platforms, threads unknown
-  to ``threading``) fall back to the wall weight.
+- ``cpu``: a thread gets the CPU time it used since the previous sample (its per-thread CPU clock, Linux),
+  but only when it is on CPU at the sample: the kernel does not show it blocked in anything but a futex
+  (``/proc/self/task/<tid>/wchan``: a thread that handed the GIL to the sampler waits on a futex, a thread
+  in ``select``, ``recv`` or ``sleep`` waits elsewhere). So the CPU a request handler used is not credited
+  to the socket call where it waits afterwards, and a thread that only wakes now and then weighs what it
+  used. Threads whose clock cannot be read (other platforms, threads unknown to ``threading``) fall back
+  to the wall weight.
 """
 import os
 import sys
@@ -247,13 +248,13 @@ class Sampler:
         cpu = _read_clock(state.clock)
         if cpu is None or state.last_cpu is None:
             return 0
-        ran = cpu != state.last_cpu
+        used = (cpu - state.last_cpu) / self.interval
         state.last_cpu = cpu
-        state.ran = ran
-        if not ran or state.blocked():
+        state.ran = used > 0
+        if used <= 0 or state.blocked():
             state.carry = 0.0
             return 0
-        state.carry += elapsed_ticks
+        state.carry += used
         whole = int(state.carry)
         state.carry -= whole
         return whole
