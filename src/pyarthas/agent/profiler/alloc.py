@@ -2,9 +2,10 @@
 
 tracemalloc traces every allocation while it is on, which slows a loop that only allocates 9-100 times
 (measured here, 3.9-3.12, growing with the frames kept). So it is on only in short windows (``WINDOW``,
-2 ms, one every ``interval``, 500 ms by default): at the end of each window a snapshot gives the blocks allocated in it that are still alive, with their stacks; their sizes are added to
-those stacks' counts (bytes), and tracing stops until the next window. Blocks freed within the window they
-were allocated in are not seen: the profile shows where memory that lives for a while is allocated.
+2 ms, one every ``interval``, 500 ms by default): at the end of each window a snapshot gives the blocks
+allocated in it that are still alive, with their stacks; their sizes are added to those stacks' counts
+(bytes), and tracing stops until the next window. Blocks freed within the window they were allocated in are
+not seen: the profile shows where memory that lives for a while is allocated.
 When the target traces with tracemalloc itself, windows only take snapshots (tracing is left as found).
 
 tracemalloc describes frames by file and line; they are named ``module.qualname`` by finding, in the
