@@ -2,7 +2,7 @@
 
 tracemalloc traces every allocation while it is on, which slows a loop that only allocates 9-100 times
 (measured here, 3.9-3.12, growing with the frames kept). So it is on only in short windows (``WINDOW``,
-2 ms, one every ``interval``, 500 ms by default): at the end of each window a snapshot gives the blocks
+5 ms, one every ``interval``, 1 s by default): at the end of each window a snapshot gives the blocks
 allocated in it that are still alive, with their stacks; their sizes are added to those stacks' counts
 (bytes), and tracing stops until the next window. Blocks freed within the window they were allocated in are
 not seen: the profile shows where memory that lives for a while is allocated.
@@ -24,8 +24,8 @@ from .frames import Frame, module_code_index, modules_by_file
 from .pyspy import AGENT_DIR
 from .sampler import SWITCH_INTERVAL
 
-WINDOW = 0.002            # seconds traced per window
-DEFAULT_PERIOD = 0.5      # one window this often unless -i says otherwise
+WINDOW = 0.005            # seconds traced per window
+DEFAULT_PERIOD = 1.0      # one window this often unless -i says otherwise
 MIN_PERIOD = 0.05
 FRAMES = 32               # tracemalloc frames kept per stack
 MAX_STACKS = 50000

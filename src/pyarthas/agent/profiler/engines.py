@@ -179,13 +179,13 @@ class PySpyEngine(Engine):
         if self.running:
             self.recorder.rotate()
         namer = FrameNamer()   # named at each write: modules loaded since the last one get their names
-        merged: Dict[Stack, int] = {}
+        result = []
         for key, count in list(self.recorder.counts.items()):
             frames = tuple(namer.frame(text) for text in key[1:])
             if self.per_thread:
                 frames = (Frame(key[0], "", 0),) + frames
-            merged[frames] = merged.get(frames, 0) + count   # without --threads, the threads' stacks add up
-        return list(merged.items())
+            result.append((frames, count))   # without --threads, the threads' stacks add up when written
+        return result
 
     def describe(self):
         if self.mode == "cpu" and not IDLE_DETECTION_WITHOUT_PAUSE:

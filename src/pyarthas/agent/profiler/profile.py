@@ -40,8 +40,12 @@ class Profile:
 
 
 def from_engine(engine, started: float, includes: Sequence[str] = (), excludes: Sequence[str] = ()) -> Profile:
-    """A snapshot of what an engine (``engines.Engine``) collected so far."""
-    stacks = filter_stacks(engine.stacks(), includes, excludes)
+    """A snapshot of what an engine (``engines.Engine``) collected so far; stacks that name the same frames
+    (distinct lines of one function, threads merged without --threads) add up."""
+    merged: Dict[Stack, int] = {}
+    for stack, count in engine.stacks():
+        merged[stack] = merged.get(stack, 0) + count
+    stacks = filter_stacks(list(merged.items()), includes, excludes)
     stacks.sort(key=lambda item: [f.name for f in item[0]])
     return Profile(stacks, engine.mode, engine.interval, engine.per_thread, started, time.time(), engine.unit)
 
