@@ -4,7 +4,7 @@ and interval, plus allocation profiling (``-e alloc``).
     .venv/bin/python bench/bench_profiler.py [--rounds N] [--units N] [--threads N]
 
 Inside one target process per interpreter (the agent started in it), the main thread serves "requests"
-in a loop: ``hot`` computes (about 80% of the thread's CPU), ``cold`` computes and allocates, then the
+in a loop: ``hot`` computes (about 90% of the thread's CPU), ``cold`` computes and allocates, then the
 thread waits for a helper thread's answer on a pipe (a short blocking call, like a server's socket I/O,
 where it hands the GIL over). Idle threads sit beside it. The workload is timed in windows of these kinds,
 interleaved round by round with the order rotating:
