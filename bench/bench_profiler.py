@@ -10,6 +10,7 @@ where it hands the GIL over). Idle threads sit beside it. The workload is timed 
 interleaved round by round with the order rotating:
 - ``none``: no profiler (the baseline);
 - ``py-spy 10ms``, ``sampler 10ms``, ``py-spy 1ms``, ``sampler 1ms``: ``profiler start -e cpu --engine E -i I``;
+  ``py-spy--gil 10ms`` adds ``--gil`` (the GIL holder only; what cpu mode does before 3.11 anyway);
 - ``alloc``: ``profiler start -e alloc`` at its default sampling.
 Reported per kind: throughput over the baseline's in the same round, median over rounds (goals: >= 0.98 for
 cpu profiling at 10 ms, >= 0.95 for alloc); and for the cpu kinds the accuracy: the share of the main
@@ -30,8 +31,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
 from harness import SRC, python_id, target_env, target_pythons  # noqa: E402
 
-KINDS = ("none", "py-spy 10ms", "sampler 10ms", "py-spy 1ms", "sampler 1ms", "alloc")
-CPU_KINDS = KINDS[1:5]
+KINDS = ("none", "py-spy 10ms", "py-spy--gil 10ms", "sampler 10ms", "py-spy 1ms", "sampler 1ms", "alloc")
+CPU_KINDS = KINDS[1:6]
 
 WORKLOAD = r"""
 import json, os, sys, tempfile, threading, time, urllib.request
@@ -110,7 +111,8 @@ def start_command(kind):
     if kind == "alloc":
         return "profiler start -e alloc"
     engine, interval = kind.split(" ")
-    return "profiler start -e cpu --engine %%s -i %%s" %% (engine, interval)
+    engine, _, gil = engine.partition("--")
+    return "profiler start -e cpu --engine %%s -i %%s%%s" %% (engine, interval, " --gil" if gil else "")
 
 def measure(kind):
     if kind != "none":

@@ -360,6 +360,10 @@ def test_py_spy_engine_when_it_can_trace(spawn):
     assert share(stacks, r"\.hot_function$", among="__main__.compute") >= 0.75, stacks
     assert any(s.endswith("__main__.compute;__main__.Worker.step;__main__.hot_function") for s in stacks), stacks
     assert_no_agent_frames(stacks)
+    profiler_result(target, "profiler start --engine py-spy --gil")
+    status = profiler_result(target, "profiler status")["executeResult"]
+    assert "cpu counts the thread holding the GIL (--gil)" in status, status
+    profiler_result(target, "profiler stop -f gil.txt")
 
 
 def test_arthas_profiler_page_examples(spawn, tmp_path):

@@ -96,6 +96,7 @@ class ProfilerCommand(Command):
         Option("exclude", "X", multi=True, help="drop stacks with a frame matching this pattern (* wildcards)"),
         Option("engine", default="auto", help="auto (py-spy, else in-process), py-spy or sampler (in-process)"),
         Option("py-spy", help="the py-spy executable (default: beside this interpreter, then PATH)"),
+        Option("gil", flag=True, help="py-spy cpu mode: count only the thread holding the GIL"),
     ]
     arguments = [
         Argument("action", required=True, help="action to execute: " + ", ".join(ACTIONS)),
@@ -165,7 +166,7 @@ def _settings(args) -> Settings:
         raise CommandError(1, "AsyncProfiler error: unsupported event '%s', expected one of: %s"
                               % (args.event, ", ".join(EVENTS)))
     interval = parse_interval(args.interval) if args.interval else DEFAULT_INTERVAL
-    return Settings(mode, interval, args.threads, _filters(args), args.engine, getattr(args, "py_spy", None))
+    return Settings(mode, interval, args.threads, _filters(args), args.engine, args.py_spy, args.gil)
 
 
 def _filters(args) -> Filters:

@@ -72,13 +72,15 @@ class Filters:
 
 class Settings:
     def __init__(self, mode: str = "cpu", interval: float = 0.01, per_thread: bool = False,
-                 filters: Optional[Filters] = None, engine: str = "auto", py_spy: Optional[str] = None):
+                 filters: Optional[Filters] = None, engine: str = "auto", py_spy: Optional[str] = None,
+                 gil: bool = False):
         self.mode = mode
         self.interval = interval
         self.per_thread = per_thread
         self.filters = filters or Filters()
         self.engine = engine      # auto, py-spy or sampler
         self.py_spy = py_spy      # the py-spy executable, when not found by itself
+        self.gil = gil            # py-spy cpu mode: only the thread holding the GIL counts
 
 
 def parse_format(format: Optional[str]) -> Tuple[Optional[str], int]:
@@ -113,7 +115,7 @@ class Profiler:
             planned = self._plan(duration, file, format)
             try:
                 engine = choose_engine(settings.engine, settings.mode, settings.interval, settings.per_thread,
-                                       self._on_deadline, duration, settings.py_spy)
+                                       self._on_deadline, duration, settings.py_spy, settings.gil)
             except PySpyUnavailable as exc:
                 raise ProfilerError(str(exc)) from None
             previous, self._engine, self._settings = self._engine, engine, settings

@@ -30,6 +30,8 @@ PYSPY_BIAS = {
            "detection), whatever the GIL",
     "wall": "reads stacks from outside without the GIL; every thread counts every sample (--idle)",
 }
+PYSPY_ASKED_GIL = ("reads stacks from outside; cpu counts the thread holding the GIL (--gil): computing in C "
+                   "without the GIL is not counted")
 PYSPY_GIL_BIAS = ("reads stacks from outside; before Python 3.11 py-spy cannot tell idle threads without "
                   "pausing them, so cpu counts the thread holding the GIL (--gil): computing in C without "
                   "the GIL is not counted")
@@ -142,9 +144,10 @@ def _sampler_frame(sampler: Sampler, index: int) -> Frame:
 
 
 class PySpyEngine(Engine):
-    def __init__(self, mode, interval, per_thread, on_deadline=None, executable: Optional[str] = None):
+    def __init__(self, mode, interval, per_thread, on_deadline=None, executable: Optional[str] = None,
+                 gil: bool = False):
         super().__init__(mode, interval, per_thread, on_deadline)
-        self.recorder = PySpyRecorder(mode, interval, executable)
+        self.recorder = PySpyRecorder(mode, interval, executable, gil)
         self.name = version(self.recorder.executable)
         self._stopped = threading.Event()
         self._stopped.set()
@@ -188,8 +191,8 @@ class PySpyEngine(Engine):
         return result
 
     def describe(self):
-        if self.mode == "cpu" and not IDLE_DETECTION_WITHOUT_PAUSE:
-            return "%s (%s)" % (self.name, PYSPY_GIL_BIAS)
+        if self.mode == "cpu" and self.recorder.gil:
+            return "%s (%s)" % (self.name, PYSPY_GIL_BIAS if not IDLE_DETECTION_WITHOUT_PAUSE else PYSPY_ASKED_GIL)
         return "%s (%s)" % (self.name, PYSPY_BIAS[self.mode])
 
     def memory(self):
@@ -205,7 +208,7 @@ def _dict_bytes(mapping) -> int:
 
 
 def choose_engine(engine: str, mode: str, interval: float, per_thread: bool, on_deadline,
-                  duration: Optional[float], executable: Optional[str] = None) -> Engine:
+                  duration: Optional[float], executable: Optional[str] = None, gil: bool = False) -> Engine:
     """Start the engine asked for (``auto``: py-spy, else the in-process sampler, noting why)."""
     if mode == "alloc":
         from .alloc import AllocEngine
@@ -215,7 +218,7 @@ def choose_engine(engine: str, mode: str, interval: float, per_thread: bool, on_
     reason = ""
     if engine in ("auto", "py-spy"):
         try:
-            spy = PySpyEngine(mode, interval, per_thread, on_deadline, executable)
+            spy = PySpyEngine(mode, interval, per_thread, on_deadline, executable, gil)
             try:
                 spy.start(duration)
             except PySpyUnavailable:

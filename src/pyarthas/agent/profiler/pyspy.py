@@ -10,6 +10,8 @@ and turns the raw collapsed stacks into the profiler's stacks:
   threads are stopped: without that, ``--nonblocking`` takes every thread for active (a sleeping thread
   got half of a cpu profile). There cpu mode adds ``--gil``: the thread holding the GIL counts, read from
   outside, so no switch-point bias; a thread computing in C without the GIL is not counted (status says so).
+  ``profiler start --gil`` asks for the same on 3.11+, where py-spy's idle detection counts a thread that
+  woke up and waits for the GIL as running, which the benchmark shows as 18 points too few on its hot code.
 - py-spy writes its file when it stops, so a ``dump`` or ``getSamples`` while it runs closes the current
   recording (SIGINT, which makes py-spy write) and starts the next one: a segment. Segments are merged.
 - py-spy needs ptrace. Where Yama's ptrace scope is 1 (only ancestors may trace), the agent names its
@@ -100,7 +102,7 @@ class PySpyRecorder:
 
     ``counts`` maps (thread frame, frame texts...) to samples. Agent threads (``pyarthas-*``) are dropped."""
 
-    def __init__(self, mode: str, interval: float, executable: Optional[str] = None):
+    def __init__(self, mode: str, interval: float, executable: Optional[str] = None, gil: bool = False):
         if sys.platform != "linux":
             raise PySpyUnavailable("py-spy can read this process only on Linux without root")
         scope = ptrace_scope()
@@ -108,6 +110,7 @@ class PySpyRecorder:
             raise PySpyUnavailable("ptrace is disabled on this machine (Yama ptrace_scope=%d)" % scope)
         self.executable = find_py_spy(executable)
         self.mode = mode
+        self.gil = gil or (mode == "cpu" and not IDLE_DETECTION_WITHOUT_PAUSE)
         self.rate = max(1, round(1.0 / interval))
         self.counts: Dict[RawStack, int] = {}
         self.samples = 0
@@ -171,7 +174,7 @@ class PySpyRecorder:
                 "--rate", str(self.rate), "--threads", "--function", "--full-filenames", "--nonblocking"]
         if self.mode == "wall":
             argv.append("--idle")
-        elif not IDLE_DETECTION_WITHOUT_PAUSE:
+        elif self.gil:
             argv.append("--gil")
         return argv
 
