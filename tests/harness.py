@@ -90,6 +90,11 @@ def target_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("PYARTHAS_ARM", None)
+    # the profiler's py-spy engine: the one installed with the tests' dependencies, for targets run by
+    # interpreters that have none of their own
+    py_spy = os.path.join(os.path.dirname(sys.executable), "py-spy")
+    if os.path.isfile(py_spy) and "PYARTHAS_PY_SPY" not in env:
+        env["PYARTHAS_PY_SPY"] = py_spy
     if extra:
         env.update(extra)
     return env

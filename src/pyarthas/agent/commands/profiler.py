@@ -1,8 +1,11 @@
-"""``profiler``: Arthas's profiler command on the agent's own sampling profiler (``agent/profiler/``).
+"""``profiler``: Arthas's profiler command on the agent's profiler (``agent/profiler/``): py-spy when it can
+run, else the in-process sampler; tracemalloc for ``-e alloc``.
 
-``profiler start [-e cpu|wall] [-i interval] [-d seconds] [--threads] [-I pattern] [-X pattern]``,
-``status``, ``stop [-f file] [-o html|svg|collapsed|speedscope]``, ``dump`` (write without stopping),
-``resume``, ``list``, ``getSamples``, ``actions``, ``version``. Results are ``profiler`` models
+``profiler start [-e cpu|wall|alloc] [-i interval] [-d seconds] [--threads] [-I pattern] [-X pattern]
+[--engine auto|py-spy|sampler] [--py-spy PATH]``, ``status``, ``stop [-f file] [-o html|flamegraph|svg|
+collapsed|speedscope|md[=N]]`` (``%t`` and ``%p`` in a file name: time and pid), ``dump`` (write without
+stopping), ``resume``, ``meminfo``, ``list``, ``getSamples``, ``actions``, ``version``. ``md`` answers with
+the Markdown report itself (written to a file only with ``-f``), as Arthas. Results are ``profiler`` models
 (``{action, actionArg?, format?, executeResult, outputFile?, duration?}``); errors end with status 1 and
 ``AsyncProfiler error: ...`` as in Arthas, so scripts written for Arthas still recognise them.
 
@@ -17,12 +20,13 @@ from typing import ClassVar, List, Optional
 from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
 from ..model import ResultModel
-from ..profiler.controller import FORMATS, Filters, ProfilerError, Settings, Written, profiler_for
-from ..profiler.sampler import MODES
+from ..profiler.controller import FORMATS, Filters, ProfilerError, Settings, Written, parse_format, profiler_for
+from ..profiler.engines import ENGINE_CHOICES
 from ..version import VERSION
 
-ACTIONS = ("start", "resume", "stop", "dump", "status", "list", "getSamples", "actions", "version")
-EVENT_ALIASES = {"cpu": "cpu", "itimer": "cpu", "wall": "wall"}
+ACTIONS = ("start", "resume", "stop", "dump", "status", "meminfo", "list", "getSamples", "actions", "version")
+EVENTS = ("cpu", "alloc", "wall")
+EVENT_ALIASES = {"cpu": "cpu", "itimer": "cpu", "ctimer": "cpu", "wall": "wall", "alloc": "alloc"}
 DEFAULT_INTERVAL = 0.010
 MIN_INTERVAL = 0.0001
 MAX_INTERVAL = 10.0
@@ -61,10 +65,14 @@ def parse_interval(text: str) -> float:
 @register
 class ProfilerCommand(Command):
     name = "profiler"
-    summary = "Sampling profiler of the Python threads: flame graphs (html, svg), collapsed stacks, speedscope"
+    summary = ("Sampling profiler of the Python threads (py-spy, else in-process): flame graphs, collapsed stacks, "
+               "speedscope, Markdown; allocations with tracemalloc")
     description = ("Samples every Python thread's stack (the agent's own threads never appear). '-e cpu' counts\n"
-                   "threads by the CPU time they use, '-e wall' every thread all the time. Files go to the\n"
-                   "agent's output folder, served at /arthas-output/.\n"
+                   "threads while they are on CPU, '-e wall' every thread all the time, '-e alloc' the memory\n"
+                   "allocated by each stack. py-spy samples from outside without waiting for the GIL when it is\n"
+                   "installed and may trace this process; otherwise the in-process sampler does ('profiler\n"
+                   "status' names the engine and its bias). Files go to the agent's output folder, served at\n"
+                   "/arthas-output/.\n"
                    "Examples:\n"
                    "  profiler start\n"
                    "  profiler start -e wall -i 5ms --threads\n"
@@ -72,16 +80,23 @@ class ProfilerCommand(Command):
                    "  profiler status\n"
                    "  profiler dump -o collapsed                (a snapshot; sampling goes on)\n"
                    "  profiler stop -o speedscope\n"
+                   "  profiler stop --format md=5                (top 5 as Markdown tables)\n"
+                   "  profiler start -e alloc\n"
+                   "  profiler stop -f /tmp/result-%t.html\n"
                    "  profiler stop --include '*MathGame*'")
     options = [
-        Option("event", "e", default="cpu", help="cpu (threads using CPU, by CPU time) or wall (all threads)"),
+        Option("event", "e", default="cpu",
+               help="cpu (threads on CPU), wall (all threads) or alloc (allocated bytes, tracemalloc)"),
         Option("interval", "i", help="sampling interval in ms, or with a unit: 500us, 2ms (default 10ms)"),
         Option("duration", "d", type=int, help="run profiling for this many seconds, then write the file"),
         Option("file", "f", help="output file (relative to the output folder); its extension implies the format"),
-        Option("format", "o", help="output format: " + ", ".join(FORMATS)),
+        Option("format", "o", help="output format: " + ", ".join(FORMATS) + ", flamegraph (html), md=N (top N)"),
         Option("threads", flag=True, help="profile threads separately (one root frame per thread)"),
         Option("include", "I", multi=True, help="keep only stacks with a frame matching this pattern (* wildcards)"),
         Option("exclude", "X", multi=True, help="drop stacks with a frame matching this pattern (* wildcards)"),
+        Option("engine", default="auto", help="auto (py-spy, else in-process), py-spy or sampler (in-process)"),
+        Option("py-spy", help="the py-spy executable (default: beside this interpreter, then PATH)"),
+        Option("gil", flag=True, help="py-spy cpu mode: count only the thread holding the GIL"),
     ]
     arguments = [
         Argument("action", required=True, help="action to execute: " + ", ".join(ACTIONS)),
@@ -92,14 +107,15 @@ class ProfilerCommand(Command):
         if args.action not in ACTIONS:
             raise CommandError(1, "AsyncProfiler error: unknown action '%s', expected one of: %s"
                                   % (args.action, ", ".join(ACTIONS)))
-        if args.format is not None and args.format not in FORMATS:
-            raise CommandError(1, "AsyncProfiler error: unknown output format '%s', expected one of: %s"
-                                  % (args.format, ", ".join(FORMATS)))
+        if args.engine not in ENGINE_CHOICES:
+            raise CommandError(1, "AsyncProfiler error: unknown engine '%s', expected one of: %s"
+                                  % (args.engine, ", ".join(ENGINE_CHOICES)))
         if args.duration is not None and args.duration <= 0:
             raise CommandError(1, "AsyncProfiler error: duration must be a positive number of seconds")
         profiler = profiler_for(process.agent)
-        model = ProfilerModel(action=args.action, actionArg=args.actionArg)
+        model = ProfilerModel(action=args.action, actionArg=args.actionArg, format=args.format)
         try:
+            parse_format(args.format)
             getattr(self, "_" + args.action)(profiler, args, model)
         except ProfilerError as exc:
             raise CommandError(1, "AsyncProfiler error: %s" % exc) from None
@@ -126,11 +142,14 @@ class ProfilerCommand(Command):
     def _status(self, profiler, args, model: ProfilerModel) -> None:
         model.executeResult = profiler.status()
 
+    def _meminfo(self, profiler, args, model: ProfilerModel) -> None:
+        model.executeResult = profiler.meminfo()
+
     def _getSamples(self, profiler, args, model: ProfilerModel) -> None:
         model.executeResult = "%d\n" % profiler.samples()
 
     def _list(self, profiler, args, model: ProfilerModel) -> None:
-        model.executeResult = ("Basic events:\n" + "".join("  %s\n" % mode for mode in MODES)
+        model.executeResult = ("Basic events:\n" + "".join("  %s\n" % event for event in EVENTS)
                                + "Actions:\n" + "".join("  %s\n" % action for action in ACTIONS)
                                + "Output formats:\n" + "".join("  %s\n" % name for name in FORMATS))
 
@@ -138,16 +157,16 @@ class ProfilerCommand(Command):
         model.supportedActions = list(ACTIONS)
 
     def _version(self, profiler, args, model: ProfilerModel) -> None:
-        model.executeResult = "pyarthas sampling profiler %s\n" % VERSION
+        model.executeResult = "pyarthas profiler %s\nengine: %s\n" % (VERSION, profiler.engine_name())
 
 
 def _settings(args) -> Settings:
     mode = EVENT_ALIASES.get(args.event)
     if mode is None:
         raise CommandError(1, "AsyncProfiler error: unsupported event '%s', expected one of: %s"
-                              % (args.event, ", ".join(MODES)))
+                              % (args.event, ", ".join(EVENTS)))
     interval = parse_interval(args.interval) if args.interval else DEFAULT_INTERVAL
-    return Settings(mode, interval, args.threads, _filters(args))
+    return Settings(mode, interval, args.threads, _filters(args), args.engine, args.py_spy, args.gil)
 
 
 def _filters(args) -> Filters:
@@ -164,7 +183,11 @@ def _describe_plan(profiler, planned, duration: Optional[int], model: ProfilerMo
 
 
 def _describe_written(written: Written, model: ProfilerModel) -> None:
-    model.outputFile, model.format = written.path, written.format
+    model.outputFile = written.path
+    model.format = model.format or written.format
+    if written.format == "md":   # as Arthas: the report is the result
+        model.executeResult = written.text
+        return
     model.executeResult = "OK\n" + _url_line(written.url)
 
 

@@ -345,23 +345,27 @@ def _tt() -> Tool:
 
 def _profiler() -> Tool:
     params = [Param("action", "string", "start, stop (writes the flame graph and returns the top frames), "
-                    "dump (same, keeps sampling), status, resume, list", required=True, example="start",
-                    enum=["start", "stop", "dump", "status", "resume", "list", "actions", "version"],
+                    "dump (same, keeps sampling), status, resume, meminfo, getSamples, list", required=True,
+                    example="start", enum=["start", "stop", "dump", "status", "resume", "meminfo", "getSamples",
+                                           "list", "actions", "version"],
                     positional=True),
-              Param("event", "string", "cpu (threads on CPU) or wall (all threads); default cpu", flag="-e",
-                    enum=["cpu", "wall"]),
+              Param("event", "string", "cpu (threads on CPU), wall (all threads) or alloc (allocated bytes); "
+                    "default cpu", flag="-e", enum=["cpu", "wall", "alloc"]),
               Param("interval", "string", "Sampling interval in ms or with a unit (500us, 2ms); default 10ms",
                     flag="-i", example="10ms"),
               Param("duration", "integer", "With start: stop by itself after this many seconds", flag="-d"),
-              Param("format", "string", "Output format of stop/dump: html (flame graph, default), svg, "
-                    "collapsed, speedscope", flag="-o", enum=["html", "svg", "collapsed", "speedscope"]),
+              Param("format", "string", "Output format of stop/dump: html (flame graph, default), flamegraph "
+                    "(the same), svg, collapsed, speedscope, md (a Markdown report of the top frames)", flag="-o",
+                    enum=["html", "flamegraph", "svg", "collapsed", "speedscope", "md"]),
               Param("file", "string", "Output file (relative to the output folder)", flag="-f"),
               Param("threads", "boolean", "One root frame per thread", flag="--threads"),
               Param("include", "string", "Keep only stacks with a frame matching this pattern", flag="-I"),
-              Param("exclude", "string", "Drop stacks with a frame matching this pattern", flag="-X")]
+              Param("exclude", "string", "Drop stacks with a frame matching this pattern", flag="-X"),
+              Param("engine", "string", "auto (py-spy when it can run, else in-process), py-spy or sampler",
+                    flag="--engine", enum=["auto", "py-spy", "sampler"])]
     return Tool("profiler", "Sampling profiler", "Sample the Python threads' stacks: start, then stop to get the "
-                "flame graph's URL and the top frames as text. Arthas's profiler command, on Python's own "
-                "sampler.", params, read_only=False)
+                "flame graph's URL and the top frames as text. Arthas's profiler command, on py-spy (from "
+                "outside, unbiased by the GIL) or Python's own sampler.", params, read_only=False)
 
 
 def _dashboard() -> Tool:

@@ -6,6 +6,7 @@ are resolved later: ``module.qualname`` from ``co_qualname`` (3.11+) or, before 
 module's functions, classes and nested functions once per module.
 """
 import collections
+import os
 import sys
 import types
 from typing import Dict, List, Optional
@@ -51,7 +52,7 @@ class FrameTable:
         if qualname:
             return qualname
         if module not in self._module_indexes:
-            self._module_indexes[module] = _index_module(module)
+            self._module_indexes[module] = module_code_index(module)
         return self._module_indexes[module].get(code) or code.co_name
 
 
@@ -59,8 +60,9 @@ def _label(module: str, qualname: str) -> str:
     return "%s.%s" % (module, qualname) if module else qualname
 
 
-def _index_module(module_name: str) -> Dict[types.CodeType, str]:
-    """code -> qualname for the functions reachable from a module's namespace (Python < 3.11)."""
+def module_code_index(module_name: str) -> Dict[types.CodeType, str]:
+    """code -> qualname for the functions reachable from a loaded module's namespace (names frames
+    before 3.11, and frames that py-spy or tracemalloc describe by file and line)."""
     index: Dict[types.CodeType, str] = {}
     module = sys.modules.get(module_name)
     if module is None:
@@ -96,3 +98,19 @@ def _index_function(code: types.CodeType, qualname: str, index) -> None:
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             _index_function(const, "%s.<locals>.%s" % (qualname, const.co_name), index)
+
+
+def modules_by_file() -> Dict[str, str]:
+    """Source file (as given, real and absolute path) -> name of the loaded module, for engines that
+    describe frames by file (py-spy, tracemalloc)."""
+    found: Dict[str, str] = {}
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if not isinstance(path, str) or not path.endswith(".py"):
+            continue
+        # __main__ wins over the same file imported under its own name (as the in-process sampler names it
+        # after the frame's globals, a script's functions are __main__'s)
+        for key in (path, os.path.realpath(path), os.path.abspath(path)):
+            if key not in found or name == "__main__":
+                found[key] = name
+    return found

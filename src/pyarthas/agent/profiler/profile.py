@@ -11,20 +11,20 @@ import time
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .frames import Frame
-from .sampler import OTHER_CODE, OTHER_STACKS, TRUNCATED, Sampler
 
 Stack = Tuple[Frame, ...]
 
 
 class Profile:
     def __init__(self, stacks: List[Tuple[Stack, int]], mode: str, interval: float, per_thread: bool,
-                 started: float, ended: float):
+                 started: float, ended: float, unit: str = "samples"):
         self.stacks = stacks
         self.mode = mode
         self.interval = interval
         self.per_thread = per_thread
         self.started = started
         self.ended = ended
+        self.unit = unit     # what a count is: samples (of the interval), or bytes (alloc)
 
     @property
     def total(self) -> int:
@@ -32,38 +32,22 @@ class Profile:
 
     @property
     def title(self) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started))
+        if self.unit != "samples":
+            return "%s profile, %s %s, %s" % (self.mode, "{:,}".format(self.total), self.unit, when)
         return "%s profile, %s samples every %g ms, %s" % (
-            self.mode, "{:,}".format(self.total), self.interval * 1000,
-            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started)))
+            self.mode, "{:,}".format(self.total), self.interval * 1000, when)
 
 
-def from_sampler(sampler: Sampler, started: float, includes: Sequence[str] = (),
-                 excludes: Sequence[str] = ()) -> Profile:
-    counts = sampler.snapshot_counts()
-    names: Dict[int, Frame] = {}
-
-    def frame(index: int) -> Frame:
-        found = names.get(index)
-        if found is None:
-            found = names[index] = _frame_for(sampler, index)
-        return found
-
-    stacks = [(tuple(frame(i) for i in reversed(key)), count) for key, count in counts.items()]
-    stacks = filter_stacks(stacks, includes, excludes)
+def from_engine(engine, started: float, includes: Sequence[str] = (), excludes: Sequence[str] = ()) -> Profile:
+    """A snapshot of what an engine (``engines.Engine``) collected so far; stacks that name the same frames
+    (distinct lines of one function, threads merged without --threads) add up."""
+    merged: Dict[Stack, int] = {}
+    for stack, count in engine.stacks():
+        merged[stack] = merged.get(stack, 0) + count
+    stacks = filter_stacks(list(merged.items()), includes, excludes)
     stacks.sort(key=lambda item: [f.name for f in item[0]])
-    return Profile(stacks, sampler.mode, sampler.interval, sampler.per_thread, started, time.time())
-
-
-def _frame_for(sampler: Sampler, index: int) -> Frame:
-    if index == TRUNCATED:
-        return Frame("[truncated]", "", 0)
-    if index == OTHER_STACKS:
-        return Frame("[other stacks]", "", 0)
-    if index == OTHER_CODE:
-        return Frame("[other code]", "", 0)
-    if index < 0:
-        return Frame(sampler.thread_names.get(index, "[thread]"), "", 0)
-    return sampler.frames.frame(index)
+    return Profile(stacks, engine.mode, engine.interval, engine.per_thread, started, time.time(), engine.unit)
 
 
 def filter_stacks(stacks: List[Tuple[Stack, int]], includes: Sequence[str],
