@@ -12,6 +12,10 @@ def _demo_loader(demo):
     return info["classLoaderHash"], info["classloader"], os.path.dirname(info["codeSource"])
 
 
+def sys_path_entries(demo):
+    return only(run(demo, "classloader --classLoaderClass PathFinder")[0], "classloader")["urls"]
+
+
 def test_classloader_lists_the_import_system(demo, tmp_path):
     demo.wait_stdout(".")
     loader_hash, chain, demo_dir = _demo_loader(demo)
@@ -59,6 +63,13 @@ def test_classloader_of_one_loader(demo):
 
     stats = only(run(demo, "classloader -c %s --url-classes -d" % loader_hash)[0], "classloader")
     assert stats["urlClassStats"] == [{"url": demo_dir, "loadedClassCount": 1, "classes": ["demo"], "truncated": False}]
+    # PathFinder (the sys.path loader) counts by entry what each entry's finder loaded, as Arthas by jar
+    results, _ = run(demo, "classloader --classLoaderClass PathFinder --url-classes -d --jar '%s'" % demo_dir)
+    assert only(results, "classloader")["urlClassStats"] == [
+        {"url": demo_dir, "loadedClassCount": 1, "classes": ["demo"], "truncated": False}]
+    stats = only(run(demo, "classloader --classLoaderClass PathFinder --url-classes --class 'json*'")[0],
+                 "classloader")["urlClassStats"]
+    assert sum(stat["matchedClassCount"] for stat in stats) >= 2 and len(stats) == len(sys_path_entries(demo))
 
 
 def test_classloader_errors_as_arthas(demo):

@@ -221,10 +221,9 @@ def _url_classes(process, args, target) -> None:
     except Exception as exc:
         raise CommandError(-1, "Regex compile error: %s" % exc) from None
     stats = []
-    for url in target.urls or ["<unknown>"]:
+    for url, modules in _modules_by_url(target).items():
         if entry_matches is not None and not entry_matches(url):
             continue
-        modules = target.modules
         matched = [m for m in modules if module_matches(m)] if module_matches is not None else modules
         stat: Dict[str, Any] = {"url": url, "loadedClassCount": len(modules)}
         if module_matches is not None:
@@ -236,3 +235,16 @@ def _url_classes(process, args, target) -> None:
     process.emit(ClassLoaderModel(classLoader=target.vo(), urlClassStats=stats,
                                   urlClassStatsDetail=bool(args.details)))
     process.emit(RowAffectModel(rowCount=len(stats)))
+
+
+def _modules_by_url(target: importsys.Loader) -> Dict[str, List[str]]:
+    """The modules loaded from each of ``target``'s URLs: its own, and for PathFinder those the path-entry
+    finder of each ``sys.path`` entry loaded (as Arthas counts an AppClassLoader's classes by jar); a loader
+    without URLs gives its modules under ``<unknown>``."""
+    by_url: Dict[str, List[str]] = {url: list(target.modules) for url in target.urls or ["<unknown>"]}
+    for child in importsys.all_loaders():
+        if child.parent == target.name:
+            for url in child.urls or ():
+                if url in by_url:
+                    by_url[url].extend(child.modules)
+    return by_url
