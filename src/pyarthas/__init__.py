@@ -8,16 +8,18 @@ from typing import Optional
 from .agent.version import VERSION as __version__
 
 
-def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = None, password: Optional[str] = None,
+def start(ip: str = "127.0.0.1", port: Optional[int] = None, output_dir: Optional[str] = None, password: Optional[str] = None,
           username: Optional[str] = None, allow_hosts=(), local_connection_non_auth: bool = True, token: bool = False,
-          unix_socket: Optional[str] = None, telnet_port: int = 3658):
+          unix_socket: Optional[str] = None, telnet_port: Optional[int] = None):
     """Start the agent in this process; returns it (``agent.url`` tells where it serves).
 
     ``password``/``username``: HTTP Basic, as Arthas (bound beyond loopback without one, one is generated);
     ``allow_hosts``: more names accepted in the Host header; ``local_connection_non_auth=False`` asks the
     password from loopback too; ``token=True`` requires the per-user token written to ``agent.token_path``;
     ``unix_socket``: also serve on this Unix socket (mode 0600); ``telnet_port``: the shell on telnet
-    (0 picks a free port, -1 turns telnet off), also at ``ws://.../ws``."""
+    (0 picks a free port, -1 turns telnet off), also at ``ws://.../ws``. ``port``/``telnet_port`` left out:
+    Arthas's 8563 and 3658, or free ports when those are taken (every worker of a pre-fork server can call
+    this); the agent says which on stderr."""
     from .agent import start as _start
     return _start(ip=ip, port=port, output_dir=output_dir, password=password, username=username,
                   allow_hosts=allow_hosts, local_connection_non_auth=local_connection_non_auth, token=token,

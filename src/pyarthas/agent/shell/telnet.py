@@ -16,7 +16,6 @@ from . import access, terminals_of
 from .editor import CTRL_C, CTRL_D, ENTER, KeyDecoder, is_named
 from .terminal import Terminal, keep_alive
 
-DEFAULT_PORT = 3658
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 IP, BRK, EOF_ = 244, 243, 236
 ECHO, SGA, NAWS = 1, 3, 31

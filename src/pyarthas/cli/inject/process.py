@@ -29,6 +29,7 @@ class PythonProcess(NamedTuple):
     version: Optional[Tuple[int, int]]
     runtime: str          # the file that holds the interpreter (libpython*.so or the executable)
     cmdline: str
+    ppid: int = 0
 
     @property
     def version_text(self) -> str:
@@ -62,6 +63,15 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+def parent_pid(pid: int) -> int:
+    """The parent's pid (0 when it cannot be read)."""
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def _owner(pid: int) -> Tuple[int, int]:
     uid = gid = -1
     with open("/proc/%d/status" % pid) as handle:
@@ -93,7 +103,7 @@ def inspect(pid: int) -> PythonProcess:
     except FileNotFoundError:  # gone meanwhile, or a kernel thread (no executable)
         raise AttachError("process %d is not a CPython process" % pid) from None
     runtime, version = _find_runtime(pid, maps, exe)
-    return PythonProcess(pid, uid, gid, version, runtime, cmdline(pid))
+    return PythonProcess(pid, uid, gid, version, runtime, cmdline(pid), parent_pid(pid))
 
 
 def _find_runtime(pid: int, maps: List[Mapping], exe: str) -> Tuple[str, Optional[Tuple[int, int]]]:
@@ -184,4 +194,4 @@ def _quick_inspect(pid: int) -> PythonProcess:
     if version is None:
         raise AttachError("not python")
     uid, gid = _owner(pid)
-    return PythonProcess(pid, uid, gid, version, runtime or exe, cmdline(pid))
+    return PythonProcess(pid, uid, gid, version, runtime or exe, cmdline(pid), parent_pid(pid))
