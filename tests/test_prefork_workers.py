@@ -1,6 +1,8 @@
-"""Pre-fork servers for real (Flask under gunicorn): ``thread`` in a worker names its busy thread with the
-worker's own tid, ``attach`` on the arbiter says what it is, ``attach --workers`` reaches every worker,
-``pyarthas ps`` shows the links and agents, and ``console --workers`` redefines the app in all of them."""
+"""Pre-fork and reloading servers for real (Flask under gunicorn, Django's autoreloader): ``thread`` in a worker
+names its busy thread with the worker's own tid, ``attach`` on a master says what it is, ``attach --workers``
+reaches every worker, ``pyarthas ps`` shows the links and agents, and ``console --workers`` redefines the app
+in all of them."""
+import os
 import re
 import subprocess
 import sys
@@ -8,7 +10,7 @@ import time
 
 import pytest
 
-from frameworks import Load, get, start_gunicorn
+from frameworks import APPS, FRAMEWORK_PYTHON, Load, Server, free_port, get, start_gunicorn
 from harness import only, post_json, run, target_env
 
 
@@ -86,3 +88,31 @@ def test_attach_workers_then_redefine_reaches_every_worker(runtime_env, tmp_path
         assert {get(server.http_port, "/answer")[1] for _ in range(12)} == {"v2\n"}
     finally:
         server.kill()
+
+
+def test_attach_on_djangos_autoreloader_offers_the_server_process(runtime_env):
+    """Django's runserver with its autoreloader: the parent only watches files, the server runs in a child
+    (watches on the parent never fire)."""
+    port = free_port()
+    server = Server([FRAMEWORK_PYTHON, os.path.join(APPS, "django_app.py"), "runserver", "127.0.0.1:%d" % port],
+                    port, runtime_env)
+    try:
+        server.wait_ready()
+        parent = server.proc.pid
+        (child,) = worker_pids(parent, 1)
+        on_parent = pyarthas("attach", str(parent), "--port", "0", "--telnet-port", "-1", env=runtime_env)
+        assert "is a Django autoreloader (the server runs in the child), 1 worker" in on_parent.stderr, \
+            on_parent.stderr
+        assert "worker processes %d;" % child in on_parent.stderr
+        done = pyarthas("attach", "--workers", str(parent), "--telnet-port", "-1", env=runtime_env)
+        assert done.returncode == 0, done.stderr
+        (row,) = done.stdout.splitlines()[1:]
+        assert row.split()[0] == str(child) and "worker of %d" % parent in row, done.stdout
+        reply = post_json(row.split()[1], {"action": "exec", "command": "sc django_app"})
+        assert only(reply["body"]["results"], "status")["statusCode"] == 0, reply
+    finally:
+        server.kill()
+        try:
+            os.kill(child, 9)  # the autoreloader's child outlives a killed parent
+        except (OSError, UnboundLocalError):
+            pass

@@ -69,7 +69,7 @@ def start(ip: str = "127.0.0.1", port: Optional[int] = None, output_dir: Optiona
 
 
 def stop() -> None:
-    agent = _agent
+    agent = current()  # an agent inherited through fork is the parent's: its files are not ours to remove
     if agent is not None:
         agent.stop()
 

@@ -3,14 +3,19 @@ uvicorn's or Celery's parent, Django's autoreloader) and which are its workers, 
 and where (the records agents keep in the runtime folder, ``agent.util.runtime_files``), and attaching every
 worker of a master at once.
 
-A master is a Python process with Python children; its children are its workers. Which server it is comes
-from its command line, only to say it in words: the links themselves come from /proc.
+A master is a Python process with Python children; its children are its workers (multiprocessing's helper
+processes, the resource tracker and the fork server, are not). Which server it is comes from its command
+line, only to say it in words: the links themselves come from /proc.
 """
 from typing import Dict, List, NamedTuple, Optional
 
 from ..agent.util.runtime_files import read_records
 from .inject import AttachError, attach
 from .inject.process import PythonProcess, python_processes
+
+# children that serve nobody: multiprocessing's own helpers
+HELPER_MARKS = ("multiprocessing.resource_tracker", "multiprocessing.semaphore_tracker",
+                "multiprocessing.forkserver")
 
 # keys every agent record has; any other key (a fleet id, an app name) is shown as the agent's identity
 RECORD_KEYS = ("pid", "ppid", "url", "telnet", "started", "version")
@@ -27,7 +32,7 @@ class Fleet(NamedTuple):
         processes = {process.pid: process for process in python_processes()}
         children: Dict[int, List[int]] = {}
         for process in processes.values():
-            if process.ppid in processes:
+            if process.ppid in processes and not any(mark in process.cmdline for mark in HELPER_MARKS):
                 children.setdefault(process.ppid, []).append(process.pid)
         return cls(processes, read_records(), children)
 
@@ -35,17 +40,24 @@ class Fleet(NamedTuple):
         return sorted(self.children.get(pid, []))
 
     def role(self, pid: int) -> str:
-        """``master of N`` (with what the command line says it is), ``worker of PID``, or empty."""
+        """A server's master (``gunicorn master (arbiter), 3 workers``), ``worker of PID``; for other parents of
+        Python processes ``parent of N`` / ``child of PID``; empty for the rest."""
         process = self.processes.get(pid)
         if process is None:
             return ""
-        workers = self.workers_of(pid)
-        if workers:
-            return "%s, %d worker%s" % (master_kind(process, [self.processes[w] for w in workers]),
-                                        len(workers), "" if len(workers) == 1 else "s")
-        if process.ppid in self.processes:
-            return "worker of %d" % process.ppid
+        count = len(self.workers_of(pid))
+        if count:
+            kind = self.kind(pid)
+            if kind is None:
+                return "parent of %d Python process%s" % (count, "" if count == 1 else "es")
+            return "%s, %d worker%s" % (kind, count, "" if count == 1 else "s")
+        if pid in self.children.get(process.ppid, ()):
+            return "%s of %d" % ("child" if self.kind(process.ppid) is None else "worker", process.ppid)
         return ""
+
+    def kind(self, pid: int) -> Optional[str]:
+        """What server the master ``pid`` is, from its command line; None when it is none we know."""
+        return master_kind(self.processes[pid], [self.processes[w] for w in self.workers_of(pid)])
 
     def identity(self, pid: int) -> str:
         """The agent's extra record keys (a fleet id...), ``key=value`` each."""
@@ -53,8 +65,8 @@ class Fleet(NamedTuple):
         return " ".join("%s=%s" % (key, record[key]) for key in sorted(record) if key not in RECORD_KEYS)
 
 
-def master_kind(process: PythonProcess, workers: List[PythonProcess]) -> str:
-    """What a master is, in words, from its command line (best effort)."""
+def master_kind(process: PythonProcess, workers: List[PythonProcess]) -> Optional[str]:
+    """What a master is, in words, from its command line; None for no server we know."""
     line = process.cmdline
     if "gunicorn" in line:
         return "gunicorn master (arbiter)"
@@ -62,17 +74,19 @@ def master_kind(process: PythonProcess, workers: List[PythonProcess]) -> str:
         return "uvicorn master"
     if "celery" in line:
         return "celery main process"
-    if "runserver" in line and any(worker.cmdline == line for worker in workers):
+    if "runserver" in line and workers:
         return "Django autoreloader (the server runs in the child)"
-    return "master"
+    if "multiprocessing" in " ".join(worker.cmdline for worker in workers):
+        return "multiprocessing parent"
+    return None
 
 
 def describe_master(fleet: Fleet, pid: int) -> Optional[str]:
     """A warning for ``attach PID`` when PID is a master, offering its workers; None otherwise."""
     workers = fleet.workers_of(pid)
-    if not workers:
+    if not workers or fleet.kind(pid) is None:
         return None
-    return ("process %d is a %s: its requests run in its worker processes %s; attach them all with "
+    return ("process %d is a %s: its work runs in its worker processes %s; attach them all with "
             "`pyarthas attach --workers %d`" % (pid, fleet.role(pid), ", ".join(map(str, workers)), pid))
 
 
