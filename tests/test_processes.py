@@ -1,11 +1,14 @@
 """Threads and processes as a user of pre-fork servers meets them: Arthas-style thread ids, threads named with
 their real OS ids after a fork, a failed start that leaves nothing behind, default ports that step aside for
 the next agent, and ``pyarthas ps`` telling which processes run an agent."""
+import contextlib
+import fcntl
 import os
 import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 from harness import Target, only, run, target_env
@@ -187,9 +190,28 @@ def _hold(port):
         return None
 
 
+@contextlib.contextmanager
+def default_ports_taken():
+    """8563 and 3658 held for the block (by this test, or by whoever held them already), one test at a time
+    across the test workers (a file lock), so that no other instance frees them meanwhile."""
+    with open(os.path.join(tempfile.gettempdir(), "pyarthas-tests-default-ports.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        held = [_hold(8563), _hold(3658)]
+        try:
+            yield
+        finally:
+            for sock in held:
+                if sock is not None:
+                    sock.close()
+
+
 def test_default_ports_step_aside_and_ps_shows_the_agent(target_python, tmp_path):
+    with default_ports_taken():
+        _default_ports_step_aside_and_ps_shows_the_agent(target_python, tmp_path)
+
+
+def _default_ports_step_aside_and_ps_shows_the_agent(target_python, tmp_path):
     runtime = {"PYARTHAS_RUNTIME_DIR": str(tmp_path / "runtime")}
-    held = [_hold(8563), _hold(3658)]
     script = tmp_path / "target_main.py"
     script.write_text("import time\nwhile True:\n    time.sleep(0.2)\n")
     target = Target([target_python, "-m", "pyarthas", "run", str(script)], target_env(runtime), cwd=str(tmp_path))
@@ -216,9 +238,6 @@ def test_default_ports_step_aside_and_ps_shows_the_agent(target_python, tmp_path
         assert target.url not in row and " - " in row, row
     finally:
         target.kill()
-        for sock in held:
-            if sock is not None:
-                sock.close()
 
 
 def _ps_row(pid, env):
