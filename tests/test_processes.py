@@ -246,3 +246,20 @@ def _ps_row(pid, env):
     rows = [line for line in done.stdout.splitlines() if line.split()[:1] == [str(pid)]]
     assert rows, done.stdout
     return rows[0]
+
+
+def test_attach_without_port_takes_a_free_one_and_says_so(target_python, tmp_path):
+    script = tmp_path / "target_sleep.py"
+    script.write_text("import time\nprint('ready', flush=True)\nwhile True:\n    time.sleep(0.2)\n")
+    target = Target([target_python, str(script)], target_env(), cwd=str(tmp_path), wait_for_agent=False)
+    try:
+        target.wait_stdout("ready")
+        with default_ports_taken():
+            done = pyarthas("attach", str(target.proc.pid))
+        assert done.returncode == 0, done.stderr
+        port = int(done.stdout.strip().rsplit(":", 1)[1])
+        assert port != 8563
+        assert "HTTP port 8563 is taken (another agent?); using %d instead" % port in done.stderr, done.stderr
+        assert re.search(r"telnet port 3658 is taken \(another agent\?\); using \d+ instead", done.stderr)
+    finally:
+        target.kill()

@@ -87,6 +87,8 @@ def attach_and_report(pid: int, ip: str, port: int, timeout: float = REPLY_TIMEO
 
 
 def _report(attached: Attached, elapsed: float, verbose: bool) -> None:
+    for note in attached.notes:
+        sys.stderr.write("pyarthas: %s\n" % note)
     if attached.status == "running":
         sys.stderr.write("pyarthas: an agent is already running in process %d at %s\n"
                          % (attached.pid, attached.url))

@@ -36,6 +36,7 @@ class Attached(NamedTuple):
     how: str          # which mechanism, for --verbose and the benchmark
     generated_password: Optional[Tuple[str, str]] = None   # (username, password) the agent made up
     token_path: Optional[str] = None  # where the agent wrote its token (started with token=True)
+    notes: Tuple[str, ...] = ()       # what the agent said while starting (a default port it found taken)
 
 
 def private_package_name() -> str:
@@ -178,7 +179,7 @@ def _check_reply(reply: dict, pid: int, ip: str, port: int, how: str) -> Attache
     url = reply["url"]
     _wait_until_answers(url, reply.get("token"))
     generated = (reply["username"], reply["password"]) if reply.get("password") else None
-    return Attached(status, url, pid, how, generated, reply.get("token_path"))
+    return Attached(status, url, pid, how, generated, reply.get("token_path"), tuple(reply.get("notes") or ()))
 
 
 def _wait_until_answers(url: str, token: Optional[str] = None) -> None:
