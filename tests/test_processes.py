@@ -181,6 +181,7 @@ def pyarthas(*args, env=None, timeout=60):
 def _hold(port):
     """A listening socket on ``port``, or None when someone else holds it already (taken either way)."""
     sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the agent binds: TIME_WAIT never stops it
     try:
         sock.bind(("127.0.0.1", port))
         sock.listen(1)

@@ -110,10 +110,18 @@ class ThreadIds:
         self.__init__()
 
     def of_thread(self, thread: threading.Thread) -> int:
+        return self.of_threads([thread])[0]
+
+    def of_threads(self, threads: List[threading.Thread]) -> List[int]:
+        """The ids of ``threads``, given in this order to those that have none yet."""
         with self._lock:
-            found = self._by_thread.get(thread)
-            if found is None:
-                found = self._by_thread[thread] = self._take()
+            known = self._by_thread
+            found = []
+            for thread in threads:
+                number = known.get(thread)
+                if number is None:
+                    number = known[thread] = self._take()
+                found.append(number)
             return found
 
     def of_key(self, key: tuple) -> int:
@@ -169,29 +177,33 @@ def _after_fork_in_child() -> None:
 # ---------------------------------------------------------------- which OS thread a Python thread is
 
 
-def native_ids(threads: List[threading.Thread], tasks: List[int]) -> Dict[int, int]:
-    """Python ident -> OS thread id of each of ``threads``, -1 when it cannot be told. ``tasks``: this
-    process's threads (/proc/self/task). ``Thread.native_id`` is trusted only when it names one of them:
-    CPython does not refresh it after ``fork``, so the thread that forked keeps its parent's tid; that thread
-    is the child's only OS thread at the fork, whose tid is the pid. Otherwise a thread is matched by the name
-    /proc shows (CPython 3.14 names OS threads after Python threads) when exactly one unclaimed task has it."""
+def native_ids(threads: List[Tuple[threading.Thread, int]], tasks: List[int]) -> Dict[int, int]:
+    """Python ident -> OS thread id of each of ``threads`` ((Thread, ident) pairs), -1 when it cannot be told.
+    ``tasks``: this process's threads (/proc/self/task). ``Thread.native_id`` is trusted only when it names one
+    of them: CPython does not refresh it after ``fork``, so the thread that forked keeps its parent's tid;
+    that thread is the child's only OS thread at the fork, whose tid is the pid. Otherwise a thread is
+    matched by the name /proc shows (CPython 3.14 names OS threads after Python threads) when exactly one
+    unclaimed task has it."""
     if not tasks:  # no /proc: what Python says is all there is
-        return {t.ident: t.native_id or -1 for t in threads}
+        return {ident: thread.native_id or -1 for thread, ident in threads}
     live = set(tasks)
     found: Dict[int, int] = {}
     unmatched = []
-    current = threading.current_thread()
-    for thread in threads:
-        native = threading.get_native_id() if thread is current else thread.native_id
+    current = threading.get_ident()
+    for thread, ident in threads:
+        native = threading.get_native_id() if ident == current else thread.native_id
         if native in live:
-            found[thread.ident] = native
+            found[ident] = native
         else:
-            unmatched.append(thread)
+            unmatched.append((thread, ident))
+    if not unmatched:
+        return found
     claimed = set(found.values())
     pid = os.getpid()
-    for thread in unmatched:
+    main = threading.main_thread()
+    for thread, ident in unmatched:
         native = -1
-        if thread is threading.main_thread() and pid in live and pid not in claimed:
+        if thread is main and pid in live and pid not in claimed:
             native = pid
         else:
             named = [tid for tid in live - claimed if _os_thread_name(tid) == thread.name[:15]]
@@ -199,7 +211,7 @@ def native_ids(threads: List[threading.Thread], tasks: List[int]) -> Dict[int, i
                 native = named[0]
         if native != -1:
             claimed.add(native)
-        found[thread.ident] = native
+        found[ident] = native
     return found
 
 
@@ -224,15 +236,17 @@ class _Row:
 def _rows(frames: Dict[int, Any], include_agent: bool, include_native: bool) -> List[_Row]:
     """Every thread, the main thread first, then in start order (ids are given in this order)."""
     main = threading.main_thread()
-    started = [t for t in threading.enumerate() if t.ident is not None]
-    started.sort(key=lambda t: t is not main)  # stable: the rest keep their start order
+    started = [(t, t.ident) for t in threading.enumerate()]
+    started = [pair for pair in started if pair[1] is not None]
+    started.sort(key=lambda pair: pair[0] is not main)  # stable: the rest keep their start order
     tasks = _os_thread_ids() if _IS_LINUX else []
     natives = native_ids(started, tasks)
+    numbers = THREAD_IDS.of_threads([thread for thread, _ in started])
     rows = []
-    for thread in started:
-        agent = is_agent_thread(thread.ident) or thread.name.startswith("pyarthas-")
-        rows.append(_Row(THREAD_IDS.of_thread(thread), thread.ident, natives[thread.ident], thread.name,
-                         thread.daemon, agent))
+    for (thread, ident), number in zip(started, numbers):
+        name = thread.name
+        agent = is_agent_thread(ident) or name.startswith("pyarthas-")
+        rows.append(_Row(number, ident, natives[ident], name, thread.daemon, agent))
     live_keys = set()
     known_idents = set(natives)
     for ident in frames:

@@ -56,11 +56,13 @@ def host_path(pid: int, path: str) -> str:
 
 
 def cmdline(pid: int) -> str:
+    """The command line on one line (``python -c`` code often holds newlines: they are shown as ``\\n``)."""
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as handle:
-            return handle.read().rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
+            text = handle.read().rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
     except OSError:
         return ""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def parent_pid(pid: int) -> int:
