@@ -149,7 +149,11 @@ def wait_for_count(pid, expected, timeout=30.0):
 def test_a_failed_attach_leaves_no_thread_and_stop_leaves_none(target_python, tmp_path):
     script = tmp_path / "target_sleep.py"
     script.write_text("import time\nprint('ready', flush=True)\nwhile True:\n    time.sleep(0.2)\n")
-    target = Target([target_python, str(script)], target_env(), cwd=str(tmp_path), wait_for_agent=False)
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    # the token file cannot be written there: a failure after the HTTP server and the scheduler began
+    env = {"PYARTHAS_RUNTIME_DIR": str(not_a_folder / "runtime")}
+    target = Target([target_python, str(script)], target_env(env), cwd=str(tmp_path), wait_for_agent=False)
     taken = socket.socket()
     try:
         target.wait_stdout("ready")
@@ -161,6 +165,9 @@ def test_a_failed_attach_leaves_no_thread_and_stop_leaves_none(target_python, tm
                             "--telnet-port", "-1")
             assert done.returncode != 0 and "port in use" in done.stderr, done.stderr
             wait_for_count(target.proc.pid, before)  # the bootstrap's own thread ends, nothing stays
+        done = pyarthas("attach", str(target.proc.pid), "--port", "0", "--token")
+        assert done.returncode != 0 and "NotADirectoryError" in done.stderr, done.stderr
+        wait_for_count(target.proc.pid, before)
         done = pyarthas("attach", str(target.proc.pid), "--port", "0", "--telnet-port", "-1")
         assert done.returncode == 0, done.stderr
         target.url = done.stdout.strip().splitlines()[-1]
@@ -178,17 +185,22 @@ def pyarthas(*args, env=None, timeout=60):
                           timeout=timeout, env=target_env(env), stdin=subprocess.DEVNULL)
 
 
-def _hold(port):
-    """A listening socket on ``port``, or None when someone else holds it already (taken either way)."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the agent binds: TIME_WAIT never stops it
-    try:
-        sock.bind(("127.0.0.1", port))
-        sock.listen(1)
-        return sock
-    except OSError:
-        sock.close()
-        return None
+def _hold(port, patience=30.0):
+    """A listening socket on ``port``. Other targets of the suite take the default ports for a few seconds: wait
+    for them to let go; a port someone holds for longer (a demo left running) is taken either way (None)."""
+    deadline = time.monotonic() + patience
+    while True:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the agent binds: TIME_WAIT never stops it
+        try:
+            sock.bind(("127.0.0.1", port))
+            sock.listen(1)
+            return sock
+        except OSError:
+            sock.close()
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.1)
 
 
 @contextlib.contextmanager
