@@ -11,6 +11,8 @@ bash scripts/setup.sh
 bash scripts/system-deps.sh
 # CPython 3.14 joins the matrix; when it cannot be had the suite says why (tests/conftest.py) and runs the rest
 bash scripts/python314.sh >/dev/null || true
+# Real Arthas for the golden harness (tests/test_golden.py); when it cannot be had the harness skips and says why
+bash scripts/arthas.sh >/dev/null || true
 if command -v npm >/dev/null 2>&1; then
     (cd web && npm test --silent)  # Vitest: the web console's data transforms
 else

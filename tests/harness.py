@@ -175,15 +175,20 @@ class Target:
         return Session(self)
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+        kill_process(self.proc)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+
+def kill_process(proc: subprocess.Popen) -> None:
+    """Kill ``proc`` if it still runs and reap it (waiting at most 10 s)."""
+    if proc.poll() is None:
+        proc.kill()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 class Session:
@@ -195,6 +200,13 @@ class Session:
         assert reply["state"] == "SUCCEEDED", reply
         self.id = reply["sessionId"]
         self.consumer = reply["consumerId"]
+
+    @classmethod
+    def of(cls, target: Target, session_id: str, consumer_id: str) -> "Session":
+        """A client of an existing session and consumer (made by init_session or join_session)."""
+        session = cls.__new__(cls)
+        session.target, session.id, session.consumer = target, session_id, consumer_id
+        return session
 
     def api(self, action: str, **fields: Any) -> Dict[str, Any]:
         return self.target.api(action, sessionId=self.id, **fields)
@@ -292,8 +304,8 @@ def start_script(python: str, code: str, tmp_path, env: Optional[Dict[str, str]]
     return Target(argv, target_env(env), cwd=str(tmp_path), wait_for_agent=agent)
 
 
-def start_demo(python: str, tmp_path, env: Optional[Dict[str, str]] = None) -> Target:
-    return Target([python, "-m", "pyarthas", "demo", "--port", "0"], target_env(env), cwd=str(tmp_path))
+def start_demo(python: str, tmp_path, env: Optional[Dict[str, str]] = None, args: Iterable[str] = ()) -> Target:
+    return Target([python, "-m", "pyarthas", "demo", "--port", "0", *args], target_env(env), cwd=str(tmp_path))
 
 
 # ---- what the tests of the enhancing commands (trace, stack, monitor, tt) share
@@ -397,6 +409,15 @@ def start_target(spawn):
     target = spawn(WORKER_TARGET)
     target.wait_stdout("ready", timeout=20)
     return target
+
+
+def run_in_session(target, command, timeout=60.0):
+    """``command``'s results as a session sees them (async_exec and pull, as the shells do), to its status."""
+    session = target.session()
+    try:
+        return session.run_to_status(command, timeout=timeout)
+    finally:
+        session.close()
 
 
 def run_ok(target, command, timeout_ms=20000):

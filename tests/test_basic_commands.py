@@ -84,7 +84,7 @@ def test_options(target):
     assert options["job-timeout"]["value"] == "1d" and options["object-size-limit"]["value"] == "10485760"
     assert options["json-format"]["type"] == "boolean"
     change = target.results("options json-format true")[0]["changeResult"]
-    assert change == {"name": "json-format", "beforeValue": "false", "afterValue": "true"}
+    assert change == {"name": "json-format", "beforeValue": False, "afterValue": True}
     assert target.results("options json-format")[0]["options"][0]["value"] == "true"
     bad = target.results("options nope 1")[-1]
     assert bad["statusCode"] == -1 and bad["message"] == "options[nope] not found."

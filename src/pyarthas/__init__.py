@@ -10,20 +10,24 @@ from .agent.version import VERSION as __version__
 
 def start(ip: str = "127.0.0.1", port: Optional[int] = None, output_dir: Optional[str] = None, password: Optional[str] = None,
           username: Optional[str] = None, allow_hosts=(), local_connection_non_auth: bool = True, token: bool = False,
-          unix_socket: Optional[str] = None, telnet_port: Optional[int] = None):
+          unix_socket: Optional[str] = None, telnet_port: Optional[int] = None, tunnel_server: Optional[str] = None,
+          app_name: Optional[str] = None, agent_id: Optional[str] = None, wire_format: Optional[str] = None):
     """Start the agent in this process; returns it (``agent.url`` tells where it serves).
 
     ``password``/``username``: HTTP Basic, as Arthas (bound beyond loopback without one, one is generated);
     ``allow_hosts``: more names accepted in the Host header; ``local_connection_non_auth=False`` asks the
     password from loopback too; ``token=True`` requires the per-user token written to ``agent.token_path``;
     ``unix_socket``: also serve on this Unix socket (mode 0600); ``telnet_port``: the shell on telnet
-    (0 picks a free port, -1 turns telnet off), also at ``ws://.../ws``. ``port``/``telnet_port`` left out:
-    Arthas's 8563 and 3658, or free ports when those are taken (every worker of a pre-fork server can call
-    this); the agent says which on stderr."""
+    (0 picks a free port, -1 turns telnet off), also at ``ws://.../ws``; ``tunnel_server``: register with
+    this Arthas tunnel server (``ws://HOST:7777/ws``) as ``app_name`` / ``agent_id``, as Arthas's agent does;
+    ``wire_format``: how the API writes results, ``"seed"`` (default) or ``"arthas4"`` (the global option
+    ``wire-format``). ``port``/``telnet_port`` left out: Arthas's 8563 and 3658, or free ports when those are
+    taken (every worker of a pre-fork server can call this); the agent says which on stderr."""
     from .agent import start as _start
     return _start(ip=ip, port=port, output_dir=output_dir, password=password, username=username,
                   allow_hosts=allow_hosts, local_connection_non_auth=local_connection_non_auth, token=token,
-                  unix_socket=unix_socket, telnet_port=telnet_port)
+                  unix_socket=unix_socket, telnet_port=telnet_port, tunnel_server=tunnel_server, app_name=app_name,
+                  agent_id=agent_id, wire_format=wire_format)
 
 
 def stop() -> None:

@@ -52,7 +52,9 @@ export async function callApi(body: Record<string, unknown>, signal?: AbortSigna
   if (credentials) headers.Authorization = "Basic " + btoa(credentials.username + ":" + credentials.password);
   let response: Response;
   try {
-    response = await fetch("api", { method: "POST", headers, body: JSON.stringify(body), signal });
+    // the seed dialect, which this console draws, whatever the agent's wire-format option says
+    const sent = JSON.stringify({ wireFormat: "seed", ...body });
+    response = await fetch("api", { method: "POST", headers, body: sent, signal });
   } catch (error) {
     if (signal?.aborted) throw error;
     throw new Unreachable(String(error));

@@ -26,6 +26,7 @@ class ResultModel:
 
     type: ClassVar[str] = ""
     keep_none: ClassVar[tuple] = ()
+    terminal_only: ClassVar[bool] = False
 
     def fields(self) -> Dict[str, Any]:
         if dataclasses.is_dataclass(self):
@@ -127,8 +128,9 @@ def now_ms() -> int:
 
 def format_time(epoch_seconds: Optional[float] = None) -> str:
     """Arthas's text timestamp: ``yyyy-MM-dd HH:mm:ss.SSS`` in local time."""
-    t = time.time() if epoch_seconds is None else epoch_seconds
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) + ".%03d" % int((t % 1) * 1000)
+    millis = round((time.time() if epoch_seconds is None else epoch_seconds) * 1000)
+    seconds, fraction = divmod(millis, 1000)
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds)) + ".%03d" % fraction
 
 
 # ---- The models of the protocol itself (the result types of https://arthas.aliyun.com/en/doc/http-api.html) ----
@@ -144,6 +146,14 @@ class StatusModel(ResultModel):
 class MessageModel(ResultModel):
     type: ClassVar[str] = "message"
     message: str = ""
+
+
+@dataclasses.dataclass
+class TerminalMessageModel(MessageModel):
+    """A ``message`` Arthas only writes to the terminal (``process.write``: the ``-n`` limit reached, ``-v``'s
+    condition results): shells and consumers that draw text get it; a one-time ``exec``, whose answer holds
+    Arthas's result models only, leaves it out."""
+    terminal_only: ClassVar[bool] = True
 
 
 @dataclasses.dataclass

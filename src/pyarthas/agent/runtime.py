@@ -19,13 +19,14 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional
 
 from .settings import GlobalOptions, Limits, Timeouts
-from .util import lifetime, runtime_files, threads
+from .util import heap, lifetime, runtime_files, threads
 from .util.net import is_loopback
 from .version import VERSION
 
 if TYPE_CHECKING:
     from .engine import Engine
     from .http.server import ApiServer
+    from .tunnel.client import TunnelClient
 
 _lock = threading.Lock()
 _agent: Optional["Agent"] = None
@@ -37,8 +38,8 @@ DEFAULT_PORT, DEFAULT_TELNET_PORT = 8563, 3658  # Arthas's
 def start(ip: str = "127.0.0.1", port: Optional[int] = None, output_dir: Optional[str] = None, quiet: bool = False,
           password: Optional[str] = None, username: Optional[str] = None, **access) -> "Agent":
     """Start the agent (once per process) and return it; prints the URL it serves on stderr.
-    ``access``: ``allow_hosts``, ``local_connection_non_auth``, ``token``, ``unix_socket``, ``telnet_port``
-    (see ``Agent``). ``port`` None: Arthas's 8563, or a free port when that one is taken."""
+    ``access``: ``allow_hosts``, ``local_connection_non_auth``, ``token``, ``unix_socket``, ``telnet_port``,
+    ``wire_format`` (see ``Agent``). ``port`` None: Arthas's 8563, or a free port when that one is taken."""
     global _agent
     with _lock:
         if current() is not None:
@@ -91,14 +92,17 @@ class Agent:
     def __init__(self, ip: str = "127.0.0.1", port: Optional[int] = None, output_dir: Optional[str] = None,
                  password: Optional[str] = None, username: Optional[str] = None, allow_hosts: Iterable[str] = (),
                  local_connection_non_auth: bool = True, token: bool = False, unix_socket: Optional[str] = None,
-                 telnet_port: Optional[int] = None):
+                 telnet_port: Optional[int] = None, tunnel_server: Optional[str] = None,
+                 app_name: Optional[str] = None, agent_id: Optional[str] = None, wire_format: Optional[str] = None):
         """``allow_hosts``: more names the agent may be reached by (the Host check); ``local_connection_non_auth``:
         Arthas's option, false to ask the password from loopback too; ``token``: require the per-user token
         (written to ``token_path``); ``unix_socket``: also serve on this Unix socket (mode 0600);
         ``telnet_port``: the shell on telnet (0 picks a free port, -1 turns telnet off). ``port`` and
         ``telnet_port`` None: Arthas's 8563 and 3658, each falling back to a free port when taken (several
         workers of one server on one host), said in ``port_notes``; a port asked for explicitly is kept or
-        the start fails."""
+        the start fails. ``tunnel_server``: an Arthas tunnel server to register with (``ws://HOST:7777/ws``),
+        as ``app_name`` and ``agent_id`` (the server names the agent ``APPNAME_<random>`` when no id is given,
+        as Arthas); ``wire_format``: the global option ``wire-format`` to start with (``seed`` or ``arthas4``)."""
         self.ip = ip
         self.requested_port = port
         self.port = DEFAULT_PORT if port is None else port
@@ -111,11 +115,20 @@ class Agent:
         self.version = VERSION
         self.start_time = time.time()
         self.options = GlobalOptions()
+        if wire_format is not None:
+            self.options.set("wire-format", wire_format)
         self.timeouts = Timeouts()
         from .job.history import CommandHistory
         self.history = CommandHistory()
         self.limits = Limits()
         self.unix_socket = unix_socket
+        self.tunnel_server = tunnel_server or os.environ.get("PYARTHAS_TUNNEL_SERVER") or None
+        self.app_name = app_name or os.environ.get("PYARTHAS_APP_NAME") or None
+        self.agent_id = agent_id or os.environ.get("PYARTHAS_AGENT_ID") or None
+        self.tunnel: Optional["TunnelClient"] = None
+        if self.tunnel_server:
+            from .tunnel.client import connect_check
+            connect_check(self.tunnel_server)
         self._output_dir = output_dir or os.environ.get("PYARTHAS_OUTPUT_DIR") or os.path.join(
             os.getcwd(), "arthas-output")
         self._engine: Optional["Engine"] = None
@@ -205,8 +218,16 @@ class Agent:
         self.sessions.start()
         server.start()
         self._start_telnet()
+        self._start_tunnel()
         self.on_stop(lambda: runtime_files.remove_record(self.pid))
         self.publish_identity()
+
+    def _start_tunnel(self) -> None:
+        if not self.tunnel_server:
+            return
+        from .tunnel.client import TunnelClient
+        tunnel = self.tunnel = TunnelClient(self, self.tunnel_server, self.app_name, self.agent_id).start()
+        self.on_stop(tunnel.stop)
 
     def _start_telnet(self) -> None:
         """The shell on telnet; a taken port costs the telnet door only (the HTTP API and /ws still work)."""
@@ -227,7 +248,9 @@ class Agent:
         """(Re)write this agent's record for ``pyarthas ps`` (``util.runtime_files``); ``more`` adds keys to
         it (a fleet id, an app name). A folder that cannot be written costs the record only."""
         self.identity.update(more)
-        record = dict(self.identity, pid=self.pid, ppid=os.getppid(), url=self.url, telnet=self.telnet_port,
+        known = {"app": self.app_name, "agentId": self.agent_id}
+        record = dict({k: v for k, v in known.items() if v}, **self.identity)
+        record.update(pid=self.pid, ppid=os.getppid(), url=self.url, telnet=self.telnet_port,
                       started=self.start_time, version=self.version)
         try:
             runtime_files.write_record(self.pid, record)
@@ -247,6 +270,7 @@ class Agent:
     def stop(self) -> None:
         if self._tear_down():
             _forget(self)
+            heap.trim_when_threads_end(lambda: current() is None)
 
     def _tear_down(self) -> bool:
         """Close everything the agent started, once; True the first time."""

@@ -5,18 +5,20 @@ import re
 import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from .values import secrets
 from .values.limits import DEFAULT_SIZE_LIMIT
 
 
 class GlobalOption:
     def __init__(self, name: str, value: Any, summary: str, description: str = "", level: int = 1,
-                 parse: Optional[Callable[[str], Any]] = None):
+                 parse: Optional[Callable[[str], Any]] = None, apply: Optional[Callable[[Any], None]] = None):
         self.name = name
         self.value = value
         self.summary = summary
         self.description = description or summary
         self.level = level
         self.parse = parse or _parser_for(value)
+        self.apply = apply      # makes a value take effect where it is read outside the store
 
     def to_json(self) -> Dict[str, Any]:
         return {"level": self.level, "type": _java_type(self.value), "name": self.name,
@@ -68,6 +70,8 @@ class GlobalOptions:
         self._options: Dict[str, GlobalOption] = {}
         for option in _defaults():
             self._options[option.name] = option
+            if option.apply is not None:
+                option.apply(option.value)
 
     def get(self, name: str) -> Any:
         return self._options[name].value
@@ -85,6 +89,8 @@ class GlobalOptions:
             new_value = option.parse(raw)
             before = option.value
             option.value = new_value
+            if option.apply is not None:
+                option.apply(new_value)
             return before, new_value
 
 
@@ -106,6 +112,19 @@ def _defaults() -> List[GlobalOption]:
         GlobalOption("strict", True, "Option to strict mode"),
         GlobalOption("object-size-limit", DEFAULT_SIZE_LIMIT,
                      "Option to control the limit size of the object output, unit: bytes"),
+        GlobalOption("wire-format", "seed",
+                     "Option to choose how the HTTP API writes results: seed or arthas4",
+                     "seed (the default): times as epoch milliseconds and values as structured JSON, as "
+                     "Arthas's HTTP API documentation shows; arthas4: times as 'yyyy-MM-dd HH:mm:ss.SSS' "
+                     "and values as Arthas's display text (@list[...]), as Arthas 4 sends them. The "
+                     "agent's --wire-format flag starts it with either.",
+                     parse=_wire_format),
+        GlobalOption("mask-secrets", True, "Option to mask credentials and the environment in values",
+                     "When true (the default), values kept under names that look like credentials (*PASSWORD*, "
+                     "*SECRET*, *TOKEN*, *KEY*, Authorization, Cookie...) are masked in every value (watch, tt, "
+                     "ognl, getstatic, vmtool, sc -f, thread locals) and in sysenv, and the process environment "
+                     "(os.environ, and the entries of a mapping that repeat it) is shown by sysenv only.",
+                     apply=secrets.set_masking),
         GlobalOption("mcp-allow-writes", os.environ.get("PYARTHAS_MCP_ALLOW_WRITES", "") in ("1", "true"),
                      "Option to let MCP clients run the tools that change the process",
                      "When false (the default), the /mcp tools that change the target (redefine, stop, "
@@ -113,6 +132,15 @@ def _defaults() -> List[GlobalOption]:
                      "that call more than a few pure builtins) refuse. $PYARTHAS_MCP_ALLOW_WRITES=1 or the "
                      "CLI's --mcp-allow-writes start the agent with true."),
     ]
+
+
+WIRE_FORMATS = ("seed", "arthas4")
+
+
+def _wire_format(raw: str) -> str:
+    if raw not in WIRE_FORMATS:
+        raise ValueError(raw)
+    return raw
 
 
 def _checked_duration(raw: str) -> str:

@@ -1,4 +1,4 @@
-"""The agent's options (access and the telnet shell), shared by ``run``, ``demo`` and ``attach``
+"""The agent's options (access, the telnet shell and the API's wire dialect), shared by ``run``, ``demo`` and ``attach``
 (``pyarthas.start()`` takes the same names as keyword arguments)."""
 
 
@@ -15,11 +15,23 @@ def add_access_arguments(parser) -> None:
     parser.add_argument("--telnet-port", type=int, default=None,
                         help="telnet port of the shell (default 3658, or a free one when that is taken; 0 picks "
                              "a free one, -1 disables)")
+    parser.add_argument("--wire-format", choices=("seed", "arthas4"), default="seed",
+                        help="how the HTTP API writes results: 'seed' (default: times as epoch ms, values as "
+                             "structured JSON, as Arthas's HTTP API documentation shows) or 'arthas4' (times as "
+                             "text, values as Arthas's display text, as Arthas 4 sends them); the global "
+                             "option wire-format changes it at run time")
     parser.add_argument("--unix-socket", metavar="PATH",
                         help="also serve the API on this Unix socket (mode 0600: only the target's user)")
+    parser.add_argument("--tunnel-server", metavar="URL",
+                        help="register with this Arthas tunnel server (ws://HOST:7777/ws), as Arthas's agent does")
+    parser.add_argument("--app-name", metavar="NAME", help="the application's name in the tunnel server")
+    parser.add_argument("--agent-id", metavar="ID",
+                        help="the agent's id in the tunnel server (default: the server's APPNAME_<random>)")
 
 
 def access_options(args) -> dict:
     return {"allow_hosts": list(args.allow_hosts),
             "local_connection_non_auth": args.local_connection_non_auth == "true",
-            "token": args.token, "unix_socket": args.unix_socket, "telnet_port": args.telnet_port}
+            "token": args.token, "unix_socket": args.unix_socket, "telnet_port": args.telnet_port,
+            "tunnel_server": args.tunnel_server, "app_name": args.app_name, "agent_id": args.agent_id,
+            "wire_format": args.wire_format}

@@ -161,6 +161,7 @@ class Client:
         raises the matching ``ApiError`` otherwise."""
         body = {k: v for k, v in fields.items() if v is not None}
         body["action"] = action
+        body.setdefault("wireFormat", "seed")   # the dialect the views draw, whatever the agent's option
         if self.user_id and "userId" not in body:
             body["userId"] = self.user_id
         reply = self._post(json.dumps(body).encode("utf-8"), timeout or self.timeout)

@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "ps": ("attach", "list the Python processes this user can see"),
     "console": ("console", "interactive console over the HTTP API"),
     "mcp": ("mcp", "MCP server on stdin/stdout for AI assistants (bridges to an agent's /mcp)"),
+    "jfr": ("jfr_view", "read a flight record written by the agent's jfr command (dump/stop)"),
 }
 # Subcommands that start the agent in this process: --mcp-allow-writes lets its /mcp tools change it.
 STARTS_AGENT = ("demo", "run")

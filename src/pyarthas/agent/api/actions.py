@@ -1,8 +1,9 @@
 """One function per Arthas API action (https://arthas.aliyun.com/en/doc/http-api.html), with Arthas's exact
 states and texts.
 
-``handle_request(agent, body_bytes)`` returns the response object; the HTTP layer writes it with status
-200 whatever it says.
+``handle_request(agent, body_bytes)`` returns the response object; the HTTP layer calls it once the agent's
+access policy admitted the request (so the request authenticates the session it acts on, see ``auth``) and
+writes the answer with status 200 whatever it says. In-process clients (the shell) call ``dispatch``.
 """
 import json
 import threading
@@ -13,11 +14,12 @@ from ..model import CommandRequestModel, to_json_or_message
 from ..session.distribution import SharingDistributor
 from ..session.manager import Session, TooManySessions
 from ..settings import MAX_COMMAND_LENGTH
+from .wire import DIALECTS, dialect_of, for_wire
 
 DEFAULT_EXEC_TIMEOUT_MS = 30000
 MAX_EXEC_TIMEOUT_MS = 24 * 3600 * 1000      # the default job-timeout: no exec waits longer than a job may run
 PACKED_RESULTS_CAPACITY = 500
-STRING_FIELDS = ("action", "command", "requestId", "sessionId", "consumerId", "userId")
+STRING_FIELDS = ("action", "command", "requestId", "sessionId", "consumerId", "userId", "wireFormat")
 LONG_POLL_ACTIONS = ("pull_results",)
 
 
@@ -37,8 +39,13 @@ class Request:
         self.session_id = _blank_to_none(fields.get("sessionId"))
         self.consumer_id = _blank_to_none(fields.get("consumerId"))
         self.user_id = _blank_to_none(fields.get("userId"))
+        # pyarthas's own clients ask for the dialect their views draw, whatever the global option says
+        self.wire_format = _blank_to_none(fields.get("wireFormat"))
         # set by the parser (_exec_timeout); requests made in-process (the shell) may leave it out
         self.exec_timeout: int = fields.get("execTimeout") or DEFAULT_EXEC_TIMEOUT_MS
+        # the HTTP door admitted it (credentials, or a connection that needs none): as Arthas copies the HTTP
+        # session's subject into the session it acts on, such a request authenticates that session
+        self.authenticated = False
 
 
 def _blank_to_none(value: Optional[str]) -> Optional[str]:
@@ -51,6 +58,7 @@ def handle_request(agent, body: bytes, long_polls: Optional[threading.BoundedSem
     request_id = None
     try:
         request = parse_request(body)
+        request.authenticated = True  # the HTTP layer checked the access policy before handing the body over
         request_id = request.request_id
         if long_polls is not None and (request.action or "").strip().lower() in LONG_POLL_ACTIONS:
             if not long_polls.acquire(blocking=False):
@@ -94,6 +102,9 @@ def parse_request(body: bytes) -> Request:
         raise ApiError("FAILED", "command line too long: %d characters, at most %d"
                        % (len(command), MAX_COMMAND_LENGTH))
     fields["execTimeout"] = _exec_timeout(fields.get("execTimeout"), fail)
+    wire_format = _blank_to_none(fields.get("wireFormat"))
+    if wire_format is not None and wire_format not in DIALECTS:
+        raise ApiError("FAILED", "'wireFormat' must be one of %s, not %s" % (", ".join(DIALECTS), wire_format))
     return Request(fields)
 
 
@@ -146,6 +157,8 @@ def _find_session(agent, request: Request, required: bool) -> Optional[Session]:
     session.touch()
     if request.user_id is not None:
         session.user_id = request.user_id
+    if request.authenticated:
+        session.authenticated = True
     return session
 
 
@@ -174,9 +187,16 @@ def pull_results(agent, request: Request, session: Session) -> Dict[str, Any]:
     consumer = _require_distributor(session).consumer(request.consumer_id)
     if consumer is None:
         raise ApiError("FAILED", "consumer not found: %s" % request.consumer_id)
-    results = consumer.poll()
+    results = _on_wire(agent, request, consumer.poll())
     return {"state": "SUCCEEDED", "sessionId": session.session_id, "consumerId": consumer.id,
             "body": {"results": results}}
+
+
+def _on_wire(agent, request: Request, results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Results as the API sends them, in the wire dialect the request or the global option chose."""
+    dialect = request.wire_format or dialect_of(agent)
+    size_limit = agent.options.get("object-size-limit")
+    return [for_wire(result, dialect, size_limit) for result in results]
 
 
 def _require_distributor(session: Session) -> SharingDistributor:
@@ -217,7 +237,7 @@ def _exec_in(agent, request: Request, session: Session, command: str) -> Dict[st
     packed: List[Any] = []
 
     def pack(job_id: int, model) -> None:
-        if len(packed) < PACKED_RESULTS_CAPACITY:
+        if len(packed) < PACKED_RESULTS_CAPACITY and not model.terminal_only:
             packed.append((job_id, model))
 
     with _SessionLock(session, command):
@@ -235,7 +255,7 @@ def _exec_in(agent, request: Request, session: Session, command: str) -> Dict[st
             job.interrupt()
             job.wait_terminated(5.0)
     body = {"command": command, "jobId": job.job_id, "jobStatus": job.status, "timeExpired": expired,
-            "results": [to_json_or_message(model, job_id) for job_id, model in list(packed)]}
+            "results": _on_wire(agent, request, [to_json_or_message(model, job_id) for job_id, model in packed[:]])}
     response = {"state": "SUCCEEDED", "sessionId": session.session_id, "body": body}
     if expired:
         body["timeout"] = timeout_ms

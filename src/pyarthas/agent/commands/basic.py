@@ -1,14 +1,16 @@
-"""The basic commands: version, help, session, echo, pwd, history, sysenv, sysprop, options, stop."""
+"""The basic commands: version, help, session, echo, pwd, history, quit, sysenv, sysprop, options, stop."""
 import dataclasses
 import os
 import platform
 import sys
 from typing import Any, ClassVar, Dict, List, Optional
 
-from ..command.base import Command, CommandError, register, registered
+from ..command.base import Command, CommandError, register, register_refusal, registered
 from ..command.help import HelpModel, command_summary, help_detail
 from ..command.options import Argument, Option
 from ..model import EnhancerAffect, MessageModel, ResultModel
+from ..values import secrets
+from ..values.limits import MASKED
 
 
 @dataclasses.dataclass
@@ -110,8 +112,10 @@ class HistoryModel(ResultModel):
 class HistoryCommand(Command):
     name = "history"
     summary = "Display command history"
-    options = [Option("clear", "c", flag=True, help="clear the history"),
-               Option("number", "n", type=int, help="show the last N lines")]
+    description = "Examples:\n  history\n  history -c\n  history 5"
+    options = [Option("clear", "c", flag=True, help="clear history"),
+               Option("number", "n", type=int, help="the same as the argument n")]
+    arguments = [Argument("n", type=int, help="how many history commands to display")]
 
     def run(self, process, args):
         history = process.agent.history
@@ -119,9 +123,16 @@ class HistoryCommand(Command):
             history.clear()
             return
         lines = list(history)
-        if args.number is not None:
-            lines = lines[-args.number:] if args.number > 0 else []
+        count = args.n if args.n is not None else args.number
+        if count is not None and 0 <= count < len(lines):  # Arthas: a negative N shows them all
+            lines = lines[len(lines) - count:]
         process.emit(HistoryModel(history=lines))
+
+
+# quit/exit/logout are the shell's own (they leave the terminal; ``stop`` stops the agent)
+register_refusal("quit", "quit and exit leave a shell (telnet, the web console); an API client ends its session "
+                         "with the close_session action.", aliases=("exit", "logout"),
+                 summary="Leave the current shell (telnet, web console); the agent keeps running (use stop to stop it)")
 
 
 # ---- sysenv, sysprop ----
@@ -136,6 +147,8 @@ class SystemEnvModel(ResultModel):
 class SysEnvCommand(Command):
     name = "sysenv"
     summary = "Display the environment variables of the target process"
+    description = ("Values of variables whose names look like credentials (*PASSWORD*, *SECRET*, *TOKEN*, "
+                   "*KEY*...) are masked unless `options mask-secrets false`.")
     arguments = [Argument("env-name", help="one variable")]
 
     def run(self, process, args):
@@ -143,6 +156,9 @@ class SysEnvCommand(Command):
             env = {args.env_name: os.environ.get(args.env_name)}
         else:
             env = dict(sorted(os.environ.items()))
+        if secrets.masking():
+            env = {name: MASKED if value is not None and secrets.looks_secret(name) else value
+                   for name, value in env.items()}
         process.emit(SystemEnvModel(env=env))
 
 
@@ -245,12 +261,8 @@ class OptionsCommand(Command):
         except ValueError:
             raise CommandError(-1, "Cannot cast option value[%s] to type[%s]."
                                % (args.options_value, option.to_json()["type"])) from None
-        process.emit(OptionsModel(changeResult={"name": option.name, "beforeValue": _text(before),
-                                                "afterValue": _text(after)}))
-
-
-def _text(value: Any) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+        # typed, as Arthas sends them (a boolean option's values are JSON booleans)
+        process.emit(OptionsModel(changeResult={"name": option.name, "beforeValue": before, "afterValue": after}))
 
 
 # ---- stop ----

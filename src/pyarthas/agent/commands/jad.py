@@ -14,13 +14,14 @@ import io
 import marshal
 import os
 import struct
+import sys
 import types
 from typing import Any, ClassVar, Dict, List, Optional, Tuple
 
 from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
-from ..inspect import finder
-from ..model import ResultModel
+from ..inspect import finder, importsys
+from ..model import MessageModel, ResultModel, RowAffectModel
 
 
 @dataclasses.dataclass
@@ -209,29 +210,74 @@ class JadCommand(Command):
         Option("source-only", dest="source_only", flag=True, help="print the source only"),
         Option("lineNumber", type=str, default="true", help="print line numbers (default true)"),
         Option("hideUnicode", flag=True, help="accepted for Arthas compatibility"),
-        Option("code", "c", help="accepted for Arthas compatibility (Python has no class loaders)"),
-        Option("classLoaderClass", help="accepted for Arthas compatibility"),
-        Option("directory", "d", help="accepted for Arthas compatibility"),
+        Option("code", "c", help="only classes of the loader with this hash (as classloader shows it)"),
+        Option("classLoaderClass", help="only classes of loaders of this class (FileFinder, BuiltinImporter...)"),
+        Option("directory", "d", help="also write the source files into this directory"),
     ]
     arguments = [Argument("class-pattern", required=True, help="class, module or function (dotted name)"),
                  Argument("method-name", help="function or method pattern within the class or module")]
 
     def run(self, process, args):
+        if args.directory is not None and os.path.exists(args.directory) and not os.path.isdir(args.directory):
+            raise CommandError(-1, "%s :is not a directory, please check it" % args.directory)
+        affected = 0
+        try:
+            affected = self._jad(process, args)
+        finally:
+            if not args.source_only:     # Arthas sends the row count after jad, failed or not
+                process.emit(RowAffectModel(rowCount=affected))
+
+    @staticmethod
+    def _jad(process, args) -> int:
         try:
             targets = _targets(args.class_pattern, args.method_name, args.regex)
         except Exception as exc:  # a bad regular expression
             raise CommandError(-1, "Illegal pattern %r: %s" % (args.class_pattern, exc)) from None
+        if args.code or args.classLoaderClass:
+            targets = [t for t in targets if importsys.loaded_by(t, args.code, args.classLoaderClass)]
         if not targets:
             what = args.class_pattern + (" " + args.method_name if args.method_name else "")
             raise CommandError(-1, "No class found for: %s" % what)
         owners = {id(t): t for t in targets if isinstance(t, (type, types.ModuleType))}
         if len(owners) > 1:
+            message = (" Found more than one class for: %s, Please use jad -c <hashcode> %s"
+                       % (args.class_pattern, args.class_pattern))
+            process.emit(MessageModel(message=message))
             process.emit(JadModel(matchedClasses=[class_vo(t) for t in owners.values()]))
-            raise CommandError(-1, "Found more than one class for: %s, please use the exact name or -E with a "
-                                   "precise regular expression." % args.class_pattern)
+            raise CommandError(-1, message)
         show_numbers = args.lineNumber.lower() != "false"
         for target in targets:
             model = jad_model(target)
+            if args.source_only:          # Arthas: the source and its mappings only
+                model.classInfo = model.location = None
             model.sourceOnly = bool(args.source_only) or None
             model.lineNumber = show_numbers
             process.emit(model)
+        if args.directory is not None:
+            _write_sources(targets, args.directory)
+        return len(targets)
+
+
+def _owner_of(function: Any) -> Any:
+    """The class (else the module) that defines ``function``."""
+    module = getattr(function, "__module__", "") or ""
+    qualname = getattr(function, "__qualname__", "") or ""
+    if "." in qualname and "<locals>" not in qualname:
+        owner = finder.resolve("%s.%s" % (module, qualname.rsplit(".", 1)[0]))
+        if isinstance(owner, type):
+            return owner
+    return sys.modules.get(module)
+
+
+def _write_sources(targets: List[Any], directory: str) -> None:
+    """``jad -d DIR``: the source of each class or module (a function: its class's or module's) written
+    under DIR, as Arthas dumps the class it decompiles there."""
+    from .dump import write_code
+    try:
+        for target in targets:
+            owner = target if isinstance(target, (type, types.ModuleType)) else _owner_of(target)
+            if owner is not None:
+                write_code(owner, os.path.abspath(directory), with_pyc=False)
+    except (OSError, ValueError) as exc:
+        raise CommandError(-1, "jad: fail to write the source into the directory \"%s\": %s" % (directory, exc)) \
+            from None

@@ -16,8 +16,8 @@ from typing import Any, ClassVar, Dict, List, Optional
 from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
 from ..engine.express import evaluate_standalone
-from ..inspect import finder, memory
-from ..model import MessageModel, ResultModel
+from ..inspect import finder, heap, importsys, memory
+from ..model import MessageModel, ResultModel, TerminalMessageModel
 from ..values import to_json_value
 
 _AGENT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -147,8 +147,8 @@ class HeapDumpModel(ResultModel):
 
 
 def _dump_path(output_dir: str, requested: Optional[str], live: bool) -> str:
-    if requested:
-        return requested if os.path.isabs(requested) else os.path.join(output_dir, requested)
+    if requested:      # as Arthas's (a java.io.File): a relative path is relative to the working directory
+        return os.path.abspath(requested)
     stamp = time.strftime("%Y-%m-%d-%H-%M-%S")
     return os.path.join(output_dir, "heapdump%s%s-%d.json" % (stamp, "-live" if live else "",
                                                               random.randint(1000, 9999)))
@@ -181,8 +181,8 @@ class HeapDumpCommand(Command):
     name = "heapdump"
     summary = "Dump a histogram of the live objects (and the tracemalloc snapshot when tracing) to a file"
     description = ("Writes a JSON histogram of the gc-tracked objects by type (count, shallow bytes) into the "
-                   "agent's output folder (served at /arthas-output/), or to FILE (relative paths land in the "
-                   "output folder). Examples: heapdump; heapdump --live; heapdump dump.json")
+                   "agent's output folder (served at /arthas-output/), or to FILE (a relative path is relative to "
+                   "the working directory, as Arthas's). Examples: heapdump; heapdump --live; heapdump dump.json")
     options = [Option("live", "l", flag=True, help="collect garbage first, so only reachable objects count")]
     arguments = [Argument("file", help="where to write the dump")]
 
@@ -224,34 +224,60 @@ def find_instances(classes: List[type], limit: int) -> List[Any]:
     return found
 
 
+ACTIONS = ("getInstances", "forceGc", "heapAnalyze", "referenceAnalyze")
+
+
 @register
 class VmToolCommand(Command):
     name = "vmtool"
-    summary = "Find the live instances of a class, force a garbage collection"
+    summary = "Find the live instances of a class, analyze the heap, force a garbage collection"
     description = ("vmtool --action getInstances --className demo.MathGame [--limit 10] [-x 1] [--express EXPR] "
                    "(EXPR is a Python expression, as ognl's, that sees the list as 'instances'); "
-                   "vmtool --action forceGc")
+                   "vmtool --action heapAnalyze --classNum 20 --objectNum 20 (classes by bytes, the largest objects "
+                   "and the referrers that hold them); vmtool --action referenceAnalyze --className demo.MathGame "
+                   "--objectNum 5 --backtraceNum 3; vmtool --action forceGc")
     options = [
-        Option("action", "a", choices=("getInstances", "forceGc"), help="getInstances or forceGc"),
+        Option("action", "a", choices=ACTIONS, help=", ".join(ACTIONS)),
         Option("className", help="the class (qualified name, '*' wildcards)"),
         Option("limit", "l", type=int, default=10, help="at most this many instances (default 10, -1: all)"),
         Option("expand", "x", type=int, default=1, help="depth to expand the values (default 1)"),
         Option("express", help="a Python expression evaluated with 'instances' bound"),
-        Option("classLoaderHash", "c", help="accepted for Arthas compatibility (Python has no class loaders)"),
-        Option("classLoaderClass", help="accepted for Arthas compatibility"),
+        Option("classNum", type=int, default=20, help="heapAnalyze: the classes shown (default 20)"),
+        Option("objectNum", type=int, default=20, help="heapAnalyze, referenceAnalyze: the objects shown (default 20)"),
+        Option("backtraceNum", type=int, default=2,
+               help="referenceAnalyze: referrer steps shown (default 2, -1: to a root, 0: none)"),
+        Option("classLoaderHash", "c", help="only classes of the loader with this hash (as classloader shows it)"),
+        Option("classLoaderClass", help="only classes of loaders of this class (FileFinder, BuiltinImporter...)"),
     ]
 
     def run(self, process, args):
         if args.action is None:
-            raise CommandError(-1, "vmtool: --action is required (getInstances or forceGc)")
+            raise CommandError(-1, "vmtool: --action is required (%s)" % ", ".join(ACTIONS))
         if args.action == "forceGc":
             gc.collect()
             return
+        if args.action == "heapAnalyze":
+            _check_counts(args)
+            # Arthas's vmtool writes this analysis as terminal text, not as a result model
+            process.emit(TerminalMessageModel(message=heap.heap_analyze(args.classNum, args.objectNum)))
+            return
         if not args.className:
-            raise CommandError(-1, "vmtool getInstances: --className is required")
-        classes = list(finder.find_classes(args.className, modules=False))
+            raise CommandError(-1, "vmtool %s: --className is required" % args.action)
+        classes = [cls for cls in finder.find_classes(args.className, modules=False)
+                   if importsys.loaded_by(cls, args.classLoaderHash, args.classLoaderClass)]
         if not classes:
             raise CommandError(-1, "Can not find class by class name: %s." % args.className)
+        if args.action == "referenceAnalyze":
+            _check_counts(args)
+            if args.backtraceNum < -1:
+                raise CommandError(-1, "backtraceNum must be greater than or equal to -1.")
+            process.emit(TerminalMessageModel(message=heap.reference_analyze(
+                finder.with_subclasses(classes), args.objectNum, args.backtraceNum)))
+            return
+        self._instances(process, args, classes)
+
+    @staticmethod
+    def _instances(process, args, classes: List[type]) -> None:
         instances = find_instances(classes, args.limit)
         value: Any = instances
         if args.express:
@@ -262,3 +288,8 @@ class VmToolCommand(Command):
                                    % (type(exc).__name__, exc)) from None
         size_limit = process.agent.options.get("object-size-limit")
         process.emit(VmToolModel(value=to_json_value(value, args.expand, size_limit), expand=args.expand))
+
+
+def _check_counts(args) -> None:
+    if args.classNum <= 0 or args.objectNum <= 0:
+        raise CommandError(-1, "classNum and objectNum must be greater than 0.")

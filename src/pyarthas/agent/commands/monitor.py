@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Dict, List
 
 from ..command.base import CommandError, register
 from ..command.options import Option
+from ..jfr.recorder import publish
 from ..model import ResultModel
 from .enhancer import ADVICE_ARGUMENTS, AdviceListener, EnhancerCommand, check_limit, enhancer_options
 
@@ -75,6 +76,7 @@ class MonitorListener(AdviceListener):
 @register
 class MonitorCommand(EnhancerCommand):
     name = "monitor"
+    listener_type = MonitorListener
     summary = "Monitor method execution statistics, e.g. total/success/failure count, average rt, fail rate, etc."
     description = ("Counters are per cycle (-c seconds, default 60) and reset each cycle; -n is the number of "
                    "cycles.\nExamples:\n  monitor demo.MathGame primeFactors\n"
@@ -120,6 +122,7 @@ def _every_cycle(process, listener: MonitorListener, cycle: float, limit: int) -
         data = listener.take_cycle()
         if data:
             process.emit(MonitorModel(data))
+            _record_in_flight_recordings(data)
             cycles += 1
             if cycles >= limit:
                 listener.done.set()
@@ -127,6 +130,14 @@ def _every_cycle(process, listener: MonitorListener, cycle: float, limit: int) -
         pending = scheduler.call_later(max(0.0, next_tick - time.monotonic()), tick)
 
     process.on_end(lambda: pending.cancel())
+
+
+def _record_in_flight_recordings(data: List[Dict[str, Any]]) -> None:
+    """A cycle is also an event of the running ``jfr`` recordings (slow calls show in their record)."""
+    for entry in data:
+        total, failed = entry["total"], entry["failed"]
+        publish("monitor", entry["className"], entry["methodName"], total, entry["success"], failed,
+                round(entry["cost"] / total, 3) if total else 0.0, round(failed / total, 4) if total else 0.0)
 
 
 def _finish(process, listener: MonitorListener) -> None:

@@ -10,9 +10,9 @@ from typing import Any, ClassVar, Dict, List, Optional
 
 from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
-from ..inspect import finder
+from ..inspect import finder, importsys
 from ..model import ResultModel, RowAffectModel
-from ..values import to_json_value
+from ..values import named_value
 
 PAGE_SIZE = 256
 
@@ -105,7 +105,7 @@ def _fields(owner: Any, expand: int, size_limit: int) -> List[Dict[str, Any]]:
             continue
         seen.add(name)
         fields.append({"name": name, "type": finder.qualified_name(type(value)), "modifier": "static",
-                       "annotations": [], "static": True, "value": to_json_value(value, expand, size_limit)})
+                       "annotations": [], "static": True, "value": named_value(name, value, expand, size_limit)})
     if not is_module:
         annotations = finder.own_annotations(owner)
         slots = vars(owner).get("__slots__", ())
@@ -138,13 +138,14 @@ class SearchClassCommand(Command):
         Option("expand", "x", type=int, default=1, help="depth to expand attribute values (default 1)"),
         Option("regex", "E", flag=True, help="the pattern is a regular expression"),
         Option("limits", "n", type=int, default=100, help="the most classes -d shows (default 100)"),
-        Option("classLoaderHash", "c", help="accepted for Arthas compatibility (Python has no class loaders)"),
-        Option("classLoaderClass", help="accepted for Arthas compatibility"),
+        Option("classLoaderHash", "c", help="only classes of the loader with this hash (as classloader shows it)"),
+        Option("classLoaderClass", help="only classes of loaders of this class (FileFinder, BuiltinImporter...)"),
+        Option("classLoaderStr", "cs", help="only classes of the loader named so (as classloader -l shows it)"),
     ]
     arguments = [Argument("class-pattern", required=True, help="class or module name pattern")]
 
     def run(self, process, args):
-        found = _search(args.class_pattern, args.regex)
+        found = _of_loader(_search(args.class_pattern, args.regex), args)
         if not args.details:
             names = [finder.qualified_name(obj) for obj in found]
             for segment, start in enumerate(range(0, len(names), PAGE_SIZE)):
@@ -157,6 +158,14 @@ class SearchClassCommand(Command):
             process.emit(SearchClassModel(classInfo=class_detail(obj, args.field, args.expand, size_limit),
                                           detailed=True, withField=bool(args.field)))
         process.emit(RowAffectModel(rowCount=len(found)))
+
+
+def _of_loader(found: List[Any], args) -> List[Any]:
+    """Arthas's ``-c``/``--classLoaderClass``/``-cs``: the classes whose loader is the one named."""
+    named = (args.classLoaderHash, args.classLoaderClass, getattr(args, "classLoaderStr", None))
+    if not any(named):
+        return found
+    return [obj for obj in found if importsys.loaded_by(obj, *named)]
 
 
 def _check_limit(found: List[Any], limit: int) -> None:
@@ -222,14 +231,14 @@ class SearchMethodCommand(Command):
         Option("details", "d", flag=True, help="display the details of each method"),
         Option("regex", "E", flag=True, help="the patterns are regular expressions"),
         Option("limits", "n", type=int, default=100, help="the most classes to search (default 100)"),
-        Option("classLoaderHash", "c", help="accepted for Arthas compatibility (Python has no class loaders)"),
-        Option("classLoaderClass", help="accepted for Arthas compatibility"),
+        Option("classLoaderHash", "c", help="only classes of the loader with this hash (as classloader shows it)"),
+        Option("classLoaderClass", help="only classes of loaders of this class (FileFinder, BuiltinImporter...)"),
     ]
     arguments = [Argument("class-pattern", required=True, help="class or module name pattern"),
                  Argument("method-pattern", default="*", help="function name pattern (default *)")]
 
     def run(self, process, args):
-        found = _search(args.class_pattern, args.regex)
+        found = _of_loader(_search(args.class_pattern, args.regex), args)
         _check_limit(found, args.limits)
         count = 0
         for owner in found:

@@ -16,7 +16,7 @@ from ..model import ResultModel
 @dataclasses.dataclass
 class ThreadModel(ResultModel):
     type: ClassVar[str] = "thread"
-    all: Optional[bool] = None
+    all: bool = False     # Arthas's ThreadModel sends it with every form of the command
     threadStateCount: Optional[Dict[str, int]] = None
     threadStats: Optional[List[Dict[str, Any]]] = None
     threadInfo: Optional[Dict[str, Any]] = None

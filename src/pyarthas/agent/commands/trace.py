@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional
 from ..command.base import CommandError, register
 from ..command.options import Option
 from ..engine import calltree, trace_tree
-from ..model import EnhancerModel, MessageModel, ResultModel
+from ..model import EnhancerAffect, MessageModel, ResultModel
 from .enhancer import ADVICE_ARGUMENTS, AdviceListener, EnhancerCommand, enhancer_options, loader_text, thread_fields
 
 TIMER = calltree.TIMER
@@ -147,7 +147,7 @@ class TraceCommand(EnhancerCommand):
     ] + enhancer_options()
     arguments = ADVICE_ARGUMENTS
 
-    adds_to_listener = True
+    listener_type = TraceListener
 
     def new_listener(self, process, args) -> TraceListener:
         listener = TraceListener(process, args.condition_express or None, args.limits, args.verbose,
@@ -155,28 +155,28 @@ class TraceCommand(EnhancerCommand):
         process.on_end(listener.close)
         return listener
 
-    def check_existing(self, listener) -> None:
-        if listener is not None and not isinstance(listener, TraceListener):
-            raise CommandError(-1, "listener %d is not a trace listener" % listener.id)
-
-    def follow(self, process, args, listener: TraceListener) -> None:  # type: ignore[override]  # its own listener
+    def enhance_more(self, process, args, affect: EnhancerAffect) -> EnhancerAffect:
         for path in args.path:
-            _enhance_path(process, args, listener, path)
-        listener.run_until_done(process)
+            _enhance_path(process, args, affect, path)
+        return affect
 
 
-def _enhance_path(process, args, listener: TraceListener, path: str) -> None:
-    """``-p class.method`` (or ``class#method``): one more function for this trace; its calls made inside a
-    traced call nest in that call's tree."""
+def _enhance_path(process, args, affect: EnhancerAffect, path: str) -> None:
+    """``-p class.method`` (or ``class#method``): one more function for this trace (the listener ``affect``
+    names), counted in ``affect``; its calls made inside a traced call nest in that call's tree."""
     class_pattern, _, method_pattern = path.rpartition("#" if "#" in path else ".")
     if not class_pattern:
         raise CommandError(-1, "path must be class-pattern.method-pattern: %s" % path)
     engine = process.agent.engine
     try:
-        affect = engine.enhance(class_pattern, method_pattern, None, regex=args.regex,
-                                exclude_class_pattern=args.exclude_class_pattern, max_match=args.maxMatch,
-                                listener_id=listener.id)
+        more = engine.enhance(class_pattern, method_pattern, None, regex=args.regex,
+                              exclude_class_pattern=args.exclude_class_pattern, max_match=args.maxMatch,
+                              listener_id=affect.listenerId)
     except Exception as error:
         process.emit(MessageModel(message="path %s: %s" % (path, getattr(error, "message", error))))
         return
-    process.emit(EnhancerModel(success=True, effect=affect))
+    affect.classCount += more.classCount
+    affect.methodCount += more.methodCount
+    affect.cost += max(more.cost, 0)
+    if more.methods:
+        affect.methods = (affect.methods or []) + more.methods

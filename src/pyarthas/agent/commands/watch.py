@@ -10,7 +10,7 @@ from typing import Any, Dict, Optional
 from ..command.base import CommandError, register
 from ..command.options import Argument, Option
 from ..engine.express import compile_expression
-from ..model import MessageModel, ResultModel
+from ..model import MessageModel, ResultModel, TerminalMessageModel
 from ..values import MAX_EXPAND, to_json_value
 from .enhancer import AdviceListener, EnhancerCommand, check_limit, enhancer_options, global_size_limit
 
@@ -108,7 +108,7 @@ class WatchListener(AdviceListener):
                 if condition is not None:
                     matched = condition(call, result, error, is_before, is_return, is_throw)
                     if listener.verbose:
-                        listener.process.emit(MessageModel(message="Condition express: %s , result: %s"
+                        listener.process.emit(TerminalMessageModel(message="Condition express: %s , result: %s"
                                                            % (listener.condition_text, bool(matched))))
                     if not matched:
                         return
@@ -169,11 +169,11 @@ class WatchCommand(EnhancerCommand):
         Argument("condition-express", help="Conditional expression in Python"),
     ]
 
-    adds_to_listener = True
+    listener_type = WatchListener
 
     def check(self, args) -> None:
         if args.sizeLimit is not None and args.sizeLimit <= 0:
-            raise CommandError(-1, "sizeLimit must be greater than 0.")
+            args.sizeLimit = None    # Arthas 4 draws with the global limit then (normalizeMaxObjectLength)
         check_limit(args)
         if args.expand < 0:
             raise CommandError(-1, "expand must be greater than or equal to 0.")

@@ -6,7 +6,9 @@ cost``; other names resolve in the enhanced function's module globals, then buil
 by name (``json.dumps(params)`` works even where ``json`` is not imported); ``null``/``true``/``false``
 mean ``None``/``True``/``False`` unless defined.
 Idioms: a top-level ``{a, b}`` is a list; ``#{"k": v}`` a dict; ``#cost`` (any ``#name``) is ``cost``;
-``&&``, ``||`` and ``!x`` are ``and``, ``or`` and ``not x``; ``@mod.Class@attr`` is ``mod.Class.attr``.
+``&&``, ``||`` and ``!x`` are ``and``, ``or`` and ``not x``; ``@mod.Class@attr`` is ``mod.Class.attr``;
+Java's ``method.name``, ``x.getClass().getName()``, ``params.length``, ``returnObj.size()`` and the static
+calls of Arthas's docs (``@java.lang.System@currentTimeMillis()``) mean what ``java_idioms`` says.
 
 Evaluation raises ``ExpressionExit`` (an ``Exception``) where the expression raised SystemExit,
 KeyboardInterrupt or GeneratorExit, so that callers' ``except Exception`` reports it.
@@ -24,6 +26,7 @@ import types
 from typing import Any, Callable, Dict, FrozenSet, Optional, Set
 
 from .hooks import Invocation
+from .java_idioms import JAVA, METHODS, PROPERTIES, java_attr, java_call
 
 ADVICE_NAMES = ("params", "args", "kwargs", "target", "clazz", "method", "returnObj", "throwExp",
                 "isBefore", "isReturn", "isThrow", "cost")
@@ -40,6 +43,9 @@ _FROM_CALL = {
     "method": ("_pa_call[0].function",) * 2,
 }
 JAVA_CONSTANTS = {"null": None, "true": True, "false": False}
+# What a name means when neither the program nor the builtins define it (the idioms' helpers included).
+_FALLBACK_NAMES: Dict[str, Any] = dict(JAVA_CONSTANTS, java=JAVA, _pa_java_attr=java_attr,
+                                       _pa_java_call=java_call)
 _STATIC_REF = re.compile(r"@([A-Za-z_][\w.]*)@([A-Za-z_]\w*)")
 
 
@@ -127,7 +133,28 @@ def parse(text: str) -> ast.Expression:
         raise ExpressionError("%s: %s" % (type(error).__name__, error.msg)) from None
     if isinstance(tree.body, ast.Set):
         tree.body = ast.copy_location(ast.List(elts=tree.body.elts, ctx=ast.Load()), tree.body)
-    return tree
+    return ast.fix_missing_locations(_JavaIdioms().visit(tree))
+
+
+class _JavaIdioms(ast.NodeTransformer):
+    """``x.getName()`` and the other calls of ``java_idioms.METHODS`` become ``_pa_java_call(x, 'getName')``;
+    reads of its ``PROPERTIES`` (``x.name``, ``x.length``) become ``_pa_java_attr(x, 'name')``."""
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        function = node.func
+        if isinstance(function, ast.Attribute) and function.attr in METHODS and not node.keywords:
+            arguments = [self.visit(function.value), ast.Constant(value=function.attr)]
+            arguments.extend(self.visit(a) for a in node.args)
+            return ast.copy_location(ast.Call(func=ast.Name(id="_pa_java_call", ctx=ast.Load()), args=arguments,
+                                              keywords=[]), node)
+        return self.generic_visit(node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        if node.attr in PROPERTIES and isinstance(node.ctx, ast.Load):
+            arguments = [self.visit(node.value), ast.Constant(value=node.attr)]
+            return ast.copy_location(ast.Call(func=ast.Name(id="_pa_java_attr", ctx=ast.Load()), args=arguments,
+                                              keywords=[]), node)
+        return self.generic_visit(node)
 
 
 def free_names(tree: ast.AST) -> Set[str]:
@@ -195,8 +222,8 @@ class Expression:
         for name in self.other_names:
             if name in namespace or hasattr(builtins, name):
                 continue
-            if name in JAVA_CONSTANTS:
-                extra[name] = JAVA_CONSTANTS[name]
+            if name in _FALLBACK_NAMES:
+                extra[name] = _FALLBACK_NAMES[name]
             elif name in sys.modules:
                 extra[name] = sys.modules[name]
         maker_code = self._maker_for(frozenset(extra), has_self)
@@ -262,8 +289,8 @@ def evaluate_standalone(text: str, extra: Optional[Dict[str, Any]] = None) -> An
             namespace[name] = sys.modules[name]
         elif name in main_globals:
             namespace[name] = main_globals[name]
-        elif not hasattr(builtins, name) and name in JAVA_CONSTANTS:
-            namespace[name] = JAVA_CONSTANTS[name]
+        elif not hasattr(builtins, name) and name in _FALLBACK_NAMES:
+            namespace[name] = _FALLBACK_NAMES[name]
     try:
         return eval(code, namespace)
     except CONTAINED_EXITS as exit_:

@@ -14,7 +14,8 @@ import sys
 import types
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from ..engine.matcher import method_matcher
+from ..engine.matcher import matches_name, method_matcher
+from . import importsys
 
 
 def matcher(pattern: str, regex: bool = False) -> Callable[[str], bool]:
@@ -64,11 +65,11 @@ def find_classes(pattern: str, regex: bool = False, modules: bool = True) -> Lis
     found: Dict[str, Any] = {}
     for cls in all_classes():
         name = qualified_name(cls)
-        if match(name):
+        if matches_name(match, name):
             found.setdefault(name, cls)
     if modules:
         for module in all_modules():
-            if match(module.__name__):
+            if matches_name(match, module.__name__):
                 found.setdefault(module.__name__, module)
     return [found[name] for name in sorted(found)]
 
@@ -220,14 +221,12 @@ def is_defined_in_c(obj: Any) -> bool:
 
 
 def loader_of(obj: Any) -> Tuple[List[str], Optional[str]]:
-    """Python's closest thing to Arthas's class loader chain: the loader of the defining module."""
-    module = obj if isinstance(obj, types.ModuleType) else sys.modules.get(getattr(obj, "__module__", "") or "")
-    spec = getattr(module, "__spec__", None)
-    loader = getattr(spec, "loader", None) or getattr(module, "__loader__", None)
-    if loader is None:
+    """Python's counterpart of Arthas's class loader chain and loader hash: the path-entry finder (or
+    meta-path finder) that loaded the defining module, then its parent, as ``classloader`` lists them."""
+    chain = importsys.loader_chain(obj)
+    if not chain:
         return [], None
-    loader_type = loader if isinstance(loader, type) else type(loader)
-    return [qualified_name(loader_type)], "%x" % id(loader)
+    return [loader.name for loader in chain], chain[0].hash
 
 
 def resolve(dotted: str) -> Optional[Any]:

@@ -12,16 +12,18 @@ import ast
 from typing import Optional
 
 from ..engine.express import translate
+from ..engine.java_idioms import METHODS as JAVA_METHODS
 
 READ_ONLY_FUNCTIONS = frozenset((
     "len", "str", "repr", "type", "isinstance", "issubclass", "sorted", "min", "max", "sum", "abs", "round",
     "int", "float", "bool", "list", "tuple", "dict", "set", "frozenset", "any", "all", "hasattr", "id",
     "hash", "vars", "dir", "reversed", "enumerate", "zip", "range", "format", "ascii", "callable",
 ))
+# ... and the Java getters of Arthas's docs that expressions accept (``method.getName()``, ``x.size()``)
 READ_ONLY_METHODS = frozenset((
     "keys", "values", "items", "get", "count", "index", "startswith", "endswith", "lower", "upper", "strip",
     "split", "join", "copy", "qsize", "is_alive", "done", "cancelled", "result_type", "hex", "isoformat",
-))
+)) | frozenset(JAVA_METHODS)
 _FORBIDDEN_NODES = (ast.NamedExpr, ast.Lambda, ast.Await, ast.Yield, ast.YieldFrom)
 
 

@@ -37,6 +37,10 @@ class Registry:
         self.entries: Dict[types.FunctionType, Entry] = {}
         self._ids = itertools.count(1)
 
+    def in_order(self) -> List[Entry]:
+        """The entries, oldest first (``-l``)."""
+        return sorted(self.entries.values(), key=lambda e: e.id)
+
     def record(self, change: Change, previous: types.CodeType) -> Entry:
         entry = self.entries.get(change.function)
         if entry is None:
@@ -73,12 +77,14 @@ def apply(changes: List[Change], engine) -> List[Entry]:
     return [REGISTRY.record(change, previous) for change, previous in done]
 
 
-def restore(target: Optional[str], engine) -> List[Entry]:
+def restore(target: Optional[str], engine, entry_id: Optional[int] = None) -> List[Entry]:
     """Put the original code back into every redefined function (those of ``target`` and its members
-    when given), oldest redefinition first; they leave the registry."""
+    when given, the one entry ``entry_id`` when given), oldest redefinition first; they leave the registry."""
     restored = []
     for function, entry in sorted(REGISTRY.entries.items(), key=lambda item: item[1].id):
         if target and not (entry.class_name == target or entry.class_name.startswith(target + ".")):
+            continue
+        if entry_id is not None and entry.id != entry_id:
             continue
         install(function, entry.original, engine)
         del REGISTRY.entries[function]

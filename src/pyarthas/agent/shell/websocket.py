@@ -57,28 +57,39 @@ def handshake_error(method: str, headers: Dict[str, str]) -> Optional[str]:
 
 
 class WebSocketTerminal(Terminal):
+    """A shell's terminal on a WebSocket; ``masked`` when the agent is the connection's client (Arthas's
+    tunnel: the agent dials out to the tunnel server)."""
+
+    def __init__(self, sock: socket.socket, client_ip: str, masked: bool = False):
+        super().__init__(sock, client_ip)
+        self.masked = masked
+
     def _frame(self, text: str) -> bytes:
-        return frame(TEXT, text.encode("utf-8"))
+        return frame(TEXT, text.encode("utf-8"), self.masked)
 
     def close_with(self, code: int, reason: str) -> None:
-        self.write_raw(frame(CLOSE, struct.pack("!H", code) + reason.encode("utf-8")[:120]))
+        self.write_raw(frame(CLOSE, struct.pack("!H", code) + reason.encode("utf-8")[:120], self.masked))
         self.close()
 
     def _closing(self) -> None:
         from .terminal import WRITE_TIMEOUT, send_within
-        send_within(self.sock, frame(CLOSE, struct.pack("!H", NORMAL)), WRITE_TIMEOUT)
+        send_within(self.sock, frame(CLOSE, struct.pack("!H", NORMAL), self.masked), WRITE_TIMEOUT)
 
 
-def frame(opcode: int, payload: bytes) -> bytes:
-    """A final, unmasked frame (server to client)."""
+def frame(opcode: int, payload: bytes, masked: bool = False) -> bytes:
+    """A final frame: unmasked from a server, masked (a fresh random key) from a client (RFC 6455 5.3)."""
     size = len(payload)
+    mask_bit = 0x80 if masked else 0
     if size < 126:
-        head = struct.pack("!BB", 0x80 | opcode, size)
+        head = struct.pack("!BB", 0x80 | opcode, mask_bit | size)
     elif size < 65536:
-        head = struct.pack("!BBH", 0x80 | opcode, 126, size)
+        head = struct.pack("!BBH", 0x80 | opcode, mask_bit | 126, size)
     else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 127, size)
-    return head + payload
+        head = struct.pack("!BBQ", 0x80 | opcode, mask_bit | 127, size)
+    if not masked:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + _unmask(payload, key)
 
 
 def upgrade_handler(agent) -> Callable[[socket.socket, Any], None]:
@@ -133,13 +144,15 @@ def serve(agent, connection: socket.socket, reader, method: str, headers: Dict[s
     connection.settimeout(None)
     keep_alive(connection)
     terminal = WebSocketTerminal(connection, client_ip)
-    terminals_of(agent).serve(terminal, lambda shell: _read_loop(connection, reader, terminal, shell))
+    terminals_of(agent).serve(terminal, lambda shell: read_loop(connection, reader, terminal, shell))
 
 
-def _read_loop(connection: socket.socket, reader, terminal: WebSocketTerminal, shell) -> None:
+def read_loop(connection: socket.socket, reader, terminal: WebSocketTerminal, shell) -> None:
+    """Feed the shell what the other side types until it closes; frames come masked exactly when the
+    terminal's own frames do not (the other side is then the client)."""
     while not terminal.closed:
         try:
-            opcode, payload = read_message(connection, reader)
+            opcode, payload = read_message(connection, reader, from_client=not terminal.masked)
             action = parse_action(payload) if opcode == TEXT else None
         except Refused as refused:
             terminal.close_with(refused.code, refused.reason)
@@ -150,7 +163,7 @@ def _read_loop(connection: socket.socket, reader, terminal: WebSocketTerminal, s
             terminal.close()
             return
         if opcode == PING:
-            terminal.write_raw(frame(PONG, payload))
+            terminal.write_raw(frame(PONG, payload, terminal.masked))
         elif action is not None and action[0] == "read":
             shell.feed(action[1].encode("utf-8"))
         elif action is not None:
@@ -176,16 +189,18 @@ def parse_action(payload: bytes) -> Tuple[str, Any]:
     raise Refused(UNSUPPORTED, "unknown action; expected read or resize")
 
 
-def read_message(connection: socket.socket, reader) -> Tuple[int, bytes]:
-    """The next whole message (continuations joined) or control frame."""
-    opcode, payload = read_frame(connection, reader)
+def read_message(connection: socket.socket, reader, from_client: bool = True,
+                 idle: Optional[float] = None) -> Tuple[int, bytes]:
+    """The next whole message (continuations joined) or control frame. ``idle``: how long to wait for its
+    first byte (``socket.timeout`` after that; None waits as long as it takes)."""
+    opcode, payload = read_frame(connection, reader, from_client, idle)
     if opcode in (TEXT, CONTINUATION) and not payload[0]:
         if opcode == CONTINUATION:
             raise Refused(PROTOCOL_ERROR, "continuation without a message")
         parts = [payload[1]]
         size = len(payload[1])
         while True:
-            next_opcode, (fin, data) = read_frame(connection, reader)
+            next_opcode, (fin, data) = read_frame(connection, reader, from_client)
             if next_opcode != CONTINUATION:
                 raise Refused(PROTOCOL_ERROR, "control frames inside a fragmented message are not supported")
             size += len(data)
@@ -199,10 +214,12 @@ def read_message(connection: socket.socket, reader) -> Tuple[int, bytes]:
     return opcode, payload[1]
 
 
-def read_frame(connection: socket.socket, reader) -> Tuple[int, Tuple[bool, bytes]]:
-    """(opcode, (fin, unmasked payload)). Waits for a frame's first byte without a deadline (an idle
-    terminal), then gives the rest of the frame ``FRAME_TIMEOUT`` seconds."""
-    connection.settimeout(None)
+def read_frame(connection: socket.socket, reader, from_client: bool = True,
+               idle: Optional[float] = None) -> Tuple[int, Tuple[bool, bytes]]:
+    """(opcode, (fin, unmasked payload)). Waits ``idle`` seconds for a frame's first byte (None: without a
+    deadline, an idle terminal), then gives the rest of the frame ``FRAME_TIMEOUT`` seconds. A client's
+    frames must be masked and a server's must not (RFC 6455 5.1)."""
+    connection.settimeout(idle)
     first = reader.read(1)
     if not first:
         raise EOFError
@@ -213,8 +230,10 @@ def read_frame(connection: socket.socket, reader) -> Tuple[int, Tuple[bool, byte
         masked, size = second & 0x80, second & 0x7F
         if rsv:
             raise Refused(PROTOCOL_ERROR, "no extension was negotiated")
-        if not masked:
+        if from_client and not masked:
             raise Refused(PROTOCOL_ERROR, "client frames must be masked")
+        if masked and not from_client:
+            raise Refused(PROTOCOL_ERROR, "server frames must not be masked")
         if opcode == BINARY:
             raise Refused(UNSUPPORTED, "binary frames are not supported")
         if opcode not in (TEXT, CONTINUATION, CLOSE, PING, PONG):
@@ -227,7 +246,7 @@ def read_frame(connection: socket.socket, reader) -> Tuple[int, Tuple[bool, byte
             size = struct.unpack("!Q", _exactly(reader, 8))[0]
         if size > MAX_FRAME:
             raise Refused(TOO_BIG, "frame too big (at most %d bytes)" % MAX_FRAME)
-        mask = _exactly(reader, 4)
+        mask = _exactly(reader, 4) if masked else b""
         data = _exactly(reader, size)
     except socket.timeout:
         raise Refused(PROTOCOL_ERROR, "incomplete frame") from None
@@ -236,7 +255,7 @@ def read_frame(connection: socket.socket, reader) -> Tuple[int, Tuple[bool, byte
             connection.settimeout(None)
         except OSError:
             pass
-    return opcode, (bool(fin), _unmask(data, mask))
+    return opcode, (bool(fin), _unmask(data, mask) if mask else data)
 
 
 def _exactly(reader, size: int) -> bytes:
