@@ -56,6 +56,10 @@ class SessionModel(ResultModel):
     javaPid: int = 0
     sessionId: str = ""
     userId: Optional[str] = None
+    # As Arthas's session shows its tunnel: the agent's id there, the tunnel server (or the fleet's Redis,
+    # without its password), and whether the link is up now.
+    agentId: Optional[str] = None
+    tunnelServer: Optional[str] = None
     tunnelConnected: bool = False
 
 
@@ -66,7 +70,15 @@ class SessionCommand(Command):
 
     def run(self, process, args):
         session = process.session
-        process.emit(SessionModel(javaPid=session.pid, sessionId=session.session_id, userId=session.user_id))
+        model = SessionModel(javaPid=session.pid, sessionId=session.session_id, userId=session.user_id)
+        tunnel = getattr(process.agent, "tunnel", None)
+        fleet = getattr(process.agent, "fleet", None)
+        if tunnel is not None:   # Arthas's own tunnel server first: what its users expect to see here
+            model.agentId, model.tunnelServer = tunnel.id, tunnel.server_url
+            model.tunnelConnected = tunnel.registered.is_set()
+        elif fleet is not None:
+            model.agentId, model.tunnelServer, model.tunnelConnected = fleet.agent_id, fleet.server, fleet.connected
+        process.emit(model)
 
 
 # ---- echo, pwd, history ----

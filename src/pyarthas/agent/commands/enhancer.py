@@ -217,6 +217,7 @@ class EnhancerCommand(Command):
         if not joins:
             process.on_end(lambda: engine.remove(listener.id))
         affect = self.enhance_more(process, args, affect)
+        self.describe_effect(engine, affect)
         process.emit(EnhancerModel(success=True, effect=affect))
         return affect
 
@@ -224,6 +225,10 @@ class EnhancerCommand(Command):
         """More functions for the listener ``affect`` names, enhanced before the job's one ``enhancer``
         result (its banner prints once); the affect of all of them."""
         return affect
+
+    def describe_effect(self, engine, affect: EnhancerAffect) -> None:
+        """Add what this command says about the functions it enhanced to ``affect`` (trace: how each is
+        timed)."""
 
 
 def check_limit(args) -> None:

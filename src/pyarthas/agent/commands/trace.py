@@ -67,18 +67,18 @@ class TraceListener(AdviceListener):
         super().__init__(process, condition, limit, verbose)
         self.skip_builtins = skip_builtins
         self.engine = process.agent.engine
-        self._codes: Dict[Any, Any] = {}     # site -> the code object the call runs (watched)
+        self._codes: Dict[Any, Any] = {}     # site -> (code the call runs, the engine's clone, how timed)
         self._lock = threading.Lock()
         self._closed = False
         self._warned = False
 
     def before(self, call):
-        code = self._codes.get(call[0])
-        if code is None:
-            code = self._watch(call[0])
-            if code is None:
+        watched = self._codes.get(call[0])
+        if watched is None:
+            watched = self._watch(call[0])
+            if watched is None:
                 return None
-        rec = TIMER.begin(code, self)
+        rec = TIMER.begin(watched[0], self)
         if rec is None and not self._warned and TIMER.blocked_by_other_profiler():
             self._warned = True
             self.process.emit(MessageModel(message=(
@@ -90,12 +90,22 @@ class TraceListener(AdviceListener):
         with self._lock:
             if self._closed:
                 return None
-            code = self._codes.get(site)
-            if code is None:
+            watched = self._codes.get(site)
+            if watched is None:
                 code = self.engine.original_code(site.function)
-                TIMER.watch(code)
-                self._codes[site] = code
-            return code
+                clone = self.engine.clone_of(site)
+                watched = self._codes[site] = (code, clone, TIMER.watch(code, clone))
+            return watched
+
+    def watch_all(self) -> Dict[str, str]:
+        """Prepare every function this trace observes now (rather than at its first call); how each is
+        timed, by ``class#method``."""
+        modes = {}
+        for site in self.engine.sites_of(self):
+            watched = self._watch(site)
+            if watched is not None:
+                modes["%s#%s" % (site.class_name, site.method_name)] = watched[2]
+        return modes
 
     def after_return(self, call, rec, value) -> None:
         if rec is not None:
@@ -117,11 +127,11 @@ class TraceListener(AdviceListener):
         """The job ended: stop watching the code objects (the engine restores the functions)."""
         with self._lock:
             self._closed = True
-            codes = list(self._codes.values())
+            watched = list(self._codes.values())
             self._codes.clear()
-        for code in codes:
+        for code, clone, _mode in watched:
             try:
-                TIMER.unwatch(code)
+                TIMER.unwatch(code, clone)
             except Exception:
                 pass
 
@@ -154,6 +164,11 @@ class TraceCommand(EnhancerCommand):
                                  args.skip_builtins)
         process.on_end(listener.close)
         return listener
+
+    def describe_effect(self, engine, affect) -> None:
+        listener = engine.listener(affect.listenerId)
+        if isinstance(listener, TraceListener):
+            affect.traceModes = listener.watch_all()
 
     def enhance_more(self, process, args, affect: EnhancerAffect) -> EnhancerAffect:
         for path in args.path:

@@ -51,6 +51,8 @@ def affect_text(affect) -> str:
     lines.append("Affect(class count: %s , method count: %s) cost in %s ms, listenerId: %s" % (
         affect.get("classCount", 0), affect.get("methodCount", 0), affect.get("cost", -1),
         affect.get("listenerId", -1)))
+    for method, mode in sorted((affect.get("traceModes") or {}).items()):
+        lines.append("[Trace method: %s timed by %s]" % (method, mode))
     if affect.get("overLimitMsg"):
         lines.append(affect["overLimitMsg"])
     if affect.get("throwable"):
