@@ -11,7 +11,9 @@ import sys
 import tempfile
 import time
 
+from fleet_helpers import fleet_env
 from harness import Target, only, run, target_env
+from redis_fixtures import needs_redis
 
 IDS_TARGET = """
 import threading, time
@@ -279,5 +281,21 @@ def test_attach_without_port_takes_a_free_one_and_says_so(target_python, tmp_pat
         port = int(done.stdout.strip().rsplit(":", 1)[1])
         assert check_fallback(done.stderr, "HTTP", 8563, held) == port
         check_fallback(done.stderr, "telnet", 3658, held)
+    finally:
+        target.kill()
+
+
+@needs_redis
+def test_ps_shows_the_fleet_id_of_an_agent_that_joined_one(target_python, tmp_path, redis_server):
+    runtime = {"PYARTHAS_RUNTIME_DIR": str(tmp_path / "runtime")}
+    script = tmp_path / "target_main.py"
+    script.write_text("import time\nwhile True:\n    time.sleep(0.2)\n")
+    env = dict(fleet_env(redis_server.url, "shop"), **runtime)
+    target = Target([target_python, "-m", "pyarthas", "run", "--port", "0", "--telnet-port", "-1", str(script)],
+                    target_env(env), cwd=str(tmp_path))
+    try:
+        row = _ps_row(target.proc.pid, runtime)
+        assert target.url in row, row
+        assert re.search(r"\bapp=shop\b", row) and re.search(r"\bfleet=shop@\S+:%d\b" % target.proc.pid, row), row
     finally:
         target.kill()
