@@ -8,9 +8,9 @@ from typing import Optional
 from .agent.version import VERSION as __version__
 
 
-def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = None, password: Optional[str] = None,
+def start(ip: str = "127.0.0.1", port: Optional[int] = None, output_dir: Optional[str] = None, password: Optional[str] = None,
           username: Optional[str] = None, allow_hosts=(), local_connection_non_auth: bool = True, token: bool = False,
-          unix_socket: Optional[str] = None, telnet_port: int = 3658, tunnel_server: Optional[str] = None,
+          unix_socket: Optional[str] = None, telnet_port: Optional[int] = None, tunnel_server: Optional[str] = None,
           app_name: Optional[str] = None, agent_id: Optional[str] = None, wire_format: Optional[str] = None,
           fleet: Optional[str] = None, fleet_key: Optional[str] = None):
     """Start the agent in this process; returns it (``agent.url`` tells where it serves).
@@ -22,7 +22,8 @@ def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = N
     (0 picks a free port, -1 turns telnet off), also at ``ws://.../ws``; ``tunnel_server``: register with
     this Arthas tunnel server (``ws://HOST:7777/ws``) as ``app_name`` / ``agent_id``, as Arthas's agent does;
     ``wire_format``: how the API writes results, ``"seed"`` (default) or ``"arthas4"`` (the global option
-    ``wire-format``).
+    ``wire-format``). ``port``/``telnet_port`` left out: Arthas's 8563 and 3658, or free ports when those are
+    taken (every worker of a pre-fork server can call this); the agent says which on stderr.
 
     ``fleet``: join the fleet on this Redis, ``redis://[user:pass@]HOST:PORT/DB`` or ``rediss://`` (default
     ``$PYARTHAS_FLEET``), as ``agent_id`` (default ``APPNAME@HOST:PID``) of the app ``app_name`` (default

@@ -18,10 +18,10 @@ import os
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Callable, Iterable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional
 
 from .settings import GlobalOptions, Limits, Timeouts
-from .util import heap, lifetime, threads
+from .util import heap, lifetime, runtime_files, threads
 from .util.net import is_loopback
 from .version import VERSION
 
@@ -34,19 +34,25 @@ _lock = threading.Lock()
 _agent: Optional["Agent"] = None
 
 
-def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = None, quiet: bool = False,
+DEFAULT_PORT, DEFAULT_TELNET_PORT = 8563, 3658  # Arthas's
+
+
+def start(ip: str = "127.0.0.1", port: Optional[int] = None, output_dir: Optional[str] = None, quiet: bool = False,
           password: Optional[str] = None, username: Optional[str] = None, **access) -> "Agent":
     """Start the agent (once per process) and return it; prints the URL it serves on stderr.
     ``access``: ``allow_hosts``, ``local_connection_non_auth``, ``token``, ``unix_socket``, ``telnet_port``,
-    ``wire_format``, ``tunnel_server``, ``app_name``, ``agent_id``, ``fleet``, ``fleet_key`` (see ``Agent``)."""
+    ``wire_format``, ``tunnel_server``, ``app_name``, ``agent_id``, ``fleet``, ``fleet_key`` (see ``Agent``).
+    ``port`` None: Arthas's 8563, or a free port when that one is taken."""
     global _agent
     with _lock:
-        if _agent is not None and not _agent.stopped:
-            return _agent
+        if current() is not None:
+            return _agent  # (an agent inherited through fork serves nothing here: its threads stayed behind)
         agent = Agent(ip=ip, port=port, output_dir=output_dir, password=password, username=username,
                       **access).start()
         _agent = agent
     if not quiet:
+        for note in agent.port_notes:
+            sys.stderr.write("pyarthas: %s\n" % note)
         sys.stderr.write("pyarthas agent %s serving %s/api (pid %d)\n" % (VERSION, agent.url, agent.pid))
         if agent.telnet_port is not None:
             sys.stderr.write("pyarthas shell: telnet %s %d, or ws://%s/ws\n"
@@ -69,7 +75,7 @@ def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = N
 
 
 def stop() -> None:
-    agent = _agent
+    agent = current()  # an agent inherited through fork is the parent's: its files are not ours to remove
     if agent is not None:
         agent.stop()
 
@@ -77,7 +83,7 @@ def stop() -> None:
 def current() -> Optional["Agent"]:
     """The running agent, or None."""
     agent = _agent
-    return agent if agent is not None and not agent.stopped else None
+    return agent if agent is not None and not agent.stopped and agent.pid == os.getpid() else None
 
 
 def _forget(agent: "Agent") -> None:
@@ -88,16 +94,19 @@ def _forget(agent: "Agent") -> None:
 
 
 class Agent:
-    def __init__(self, ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = None,
+    def __init__(self, ip: str = "127.0.0.1", port: Optional[int] = None, output_dir: Optional[str] = None,
                  password: Optional[str] = None, username: Optional[str] = None, allow_hosts: Iterable[str] = (),
                  local_connection_non_auth: bool = True, token: bool = False, unix_socket: Optional[str] = None,
-                 telnet_port: int = 3658, tunnel_server: Optional[str] = None, app_name: Optional[str] = None,
+                 telnet_port: Optional[int] = None, tunnel_server: Optional[str] = None, app_name: Optional[str] = None,
                  agent_id: Optional[str] = None, wire_format: Optional[str] = None, fleet: Optional[str] = None,
                  fleet_key: Optional[str] = None):
         """``allow_hosts``: more names the agent may be reached by (the Host check); ``local_connection_non_auth``:
         Arthas's option, false to ask the password from loopback too; ``token``: require the per-user token
         (written to ``token_path``); ``unix_socket``: also serve on this Unix socket (mode 0600);
-        ``telnet_port``: the shell on telnet (Arthas's 3658; 0 picks a free port, -1 turns telnet off);
+        ``telnet_port``: the shell on telnet (0 picks a free port, -1 turns telnet off); ``port`` and
+        ``telnet_port`` None: Arthas's 8563 and 3658, each falling back to a free port when taken (several
+        workers of one server on one host), said in ``port_notes``; a port asked for explicitly is kept or
+        the start fails;
         ``tunnel_server``: an Arthas tunnel server to register with (``ws://HOST:7777/ws``), as ``app_name``
         and ``agent_id`` (the server names the agent ``APPNAME_<random>`` when no id is given, as Arthas);
         ``wire_format``: the global option ``wire-format`` to start with (``seed`` or ``arthas4``);
@@ -106,7 +115,9 @@ class Agent:
         (else ``$PYARTHAS_FLEET_KEY``; without one the agent does not join)."""
         self.ip = ip
         self.requested_port = port
-        self.port = port
+        self.port = DEFAULT_PORT if port is None else port
+        self.port_notes: List[str] = []
+        self.identity: Dict[str, object] = {}  # more keys for the ps record (publish_identity)
         self.requested_telnet_port = telnet_port
         self.telnet_port: Optional[int] = None
         self.telnet_error: Optional[str] = None
@@ -193,27 +204,37 @@ class Agent:
     # ---- life cycle ----
 
     def start(self) -> "Agent":
+        """Serve; on any failure, tear down whatever had begun (threads, sockets, files) and raise."""
+        try:
+            self._start_services()
+        except BaseException:
+            self._tear_down()  # not stop(): runtime.start holds the lock stop's _forget takes
+            raise
+        return self
+
+    def _start_services(self) -> None:
         from .commands import load_all
         from .http.server import ApiServer
+        from .inspect.threads import watch_forks
+        watch_forks()
         load_all()
-        server = self.server = ApiServer(self)
+        self.jobs.start()
+        server = self.server = _bind(lambda port: ApiServer(self, port), self.requested_port, DEFAULT_PORT, "HTTP",
+                                    self.port_notes)
         from .shell.websocket import upgrade_handler
         server.add_upgrade("/ws", upgrade_handler(self))
         self.port = server.port
         if self.token is not None:
             from .http.access import write_token_file
-            try:
-                self.token_path = write_token_file(self.pid, self.token)
-            except OSError:
-                server.stop()
-                raise
             self.on_stop(self._remove_token_file)
+            self.token_path = write_token_file(self.pid, self.token)
         self.sessions.start()
         server.start()
         self._start_telnet()
         self._start_tunnel()
         self._join_fleet()
-        return self
+        self.on_stop(lambda: runtime_files.remove_record(self.pid))
+        self.publish_identity()
 
     def _start_tunnel(self) -> None:
         if not self.tunnel_server:
@@ -238,17 +259,31 @@ class Agent:
 
     def _start_telnet(self) -> None:
         """The shell on telnet; a taken port costs the telnet door only (the HTTP API and /ws still work)."""
-        if self.requested_telnet_port is None or self.requested_telnet_port < 0:
+        if self.requested_telnet_port is not None and self.requested_telnet_port < 0:
             return
         from .shell.telnet import TelnetServer
         try:
-            telnet = TelnetServer(self, self.requested_telnet_port)
+            telnet = _bind(lambda port: TelnetServer(self, port), self.requested_telnet_port, DEFAULT_TELNET_PORT,
+                           "telnet", self.port_notes)
         except OSError as exc:
             self.telnet_error = "telnet port %s: %s" % (self.requested_telnet_port, exc.strerror or exc)
             return
+        self.on_stop(telnet.stop)
         self.telnet_port = telnet.port
         telnet.start()
-        self.on_stop(telnet.stop)
+
+    def publish_identity(self, **more) -> None:
+        """(Re)write this agent's record for ``pyarthas ps`` (``util.runtime_files``); ``more`` adds keys to
+        it (a fleet id, an app name). A folder that cannot be written costs the record only."""
+        self.identity.update(more)
+        known = {"app": self.fleet_app or self.app_name, "fleet": self.fleet_id, "agentId": self.agent_id}
+        record = dict({k: v for k, v in known.items() if v}, **self.identity)
+        record.update(pid=self.pid, ppid=os.getppid(), url=self.url, telnet=self.telnet_port,
+                      started=self.start_time, version=self.version)
+        try:
+            runtime_files.write_record(self.pid, record)
+        except OSError as exc:
+            sys.stderr.write("pyarthas: cannot write the agent record for ps: %s\n" % (exc,))
 
     def request_stop(self, job=None) -> None:
         """Stop from inside a job (the ``stop`` command): once that job has delivered its last result."""
@@ -261,8 +296,14 @@ class Agent:
         threads.spawn("stopper", stop_after_job)
 
     def stop(self) -> None:
+        if self._tear_down():
+            _forget(self)
+            heap.trim_when_threads_end(lambda: current() is None)
+
+    def _tear_down(self) -> bool:
+        """Close everything the agent started, once; True the first time."""
         if self._stopped.is_set():
-            return
+            return False
         self._stopped.set()
         self.sessions.close_all("arthas server is going to shutdown.")
         if self._engine is not None:
@@ -272,8 +313,7 @@ class Agent:
         if self.server is not None:
             self.server.stop()
         self.jobs.close()
-        _forget(self)
-        heap.trim_when_threads_end(lambda: current() is None)
+        return True
 
     def _remove_token_file(self) -> None:
         if self.token_path and os.path.exists(self.token_path):
@@ -282,6 +322,23 @@ class Agent:
     @property
     def stopped(self) -> bool:
         return self._stopped.is_set()
+
+
+def _bind(make: Callable[[int], Any], requested: Optional[int], default: int, door: str, notes: List[str]):
+    """``make(port)`` on the ``requested`` port; None asks for ``default``, or a free one (port 0) when that
+    is taken, noted in ``notes``."""
+    import errno
+    if requested is not None:
+        return make(requested)
+    try:
+        return make(default)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+    made = make(0)
+    notes.append("%s port %d is taken (another agent?); using %d instead"
+                            % (door, default, made.port))
+    return made
 
 
 def _quietly(callback: Callable[[], object]) -> None:

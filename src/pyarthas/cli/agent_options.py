@@ -14,8 +14,9 @@ def add_access_arguments(parser) -> None:
     parser.add_argument("--token", action="store_true",
                         help="require a per-user token on every TCP request (Authorization: Bearer TOKEN or "
                              "?token=TOKEN); the agent writes it to a file only the target's user can read")
-    parser.add_argument("--telnet-port", type=int, default=3658,
-                        help="telnet port of the shell (default 3658, 0 picks a free one, -1 disables)")
+    parser.add_argument("--telnet-port", type=int, default=None,
+                        help="telnet port of the shell (default 3658, or a free one when that is taken; 0 picks "
+                             "a free one, -1 disables)")
     parser.add_argument("--wire-format", choices=("seed", "arthas4"), default="seed",
                         help="how the HTTP API writes results: 'seed' (default: times as epoch ms, values as "
                              "structured JSON, as Arthas's HTTP API documentation shows) or 'arthas4' (times as "

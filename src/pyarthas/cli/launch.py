@@ -9,7 +9,8 @@ from .agent_options import access_options, add_access_arguments
 
 def configure(name, parser) -> None:
     parser.add_argument("--ip", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8563, help="HTTP port (default 8563, 0 picks a free one)")
+    parser.add_argument("--port", type=int, default=None,
+                        help="HTTP port (default 8563, or a free one when that is taken; 0 picks a free one)")
     add_access_arguments(parser)
     if name == "run":
         parser.add_argument("-m", dest="module", metavar="MODULE", help="run a library module as a script")

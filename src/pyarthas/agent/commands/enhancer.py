@@ -246,10 +246,12 @@ def global_size_limit(process) -> int:
 
 
 def thread_fields(ident: int) -> Dict[str, Any]:
-    """Arthas's thread description of the calling thread (never creates a dummy Thread object)."""
+    """Arthas's thread description of the calling thread (never creates a dummy Thread object); the id is
+    the small one ``thread`` shows."""
+    from ..inspect.threads import thread_id
     thread = threading._active.get(ident)  # type: ignore[attr-defined]  # private: no dummy Thread made
     return {"threadName": thread.name if thread is not None else "Thread-%d" % ident,
-            "threadId": ident, "daemon": bool(thread.daemon) if thread is not None else False,
+            "threadId": thread_id(ident), "daemon": bool(thread.daemon) if thread is not None else False,
             "priority": 5}
 
 

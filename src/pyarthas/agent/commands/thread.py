@@ -1,7 +1,7 @@
 """thread: the process's threads with CPU %, states and stacks (Arthas's ``thread``).
 
 ``thread`` lists every thread (pyarthas's own only with ``--all``), ``thread ID`` shows one with its stack
-(ID is the Python ident or the native id), ``-n N`` the N busiest with stacks, ``-b`` the thread holding
+(ID is the small id the list shows, as Java's: the main thread is 1; the Python ident or native id work too), ``-n N`` the N busiest with stacks, ``-b`` the thread holding
 the lock others are blocked on, ``--locals`` adds each frame's local variables.
 """
 import dataclasses
@@ -36,7 +36,9 @@ class ThreadCommand(Command):
     summary = "Display thread info, thread stack"
     description = ("Threads of the target with CPU % over the sample interval (per-thread CPU clocks) and a "
                    "state inferred from where each thread stands (lock acquire, sleep, select, socket, "
-                   "queue). Examples: thread; thread -n 3; thread 140234; thread -b; thread --state BLOCKED")
+                   "queue). Ids are small and stable as Java's (the main thread is 1, never reused), with the OS (nativeId) "
+                   "and Python (pythonId) ids beside. Examples: thread; thread -n 3; thread 1; thread -b; "
+                   "thread --state BLOCKED")
     options = [
         Option("number", "n", type=int, help="the N busiest threads with their stacks (-1: all)"),
         Option("interval", "i", type=int, default=200, help="the CPU sample interval in ms (default 200)"),
@@ -50,7 +52,7 @@ class ThreadCommand(Command):
         Option("lockedMonitors", flag=True, help="accepted for Arthas compatibility (Python keeps no list)"),
         Option("lockedSynchronizers", flag=True, help="accepted for Arthas compatibility"),
     ]
-    arguments = [Argument("id", help="the thread's ident or native id")]
+    arguments = [Argument("id", help="the thread's id (as listed), or its Python ident or native id")]
 
     def run(self, process, args):
         if args.interval <= 0:

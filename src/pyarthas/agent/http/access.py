@@ -31,6 +31,7 @@ import urllib.parse
 from typing import Iterable, Mapping, NamedTuple, Optional, Set, Tuple
 
 from ..util.net import is_loopback
+from ..util.runtime_files import private_runtime_dir, runtime_dir
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
 REALM_HEADER = {"WWW-Authenticate": 'Basic realm="arthas webconsole"'}
@@ -180,28 +181,14 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def token_dir() -> str:
-    """Where token files go: ``$PYARTHAS_RUNTIME_DIR``, else ``$XDG_RUNTIME_DIR/pyarthas``, else
-    ``~/.pyarthas/runtime`` (as Jupyter keeps ``jpserver-PID.json`` in its runtime folder)."""
-    configured = os.environ.get("PYARTHAS_RUNTIME_DIR")
-    if configured:
-        return configured
-    xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if xdg:
-        return os.path.join(xdg, "pyarthas")
-    return os.path.join(os.path.expanduser("~"), ".pyarthas", "runtime")
-
-
 def token_file(pid: int) -> str:
-    return os.path.join(token_dir(), "agent-%d.token" % pid)
+    return os.path.join(runtime_dir(), "agent-%d.token" % pid)
 
 
 def write_token_file(pid: int, token: str) -> str:
     """Writes ``token`` to a file only this user can read (folder 0700, file 0600, never group/world
     readable even for an instant); returns its path."""
-    folder = token_dir()
-    os.makedirs(folder, mode=0o700, exist_ok=True)
-    os.chmod(folder, 0o700)
+    private_runtime_dir()
     path = token_file(pid)
     if os.path.lexists(path):
         os.unlink(path)

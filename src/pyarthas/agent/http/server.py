@@ -122,10 +122,10 @@ class _Connection:
 
 
 class ApiServer:
-    def __init__(self, agent):
+    def __init__(self, agent, port: int):
         self.agent = agent
         self.limits = agent.limits
-        self.listener = listening_socket(agent.ip, agent.requested_port, 128)
+        self.listener = listening_socket(agent.ip, port, 128)
         self.port = self.listener.getsockname()[1]
         self.unix_path = getattr(agent, "unix_socket", None)
         self.unix_listener = None
@@ -166,6 +166,11 @@ class ApiServer:
         self._wake()
         if self._thread is not None:
             self._thread.join(5)
+        else:  # never served (the agent failed to start): nobody else closes the sockets
+            for sock in (self.listener, self.unix_listener, self._wake_reader, self._wake_writer):
+                if sock is not None:
+                    sock.close()
+            self._selector.close()
         if self.unix_path and self.unix_listener is not None:
             try:
                 os.unlink(self.unix_path)

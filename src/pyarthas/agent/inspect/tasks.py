@@ -17,6 +17,7 @@ import types
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..values import frame_element
+from .threads import thread_id
 
 _MAX_CHAIN = 200
 
@@ -156,7 +157,7 @@ def task_infos(limit: int = -1) -> List[Dict[str, Any]]:
         coro = task.get_coro() if hasattr(task, "get_coro") else getattr(task, "_coro", None)
         info: Dict[str, Any] = {"id": id(task), "name": _task_name(task), "state": _state(task),
                 "coroutine": _coroutine_name(coro) if coro is not None else None,
-                "loopId": id(loop), "threadId": ident, "threadName": names.get(ident),
+                "loopId": id(loop), "threadId": thread_id(ident), "threadName": names.get(ident),
                 "stackTrace": coroutine_chain(coro) if coro is not None else []}
         if awaiting is not None:
             info["awaiting"] = awaiting

@@ -4,9 +4,11 @@ Public helpers (all cheap: one ``sys._current_frames()`` call, one clock read pe
 started, nothing left behind):
 
 - ``thread_snapshot(interval_s=0.2, wait=None, include_agent=False, include_native=False)``: a list of
-  Arthas ThreadVO dicts, busiest first: ``id`` (the Python ident, ``threading.get_ident()``; threads
-  without a Python state, listed with ``include_native``, get ``-tid`` as Java's internal threads get
-  negative ids), ``nativeId`` (OS thread id, -1 unknown), ``name``, ``group``, ``priority`` (always 5,
+  Arthas ThreadVO dicts, busiest first: ``id`` (a small id as Java's, see ``ThreadIds``: the main thread
+  is 1; threads without a Python state, listed with ``include_native``, get -1, -2... as Java's internal
+  threads get negative ids), ``nativeId`` (OS thread id from this process's task list, -1 unknown, see
+  ``native_ids``), ``pythonId`` (``threading.get_ident()``, None for an OS thread), ``name``, ``group``,
+  ``priority`` (always 5,
   Python threads have none), ``state`` (Java's names: RUNNABLE, BLOCKED, WAITING, TIMED_WAITING),
   ``cpu`` (% of one core over the interval, 2 decimals), ``deltaTime`` (CPU ms in the interval), ``time``
   (total CPU ms), ``interrupted`` (always False), ``daemon``, plus ``waitReason`` (what the thread waits
@@ -14,9 +16,9 @@ started, nothing left behind):
   running) and ``agentThread`` (started by pyarthas). ``wait(seconds) -> bool`` replaces the sleep
   between the two CPU readings (a job passes ``process.wait`` so an interrupt cuts it short; a True
   return means "stop": the snapshot is then taken at once). ``interval_s=0`` reads CPU totals only.
-- ``thread_info(ident, with_locals=False, expand=1, size_limit=...)``: Arthas's ThreadInfo bean dict with
-  the full stack (innermost first), or None when there is no such thread (``ident`` may also be the
-  native id).
+- ``thread_info(number, with_locals=False, expand=1, size_limit=...)``: Arthas's ThreadInfo bean dict with
+  the full stack (innermost first), or None when there is no such thread (``number``: the small id, else
+  the Python ident or the native id).
 - ``busy_threads(n, interval_s, wait=None, ...)``: ThreadVO + ThreadInfo fields of the ``n`` busiest.
 - ``blocking_lock_info()``: the thread holding the lock most others are blocked on (``-b``).
 Stacks are ``values.frames`` StackTraceElements, the same as ``stack`` and exception values show.
@@ -35,8 +37,9 @@ import sys
 import threading
 import time
 import types
+import weakref
 from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from ..util.threads import is_agent_thread
 from ..values import DEFAULT_SIZE_LIMIT, frame_element, named_value, outward
@@ -82,15 +85,147 @@ def _os_thread_name(tid: int) -> str:
         return "tid-%d" % tid
 
 
+# ---------------------------------------------------------------- Arthas-style thread ids
+
+
+MAX_KEYED_THREADS = 4096
+
+
+class ThreadIds:
+    """Small ids as Java's: the main thread is 1, the others numbered as the agent first sees them (threads
+    alive then in their start order, ``threading.enumerate``'s), never reused while the process lives (the
+    table is module state: it outlives a stopped agent). OS threads without a Python state get -1, -2...
+    (Java's internal threads are negative in Arthas). A forked child numbers afresh: its main thread, the one
+    that forked, is 1 again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_thread: "weakref.WeakKeyDictionary[threading.Thread, int]" = weakref.WeakKeyDictionary()
+        self._by_key: Dict[tuple, int] = {}    # ("ident", i) / ("tid", t): threads without a Thread object
+        self._next = 1
+        self._next_native = -1
+
+    def reset(self) -> None:
+        """After fork, in the child: a new lock (the old one may have been held by a thread that is gone)."""
+        self.__init__()
+
+    def of_thread(self, thread: threading.Thread) -> int:
+        return self.of_threads([thread])[0]
+
+    def of_threads(self, threads: List[threading.Thread]) -> List[int]:
+        """The ids of ``threads``, given in this order to those that have none yet."""
+        with self._lock:
+            known = self._by_thread
+            found = []
+            for thread in threads:
+                number = known.get(thread)
+                if number is None:
+                    number = known[thread] = self._take()
+                found.append(number)
+            return found
+
+    def of_key(self, key: tuple) -> int:
+        with self._lock:
+            found = self._by_key.get(key)
+            if found is None:
+                if len(self._by_key) >= MAX_KEYED_THREADS:  # hooks on short-lived foreign threads
+                    del self._by_key[next(iter(self._by_key))]
+                if key[0] == "tid":
+                    found, self._next_native = self._next_native, self._next_native - 1
+                else:
+                    found = self._take()
+                self._by_key[key] = found
+            return found
+
+    def forget_keys_except(self, live: Set[tuple]) -> None:
+        """Threads without a Thread object that are gone: their ids are never given again."""
+        with self._lock:
+            for key in [key for key in self._by_key if key not in live]:
+                del self._by_key[key]
+
+    def _take(self) -> int:
+        number, self._next = self._next, self._next + 1
+        return number
+
+
+THREAD_IDS = ThreadIds()
+
+
+def thread_id(ident: int) -> int:
+    """The small id of the running thread with this Python ident (``threading.get_ident()``); cheap enough
+    for a hook: one dict look-up in ``threading``'s table, no dummy Thread made."""
+    thread = threading._active.get(ident)  # type: ignore[attr-defined]
+    return THREAD_IDS.of_thread(thread) if thread is not None else THREAD_IDS.of_key(("ident", ident))
+_watching_forks = False
+
+
+def watch_forks() -> None:
+    """Once per process: after a fork, the child numbers its threads afresh (see ``ThreadIds``)."""
+    global _watching_forks
+    if not _watching_forks and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _watching_forks = True
+
+
+def _after_fork_in_child() -> None:
+    try:
+        THREAD_IDS.reset()
+    except Exception:  # runs in the target's forking thread: never raise there
+        pass
+
+
+# ---------------------------------------------------------------- which OS thread a Python thread is
+
+
+def native_ids(threads: List[Tuple[threading.Thread, int]], tasks: List[int]) -> Dict[int, int]:
+    """Python ident -> OS thread id of each of ``threads`` ((Thread, ident) pairs), -1 when it cannot be told.
+    ``tasks``: this process's threads (/proc/self/task). ``Thread.native_id`` is trusted only when it names one
+    of them: CPython does not refresh it after ``fork``, so the thread that forked keeps its parent's tid;
+    that thread is the child's only OS thread at the fork, whose tid is the pid. Otherwise a thread is
+    matched by the name /proc shows (CPython 3.14 names OS threads after Python threads) when exactly one
+    unclaimed task has it."""
+    if not tasks:  # no /proc: what Python says is all there is
+        return {ident: thread.native_id or -1 for thread, ident in threads}
+    live = set(tasks)
+    found: Dict[int, int] = {}
+    unmatched = []
+    current = threading.get_ident()
+    for thread, ident in threads:
+        native = threading.get_native_id() if ident == current else thread.native_id
+        if native in live:
+            found[ident] = native
+        else:
+            unmatched.append((thread, ident))
+    if not unmatched:
+        return found
+    claimed = set(found.values())
+    pid = os.getpid()
+    main = threading.main_thread()
+    for thread, ident in unmatched:
+        native = -1
+        if thread is main and pid in live and pid not in claimed:
+            native = pid
+        else:
+            named = [tid for tid in live - claimed if _os_thread_name(tid) == thread.name[:15]]
+            if len(named) == 1:
+                native = named[0]
+        if native != -1:
+            claimed.add(native)
+        found[ident] = native
+    return found
+
+
 # ---------------------------------------------------------------- which threads exist
 
 
 class _Row:
-    """One thread as found: Python ident (or -tid), OS id, name, daemon, the Thread object if any."""
+    """One thread as found: its small id, Python ident (None for an OS thread without a Python state), OS
+    id (-1 unknown), name, daemon, started by pyarthas."""
 
-    __slots__ = ("ident", "native_id", "name", "daemon", "agent")
+    __slots__ = ("id", "ident", "native_id", "name", "daemon", "agent")
 
-    def __init__(self, ident, native_id, name, daemon, agent):
+    def __init__(self, id, ident, native_id, name, daemon, agent):
+        self.id = id
         self.ident = ident
         self.native_id = native_id
         self.name = name
@@ -99,24 +234,39 @@ class _Row:
 
 
 def _rows(frames: Dict[int, Any], include_agent: bool, include_native: bool) -> List[_Row]:
-    by_ident = {t.ident: t for t in threading.enumerate() if t.ident is not None}
+    """Every thread, the main thread first, then in start order (ids are given in this order)."""
+    main = threading.main_thread()
+    started = [(t, t.ident) for t in threading.enumerate()]
+    started = [pair for pair in started if pair[1] is not None]
+    started.sort(key=lambda pair: pair[0] is not main)  # stable: the rest keep their start order
+    tasks = _os_thread_ids() if _IS_LINUX else []
+    natives = native_ids(started, tasks)
+    numbers = THREAD_IDS.of_threads([thread for thread, _ in started])
     rows = []
-    for ident in set(frames) | set(by_ident):
-        thread = by_ident.get(ident)
-        agent = is_agent_thread(ident) or (thread is not None and thread.name.startswith("pyarthas-"))
-        if agent and not include_agent:
+    for (thread, ident), number in zip(started, numbers):
+        name = thread.name
+        agent = is_agent_thread(ident) or name.startswith("pyarthas-")
+        rows.append(_Row(number, ident, natives[ident], name, thread.daemon, agent))
+    live_keys = set()
+    known_idents = set(natives)
+    for ident in frames:
+        if ident in known_idents:
             continue
-        if thread is None:
-            rows.append(_Row(ident, -1, "Thread-%d" % ident, True, agent))
-        else:
-            rows.append(_Row(ident, thread.native_id or -1, thread.name, thread.daemon, agent))
-    if include_native and _IS_LINUX:
-        known = {row.native_id for row in rows}
-        if not include_agent:
-            known |= {t.native_id for t in threading.enumerate() if is_agent_thread(t.ident)}
-        for tid in _os_thread_ids():
-            if tid not in known:
-                rows.append(_Row(-tid, tid, _os_thread_name(tid), True, False))
+        key = ("ident", ident)
+        live_keys.add(key)
+        rows.append(_Row(THREAD_IDS.of_key(key), ident, -1, "Thread-%d" % ident, True, is_agent_thread(ident)))
+    if include_native:
+        claimed = set(natives.values())
+        for tid in tasks:
+            if tid not in claimed:
+                key = ("tid", tid)
+                live_keys.add(key)
+                rows.append(_Row(THREAD_IDS.of_key(key), None, tid, _os_thread_name(tid), True, False))
+    elif tasks:
+        live_keys |= {("tid", tid) for tid in tasks}  # not listed this time, still alive: keep their ids
+    THREAD_IDS.forget_keys_except(live_keys)
+    if not include_agent:
+        rows = [row for row in rows if not row.agent]
     return rows
 
 
@@ -381,7 +531,7 @@ def _locals_json(frame, expand: int, size_limit: int) -> Dict[str, Any]:
 
 
 def _cpu_times(rows: List[_Row]) -> Dict[int, Optional[int]]:
-    return {row.ident: cpu_time_ns(row.native_id) for row in rows}
+    return {row.id: cpu_time_ns(row.native_id) for row in rows}
 
 
 def thread_snapshot(interval_s: float = 0.2, wait: Optional[Callable[[float], bool]] = None,
@@ -389,7 +539,8 @@ def thread_snapshot(interval_s: float = 0.2, wait: Optional[Callable[[float], bo
     """ThreadVO dicts of every thread, busiest first (see the module docstring)."""
     rows, before, elapsed = _sample(interval_s, wait, include_agent, include_native)
     frames = sys._current_frames()
-    result = [_thread_vo(row, _position(row, frames), before.get(row.ident), elapsed) for row in rows]
+    by_ident = _ids_by_ident(rows)
+    result = [_thread_vo(row, _position(row, frames, by_ident), before.get(row.id), elapsed) for row in rows]
     result.sort(key=_busiest_first)
     return result
 
@@ -398,10 +549,18 @@ def _busiest_first(vo: Dict[str, Any]):
     return -vo["cpu"], -vo["time"]
 
 
-def _position(row: _Row, frames: Dict[int, Any]) -> Position:
-    if row.ident <= 0:  # an OS thread without a Python state
+def _ids_by_ident(rows: List[_Row]) -> Dict[int, int]:
+    return {row.ident: row.id for row in rows if row.ident is not None}
+
+
+def _position(row: _Row, frames: Dict[int, Any], by_ident: Dict[int, int]) -> Position:
+    """Where ``row``'s thread stands, its lock owner given as a small id."""
+    if row.ident is None:  # an OS thread without a Python state
         return Position(in_native=True)
-    return position_of(frames.get(row.ident))
+    position = position_of(frames.get(row.ident))
+    if position.owner:
+        position.owner = by_ident.get(position.owner) or thread_id(position.owner)
+    return position
 
 
 def _sample(interval_s, wait, include_agent, include_native):
@@ -433,36 +592,42 @@ def _thread_vo(row: _Row, position: Position, cpu_before: Optional[int], elapsed
     if cpu > 50.0:  # busy whatever it stands on: a call that only looks blocking
         state = position.state = "RUNNABLE"
         position.reason = None
-    vo = {"id": row.ident, "nativeId": row.native_id, "name": row.name, "group": "main", "priority": 5,
-          "state": state, "cpu": cpu, "deltaTime": delta_ms, "time": total_ms, "interrupted": False,
-          "daemon": row.daemon, "agentThread": row.agent}
+    vo = {"id": row.id, "nativeId": row.native_id, "pythonId": row.ident, "name": row.name, "group": "main",
+          "priority": 5, "state": state, "cpu": cpu, "deltaTime": delta_ms, "time": total_ms,
+          "interrupted": False, "daemon": row.daemon, "agentThread": row.agent}
     if state != "RUNNABLE" and position.reason:
         vo["waitReason"] = position.reason
     return vo
 
 
-def find_thread(ident: int, include_agent: bool = True) -> Tuple[Optional[_Row], Any]:
-    """The row and top frame of the thread with this Python ident or native id."""
+def find_thread(number: int, include_agent: bool = True) -> Tuple[Optional[_Row], Any, Dict[int, int]]:
+    """The row and top frame of the thread with this small id, else Python ident, else native id (small ids
+    are small, idents are addresses, tids are at least the pid: one number rarely means two threads, and
+    the small id wins), with the ident -> small id map of that moment."""
     frames = sys._current_frames()
-    for row in _rows(frames, include_agent, include_native=True):
-        if row.ident == ident or (row.native_id == ident and ident > 0):
-            return row, frames.get(row.ident)
-    return None, None
+    rows = _rows(frames, include_agent, include_native=True)
+    by_ident = _ids_by_ident(rows)
+    for matches in (lambda row: row.id == number, lambda row: row.ident == number,
+                    lambda row: row.native_id == number and number > 0):
+        for row in rows:
+            if matches(row):
+                return row, frames.get(row.ident) if row.ident is not None else None, by_ident
+    return None, None, by_ident
 
 
-def thread_info(ident: int, with_locals: bool = False, expand: int = 1,
+def thread_info(number: int, with_locals: bool = False, expand: int = 1,
                 size_limit: int = DEFAULT_SIZE_LIMIT, depth: int = 0) -> Optional[Dict[str, Any]]:
-    """Arthas's ThreadInfo dict of one thread (by ident or native id) with its stack, or None."""
-    row, frame = find_thread(ident)
+    """Arthas's ThreadInfo dict of one thread (by small id, ident or native id) with its stack, or None."""
+    row, frame, by_ident = find_thread(number)
     if row is None:
         return None
-    return _info(row, frame, with_locals, expand, size_limit, depth)
+    return _info(row, frame, by_ident, with_locals, expand, size_limit, depth)
 
 
-def _info(row: _Row, frame, with_locals=False, expand=1, size_limit=DEFAULT_SIZE_LIMIT, depth=0):
-    position = position_of(frame) if row.ident > 0 else Position(in_native=True)
+def _info(row: _Row, frame, by_ident, with_locals=False, expand=1, size_limit=DEFAULT_SIZE_LIMIT, depth=0):
+    position = _position(row, {row.ident: frame}, by_ident)
     cpu = cpu_time_ns(row.native_id)
-    info = {"threadId": row.ident, "nativeId": row.native_id, "threadName": row.name,
+    info = {"threadId": row.id, "nativeId": row.native_id, "pythonId": row.ident, "threadName": row.name,
             "threadState": position.state, "daemon": row.daemon, "priority": 5, "agentThread": row.agent,
             "cpuTime": cpu // 1_000_000 if cpu is not None else -1}
     info.update(_lock_fields(position))
@@ -471,6 +636,7 @@ def _info(row: _Row, frame, with_locals=False, expand=1, size_limit=DEFAULT_SIZE
 
 
 def _lock_fields(position: Position) -> Dict[str, Any]:
+    """``position.owner`` is a small id here (see ``_position``)."""
     owner = position.owner if position.owner else -1
     owner_name = _thread_name(owner) if owner > 0 else None
     fields = {"blockedTime": -1, "blockedCount": -1, "waitedTime": -1, "waitedCount": -1,
@@ -484,9 +650,9 @@ def _lock_fields(position: Position) -> Dict[str, Any]:
     return fields
 
 
-def _thread_name(ident: int) -> Optional[str]:
+def _thread_name(number: int) -> Optional[str]:
     for thread in threading.enumerate():
-        if thread.ident == ident:
+        if THREAD_IDS.of_thread(thread) == number:
             return thread.name
     return None
 
@@ -499,8 +665,9 @@ def busy_threads(n: int, interval_s: float = 0.2, wait: Optional[Callable[[float
     ``stackTrace`` (Arthas's BusyThreadInfo)."""
     rows, before, elapsed = _sample(interval_s, wait, include_agent, False)
     frames = sys._current_frames()
-    positions = {row.ident: _position(row, frames) for row in rows}
-    vos = [_thread_vo(row, positions[row.ident], before.get(row.ident), elapsed) for row in rows]
+    by_ident = _ids_by_ident(rows)
+    positions = {row.id: _position(row, frames, by_ident) for row in rows}
+    vos = [_thread_vo(row, positions[row.id], before.get(row.id), elapsed) for row in rows]
     if state:
         vos = [vo for vo in vos if vo["state"] == state]
     vos.sort(key=_busiest_first)
@@ -508,7 +675,7 @@ def busy_threads(n: int, interval_s: float = 0.2, wait: Optional[Callable[[float
         vos = vos[:n]
     for vo in vos:
         vo.update(_lock_fields(positions[vo["id"]]))
-        vo["stackTrace"] = stack_of(frames.get(vo["id"]), with_locals, expand, size_limit, depth)
+        vo["stackTrace"] = stack_of(frames.get(vo["pythonId"]), with_locals, expand, size_limit, depth)
     return vos
 
 
@@ -516,28 +683,29 @@ def blocking_lock_info(include_agent: bool = False) -> Tuple[Optional[Dict[str, 
     """Arthas's ``thread -b``: ``({threadInfo, lockIdentityHashCode, blockingThreadCount, blockedThreads},
     unknown)`` for the thread holding the lock that blocks the most threads, where Python can tell the
     owner; ``unknown`` lists the blocked threads whose lock owner cannot be told (plain Lock, Semaphore),
-    as ``{threadId, threadName, lockName}``."""
+    as ``{threadId, threadName, lockName}``. Thread ids are the small ids."""
     frames = sys._current_frames()
-    rows = {row.ident: row for row in _rows(frames, include_agent, False)}
+    rows = _rows(frames, include_agent, False)
+    by_ident = _ids_by_ident(rows)
     by_owner: Dict[Tuple[int, int], List[int]] = {}
     locks: Dict[int, Any] = {}
     unknown = []
-    for ident, row in rows.items():
-        position = position_of(frames.get(ident))
+    for row in rows:
+        position = _position(row, frames, by_ident)
         if position.state != "BLOCKED":
             continue
-        if position.owner:
-            by_owner.setdefault((position.owner, id(position.lock)), []).append(ident)
+        if position.owner and position.owner > 0:
+            by_owner.setdefault((position.owner, id(position.lock)), []).append(row.id)
             locks[id(position.lock)] = position.lock
         else:
-            unknown.append({"threadId": ident, "threadName": row.name, "lockName": position.lock_name})
+            unknown.append({"threadId": row.id, "threadName": row.name, "lockName": position.lock_name})
     if not by_owner:
         return None, unknown
     (owner, lock_id), blocked = max(by_owner.items(), key=lambda item: len(item[1]))
-    owner_row, owner_frame = find_thread(owner)
+    owner_row, owner_frame, by_ident = find_thread(owner)
     if owner_row is None:
         return None, unknown
-    return {"threadInfo": _info(owner_row, owner_frame), "lockIdentityHashCode": lock_id,
+    return {"threadInfo": _info(owner_row, owner_frame, by_ident), "lockIdentityHashCode": lock_id,
             "lockName": _lock_name(locks[lock_id]), "blockingThreadCount": len(blocked),
             "blockedThreads": blocked}, unknown
 

@@ -25,6 +25,8 @@ class JobController:
         self._lock = threading.Lock()
         self._live: Dict[int, Job] = {}
         self.scheduler = Scheduler("scheduler")
+
+    def start(self) -> None:
         self.scheduler.start()
 
     def create_job(self, line: str, session, sink: Callable[[int, Any], None]) -> Job:

@@ -423,7 +423,8 @@ def _tools() -> List[Tool]:
         _dashboard(),
         Tool("thread", "Threads", "Threads and their stacks: the N busiest (topN), one thread (threadId), or "
              "the one blocking others. Arthas's thread command.",
-             [Param("threadId", "integer", "A thread's ident or native id", positional=True),
+             [Param("threadId", "integer", "A thread's id as listed (main is 1), or its Python ident or native id",
+                    positional=True),
               Param("topN", "integer", "The N busiest threads with their stacks", flag="-n", example=3),
               Param("blocking", "boolean", "Find the thread holding a lock others wait for", flag="-b"),
               Param("all", "boolean", "Include the agent's own threads", flag="--all"),

@@ -15,7 +15,6 @@ from ..util.net import listening_socket
 from . import access, terminals_of
 from .terminal import Terminal, keep_alive
 
-DEFAULT_PORT = 3658
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 IP, BRK, EOF_ = 244, 243, 236
 ECHO, SGA, NAWS = 1, 3, 31

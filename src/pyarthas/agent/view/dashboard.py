@@ -9,10 +9,12 @@ from . import view
 from .text import cell, format_bytes, format_ts, key_value_table, table
 
 # (field, header) of a thread row, most important first; narrow terminals drop columns in WIDE_ONLY's order.
+# Arthas's columns in Arthas's order, then the OS and Python ids.
 THREAD_COLUMNS = [("id", "ID"), ("name", "NAME"), ("group", "GROUP"), ("priority", "PRIORITY"),
                   ("state", "STATE"), ("cpu", "%CPU"), ("deltaTime", "DELTA_TIME"), ("time", "TIME"),
-                  ("interrupted", "INTERRUPTED"), ("daemon", "DAEMON")]
-WIDE_ONLY = ("interrupted", "priority", "group", "daemon", "deltaTime", "time")
+                  ("interrupted", "INTERRUPTED"), ("daemon", "DAEMON"), ("nativeId", "TID"),
+                  ("pythonId", "PYTHON_ID")]
+WIDE_ONLY = ("pythonId", "interrupted", "priority", "group", "daemon", "deltaTime", "time", "nativeId")
 NAME_FIT = 10
 
 

@@ -22,6 +22,9 @@ def configure(name, parser) -> None:
                         help="run these commands (separated by ;) and exit")
     parser.add_argument("-f", "--file", metavar="FILE", help="run the commands in FILE (one a line) and exit")
     parser.add_argument("--json", action="store_true", help="batch mode: print each result as a JSON line")
+    parser.add_argument("--workers", type=int, metavar="MASTER_PID",
+                        help="batch mode on every worker of this master that runs an agent (see `pyarthas "
+                             "attach --workers`), one after the other, e.g. -c 'redefine views.py'")
     parser.add_argument("--fleet", metavar="redis://[USER:PASS@]HOST:PORT/DB",
                         help="reach the agent through this fleet's Redis instead of HTTP (with --agent; requests "
                              "are signed with $PYARTHAS_FLEET_KEY)")
@@ -48,9 +51,35 @@ def run(args) -> int:
     except OSError as error:
         sys.stderr.write("pyarthas console: %s\n" % error)
         return 2
+    if args.workers is not None:
+        return run_on_workers(args.workers, commands or [], json_mode=args.json)
     if commands is None:
         return open_console(url, args.session, fleet)
     return run_batch(url, commands, args.session, json_mode=args.json, fleet=fleet)
+
+
+def run_on_workers(master: int, commands: List[str], json_mode: bool = False) -> int:
+    """The batch on each worker's agent, under a ``== worker PID URL`` line; 1 when a worker has no agent or
+    a command failed on any (the others still run)."""
+    from ..workers import worker_agent_urls
+    if not commands:
+        sys.stderr.write("pyarthas console: --workers needs commands (-c, -f or stdin)\n")
+        return 2
+    urls = worker_agent_urls(master)
+    if not urls:
+        sys.stderr.write("pyarthas console: process %d has no Python worker processes\n" % master)
+        return 1
+    failed = False
+    for pid, url in sorted(urls.items()):
+        if url is None:
+            sys.stderr.write("pyarthas console: worker %d runs no agent (pyarthas attach --workers %d)\n"
+                             % (pid, master))
+            failed = True
+            continue
+        if not json_mode:
+            print("== worker %d %s" % (pid, url), flush=True)
+        failed = run_batch(url, commands, json_mode=json_mode) != 0 or failed
+    return 1 if failed else 0
 
 
 def normalize_url(url: str) -> str:

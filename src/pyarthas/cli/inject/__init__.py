@@ -36,6 +36,7 @@ class Attached(NamedTuple):
     how: str          # which mechanism, for --verbose and the benchmark
     generated_password: Optional[Tuple[str, str]] = None   # (username, password) the agent made up
     token_path: Optional[str] = None  # where the agent wrote its token (started with token=True)
+    notes: Tuple[str, ...] = ()       # what the agent said while starting (a default port it found taken)
 
 
 def private_package_name() -> str:
@@ -99,7 +100,7 @@ def _read_code_cache(cache_file: str) -> dict:
     return {}
 
 
-def bootstrap_code(ip: str, port: int, reply: str, bundle: str, cache: Optional[str] = None,
+def bootstrap_code(ip: str, port: Optional[int], reply: str, bundle: str, cache: Optional[str] = None,
                    credentials: Tuple[Optional[str], Optional[str]] = (None, None),
                    access: Optional[dict] = None) -> str:
     """Code that runs bootstrap.py, binds no name in the target's ``__main__`` and never fails (a failing
@@ -116,9 +117,10 @@ def bootstrap_code(ip: str, port: int, reply: str, bundle: str, cache: Optional[
     return "try:\n %s\nexcept BaseException:\n try:\n  %s\n except BaseException:\n  pass\n" % (run, report)
 
 
-def attach(pid: int, ip: str = "127.0.0.1", port: int = 8563, timeout: float = REPLY_TIMEOUT,
+def attach(pid: int, ip: str = "127.0.0.1", port: Optional[int] = None, timeout: float = REPLY_TIMEOUT,
            username: Optional[str] = None, password: Optional[str] = None, access: Optional[dict] = None) -> Attached:
-    """Start the agent in process ``pid`` (or find the one already there). Raises AttachError.
+    """Start the agent in process ``pid`` (or find the one already there). Raises AttachError. ``port`` None:
+    8563, or a free port when that is taken (the agent says which in its URL).
     The password travels in the bootstrap code: only to a FIFO and a file private to the target's user."""
     target = inspect(pid)
     if target.version is not None and target.version < MIN_VERSION:
@@ -177,7 +179,7 @@ def _check_reply(reply: dict, pid: int, ip: str, port: int, how: str) -> Attache
     url = reply["url"]
     _wait_until_answers(url, reply.get("token"))
     generated = (reply["username"], reply["password"]) if reply.get("password") else None
-    return Attached(status, url, pid, how, generated, reply.get("token_path"))
+    return Attached(status, url, pid, how, generated, reply.get("token_path"), tuple(reply.get("notes") or ()))
 
 
 def _wait_until_answers(url: str, token: Optional[str] = None) -> None:

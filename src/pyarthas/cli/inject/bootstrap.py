@@ -82,7 +82,7 @@ def _bootstrap(args):
             finally:
                 sys.setswitchinterval(interval)
                 sys.meta_path.remove(finder)  # later imports go through the package's __path__ as usual
-            shown = {}  # the CLI shows these (the FIFO is private)
+            shown = {"notes": list(getattr(agent, "port_notes", []))}  # the CLI shows these (the FIFO is private)
             if getattr(agent, "generated_password", False):
                 shown.update(username=agent.username, password=agent.password)
             if getattr(agent, "token_path", None):

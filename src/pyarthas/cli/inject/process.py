@@ -29,6 +29,7 @@ class PythonProcess(NamedTuple):
     version: Optional[Tuple[int, int]]
     runtime: str          # the file that holds the interpreter (libpython*.so or the executable)
     cmdline: str
+    ppid: int = 0
 
     @property
     def version_text(self) -> str:
@@ -55,11 +56,22 @@ def host_path(pid: int, path: str) -> str:
 
 
 def cmdline(pid: int) -> str:
+    """The command line on one line (``python -c`` code often holds newlines: they are shown as ``\\n``)."""
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as handle:
-            return handle.read().rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
+            text = handle.read().rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
     except OSError:
         return ""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+def parent_pid(pid: int) -> int:
+    """The parent's pid (0 when it cannot be read)."""
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def _owner(pid: int) -> Tuple[int, int]:
@@ -93,7 +105,7 @@ def inspect(pid: int) -> PythonProcess:
     except FileNotFoundError:  # gone meanwhile, or a kernel thread (no executable)
         raise AttachError("process %d is not a CPython process" % pid) from None
     runtime, version = _find_runtime(pid, maps, exe)
-    return PythonProcess(pid, uid, gid, version, runtime, cmdline(pid))
+    return PythonProcess(pid, uid, gid, version, runtime, cmdline(pid), parent_pid(pid))
 
 
 def _find_runtime(pid: int, maps: List[Mapping], exe: str) -> Tuple[str, Optional[Tuple[int, int]]]:
@@ -184,4 +196,4 @@ def _quick_inspect(pid: int) -> PythonProcess:
     if version is None:
         raise AttachError("not python")
     uid, gid = _owner(pid)
-    return PythonProcess(pid, uid, gid, version, runtime or exe, cmdline(pid))
+    return PythonProcess(pid, uid, gid, version, runtime or exe, cmdline(pid), parent_pid(pid))
