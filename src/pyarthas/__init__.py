@@ -8,8 +8,9 @@ from typing import Optional
 from .agent.version import VERSION as __version__
 
 
-def start(ip: str = "127.0.0.1", port: Optional[int] = None, output_dir: Optional[str] = None, password: Optional[str] = None,
-          username: Optional[str] = None, allow_hosts=(), local_connection_non_auth: bool = True, token: bool = False,
+def start(ip: str = "127.0.0.1", port: Optional[int] = None, output_dir: Optional[str] = None,
+          password: Optional[str] = None, username: Optional[str] = None, allow_hosts=(),
+          local_connection_non_auth: bool = True, token: bool = False,
           unix_socket: Optional[str] = None, telnet_port: Optional[int] = None, tunnel_server: Optional[str] = None,
           app_name: Optional[str] = None, agent_id: Optional[str] = None, wire_format: Optional[str] = None,
           fleet: Optional[str] = None, fleet_key: Optional[str] = None):

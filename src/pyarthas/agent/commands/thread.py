@@ -1,8 +1,9 @@
 """thread: the process's threads with CPU %, states and stacks (Arthas's ``thread``).
 
 ``thread`` lists every thread (pyarthas's own only with ``--all``), ``thread ID`` shows one with its stack
-(ID is the small id the list shows, as Java's: the main thread is 1; the Python ident or native id work too), ``-n N`` the N busiest with stacks, ``-b`` the thread holding
-the lock others are blocked on, ``--locals`` adds each frame's local variables.
+(ID is the small id the list shows, as Java's: the main thread is 1; the Python ident or native id work
+too), ``-n N`` the N busiest with stacks, ``-b`` the thread holding the lock others are blocked on,
+``--locals`` adds each frame's local variables.
 """
 import dataclasses
 from typing import Any, ClassVar, Dict, List, Optional
@@ -36,8 +37,8 @@ class ThreadCommand(Command):
     summary = "Display thread info, thread stack"
     description = ("Threads of the target with CPU % over the sample interval (per-thread CPU clocks) and a "
                    "state inferred from where each thread stands (lock acquire, sleep, select, socket, "
-                   "queue). Ids are small and stable as Java's (the main thread is 1, never reused), with the OS (nativeId) "
-                   "and Python (pythonId) ids beside. Examples: thread; thread -n 3; thread 1; thread -b; "
+                   "queue). Ids are small and stable as Java's (the main thread is 1, never reused), with the OS "
+                   "(nativeId) and Python (pythonId) ids beside. Examples: thread; thread -n 3; thread 1; thread -b; "
                    "thread --state BLOCKED")
     options = [
         Option("number", "n", type=int, help="the N busiest threads with their stacks (-1: all)"),
