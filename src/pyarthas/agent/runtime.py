@@ -45,8 +45,9 @@ def start(ip: str = "127.0.0.1", port: Optional[int] = None, output_dir: Optiona
     ``port`` None: Arthas's 8563, or a free port when that one is taken."""
     global _agent
     with _lock:
-        if current() is not None:
-            return _agent  # (an agent inherited through fork serves nothing here: its threads stayed behind)
+        running = current()
+        if running is not None:
+            return running  # (an agent inherited through fork serves nothing here: its threads stayed behind)
         agent = Agent(ip=ip, port=port, output_dir=output_dir, password=password, username=username,
                       **access).start()
         _agent = agent

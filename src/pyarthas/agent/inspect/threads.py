@@ -99,6 +99,9 @@ class ThreadIds:
     that forked, is 1 again."""
 
     def __init__(self) -> None:
+        self._clear()
+
+    def _clear(self) -> None:
         self._lock = threading.Lock()
         self._by_thread: "weakref.WeakKeyDictionary[threading.Thread, int]" = weakref.WeakKeyDictionary()
         self._by_key: Dict[tuple, int] = {}    # ("ident", i) / ("tid", t): threads without a Thread object
@@ -107,7 +110,7 @@ class ThreadIds:
 
     def reset(self) -> None:
         """After fork, in the child: a new lock (the old one may have been held by a thread that is gone)."""
-        self.__init__()
+        self._clear()
 
     def of_thread(self, thread: threading.Thread) -> int:
         return self.of_threads([thread])[0]
@@ -236,8 +239,7 @@ class _Row:
 def _rows(frames: Dict[int, Any], include_agent: bool, include_native: bool) -> List[_Row]:
     """Every thread, the main thread first, then in start order (ids are given in this order)."""
     main = threading.main_thread()
-    started = [(t, t.ident) for t in threading.enumerate()]
-    started = [pair for pair in started if pair[1] is not None]
+    started = [(t, t.ident) for t in threading.enumerate() if t.ident is not None]
     started.sort(key=lambda pair: pair[0] is not main)  # stable: the rest keep their start order
     tasks = _os_thread_ids() if _IS_LINUX else []
     natives = native_ids(started, tasks)

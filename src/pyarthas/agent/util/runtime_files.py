@@ -9,7 +9,7 @@ know. Folder 0700, files 0600: only this user reads them.
 """
 import json
 import os
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 RECORD_SUFFIX = ".json"
 
@@ -88,7 +88,7 @@ def _alive_since(pid: int, written: float) -> bool:
     return started is not None and started <= written + 2.0  # btime is in whole seconds
 
 
-def process_start_time(pid: int):
+def process_start_time(pid: int) -> Optional[float]:
     """When ``pid`` started (epoch seconds, from /proc), or None when it does not run."""
     try:
         with open("/proc/%d/stat" % pid) as handle:
