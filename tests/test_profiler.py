@@ -360,10 +360,16 @@ def test_py_spy_engine_when_it_can_trace(spawn):
     assert share(stacks, r"\.hot_function$", among="__main__.compute") >= 0.75, stacks
     assert any(s.endswith("__main__.compute;__main__.Worker.step;__main__.hot_function") for s in stacks), stacks
     assert_no_agent_frames(stacks)
-    profiler_result(target, "profiler start --engine py-spy --gil")
+    profiler_result(target, "profiler start --engine py-spy")
     status = profiler_result(target, "profiler status")["executeResult"]
-    assert "cpu counts the thread holding the GIL (--gil)" in status, status
+    assert "cpu counts the thread holding the GIL (--gil)" in status, status    # the default
     profiler_result(target, "profiler stop -f gil.txt")
+    profiler_result(target, "profiler start --engine py-spy --gil false")
+    status = profiler_result(target, "profiler status")["executeResult"]
+    old = tuple(target.ognl("list(sys.version_info[:2])")) < (3, 11)
+    expected = "cpu counts the thread holding the GIL" if old else "py-spy's idle detection"
+    assert expected in status, status
+    profiler_result(target, "profiler stop -f idle.txt")
 
 
 def test_arthas_profiler_page_examples(spawn, tmp_path):

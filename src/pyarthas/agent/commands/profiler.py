@@ -18,7 +18,7 @@ import re
 from typing import ClassVar, List, Optional
 
 from ..command.base import Command, CommandError, register
-from ..command.options import Argument, Option
+from ..command.options import Argument, Option, to_bool
 from ..model import ResultModel
 from ..profiler.controller import FORMATS, Filters, ProfilerError, Settings, Written, parse_format, profiler_for
 from ..profiler.engines import ENGINE_CHOICES
@@ -96,7 +96,10 @@ class ProfilerCommand(Command):
         Option("exclude", "X", multi=True, help="drop stacks with a frame matching this pattern (* wildcards)"),
         Option("engine", default="auto", help="auto (py-spy, else in-process), py-spy or sampler (in-process)"),
         Option("py-spy", help="the py-spy executable (default: beside this interpreter, then PATH)"),
-        Option("gil", flag=True, help="py-spy cpu mode: count only the thread holding the GIL"),
+        Option("gil", type=to_bool, default=True,
+               help="py-spy cpu mode: count the thread holding the GIL (default true; false: py-spy's idle "
+                    "detection, which also counts threads computing in C without the GIL, and threads that "
+                    "just woke up and wait for the GIL or a CPU)"),
     ]
     arguments = [
         Argument("action", required=True, help="action to execute: " + ", ".join(ACTIONS)),

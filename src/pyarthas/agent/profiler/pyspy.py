@@ -3,15 +3,16 @@
 Its samples do not wait for the GIL (as async-profiler's do not wait for a safepoint), so a handler that
 computes for 2 ms shows up as much as it runs. The agent starts ``py-spy record -p <own pid> -f raw``
 and turns the raw collapsed stacks into the profiler's stacks:
-- ``cpu`` is py-spy's default (idle threads left out: a thread counts when it is on CPU, whatever the GIL);
-  ``wall`` adds ``--idle``. ``--nonblocking``: py-spy reads the stacks without stopping the threads, so the
+- ``cpu`` adds ``--gil`` by default: the thread holding the GIL counts, read from outside (no switch-point
+  bias). The benchmark and the framework tests measured py-spy's own idle detection (``--gil false``) counting
+  a thread that woke up and waits for the GIL or for a CPU as running: 18 points too few on the hot code,
+  and a server's accept loop taking 40-60% of a loaded gunicorn or Django worker. ``wall`` adds ``--idle``.
+  ``--nonblocking``: py-spy reads the stacks without stopping the threads, so the
   target never pauses (a stack read while it changes is rare and only costs one sample).
 - Before 3.11 a thread state does not hold its kernel thread id, and py-spy finds it only while the
   threads are stopped: without that, ``--nonblocking`` takes every thread for active (a sleeping thread
-  got half of a cpu profile). There cpu mode adds ``--gil``: the thread holding the GIL counts, read from
-  outside, so no switch-point bias; a thread computing in C without the GIL is not counted (status says so).
-  ``profiler start --gil`` asks for the same on 3.11+, where py-spy's idle detection counts a thread that
-  woke up and waits for the GIL as running, which the benchmark shows as 18 points too few on its hot code.
+  got half of a cpu profile). There cpu mode always adds ``--gil``; a thread computing in C without the GIL
+  is not counted (status says so).
 - py-spy writes its file when it stops, so a ``dump`` or ``getSamples`` while it runs closes the current
   recording (SIGINT, which makes py-spy write) and starts the next one: a segment. Segments are merged.
 - py-spy needs ptrace. Where Yama's ptrace scope is 1 (only ancestors may trace), the agent names its
