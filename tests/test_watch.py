@@ -300,7 +300,7 @@ while True:
     first_results, second_results = [], []
     deadline = time.monotonic() + 30
     while not any(r["type"] == "status" for r in first_results) and time.monotonic() < deadline:
-        first_results.extend(first.pull())
+        first_results.extend(first.pull(terminalMessages=True))
         second_results.extend(second.pull())
     watched = of_type(first_results, "watch")
     # The job emits exactly 500; a consumer keeps the newest ones when it falls behind (drop-oldest).
