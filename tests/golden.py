@@ -138,13 +138,14 @@ def exec_step(name: str, command: str, python_command: Optional[str] = None, tim
 class Runner:
     """Runs the script against one target, keeping what the steps learn (session ids, tt indexes)."""
 
-    def __init__(self, target, is_python: bool):
+    def __init__(self, target, is_python: bool, fields: Optional[Dict[str, Any]] = None):
         self.target = target
         self.is_python = is_python
+        self.fields = fields or {}      # sent with every request (a wire dialect)
         self.vars: Dict[str, Any] = {}
 
     def api(self, action: str, **fields: Any) -> Dict[str, Any]:
-        return post_json(self.target.url, dict(fields, action=action), timeout=60)
+        return post_json(self.target.url, dict(self.fields, **fields, action=action), timeout=60)
 
     def exec(self, line: str, timeout_ms: int = 20000) -> Dict[str, Any]:
         reply = self.api("exec", command=line, execTimeout=timeout_ms)
@@ -328,6 +329,7 @@ COMMAND_STEPS = [
     exec_step("watch -e", "watch -e demo.MathGame primeFactors throwExp -n 1"),
     exec_step("watch -M 0", "watch demo.MathGame primeFactors -M 0 -n 1"),
     exec_step("watch no match", "watch demo.NoSuchClass nothing -n 1"),
+    exec_step("watch --timeout", "watch demo.MathGame primeFactors params 'false' --timeout 1"),
     exec_step("trace", "trace demo.MathGame run -n 1"),
     exec_step("stack", "stack demo.MathGame primeFactors -n 1"),
     exec_step("monitor", "monitor -c 1 -n 1 demo.MathGame primeFactors"),
@@ -444,14 +446,18 @@ def _errors_in_session(runner: Runner) -> Dict[str, Dict[str, Any]]:
     return out
 
 
-def run_script(target, is_python: bool, workdir: str) -> Dict[str, Dict[str, Any]]:
-    """Every step's response, by step name, in the script's order."""
-    runner = Runner(target, is_python)
+def run_script(target, is_python: bool, workdir: str, only: Optional[Callable[[str], bool]] = None,
+               fields: Optional[Dict[str, Any]] = None) -> Dict[str, Dict[str, Any]]:
+    """Every step's response, by step name, in the script's order; with ``only``, just the COMMAND_STEPS
+    whose names it accepts; ``fields`` go with every request."""
+    runner = Runner(target, is_python, fields)
     runner.vars.update(workdir=workdir, tt_index=1000, thread_id=1, loader_hash="0", retransform_id=1,
                        dumped_code=os.path.join(workdir, "not-dumped"))
-    responses = _seed_flow(runner)
-    responses.update(_errors_in_session(runner))
-    for step in COMMAND_STEPS:
+    responses: Dict[str, Dict[str, Any]] = {}
+    if only is None:
+        responses.update(_seed_flow(runner))
+        responses.update(_errors_in_session(runner))
+    for step in (s for s in COMMAND_STEPS if only is None or only(s.name)):
         try:
             responses[step.name] = step.run(runner)
         except Exception as exc:     # one broken step is a difference, not the end of the comparison

@@ -15,6 +15,7 @@ import pytest
 
 import golden
 from harness import only, start_demo, status_of
+from pyarthas.agent.api import wire
 
 FAST_DEMO = {"PYARTHAS_DEMO_INTERVAL": "0.1"}
 
@@ -123,6 +124,39 @@ def test_seed_dialect_against_the_seed(target_python, tmp_path):
     reference = {step: SEED_REFERENCE[step] for step in responses if step in SEED_REFERENCE}
     assert len(reference) == len(SEED_REFERENCE), sorted(set(SEED_REFERENCE) - set(responses))
     _assert_explained(golden.differences(reference, responses), "Seed dialect", "the seed's documented responses")
+
+
+# the commands and idioms whose steps also run in the seed dialect, with the steps they learn from
+SEED_TOO = ("classloader", "dump", "perfcounter", "mc", "retransform", "mbean", "sc -d", "tt -t", "tt -s",
+            "watch idioms", "watch returnObj.size()", "ognl static call")
+
+
+def _dialect_path(what):
+    """Whether ``what`` (a difference's id) is a path where the dialects differ by design (agent/api/wire.py):
+    a time, a value from the target (its own keys in the seed's structured JSON), ``expand``."""
+    kind, _, path = what.split(": ", 1)[1].partition(".")
+    paths = wire.VALUE_PATHS.get(kind, []) + wire.OPTIONAL_VALUE_PATHS.get(kind, []) + wire.TIME_PATHS.get(kind, [])
+    return path == "expand" or any(path == p or path.startswith((p + ".", p + "[]", p + "{}")) for p in paths)
+
+
+def test_seed_dialect_of_the_commands_differs_only_by_design(target_python, tmp_path):
+    """The seed's documentation shows none of these commands: their seed answers are checked against the
+    Arthas 4 dialect's (which the test above checks against real Arthas), step by step on one demo."""
+    target = start_demo(target_python, tmp_path, env=FAST_DEMO)
+    answers = {}
+    try:
+        for dialect in wire.DIALECTS:
+            (tmp_path / dialect).mkdir()
+            answers[dialect] = golden.run_script(target, is_python=True, workdir=str(tmp_path / dialect),
+                                                 only=lambda name: name.startswith(SEED_TOO),
+                                                 fields={"wireFormat": dialect})
+    finally:
+        target.kill()
+    assert len(answers[wire.SEED]) >= 30 and all("@error" not in r for r in answers[wire.SEED].values())
+    found = golden.differences(answers[wire.ARTHAS4], answers[wire.SEED])
+    assert any(_dialect_path(d[0]) for d in found), "no time or value differed: were the dialects applied?"
+    left = [d for d in found if not _dialect_path(d[0])]
+    assert not left, "the seed dialect differs from arthas4 beyond times and values:\n" + golden.report(left)
 
 
 def test_wire_format_option_switches_dialect_at_run_time(target_python, tmp_path):
