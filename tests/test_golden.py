@@ -4,7 +4,9 @@ either explained in docs/arthas-differences.md or a failure.
 - The Arthas 4 dialect (``--wire-format arthas4``) against real Arthas 4 (its agent in its math-game,
   fetched by scripts/arthas.sh; started once per test session), on every CPython.
 - The seed dialect (the default) against the responses Arthas's HTTP API documentation shows
-  (``SEED_REFERENCE``, copied from it), on every CPython.
+  (``SEED_REFERENCE``, copied from it), on every CPython; for the commands that documentation does not
+  show (classloader, dump, perfcounter, mc, retransform, mbean, the idioms), against the Arthas 4
+  dialect's answers, which may differ only in times and values (agent/api/wire.py).
 """
 import fcntl
 import json
