@@ -105,6 +105,9 @@ def _assert_explained(found, heading, name):
     left = golden.unexplained(found, rows)
     assert not left, ("%d differences from %s that docs/arthas-differences.md does not explain (fix pyarthas, "
                       "or add a row under '## %s'):\n%s" % (len(left), name, heading, golden.report(left)))
+    # a row no difference needs any more explains something that is gone (fixed, or a step renamed)
+    stale = [row.field for row in rows if not row.used]
+    assert not stale, "rows under '## %s' that no difference from %s needs: %s" % (heading, name, stale)
 
 
 def test_arthas4_dialect_against_real_arthas(arthas_responses, target_python, tmp_path):
@@ -213,3 +216,4 @@ def test_differences_not_in_the_table_are_found():
     left = golden.unexplained(found, rows)
     assert ("step: watch.ts", "string", "number") not in left
     assert ("step: watch.cost", "number", "absent") in left
+    assert rows[0].used and not rows[1].used      # what the stale-row check reads
