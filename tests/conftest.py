@@ -3,6 +3,7 @@ import os
 import pytest
 
 from harness import installed_python314, python_id, start_demo, start_script, target_pythons
+from redis_fixtures import acl_redis, redis_cluster, redis_factory, redis_server, tls_redis  # noqa: F401  (the fleet's Redis)
 
 PYTHONS = target_pythons()
 

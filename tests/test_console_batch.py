@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from harness import ROOT, start_demo
-from pyarthas.agent.shell.pipes import PipeError, Pipeline
+from pyarthas.agent.job.pipes import PipeError, Pipeline
 from pyarthas.cli.console import normalize_url
 from pyarthas.cli.console.runner import split_commands
 from pyarthas.client import AgentUnavailable, Client, Session

@@ -42,10 +42,13 @@ def test_ognl_and_eval(spawn):
     cyclic = target.results("eval '[l := [1], l.append(l), l][-1]'")[0]["value"]
     assert cyclic == [1, {"@type": "builtins.list", "@value": "<cycle>"}]
     assert target.results("options object-size-limit 1000")[-1]["statusCode"] == 0
-    huge = target.results("eval 'set(range(1000000))'")[0]["value"]
-    assert len(huge) < 1000 and "exceeds size limit: 1000" in huge[-1]
+    huge = target.results("eval 'set(map(str, range(10 ** 20, 10 ** 20 + 1000000)))'")[0]["value"]
+    assert len(huge) < 100 and "exceeds size limit: 1000" in huge[-1]
     huge_map = target.results("eval '{i: i for i in range(1000000)}'")[0]["value"]
     assert len(huge_map) < 1000 and "exceeds size limit: 1000" in huge_map["..."]
+    assert target.results("options object-size-limit 10485760")[-1]["statusCode"] == 0
+    budget = target.results("eval 'set(range(1000000))'")[0]["value"]
+    assert len(budget) == 101 and budget[-1] == "... 999900 more", "at most 100 items by default"
 
     missing = target.results("ognl 'nope.attribute'")
     assert missing[-1]["statusCode"] == -1

@@ -1,5 +1,9 @@
 """sc and sm: classes, modules and functions of __main__, of packages and of C extensions."""
-from harness import only, run
+import re
+import time
+import urllib.request
+
+from harness import Target, only, run, target_env
 
 CLASSES_TARGET = """
 import array, json.decoder, math, time
@@ -145,3 +149,25 @@ def test_sc_sm_views():
         "declaringClass": "demo.MathGame", "methodName": "print", "descriptor": "(number, primeFactors)",
         "kinds": ["staticmethod"]}}
     assert render(method, Context()) == "demo.MathGame print(number, primeFactors) [staticmethod]"
+
+
+def test_a_module_run_as_main_is_found_under_its_own_name(target_python, tmp_path):
+    """``python -m http.server``: the module runs as ``__main__``; sc, sm and watch find it as http.server."""
+    target = Target([target_python, "-m", "pyarthas", "run", "--port", "0", "--telnet-port", "-1", "-m",
+                     "http.server", "0", "--bind", "127.0.0.1"], target_env({"PYTHONUNBUFFERED": "1"}),
+                    cwd=str(tmp_path))
+    try:
+        port = int(re.search(r"port (\d+)", target.wait_stdout(r"Serving HTTP", timeout=30)).group(1))
+        page = only(run(target, "sc 'http.server*'")[0], "sc")
+        assert {"__main__", "__main__.SimpleHTTPRequestHandler"} <= set(page["classNames"]), page
+        assert "do_GET" in methods(target, "sm http.server.SimpleHTTPRequestHandler do_*")
+        session = target.session()
+        session.async_exec("watch http.server.SimpleHTTPRequestHandler do_GET 'params' -n 1")
+        deadline = time.monotonic() + 30
+        seen: list = []
+        while not seen and time.monotonic() < deadline:
+            urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=10).read()
+            seen = [r for r in session.pull() if r["type"] == "watch"]
+        assert seen and seen[0]["className"] == "__main__.SimpleHTTPRequestHandler", seen
+    finally:
+        target.kill()

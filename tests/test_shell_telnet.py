@@ -1,5 +1,5 @@
 """The agent's shell over telnet: Debian's ``telnet`` client in a real terminal (tmux), ``nc`` in batch, and
-raw TCP clients for the password prompt, refusals and a client that stops reading; every interpreter."""
+raw TCP clients for auth, refusals and a client that stops reading; every interpreter."""
 import os
 import re
 import shutil
@@ -72,8 +72,10 @@ def test_telnet_in_a_terminal(shell_demo, tmp_path):
         term.wait_for(r"^%s\ndemo\.MathGame\n%s$"
                       % (re.escape(prompt + "sc demo.* | grep MathGame"), re.escape(prompt.rstrip())))
         term.enter("sysprop > props.txt")
-        term.wait_for(r"^%s\n%s$" % (re.escape(prompt + "sysprop > props.txt"), re.escape(prompt.rstrip())))
-        assert "python.version" in (tmp_path / "arthas-output" / "props.txt").read_text()
+        term.wait_for(r"^%s\nredirect output file will be: %s\n%s$" % (
+            re.escape(prompt + "sysprop > props.txt"), re.escape(str(tmp_path / "props.txt")),
+            re.escape(prompt.rstrip())))
+        assert "python.version" in (tmp_path / "props.txt").read_text()
 
         # jobs, fg, kill
         term.send("C-l")
@@ -140,44 +142,52 @@ def test_nc_batch(shell_demo):
     assert b"\r\nlast\r\n" in done.stdout
 
 
-def test_password_at_the_telnet_prompt(target_python, tmp_path):
+def test_auth_unlocks_a_telnet_session(target_python, tmp_path):
+    """With a password, a telnet client from another address gets a locked shell: only ``auth`` runs
+    (Arthas's AuthCommand and its texts); ``auth PASSWORD`` unlocks it; the password is kept out of history."""
     target = start_shell_demo(target_python, tmp_path, env={"PYARTHAS_PASSWORD": "s3cret"})
     try:
         prompt = prompt_of(target)
-        local = RawTerminal(target.telnet_port)  # from 127.0.0.1: no password, as for HTTP
+        local = RawTerminal(target.telnet_port)  # from 127.0.0.1: authenticated, as for HTTP
         local.screen.expect(re.escape(prompt))
+        local.send("version\r\n")
+        local.screen.expect(r"version\n\d+\.\d+")
         local.close()
         remote = RawTerminal(target.telnet_port, source_ip="127.0.0.2")
-        remote.screen.expect(r"password: $")
-        remote.send("wrong\r\n")
-        remote.screen.expect(r"wrong password\npassword: $")
-        assert remote.screen.plain.count("wrong") == 1  # the typed password is never echoed
-        remote.send("s3cret\r\n")
         remote.screen.expect(re.escape(prompt))
+        _dialogue(remote,
+                  ("version", re.escape("Error! command not permitted, try to use 'auth' command to authenticates.")),
+                  ("auth", r"Authentication result: false, Need authentication: true"),
+                  ("auth wrong", r"Authentication result: false, username: arthas"),
+                  ("version", r"not permitted.*not permitted"),
+                  ("auth --username arthas s3cret", r"Authentication result: true, username: arthas"))
+        mark = remote.screen.mark()
         remote.send("version\r\n")
-        remote.screen.expect(r"version\n\d+\.\d+")
+        remote.screen.expect(r"version\n\d+\.\d+", after=mark)
         remote.close()
-        failing = RawTerminal(target.telnet_port, source_ip="127.0.0.2")
-        for _ in range(3):
-            failing.send("nope\r\n")
-        failing.screen.expect(r"too many failed attempts")
-        failing.screen.wait_closed()
-        assert prompt not in failing.screen.plain
+        history = target.results("history")[0]["history"]
+        assert "auth --username arthas ******" in history and not any("s3cret" in line for line in history)
     finally:
         target.kill()
 
 
+def _dialogue(terminal, *exchanges):
+    """Type each line; wait for its pattern before the next."""
+    for line, pattern in exchanges:
+        terminal.send(line + "\r\n")
+        terminal.screen.expect(pattern)
+
+
 def test_telnet_follows_the_agents_access_policy(target_python, tmp_path):
-    """--local-connection-non-auth false asks the password from 127.0.0.1 too, on telnet as on HTTP."""
+    """--local-connection-non-auth false locks a shell from 127.0.0.1 too, on telnet as on HTTP."""
     target = start_shell_demo(target_python, tmp_path, env={"PYARTHAS_PASSWORD": "s3cret"},
                               args=("--local-connection-non-auth", "false"))
     try:
         prompt = prompt_of(target)
         local = RawTerminal(target.telnet_port)
-        local.screen.expect(r"password: $")
-        assert prompt not in local.screen.plain
-        local.send("s3cret\r\n")
         local.screen.expect(re.escape(prompt))
+        _dialogue(local, ("sysenv", r"not permitted"), ("auth s3cret", r"Authentication result: true"),
+                  ("echo unlocked", r"\nunlocked\n"))
         local.close()
     finally:
         target.kill()

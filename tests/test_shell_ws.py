@@ -99,14 +99,18 @@ def test_web_console_session(shell_demo, tmp_path):
         term.send("sc demo.* | wc -l\r")
         assert _after_command(screen, prompt, "sc demo.* | wc -l", mark) == "2\n"  # the class, Affect(...)
 
-        # redirects into the output folder: nothing on the screen, the text in the file
+        # redirects, relative to the target's working directory as Arthas's: the file's path on the screen,
+        # the text in the file
         mark = screen.mark()
+        written = tmp_path / "shell" / "v.txt"
         term.send("version > shell/v.txt\r")
-        assert _after_command(screen, prompt, "version > shell/v.txt", mark) == ""
+        assert _after_command(screen, prompt, "version > shell/v.txt", mark) == (
+            "redirect output file will be: %s\n" % written)
         term.send("echo again >> shell/v.txt\r")
-        screen.expect(re.escape(prompt + "echo again >> shell/v.txt") + r"\n" + re.escape(prompt), after=mark)
+        screen.expect(re.escape(prompt + "echo again >> shell/v.txt") + r"\nredirect output file will be: .*\n"
+                      + re.escape(prompt), after=mark)
         version = target.results("version")[0]["version"]
-        assert (tmp_path / "arthas-output" / "shell" / "v.txt").read_text() == version + "\nagain\n"
+        assert written.read_text() == version + "\nagain\n"
 
         # job control: &, jobs, fg, Ctrl-C, kill
         mark = screen.mark()
@@ -116,7 +120,7 @@ def test_web_console_session(shell_demo, tmp_path):
         term.send("jobs\r")
         job_id = re.search(r"\[(\d+)\]\s*\n\s+Running\s+watch demo\.MathGame",
                            _after_command(screen, prompt, "jobs", mark)).group(1)
-        wait_until(lambda: "@int[" in (tmp_path / "arthas-output" / "bg.txt").read_text(), message="bg.txt")
+        wait_until(lambda: "@int[" in (tmp_path / "bg.txt").read_text(), message="bg.txt")
         mark = screen.mark()
         term.send("fg %s\r" % job_id)
         screen.expect(re.escape("fg %s" % job_id) + r"\nwatch demo", after=mark)

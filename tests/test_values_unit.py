@@ -1,11 +1,27 @@
 """The value serializer and the frame model (agent/values), in process: field expansion runs none of the
 target's code, str() runs only for summaries and within the time budget, frames are Java's
 StackTraceElement."""
+import collections.abc
+import os
 import sys
 import time
 
-from pyarthas.agent.values import frame_element, hide_frames_where, to_json_value, traceback_elements
-from pyarthas.agent.values.limits import TIME_BUDGET_S
+from pyarthas.agent.values import (
+    frame_element,
+    hide_frames_where,
+    named_value,
+    secrets,
+    to_json_value,
+    traceback_elements,
+)
+from pyarthas.agent.values.limits import (
+    ENVIRONMENT_ENTRIES,
+    FROM_ENVIRONMENT,
+    MASKED,
+    MAX_ITEMS,
+    MAX_STRING,
+    TIME_BUDGET_S,
+)
 
 CALLS = []
 
@@ -140,3 +156,65 @@ def test_hidden_frames_are_left_out():
     except ValueError as error:
         names = [f["methodName"] for f in traceback_elements(error)]
     assert "hidden_wrapper" not in names and names[0] == "raise_here"
+
+
+class Holder:
+    def __init__(self, **attributes):
+        self.__dict__.update(attributes)
+
+
+def test_containers_past_the_expand_depth_are_summaries():
+    holder = Holder(mapping={"a": {"b": 1}}, items=[1, 2], empty=())
+    assert to_json_value([holder], 1) == [{"@type": "test_values_unit.Holder",
+                                           "mapping": {"@type": "builtins.dict", "@value": "isEmpty=false;size=1"},
+                                           "items": {"@type": "builtins.list", "@value": "isEmpty=false;size=2"},
+                                           "empty": {"@type": "builtins.tuple", "@value": "isEmpty=true;size=0"}}]
+    assert to_json_value(holder, 2)["mapping"] == {"a": {"b": 1}}
+    assert to_json_value([[1], {"k": [2]}], 0) == [[1], {"k": [2]}], "the value's own containers always expand"
+
+
+def test_every_value_has_a_budget_with_more_markers():
+    assert to_json_value(list(range(250))) == list(range(MAX_ITEMS)) + ["... 150 more"]
+    mapping = to_json_value({i: i for i in range(MAX_ITEMS + 7)})
+    assert len(mapping) == MAX_ITEMS + 1 and mapping["..."] == "... 7 more"
+    assert to_json_value("x" * (MAX_STRING + 9)) == "x" * MAX_STRING + "... 9 more chars"
+
+
+class Headers(collections.abc.Mapping):
+    """A mapping that is not a dict, whose str() shows its entries."""
+
+    def __init__(self):
+        self._store = {"authorization": ("Authorization", "Bearer abc"), "accept": ("Accept", "*/*")}
+
+    def __getitem__(self, key):
+        return self._store[key.lower()][1]
+
+    def __iter__(self):
+        return (name for name, _ in self._store.values())
+
+    def __len__(self):
+        return len(self._store)
+
+    def __str__(self):
+        return str(dict(self))
+
+
+def test_credentials_and_the_environment_are_masked_unless_asked(monkeypatch):
+    monkeypatch.setenv("PYARTHAS_UNIT_DSN", "dsn-value-1")
+    value = {"Authorization": "Bearer abc", "db_password": "pw", "HTTP_COOKIE": "c=1", "name": "n",
+             "PYARTHAS_UNIT_DSN": "dsn-value-1"}
+    masked = to_json_value([value, os.environ], 1)
+    assert masked[0] == {"Authorization": MASKED, "db_password": MASKED, "HTTP_COOKIE": MASKED, "name": "n",
+                         "...": ENVIRONMENT_ENTRIES % 1}
+    assert masked[1] == {"@type": "os._Environ", "@value": FROM_ENVIRONMENT}
+    assert to_json_value(Holder(api_token="t"), 1)["api_token"] == MASKED
+    assert named_value("SECRET_KEY", "k") == MASKED and named_value("author", "me") == "me"
+    headers = to_json_value(Holder(headers=Headers()), 1)["headers"]["@value"]
+    assert "Bearer" not in headers and "-x 3 shows its entries" in headers
+    assert to_json_value(Headers(), 2)["_store"] == {"authorization": MASKED, "accept": ["Accept", "*/*"]}
+    secrets.set_masking(False)
+    try:
+        assert to_json_value(value) == value
+        assert named_value("SECRET_KEY", "k") == "k"
+    finally:
+        secrets.set_masking(True)

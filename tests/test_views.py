@@ -83,6 +83,9 @@ def test_protocol_results():
     effect = {"cost": 24, "classCount": 1, "methodCount": 1, "listenerId": 3}
     assert render({"type": "enhancer", "success": True, "effect": effect}, PLAIN) == \
         "Press Q or Ctrl+C to abort.\nAffect(class count: 1 , method count: 1) cost in 24 ms, listenerId: 3"
+    traced = dict(effect, traceModes={"demo.MathGame#run": "bytecode"})
+    assert render({"type": "enhancer", "success": True, "effect": traced}, PLAIN).splitlines()[2] == \
+        "[Trace method: demo.MathGame#run timed by bytecode]"
     assert render({"type": "enhancer", "success": False, "message": "No class or method is affected",
                    "effect": effect}, PLAIN) == "No class or method is affected"
     assert render({"type": "reset", "affect": effect}, PLAIN).startswith("Affect(class count: 1 , method count: 1)")

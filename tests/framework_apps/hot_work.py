@@ -17,3 +17,9 @@ def burn(seconds: float = REQUEST_SECONDS) -> int:
 def answer() -> str:
     """What the apps' /answer route returns: a redefine test changes it in every worker."""
     return "v1"
+
+
+def nap(seconds: float = 0.02) -> float:
+    """Wait without the CPU: calls from many threads overlap (tt's exact -n is checked on them)."""
+    time.sleep(seconds)
+    return seconds

@@ -195,6 +195,7 @@ class EnhancerAffect(ResultModel):
     listenerId: int = -1
     overLimitMsg: Optional[str] = None
     methods: Optional[list] = None
+    traceModes: Optional[dict] = None   # trace: "class#method" -> how its child calls are timed
 
 
 @dataclasses.dataclass

@@ -7,6 +7,8 @@ Commands reach the services through ``process.agent``:
 - ``history``: the global command history (``job.history.CommandHistory``: bounded in lines and bytes).
 - ``pid``, ``version``, ``start_time``, ``url``; ``telnet_port`` (None when telnet is off or its port was taken).
 - ``access``: who may talk to the agent (``http.access.AccessPolicy``); ``limits``: what requests may cost.
+- ``fleet``: the link to the fleet (``fleet.link.FleetLink``) when the agent joined one, else None;
+  ``fleet_id`` / ``fleet_app``: its id and app there (None when not joined).
 - ``on_stop(callback)``: cleanup to run when the agent stops (profiler, tracemalloc...).
 - ``request_stop(job)``: stop the agent once ``job`` has delivered its last result.
 
@@ -19,7 +21,7 @@ import time
 from typing import TYPE_CHECKING, Callable, Iterable, List, Optional
 
 from .settings import GlobalOptions, Limits, Timeouts
-from .util import lifetime, threads
+from .util import heap, lifetime, threads
 from .util.net import is_loopback
 from .version import VERSION
 
@@ -36,7 +38,7 @@ def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = N
           password: Optional[str] = None, username: Optional[str] = None, **access) -> "Agent":
     """Start the agent (once per process) and return it; prints the URL it serves on stderr.
     ``access``: ``allow_hosts``, ``local_connection_non_auth``, ``token``, ``unix_socket``, ``telnet_port``,
-    ``wire_format`` (see ``Agent``)."""
+    ``wire_format``, ``tunnel_server``, ``app_name``, ``agent_id``, ``fleet``, ``fleet_key`` (see ``Agent``)."""
     global _agent
     with _lock:
         if _agent is not None and not _agent.stopped:
@@ -57,6 +59,8 @@ def start(ip: str = "127.0.0.1", port: int = 8563, output_dir: Optional[str] = N
         if agent.token_path:
             sys.stderr.write("pyarthas: token required (Authorization: Bearer TOKEN or ?token=TOKEN); "
                              "it is in %s\n" % agent.token_path)
+        if agent.fleet_message:
+            sys.stderr.write(agent.fleet_message + "\n")
         if agent.generated_password:
             sys.stderr.write("pyarthas: bound beyond loopback; using generated password for user %s: %s\n"
                              % (agent.username, agent.password))
@@ -88,14 +92,18 @@ class Agent:
                  password: Optional[str] = None, username: Optional[str] = None, allow_hosts: Iterable[str] = (),
                  local_connection_non_auth: bool = True, token: bool = False, unix_socket: Optional[str] = None,
                  telnet_port: int = 3658, tunnel_server: Optional[str] = None, app_name: Optional[str] = None,
-                 agent_id: Optional[str] = None, wire_format: Optional[str] = None):
+                 agent_id: Optional[str] = None, wire_format: Optional[str] = None, fleet: Optional[str] = None,
+                 fleet_key: Optional[str] = None):
         """``allow_hosts``: more names the agent may be reached by (the Host check); ``local_connection_non_auth``:
         Arthas's option, false to ask the password from loopback too; ``token``: require the per-user token
         (written to ``token_path``); ``unix_socket``: also serve on this Unix socket (mode 0600);
         ``telnet_port``: the shell on telnet (Arthas's 3658; 0 picks a free port, -1 turns telnet off);
         ``tunnel_server``: an Arthas tunnel server to register with (``ws://HOST:7777/ws``), as ``app_name``
         and ``agent_id`` (the server names the agent ``APPNAME_<random>`` when no id is given, as Arthas);
-        ``wire_format``: the global option ``wire-format`` to start with (``seed`` or ``arthas4``)."""
+        ``wire_format``: the global option ``wire-format`` to start with (``seed`` or ``arthas4``);
+        ``fleet``: ``redis://[user:pass@]HOST:PORT/DB`` to join (else ``$PYARTHAS_FLEET``), as ``agent_id``
+        (there by default ``APPNAME@HOST:PID``) of ``app_name`` (else the program's name), with ``fleet_key``
+        (else ``$PYARTHAS_FLEET_KEY``; without one the agent does not join)."""
         self.ip = ip
         self.requested_port = port
         self.port = port
@@ -145,6 +153,9 @@ class Agent:
         self.access = AccessPolicy(ip, self.username, self.password, allow_hosts, local_connection_non_auth,
                                    self.token)
         self.main_class: Optional[str] = None  # shown in the welcome; the demo sets demo.MathGame
+        self._fleet_url, self._fleet_key = fleet, fleet_key
+        self.fleet = None
+        self.fleet_message: Optional[str] = None
 
     # ---- services for commands ----
 
@@ -201,6 +212,7 @@ class Agent:
         server.start()
         self._start_telnet()
         self._start_tunnel()
+        self._join_fleet()
         return self
 
     def _start_tunnel(self) -> None:
@@ -209,6 +221,20 @@ class Agent:
         from .tunnel.client import TunnelClient
         tunnel = self.tunnel = TunnelClient(self, self.tunnel_server, self.app_name, self.agent_id).start()
         self.on_stop(tunnel.stop)
+
+    def _join_fleet(self) -> None:
+        from .fleet import join
+        self.fleet, self.fleet_message = join(self, self._fleet_url, self.app_name, self.agent_id, self._fleet_key)
+        if self.fleet is not None:
+            self.on_stop(self.fleet.stop)
+
+    @property
+    def fleet_id(self) -> Optional[str]:
+        return self.fleet.agent_id if self.fleet is not None else None
+
+    @property
+    def fleet_app(self) -> Optional[str]:
+        return self.fleet.app if self.fleet is not None else None
 
     def _start_telnet(self) -> None:
         """The shell on telnet; a taken port costs the telnet door only (the HTTP API and /ws still work)."""
@@ -247,6 +273,7 @@ class Agent:
             self.server.stop()
         self.jobs.close()
         _forget(self)
+        heap.trim_when_threads_end(lambda: current() is None)
 
     def _remove_token_file(self) -> None:
         if self.token_path and os.path.exists(self.token_path):

@@ -5,18 +5,20 @@ import re
 import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from .values import secrets
 from .values.limits import DEFAULT_SIZE_LIMIT
 
 
 class GlobalOption:
     def __init__(self, name: str, value: Any, summary: str, description: str = "", level: int = 1,
-                 parse: Optional[Callable[[str], Any]] = None):
+                 parse: Optional[Callable[[str], Any]] = None, apply: Optional[Callable[[Any], None]] = None):
         self.name = name
         self.value = value
         self.summary = summary
         self.description = description or summary
         self.level = level
         self.parse = parse or _parser_for(value)
+        self.apply = apply      # makes a value take effect where it is read outside the store
 
     def to_json(self) -> Dict[str, Any]:
         return {"level": self.level, "type": _java_type(self.value), "name": self.name,
@@ -68,6 +70,8 @@ class GlobalOptions:
         self._options: Dict[str, GlobalOption] = {}
         for option in _defaults():
             self._options[option.name] = option
+            if option.apply is not None:
+                option.apply(option.value)
 
     def get(self, name: str) -> Any:
         return self._options[name].value
@@ -85,6 +89,8 @@ class GlobalOptions:
             new_value = option.parse(raw)
             before = option.value
             option.value = new_value
+            if option.apply is not None:
+                option.apply(new_value)
             return before, new_value
 
 
@@ -113,6 +119,12 @@ def _defaults() -> List[GlobalOption]:
                      "and values as Arthas's display text (@list[...]), as Arthas 4 sends them. The "
                      "agent's --wire-format flag starts it with either.",
                      parse=_wire_format),
+        GlobalOption("mask-secrets", True, "Option to mask credentials and the environment in values",
+                     "When true (the default), values kept under names that look like credentials (*PASSWORD*, "
+                     "*SECRET*, *TOKEN*, *KEY*, Authorization, Cookie...) are masked in every value (watch, tt, "
+                     "ognl, getstatic, vmtool, sc -f, thread locals) and in sysenv, and the process environment "
+                     "(os.environ, and the entries of a mapping that repeat it) is shown by sysenv only.",
+                     apply=secrets.set_masking),
         GlobalOption("mcp-allow-writes", os.environ.get("PYARTHAS_MCP_ALLOW_WRITES", "") in ("1", "true"),
                      "Option to let MCP clients run the tools that change the process",
                      "When false (the default), the /mcp tools that change the target (redefine, stop, "

@@ -1,5 +1,7 @@
-"""The agent's options (access, the telnet shell and the API's wire dialect), shared by ``run``, ``demo`` and ``attach``
+"""The agent's options (access, the telnet shell, the API's wire dialect, the ways out: Arthas's tunnel server and
+the fleet), shared by ``run``, ``demo`` and ``attach``
 (``pyarthas.start()`` takes the same names as keyword arguments)."""
+import os
 
 
 def add_access_arguments(parser) -> None:
@@ -23,13 +25,23 @@ def add_access_arguments(parser) -> None:
                         help="also serve the API on this Unix socket (mode 0600: only the target's user)")
     parser.add_argument("--tunnel-server", metavar="URL",
                         help="register with this Arthas tunnel server (ws://HOST:7777/ws), as Arthas's agent does")
-    parser.add_argument("--app-name", metavar="NAME", help="the application's name in the tunnel server")
+    parser.add_argument("--fleet", metavar="redis://[USER:PASS@]HOST:PORT/DB",
+                        help="join the fleet on this Redis (or rediss:// for TLS; default $PYARTHAS_FLEET); "
+                             "requests must be signed with $PYARTHAS_FLEET_KEY, without which the agent refuses "
+                             "to join")
+    parser.add_argument("--app-name", metavar="NAME",
+                        help="the application's name in the tunnel server and the fleet (default "
+                             "$PYARTHAS_APP_NAME; in the fleet, else the program's name)")
     parser.add_argument("--agent-id", metavar="ID",
-                        help="the agent's id in the tunnel server (default: the server's APPNAME_<random>)")
+                        help="the agent's id (default $PYARTHAS_AGENT_ID, else in the tunnel server the server's "
+                             "APPNAME_<random>, in the fleet APPNAME@HOST:PID, e.g. shop@web-1:4242)")
 
 
 def access_options(args) -> dict:
-    return {"allow_hosts": list(args.allow_hosts),
+    """Keyword arguments of ``start()``; the fleet key rides along from this environment (for ``attach``, whose
+    target has its own environment)."""
+    return {"fleet": args.fleet, "fleet_key": os.environ.get("PYARTHAS_FLEET_KEY") or None,
+            "allow_hosts": list(args.allow_hosts),
             "local_connection_non_auth": args.local_connection_non_auth == "true",
             "token": args.token, "unix_socket": args.unix_socket, "telnet_port": args.telnet_port,
             "tunnel_server": args.tunnel_server, "app_name": args.app_name, "agent_id": args.agent_id,

@@ -15,6 +15,7 @@ SUBCOMMANDS = {
     "attach": ("attach", "load the agent into a running Python process"),
     "ps": ("attach", "list the Python processes this user can see"),
     "console": ("console", "interactive console over the HTTP API"),
+    "fleet": ("fleet", "the agents of a fleet (Redis): list them, run a command on all, or serve a gateway"),
     "mcp": ("mcp", "MCP server on stdin/stdout for AI assistants (bridges to an agent's /mcp)"),
     "jfr": ("jfr_view", "read a flight record written by the agent's jfr command (dump/stop)"),
 }

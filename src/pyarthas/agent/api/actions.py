@@ -1,8 +1,9 @@
 """One function per Arthas API action (https://arthas.aliyun.com/en/doc/http-api.html), with Arthas's exact
 states and texts.
 
-``handle_request(agent, body_bytes)`` returns the response object; the HTTP layer writes it with status
-200 whatever it says.
+``handle_request(agent, body_bytes)`` returns the response object; the HTTP layer calls it once the agent's
+access policy admitted the request (so the request authenticates the session it acts on, see ``auth``) and
+writes the answer with status 200 whatever it says. In-process clients (the shell) call ``dispatch``.
 """
 import json
 import threading
@@ -44,6 +45,9 @@ class Request:
         self.terminal_messages = fields.get("terminalMessages") in (True, "true")
         # set by the parser (_exec_timeout); requests made in-process (the shell) may leave it out
         self.exec_timeout: int = fields.get("execTimeout") or DEFAULT_EXEC_TIMEOUT_MS
+        # the HTTP door admitted it (credentials, or a connection that needs none): as Arthas copies the HTTP
+        # session's subject into the session it acts on, such a request authenticates that session
+        self.authenticated = False
 
 
 def _blank_to_none(value: Optional[str]) -> Optional[str]:
@@ -56,6 +60,7 @@ def handle_request(agent, body: bytes, long_polls: Optional[threading.BoundedSem
     request_id = None
     try:
         request = parse_request(body)
+        request.authenticated = True  # the HTTP layer checked the access policy before handing the body over
         request_id = request.request_id
         if long_polls is not None and (request.action or "").strip().lower() in LONG_POLL_ACTIONS:
             if not long_polls.acquire(blocking=False):
@@ -154,6 +159,8 @@ def _find_session(agent, request: Request, required: bool) -> Optional[Session]:
     session.touch()
     if request.user_id is not None:
         session.user_id = request.user_id
+    if request.authenticated:
+        session.authenticated = True
     return session
 
 

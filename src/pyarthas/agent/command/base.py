@@ -82,6 +82,8 @@ class Command:
     options: ClassVar[List[Option]] = []
     arguments: ClassVar[List[Argument]] = []
     hidden: ClassVar[bool] = False
+    # False: ``run`` gets the words as they are (``args.words``), for commands that refuse any line
+    parses_options: ClassVar[bool] = True
 
     def run(self, process: Process, args: Namespace) -> None:
         raise NotImplementedError
@@ -99,3 +101,19 @@ def register(cls: Type[Command]) -> Type[Command]:
 
 def registered() -> Dict[str, Type[Command]]:
     return _REGISTRY
+
+
+def register_refusal(name: str, sentence: str, status: int = -1, **attributes: Any) -> Type[Command]:
+    """Register a command that only refuses, with ``sentence`` (a shell's own command run through the API,
+    an Arthas command without a Python meaning). ``attributes``: the class's others (``summary``,
+    ``options``, ``aliases``...); without options the line is not parsed, so that any line gets the
+    refusal."""
+    def run(self, process, args):
+        raise CommandError(status, sentence)
+
+    fields: Dict[str, Any] = {"name": name, "summary": attributes.pop("summary", sentence), "run": run}
+    if "options" not in attributes and "arguments" not in attributes:
+        fields["parses_options"] = False
+    fields.update(attributes)
+    class_name = "%sCommand" % "".join(part.title() for part in name.split("-"))
+    return register(type(class_name, (Command,), fields))

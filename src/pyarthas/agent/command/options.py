@@ -68,8 +68,9 @@ class Option:
 
 class Argument:
     def __init__(self, name: str, *, required: bool = False, multi: bool = False, help: str = "",
-                 dest: Optional[str] = None, default: Any = None):
+                 dest: Optional[str] = None, default: Any = None, type: Callable[[str], Any] = str):
         self.name = name
+        self.type = type
         self.dest = dest or name.replace("-", "_")
         self.required = required
         self.multi = multi
@@ -185,7 +186,7 @@ def _bind_arguments(arguments: Sequence[Argument], positional: List[str], values
             values[arg.dest] = remaining
             remaining = []
         elif remaining:
-            values[arg.dest] = remaining.pop(0)
+            values[arg.dest] = _convert_argument(arg, remaining.pop(0))
         else:
             values[arg.dest] = arg.default
         if arg.required and (values[arg.dest] in (None, [])):
@@ -194,6 +195,13 @@ def _bind_arguments(arguments: Sequence[Argument], positional: List[str], values
                              + (", description: %s" % arg.help if arg.help else ""))
     if remaining:
         raise UsageError("Too many arguments: %s" % " ".join(remaining))
+
+
+def _convert_argument(arg: Argument, raw: str) -> Any:
+    try:
+        return arg.type(raw)
+    except (TypeError, ValueError):
+        raise UsageError("Invalid value '%s' for argument '%s'" % (raw, arg.name)) from None
 
 
 def usage(name: str, options: Sequence[Option], arguments: Sequence[Argument]) -> str:

@@ -5,7 +5,8 @@ next character, blanks are space and tab. A ``|`` standing alone (blank before i
 ``thread | grep x``, ``thread |grep x`` and ``thread| grep x`` all give ``[thread, |, grep, x]``, while
 ``thread|grep`` stays one token, so regular expressions such as ``a|b`` survive. A lone ``>`` or ``>>``
 followed by one word at the end of the line (before a trailing ``&``) redirects the text output to a file,
-as Arthas's shell does; like pipes, it is for text clients, the command never sees it.
+as Arthas's shell does (with no word, to the job's cache file: the file name is then ``""``); the command
+never sees it.
 """
 from typing import List, NamedTuple, Optional, Tuple
 
@@ -87,6 +88,9 @@ def parse_command_line(line: str) -> CommandLine:
     if len(tokens) >= 3 and tokens[-2] in (">", ">>"):
         redirect = (tokens[-1], tokens[-2] == ">>")
         tokens = tokens[:-2]
+    elif len(tokens) >= 2 and tokens[-1] in (">", ">>"):  # no file: the job's cache file, as Arthas
+        redirect = ("", tokens[-1] == ">>")
+        tokens = tokens[:-1]
     stages: List[List[str]] = [[]]
     for token in tokens:
         if token == "|":

@@ -1,14 +1,16 @@
-"""The basic commands: version, help, session, echo, pwd, history, sysenv, sysprop, options, stop."""
+"""The basic commands: version, help, session, echo, pwd, history, quit, sysenv, sysprop, options, stop."""
 import dataclasses
 import os
 import platform
 import sys
 from typing import Any, ClassVar, Dict, List, Optional
 
-from ..command.base import Command, CommandError, register, registered
+from ..command.base import Command, CommandError, register, register_refusal, registered
 from ..command.help import HelpModel, command_summary, help_detail
 from ..command.options import Argument, Option
 from ..model import EnhancerAffect, MessageModel, ResultModel
+from ..values import secrets
+from ..values.limits import MASKED
 
 
 @dataclasses.dataclass
@@ -54,6 +56,10 @@ class SessionModel(ResultModel):
     javaPid: int = 0
     sessionId: str = ""
     userId: Optional[str] = None
+    # As Arthas's session shows its tunnel: the agent's id there, the tunnel server (or the fleet's Redis,
+    # without its password), and whether the link is up now.
+    agentId: Optional[str] = None
+    tunnelServer: Optional[str] = None
     tunnelConnected: bool = False
 
 
@@ -64,7 +70,15 @@ class SessionCommand(Command):
 
     def run(self, process, args):
         session = process.session
-        process.emit(SessionModel(javaPid=session.pid, sessionId=session.session_id, userId=session.user_id))
+        model = SessionModel(javaPid=session.pid, sessionId=session.session_id, userId=session.user_id)
+        tunnel = getattr(process.agent, "tunnel", None)
+        fleet = getattr(process.agent, "fleet", None)
+        if tunnel is not None:   # Arthas's own tunnel server first: what its users expect to see here
+            model.agentId, model.tunnelServer = tunnel.id, tunnel.server_url
+            model.tunnelConnected = tunnel.registered.is_set()
+        elif fleet is not None:
+            model.agentId, model.tunnelServer, model.tunnelConnected = fleet.agent_id, fleet.server, fleet.connected
+        process.emit(model)
 
 
 # ---- echo, pwd, history ----
@@ -110,8 +124,10 @@ class HistoryModel(ResultModel):
 class HistoryCommand(Command):
     name = "history"
     summary = "Display command history"
-    options = [Option("clear", "c", flag=True, help="clear the history"),
-               Option("number", "n", type=int, help="show the last N lines")]
+    description = "Examples:\n  history\n  history -c\n  history 5"
+    options = [Option("clear", "c", flag=True, help="clear history"),
+               Option("number", "n", type=int, help="the same as the argument n")]
+    arguments = [Argument("n", type=int, help="how many history commands to display")]
 
     def run(self, process, args):
         history = process.agent.history
@@ -119,9 +135,16 @@ class HistoryCommand(Command):
             history.clear()
             return
         lines = list(history)
-        if args.number is not None:
-            lines = lines[-args.number:] if args.number > 0 else []
+        count = args.n if args.n is not None else args.number
+        if count is not None and 0 <= count < len(lines):  # Arthas: a negative N shows them all
+            lines = lines[len(lines) - count:]
         process.emit(HistoryModel(history=lines))
+
+
+# quit/exit/logout are the shell's own (they leave the terminal; ``stop`` stops the agent)
+register_refusal("quit", "quit and exit leave a shell (telnet, the web console); an API client ends its session "
+                         "with the close_session action.", aliases=("exit", "logout"),
+                 summary="Leave the current shell (telnet, web console); the agent keeps running (use stop to stop it)")
 
 
 # ---- sysenv, sysprop ----
@@ -136,6 +159,8 @@ class SystemEnvModel(ResultModel):
 class SysEnvCommand(Command):
     name = "sysenv"
     summary = "Display the environment variables of the target process"
+    description = ("Values of variables whose names look like credentials (*PASSWORD*, *SECRET*, *TOKEN*, "
+                   "*KEY*...) are masked unless `options mask-secrets false`.")
     arguments = [Argument("env-name", help="one variable")]
 
     def run(self, process, args):
@@ -143,6 +168,9 @@ class SysEnvCommand(Command):
             env = {args.env_name: os.environ.get(args.env_name)}
         else:
             env = dict(sorted(os.environ.items()))
+        if secrets.masking():
+            env = {name: MASKED if value is not None and secrets.looks_secret(name) else value
+                   for name, value in env.items()}
         process.emit(SystemEnvModel(env=env))
 
 

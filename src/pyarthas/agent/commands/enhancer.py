@@ -12,7 +12,7 @@ import itertools
 import re
 import threading
 import weakref
-from typing import Any, ClassVar, Dict, List, Optional
+from typing import Any, ClassVar, Dict, List, Optional, Type
 
 from ..command.base import Command, CommandError
 from ..command.options import Argument, Option
@@ -140,9 +140,9 @@ class EnhancerCommand(Command):
     ``getAdviceListener``), enhance (or fail with the ``enhancer`` result and Arthas's hint), then wait
     for the listener to finish (``follow``)."""
 
-    # ``--listenerId N``: only add what the patterns match to the running listener N, then end (trace's
-    # documented use; watch accepts it too).
-    adds_to_listener: ClassVar[bool] = False
+    # The kind of listener ``--listenerId N`` may join (Arthas's dynamic trace, which its page says watch,
+    # tt and monitor share): the command's own listener class.
+    listener_type: ClassVar[Type[AdviceListener]] = AdviceListener
 
     def new_listener(self, process, args) -> AdviceListener:
         """This command's listener; may raise ``ExpressionError`` for an expression that does not compile."""
@@ -158,23 +158,37 @@ class EnhancerCommand(Command):
     def expression_failure(self, args, error: ExpressionError) -> str:
         return "%s failed, condition is: %s, %s" % (self.name, args.condition_express or None, error)
 
-    def check_existing(self, listener: Optional[Listener]) -> None:
-        """``--listenerId N`` names a listener this command can add functions to."""
-
     def follow(self, process, args, listener: AdviceListener) -> None:
         """Keep the job until the listener is done; end it as Arthas does."""
         listener.run_until_done(process)
 
     def run(self, process, args) -> None:
         self.check(args)
-        listener = self.listener_for(process, args)
-        listener_id = args.listenerId
-        if self.adds_to_listener and listener_id and listener_id > 0:
-            self.check_existing(process.agent.engine.listener(listener_id))
-            self.enhance(process, args, None)
+        running = self.listener_to_join(process, args)
+        if running is not None:
+            self.enhance(process, args, running, joins=True)
             return
+        listener = self.listener_for(process, args)
         self.enhance(process, args, listener)
         self.follow(process, args, listener)
+
+    def listener_to_join(self, process, args) -> Optional[Listener]:
+        """``--listenerId N`` naming a running listener of this command's kind: what the patterns match
+        joins it, and its results go to that listener's job (Arthas's dynamic trace). This job then ends,
+        while the functions it added stay with listener N until N's own job ends (Arthas keeps the adding
+        job open until Q; nothing shows in it). An id no listener has gives a new listener, as Arthas's
+        ``getAdviceListenerWithId``."""
+        listener_id = getattr(args, "listenerId", None)
+        if not listener_id or listener_id <= 0:
+            return None
+        running = process.agent.engine.listener(listener_id)
+        if running is None:
+            return None
+        if not isinstance(running, self.listener_type):
+            raise CommandError(-1, "listener %d belongs to %s, not to %s: --listenerId joins a listener of "
+                                   "the same command" % (listener_id, getattr(running, "command_name", "?"),
+                                                         self.name))
+        return running
 
     def listener_for(self, process, args) -> AdviceListener:
         """``new_listener``; an expression that does not compile is the command's failure."""
@@ -183,17 +197,16 @@ class EnhancerCommand(Command):
         except ExpressionError as error:
             raise CommandError(-1, self.expression_failure(args, error)) from error
 
-    def enhance(self, process, args, listener: Optional[Listener]) -> EnhancerAffect:
+    def enhance(self, process, args, listener: Listener, joins: bool = False) -> EnhancerAffect:
         """Enhance what ``args.class_pattern`` and ``method_pattern(args)`` match for ``listener``; emit the
-        ``enhancer`` result; remove the listener when the job ends. Nothing matched: the failed ``enhancer``
-        result, then status -1 with Arthas's hint (raised as ``CommandError``)."""
+        ``enhancer`` result; remove the listener when the job ends (unless it ``joins`` a running listener,
+        which its own job removes). Nothing matched: the failed ``enhancer`` result, then status -1 with
+        Arthas's hint (raised as ``CommandError``)."""
         engine = process.agent.engine
-        listener_id = getattr(args, "listenerId", None)
-        joins = bool(listener_id and listener_id > 0)
         try:
-            affect = engine.enhance(args.class_pattern, self.method_pattern(args), listener, regex=args.regex,
-                                    exclude_class_pattern=args.exclude_class_pattern, max_match=args.maxMatch,
-                                    listener_id=listener_id if joins else None)
+            affect = engine.enhance(args.class_pattern, self.method_pattern(args), None if joins else listener,
+                                    regex=args.regex, exclude_class_pattern=args.exclude_class_pattern,
+                                    max_match=args.maxMatch, listener_id=listener.id if joins else None)
         except NothingMatched as nothing:
             process.emit(EnhancerModel(success=False, message=nothing.message, effect=nothing.affect))
             raise CommandError(-1, nothing.hint) from nothing
@@ -201,10 +214,21 @@ class EnhancerCommand(Command):
             raise CommandError(-1, "Invalid regular expression: %s" % error) from error
         except KeyError as error:
             raise CommandError(-1, str(error.args[0]) if error.args else "listener not found") from error
-        if listener is not None and not joins:
+        if not joins:
             process.on_end(lambda: engine.remove(listener.id))
+        affect = self.enhance_more(process, args, affect)
+        self.describe_effect(engine, affect)
         process.emit(EnhancerModel(success=True, effect=affect))
         return affect
+
+    def enhance_more(self, process, args, affect: EnhancerAffect) -> EnhancerAffect:
+        """More functions for the listener ``affect`` names, enhanced before the job's one ``enhancer``
+        result (its banner prints once); the affect of all of them."""
+        return affect
+
+    def describe_effect(self, engine, affect: EnhancerAffect) -> None:
+        """Add what this command says about the functions it enhanced to ``affect`` (trace: how each is
+        timed)."""
 
 
 def check_limit(args) -> None:

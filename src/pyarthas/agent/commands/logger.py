@@ -116,6 +116,8 @@ class LoggerCommand(Command):
 
     def run(self, process, args):
         loggers = all_loggers()
+        if args.name is not None and args.name not in loggers and args.name.lower() == ROOT:
+            args.name = ROOT  # Arthas's pages (logback, log4j) name the root logger ROOT
         if args.level is not None:
             self._change(process, loggers, args.name, args.level)
             return

@@ -76,6 +76,7 @@ class MonitorListener(AdviceListener):
 @register
 class MonitorCommand(EnhancerCommand):
     name = "monitor"
+    listener_type = MonitorListener
     summary = "Monitor method execution statistics, e.g. total/success/failure count, average rt, fail rate, etc."
     description = ("Counters are per cycle (-c seconds, default 60) and reset each cycle; -n is the number of "
                    "cycles.\nExamples:\n  monitor demo.MathGame primeFactors\n"

@@ -10,7 +10,7 @@ from ..command.options import Argument, Option
 from ..engine import matcher
 from ..engine.express import ExpressionError, compile_expression, evaluate_standalone
 from ..model import ResultModel, RowAffectModel
-from ..values import MAX_EXPAND, to_json_value
+from ..values import MAX_EXPAND, named_value, to_json_value
 from .enhancer import global_size_limit
 
 
@@ -105,7 +105,10 @@ class GetStaticCommand(Command):
                     except Exception as error:
                         raise CommandError(-1, "Failed to execute ognl, exception message: %s: %s"
                                            % (type(error).__name__, error)) from error
-                process.emit(GetStaticModel(fieldName=name, field=to_json_value(value, expand, limit)))
+                # a credential is shown when asked for by its exact name, masked when a pattern matched it
+                field = (to_json_value(value, expand, limit) if name == args.field_pattern or express is not None
+                         else named_value(name, value, expand, limit))
+                process.emit(GetStaticModel(fieldName=name, field=field))
                 count += 1
         if count == 0:
             process.emit(RowAffectModel(rowCount=0))

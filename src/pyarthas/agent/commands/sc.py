@@ -12,7 +12,7 @@ from ..command.base import Command, CommandError, register
 from ..command.options import Argument, Option
 from ..inspect import finder, importsys
 from ..model import ResultModel, RowAffectModel
-from ..values import to_json_value
+from ..values import named_value
 
 PAGE_SIZE = 256
 
@@ -105,7 +105,7 @@ def _fields(owner: Any, expand: int, size_limit: int) -> List[Dict[str, Any]]:
             continue
         seen.add(name)
         fields.append({"name": name, "type": finder.qualified_name(type(value)), "modifier": "static",
-                       "annotations": [], "static": True, "value": to_json_value(value, expand, size_limit)})
+                       "annotations": [], "static": True, "value": named_value(name, value, expand, size_limit)})
     if not is_module:
         annotations = finder.own_annotations(owner)
         slots = vars(owner).get("__slots__", ())

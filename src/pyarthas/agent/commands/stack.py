@@ -97,6 +97,7 @@ class StackListener(AdviceListener):
 @register
 class StackCommand(EnhancerCommand):
     name = "stack"
+    listener_type = StackListener
     summary = "Display the stack trace for the specified class and method"
     description = ("The first frame is the matched function, then its callers (innermost first). Coroutines "
                    "also show the chain of asyncio tasks awaiting the running one.\n"

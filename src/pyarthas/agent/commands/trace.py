@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional
 from ..command.base import CommandError, register
 from ..command.options import Option
 from ..engine import calltree, trace_tree
-from ..model import EnhancerModel, MessageModel, ResultModel
+from ..model import EnhancerAffect, MessageModel, ResultModel
 from .enhancer import ADVICE_ARGUMENTS, AdviceListener, EnhancerCommand, enhancer_options, loader_text, thread_fields
 
 TIMER = calltree.TIMER
@@ -67,18 +67,18 @@ class TraceListener(AdviceListener):
         super().__init__(process, condition, limit, verbose)
         self.skip_builtins = skip_builtins
         self.engine = process.agent.engine
-        self._codes: Dict[Any, Any] = {}     # site -> the code object the call runs (watched)
+        self._codes: Dict[Any, Any] = {}     # site -> (code the call runs, the engine's clone, how timed)
         self._lock = threading.Lock()
         self._closed = False
         self._warned = False
 
     def before(self, call):
-        code = self._codes.get(call[0])
-        if code is None:
-            code = self._watch(call[0])
-            if code is None:
+        watched = self._codes.get(call[0])
+        if watched is None:
+            watched = self._watch(call[0])
+            if watched is None:
                 return None
-        rec = TIMER.begin(code, self)
+        rec = TIMER.begin(watched[0], self)
         if rec is None and not self._warned and TIMER.blocked_by_other_profiler():
             self._warned = True
             self.process.emit(MessageModel(message=(
@@ -90,12 +90,22 @@ class TraceListener(AdviceListener):
         with self._lock:
             if self._closed:
                 return None
-            code = self._codes.get(site)
-            if code is None:
+            watched = self._codes.get(site)
+            if watched is None:
                 code = self.engine.original_code(site.function)
-                TIMER.watch(code)
-                self._codes[site] = code
-            return code
+                clone = self.engine.clone_of(site)
+                watched = self._codes[site] = (code, clone, TIMER.watch(code, clone))
+            return watched
+
+    def watch_all(self) -> Dict[str, str]:
+        """Prepare every function this trace observes now (rather than at its first call); how each is
+        timed, by ``class#method``."""
+        modes = {}
+        for site in self.engine.sites_of(self):
+            watched = self._watch(site)
+            if watched is not None:
+                modes["%s#%s" % (site.class_name, site.method_name)] = watched[2]
+        return modes
 
     def after_return(self, call, rec, value) -> None:
         if rec is not None:
@@ -117,11 +127,11 @@ class TraceListener(AdviceListener):
         """The job ended: stop watching the code objects (the engine restores the functions)."""
         with self._lock:
             self._closed = True
-            codes = list(self._codes.values())
+            watched = list(self._codes.values())
             self._codes.clear()
-        for code in codes:
+        for code, clone, _mode in watched:
             try:
-                TIMER.unwatch(code)
+                TIMER.unwatch(code, clone)
             except Exception:
                 pass
 
@@ -147,7 +157,7 @@ class TraceCommand(EnhancerCommand):
     ] + enhancer_options()
     arguments = ADVICE_ARGUMENTS
 
-    adds_to_listener = True
+    listener_type = TraceListener
 
     def new_listener(self, process, args) -> TraceListener:
         listener = TraceListener(process, args.condition_express or None, args.limits, args.verbose,
@@ -155,28 +165,33 @@ class TraceCommand(EnhancerCommand):
         process.on_end(listener.close)
         return listener
 
-    def check_existing(self, listener) -> None:
-        if listener is not None and not isinstance(listener, TraceListener):
-            raise CommandError(-1, "listener %d is not a trace listener" % listener.id)
+    def describe_effect(self, engine, affect) -> None:
+        listener = engine.listener(affect.listenerId)
+        if isinstance(listener, TraceListener):
+            affect.traceModes = listener.watch_all()
 
-    def follow(self, process, args, listener: TraceListener) -> None:  # type: ignore[override]  # its own listener
+    def enhance_more(self, process, args, affect: EnhancerAffect) -> EnhancerAffect:
         for path in args.path:
-            _enhance_path(process, args, listener, path)
-        listener.run_until_done(process)
+            _enhance_path(process, args, affect, path)
+        return affect
 
 
-def _enhance_path(process, args, listener: TraceListener, path: str) -> None:
-    """``-p class.method`` (or ``class#method``): one more function for this trace; its calls made inside a
-    traced call nest in that call's tree."""
+def _enhance_path(process, args, affect: EnhancerAffect, path: str) -> None:
+    """``-p class.method`` (or ``class#method``): one more function for this trace (the listener ``affect``
+    names), counted in ``affect``; its calls made inside a traced call nest in that call's tree."""
     class_pattern, _, method_pattern = path.rpartition("#" if "#" in path else ".")
     if not class_pattern:
         raise CommandError(-1, "path must be class-pattern.method-pattern: %s" % path)
     engine = process.agent.engine
     try:
-        affect = engine.enhance(class_pattern, method_pattern, None, regex=args.regex,
-                                exclude_class_pattern=args.exclude_class_pattern, max_match=args.maxMatch,
-                                listener_id=listener.id)
+        more = engine.enhance(class_pattern, method_pattern, None, regex=args.regex,
+                              exclude_class_pattern=args.exclude_class_pattern, max_match=args.maxMatch,
+                              listener_id=affect.listenerId)
     except Exception as error:
         process.emit(MessageModel(message="path %s: %s" % (path, getattr(error, "message", error))))
         return
-    process.emit(EnhancerModel(success=True, effect=affect))
+    affect.classCount += more.classCount
+    affect.methodCount += more.methodCount
+    affect.cost += max(more.cost, 0)
+    if more.methods:
+        affect.methods = (affect.methods or []) + more.methods

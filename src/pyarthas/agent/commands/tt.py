@@ -9,9 +9,17 @@ Records are shared by every session (Arthas keeps them in one static map), index
 the call's objects by reference (arguments, ``self``, return value or exception), as Arthas does: what they
 show is their state now, not at the time of the call. At most ``MAX_RECORDS`` are kept; recording more
 drops the oldest, so memory cannot run away.
+
+A record also keeps the call's ``contextvars`` context (a framework's request, such as Flask's, lives in
+one) and the event loop that ran it, if any. A replay runs in a copy of that context, so code that reads the
+request works after the request ended; a coroutine is replayed on the loop that ran it while that loop
+runs (the app's own loop, from the job's thread), else on a new one. The replay result says which context
+and loop it used; ``-n`` counts the records exactly, however many threads call at once.
 """
 import collections
+import contextvars
 import itertools
+import sys
 import threading
 import time
 import types
@@ -33,10 +41,14 @@ FIRST_INDEX = 1000
 class TimeFragment:
     """One recorded call: the engine's Invocation (arguments, self, function) and how it ended."""
 
-    __slots__ = ("index", "call", "timestamp", "cost", "is_return", "is_throw", "value", "error")
+    __slots__ = ("index", "call", "timestamp", "cost", "is_return", "is_throw", "value", "error", "context",
+                 "loop")
 
-    def __init__(self, index: int, call, timestamp: int, value: Any, error: Optional[BaseException]):
+    def __init__(self, index: int, call, timestamp: int, value: Any, error: Optional[BaseException],
+                 context: Optional[contextvars.Context] = None, loop: Any = None):
         self.index = index
+        self.context = context
+        self.loop = loop
         self.call = call
         self.timestamp = timestamp
         self.cost = call.cost
@@ -55,10 +67,11 @@ class TimeTunnelStore:
         self._records: "collections.OrderedDict[int, TimeFragment]" = collections.OrderedDict()
         self._indexes = itertools.count(FIRST_INDEX)
 
-    def add(self, call, value: Any, error: Optional[BaseException]) -> TimeFragment:
+    def add(self, call, value: Any, error: Optional[BaseException], context: Optional[contextvars.Context] = None,
+            loop: Any = None) -> TimeFragment:
         timestamp = int(time.time() * 1000)
         with self._lock:
-            record = TimeFragment(next(self._indexes), call, timestamp, value, error)
+            record = TimeFragment(next(self._indexes), call, timestamp, value, error, context, loop)
             self._records[record.index] = record
             while len(self._records) > self.capacity:
                 self._records.popitem(last=False)
@@ -87,13 +100,15 @@ at_agent_stop(STORE.clear)   # the records hold the target's objects: they go wh
 
 
 def fragment_json(record: TimeFragment, expand: int, size_limit: int, ended: Optional[tuple] = None) -> Dict[str, Any]:
-    """Arthas's TimeFragmentVO. ``ended`` = (cost, value, error, timestamp) of a replay, else the recorded
-    call's."""
+    """Arthas's TimeFragmentVO, plus the ``context`` and ``eventLoop`` of the call. ``ended`` = (cost, value,
+    error, timestamp, context, loop) of a replay (what the replay used), else the recorded call's."""
     call = record.call
-    cost, value, error, timestamp = ended if ended is not None else (
-        record.cost, record.value, record.error, record.timestamp)
+    cost, value, error, timestamp, context, loop = ended if ended is not None else (
+        record.cost, record.value, record.error, record.timestamp, recorded_context_text(record),
+        loop_text(record.loop))
     target = call.target
     return {
+        "context": context, "eventLoop": loop,
         "index": record.index, "timestamp": timestamp, "cost": cost,
         "return": error is None, "throw": error is not None,
         "object": "0x%x" % id(target) if target is not None else "NULL",
@@ -159,11 +174,17 @@ class TimeTunnelListener(AdviceListener):
         self.expand = expand
         self.size_limit = size_limit
         self._first = True
+        self._recorded = 0
+        self._recording = threading.Lock()
 
     def call_ended(self, call, state, value, error) -> None:
         if not self.active or not self.holds(call, value, error, False, error is None, error is not None):
             return
-        record = STORE.add(Invocation.of(call), value, error)
+        with self._recording:      # a slot first: calls ending at once on many threads record -n, not more
+            if self._recorded >= self.limit:
+                return
+            self._recorded += 1
+        record = STORE.add(Invocation.of(call), value, error, contextvars.copy_context(), _running_loop())
         first, self._first = self._first, False
         self.count_and_emit(TimeTunnelModel(self.expand, self.size_limit, timeFragmentList=[record], first=first))
 
@@ -196,6 +217,7 @@ class _Evaluators:
 @register
 class TimeTunnelCommand(EnhancerCommand):
     name = "tt"
+    listener_type = TimeTunnelListener
     summary = "Time Tunnel"
     description = (
         "Records calls of the matched functions (arguments, self, return value or exception, cost, thread, "
@@ -316,31 +338,85 @@ def _size_limit(process, args) -> int:
     return args.sizeLimit or global_size_limit(process)
 
 
+def _running_loop() -> Any:
+    """The asyncio loop running on this thread, if any (asyncio is not imported for it)."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return None
+    try:
+        return asyncio._get_running_loop()
+    except Exception:
+        return None
+
+
+def loop_text(loop: Any) -> str:
+    if loop is None:
+        return "none"
+    return "%s.%s at 0x%x" % (type(loop).__module__, type(loop).__qualname__, id(loop))
+
+
+def recorded_context_text(record: TimeFragment) -> str:
+    if record.context is None:
+        return "none recorded"
+    return "recorded with the call (context variables: %d)" % len(record.context)
+
+
 def _replay(process, args, record: TimeFragment, expand: int) -> None:
-    """Call the recorded function again with the recorded arguments (and self), ``--replay-times`` times;
-    one result per replay. Runs on the job's thread, so the replayed call is not recorded again."""
+    """Call the recorded function again with the recorded arguments (and self), ``--replay-times`` times,
+    in a copy of the recorded context; one result per replay. Runs on the job's thread (so the replayed
+    call is not recorded again), a coroutine on the loop that ran it while that loop runs."""
     times = max(1, args.replay_times or 1)
     interval = max(0, args.replay_interval or 0) / 1000.0
     for number in range(1, times + 1):
         started = time.perf_counter()
         value, error = None, None
+        replay = _Replay(record)
         try:
-            value = _invoke(record.call)
+            value = replay.invoke(process)
         except Exception as raised:
             error = raised
         cost = (time.perf_counter() - started) * 1000.0
-        replayed = (cost, value, error, int(time.time() * 1000))
+        replayed = (cost, value, error, int(time.time() * 1000), replay.context_text, replay.loop_text)
         process.emit(TimeTunnelModel(expand, _size_limit(process, args), replayResult=(record, replayed),
                                      replayNo=number))
         if number < times and process.wait(interval):
             return
 
 
-def _invoke(call) -> Any:
-    site = call.site
-    arguments = ([call.target] if site.has_self else []) + list(call.args)
-    result = site.function(*arguments, **call.kwargs)
-    if isinstance(result, types.CoroutineType):
-        import asyncio  # only a coroutine's replay needs it: run it to completion on a loop of its own
-        result = asyncio.run(result)
-    return result
+class _Replay:
+    """One replay of a record, and the context and loop it used (said in its result)."""
+
+    def __init__(self, record: TimeFragment):
+        self.record = record
+        self.context = record.context.copy() if record.context is not None else contextvars.Context()
+        self.context_text = ("a copy of the recorded context (context variables: %d)" % len(self.context)
+                             if record.context is not None else "a new empty context (none was recorded)")
+        self.loop_text = "none (not a coroutine)"
+
+    def invoke(self, process) -> Any:
+        call = self.record.call
+        site = call.site
+        arguments = ([call.target] if site.has_self else []) + list(call.args)
+        result = self.context.run(site.function, *arguments, **call.kwargs)
+        if isinstance(result, types.CoroutineType):
+            return self.await_(result, process)
+        return result
+
+    def await_(self, coroutine, process) -> Any:
+        import asyncio  # only a coroutine's replay needs it
+        loop = self.record.loop
+        if loop is not None and loop.is_running() and not loop.is_closed():
+            self.loop_text = "the recorded call's event loop, running (%s)" % loop_text(loop)
+            # scheduled from inside the context: the task runs in a copy of it
+            future = self.context.run(asyncio.run_coroutine_threadsafe, coroutine, loop)
+            settled = threading.Event()
+            future.add_done_callback(lambda _: settled.set())
+            process.on_end(settled.set)
+            settled.wait()
+            if not future.done():          # the job ended first (interrupted, timed out)
+                future.cancel()
+                raise CommandError(1, "tt replay interrupted before the coroutine ended")
+            return future.result()
+        self.loop_text = "a new event loop (asyncio.run): %s" % (
+            "the recorded call's loop is not running" if loop is not None else "none was recorded")
+        return self.context.run(asyncio.run, coroutine)

@@ -165,7 +165,8 @@ def _process_start() -> float:
     return process_start_time(time.time())
 
 
-def jvm_info(agent_start: float) -> Dict[str, List[Dict[str, Any]]]:
+def jvm_info(agent_start: float, fleet: Any = None) -> Dict[str, List[Dict[str, Any]]]:
+    """``fleet``: the agent's fleet link, if any (its id and state are shown among the runtime facts)."""
     started = _process_start()
     threads = threading.enumerate()
     ours = [t for t in threads if is_agent_thread(t.ident) or t.name.startswith("pyarthas-")]
@@ -188,7 +189,7 @@ def jvm_info(agent_start: float) -> Dict[str, List[Dict[str, Any]]]:
             _item("PREFIX", sys.prefix),
             _item("SYS-PATH", [p for p in sys.path if isinstance(p, str)]),
             _item("AGENT-START-TIME", format_time(agent_start)),
-        ],
+        ] + ([_item("FLEET-AGENT-ID", fleet.agent_id), _item("FLEET", fleet.status())] if fleet is not None else []),
         "CLASS-LOADING": [
             _item("LOADED-MODULE-COUNT", len(sys.modules)),
             _item("LOADED-CLASS-COUNT", len(finder.all_classes())),
@@ -254,4 +255,4 @@ class JvmCommand(Command):
                    "loaded, threads, gc, memory, open file descriptors.")
 
     def run(self, process, args):
-        process.emit(JvmModel(jvmInfo=jvm_info(process.agent.start_time)))
+        process.emit(JvmModel(jvmInfo=jvm_info(process.agent.start_time, getattr(process.agent, "fleet", None))))

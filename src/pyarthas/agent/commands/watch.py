@@ -169,7 +169,7 @@ class WatchCommand(EnhancerCommand):
         Argument("condition-express", help="Conditional expression in Python"),
     ]
 
-    adds_to_listener = True
+    listener_type = WatchListener
 
     def check(self, args) -> None:
         if args.sizeLimit is not None and args.sizeLimit <= 0:

@@ -23,6 +23,8 @@ API (stable; other commands build on it)
     engine.original_code(func)                   # the code func runs, under any enhancement
     engine.replace_original_code(func, new_code) # for redefine: func runs new_code from now on and stays
                                                  # enhanced; reset restores new_code, not the stale one
+    engine.sites_of(listener), engine.clone_of(site) # what a listener observes; the clone a wrapper calls
+                                                 # (trace may give the clone a timed copy of its code)
 
 ``commands/enhancer.py`` has it ready for every enhancing command: ``EnhancerCommand`` (the shared
 options -E -n -m --exclude-class-pattern --timeout --listenerId -v, then ``new_listener``, ``enhance``,
@@ -285,6 +287,17 @@ class Engine:
     def original_code(self, function: types.FunctionType) -> types.CodeType:
         enhancement = self._enhancements.get(function)
         return enhancement.original_code if enhancement is not None else function.__code__
+
+    def clone_of(self, site: Site) -> Optional[types.FunctionType]:
+        """The clone the wrapper of ``site``'s function forwards to (a function of the engine's own, running
+        the original code), while ``site`` is the function's current enhancement."""
+        enhancement = self._enhancements.get(site.function)
+        return enhancement.clone if enhancement is not None and enhancement.site is site else None
+
+    def sites_of(self, listener: Listener) -> List[Site]:
+        """The sites of the functions ``listener`` observes."""
+        with self._lock:
+            return [e.site for e in self._enhancements.values() if listener in e.listeners]
 
     def replace_original_code(self, function: types.FunctionType, new_code: types.CodeType) -> None:
         """Make ``function`` run ``new_code`` (redefine), keeping its listeners. Raises ValueError when the

@@ -231,7 +231,9 @@ class Enhancement:
                 call = (self.site, values, _clock(), 0.0, thread_id)
                 _IN_HOOK.add(thread_id)
                 try:
-                    states = [_before(listener, call) for listener in listeners]
+                    states = []
+                    for listener in listeners:   # a loop, not a comprehension: no frame of its own
+                        states.append(_before(listener, call))
                 finally:
                     _IN_HOOK.discard(thread_id)
             return listeners, states, values, thread_id, _clock()

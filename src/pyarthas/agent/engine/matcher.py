@@ -3,9 +3,12 @@
 A class pattern matches the dotted qualified name of a class (``demo.MathGame``, ``pkg.mod.Outer.Inner``)
 or of a module (for module-level functions); a method pattern matches the names a class or module binds
 its functions to. Wildcards (``*``, ``?``) by default, full-match regular expressions with ``regex``.
-``<init>`` is accepted for ``__init__``.
+``<init>`` is accepted for ``__init__``. The module running as ``__main__`` (``python -m http.server``,
+``python app.py``) is matched under both its names (``__main__``, ``http.server``); results name it
+``__main__``, as its objects and frames do.
 """
 import functools
+import os
 import re
 import sys
 import types
@@ -31,6 +34,31 @@ def method_matcher(pattern: Optional[str], regex: bool = False) -> Callable[[str
     if pattern == "<init>":
         pattern = "__init__"
     return name_matcher(pattern, regex)
+
+
+def main_alias() -> Optional[str]:
+    """The name the ``__main__`` module has when imported: its spec's (``python -m pkg.mod``), else its
+    file's stem (``python app.py``) unless a module of that name is loaded too; None without one."""
+    main = sys.modules.get("__main__")
+    spec_name = getattr(getattr(main, "__spec__", None), "name", None)
+    if isinstance(spec_name, str) and spec_name and spec_name != "__main__":
+        return spec_name
+    path = getattr(main, "__file__", None)
+    if isinstance(path, str) and path.endswith(".py"):
+        stem = os.path.basename(path)[:-3]
+        if stem.isidentifier() and stem not in sys.modules:
+            return stem
+    return None
+
+
+def matches_name(match: Callable[[str], bool], name: str) -> bool:
+    """``match`` accepts ``name``, or, for ``__main__`` and what it defines, its name when imported."""
+    if match(name):
+        return True
+    if name == "__main__" or name.startswith("__main__."):
+        alias = main_alias()
+        return alias is not None and match(alias + name[len("__main__"):])
+    return False
 
 
 class Candidate:
@@ -66,13 +94,14 @@ def owners(class_match: Callable[[str], bool], exclude: Callable[[str], bool], i
     for module_name, module in list(sys.modules.items()):
         if not isinstance(module, types.ModuleType) or _is_own(module_name, allow_agent):
             continue
-        if class_match(module_name) and not exclude(module_name) and id(module) not in seen:
+        if matches_name(class_match, module_name) and not matches_name(exclude, module_name) and \
+                id(module) not in seen:
             seen.add(id(module))
             yield module_name, module
         for qualified, cls in _classes_of(module, module_name):
             if id(cls) in seen:
                 continue
-            if class_match(qualified) and not exclude(qualified):
+            if matches_name(class_match, qualified) and not matches_name(exclude, qualified):
                 seen.add(id(cls))
                 matched_classes.append(cls)
                 yield qualified, cls
@@ -80,7 +109,8 @@ def owners(class_match: Callable[[str], bool], exclude: Callable[[str], bool], i
         for cls in matched_classes:
             for sub in _subclasses(cls):
                 qualified = class_name(sub)
-                if id(sub) not in seen and not exclude(qualified) and not _is_own(sub.__module__, allow_agent):
+                if id(sub) not in seen and not matches_name(exclude, qualified) and \
+                        not _is_own(sub.__module__, allow_agent):
                     seen.add(id(sub))
                     yield qualified, sub
 

@@ -7,7 +7,9 @@ or module), maps call-site offsets to source lines, merges the call sites of one
 function (Arthas merges identical class/method/line), and adds ``throw`` nodes and marks.
 """
 import dis
+import os
 import sys
+import sysconfig
 import types
 from typing import Any, Dict, List, Optional
 
@@ -26,7 +28,9 @@ from .calltree.recording import (
     TOTAL,
     Recording,
     Suspension,
+    materialize,
 )
+from .calltree.rewrite import is_copy_of
 
 
 def _line_table(code: types.CodeType):
@@ -150,6 +154,7 @@ def build_method_node(rec: Recording, class_name: str, method_name: str, skip_bu
     """The traced call as Arthas's method node (``invoking: false``, ``lineNumber: -1``) with its children
     and, when it raised, a ``throw`` node. ``counter[0]`` accumulates the number of nodes."""
     counter = counter if counter is not None else [0]
+    materialize(rec)
     cost = rec.cost_ns
     root = _method_node(class_name, method_name, -1, 1, cost, cost, cost, cost, rec.raised, invoking=False)
     counter[0] += 1
@@ -219,7 +224,8 @@ def _child_nodes(rec: Recording, skip_builtins: bool, counter: list) -> List[Dic
             continue
         if not item[TIMES]:
             continue
-        if skip_builtins and _is_builtin(item[CALLEE]) and not item[NESTED]:
+        # an awaited call is kept whoever made it: its wall time is where the coroutine's time went
+        if skip_builtins and not item[SUSPENSIONS] and not item[NESTED] and _is_builtin(item[CALLEE]):
             continue
         line = line_at(rec.code, item[SITE])
         class_name, method_name = describe_callee(item[CALLEE])
@@ -256,25 +262,62 @@ def _add_stats(node: Dict[str, Any], item: list) -> None:
 
 
 def _is_builtin(callee: Any) -> bool:
-    """``--skip-builtins``: calls into C (builtins, C methods, C types) and into the standard library."""
+    """``--skip-builtins``: calls into C (builtins, C functions and methods) and into the standard library's
+    own modules; never a function or class of the user's (``__main__`` included) or of a third-party package.
+    Reads only attributes of interpreter types (never user descriptors)."""
     if isinstance(callee, types.CodeType):
         return _is_stdlib_file(callee.co_filename)
-    func = getattr(callee, "__func__", callee)
-    code = getattr(func, "__code__", None)
-    if code is not None:
-        return _is_stdlib_file(code.co_filename)
-    return True
+    kind = type(callee)
+    if kind is types.MethodType:
+        callee = callee.__func__
+        kind = type(callee)
+    if kind is types.FunctionType:
+        return _is_stdlib_file(callee.__code__.co_filename)
+    if kind in C_CALLABLE_TYPES:
+        return True
+    return _is_stdlib_class(callee if isinstance(callee, type) else kind)
 
 
-_STDLIB_PREFIXES = tuple({p for p in (getattr(sys, "base_prefix", None), getattr(sys, "prefix", None)) if p})
+def _is_stdlib_class(kind: type) -> bool:
+    """A class (called, or the type of a called object) of the standard library or of a C module."""
+    try:
+        module_name = type.__dict__["__module__"].__get__(kind)
+    except Exception:
+        return True
+    if not isinstance(module_name, str) or module_name == "builtins":
+        return True
+    names = getattr(sys, "stdlib_module_names", None)   # 3.10+
+    if names is not None and module_name.partition(".")[0] in names:
+        return True
+    module = sys.modules.get(module_name)
+    filename = getattr(module, "__file__", None) if isinstance(module, types.ModuleType) else None
+    if filename is None:
+        return module is not None and module_name != "__main__"   # a module built into the interpreter
+    return _is_stdlib_file(filename)
+
+
+def _stdlib_dirs() -> tuple:
+    """The standard library's directories (``sysconfig``'s ``stdlib`` and ``platstdlib``, as given and
+    resolved), each ending with a separator."""
+    found = set()
+    for key in ("stdlib", "platstdlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            for variant in (path, os.path.realpath(path)):
+                found.add(variant.rstrip(os.sep) + os.sep)
+    return tuple(found)
+
+
+_STDLIB_DIRS = _stdlib_dirs()
+_THIRD_PARTY = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
 
 
 def _is_stdlib_file(filename: str) -> bool:
     if filename.startswith("<frozen"):
         return True
-    if "site-packages" in filename or "dist-packages" in filename:
+    if any(part in filename for part in _THIRD_PARTY):
         return False
-    return filename.startswith(_STDLIB_PREFIXES) and "/lib/python" in filename
+    return filename.startswith(_STDLIB_DIRS)
 
 
 def throw_node(exception: BaseException, code: Optional[types.CodeType] = None) -> Dict[str, Any]:
@@ -282,7 +325,7 @@ def throw_node(exception: BaseException, code: Optional[types.CodeType] = None) 
     line = -1
     tb = exception.__traceback__
     while tb is not None:
-        if code is None or tb.tb_frame.f_code is code:
+        if code is None or is_copy_of(tb.tb_frame.f_code, code):
             line = tb.tb_lineno
         tb = tb.tb_next
     kind = type(exception)

@@ -90,6 +90,11 @@ class AccessPolicy:
             return None
         return unauthorized
 
+    @property
+    def login_required(self) -> bool:
+        """Whether sessions must authenticate at all (Arthas's ``SecurityAuthenticator.needLogin``)."""
+        return self.token is not None or bool(self.password)
+
     def needs_credentials(self, peer: Peer) -> bool:
         """Whether ``peer`` must prove who it is (the token when one is required, else the password when
         one is set): what a shell without headers (telnet) asks for at its prompt."""

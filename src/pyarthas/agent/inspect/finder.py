@@ -14,7 +14,7 @@ import sys
 import types
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from ..engine.matcher import method_matcher
+from ..engine.matcher import matches_name, method_matcher
 from . import importsys
 
 
@@ -65,11 +65,11 @@ def find_classes(pattern: str, regex: bool = False, modules: bool = True) -> Lis
     found: Dict[str, Any] = {}
     for cls in all_classes():
         name = qualified_name(cls)
-        if match(name):
+        if matches_name(match, name):
             found.setdefault(name, cls)
     if modules:
         for module in all_modules():
-            if match(module.__name__):
+            if matches_name(match, module.__name__):
                 found.setdefault(module.__name__, module)
     return [found[name] for name in sorted(found)]
 

@@ -39,7 +39,7 @@ from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..util.threads import is_agent_thread
-from ..values import DEFAULT_SIZE_LIMIT, frame_element, outward, to_json_value
+from ..values import DEFAULT_SIZE_LIMIT, frame_element, named_value, outward
 
 _IS_LINUX = sys.platform.startswith("linux")
 
@@ -374,7 +374,7 @@ def _locals_json(frame, expand: int, size_limit: int) -> Dict[str, Any]:
         local_vars = dict(frame.f_locals)
     except Exception as exc:
         return {"@error": "cannot read locals: %s" % type(exc).__name__}
-    return {str(name): to_json_value(value, expand, size_limit) for name, value in local_vars.items()}
+    return {str(name): named_value(str(name), value, expand, size_limit) for name, value in local_vars.items()}
 
 
 # ---------------------------------------------------------------- snapshots

@@ -10,7 +10,7 @@ from typing import Any, Callable, List, Optional
 
 from ..command.base import CommandError, Process
 from ..command.help import help_detail
-from ..command.options import UsageError, parse
+from ..command.options import Namespace, UsageError, parse
 from ..model import StatusModel, TerminalMessageModel
 from ..util import threads
 
@@ -29,6 +29,7 @@ class Job(Process):
         self.agent = agent
         self.status = READY
         self._sink = sink
+        self.output: Optional[Any] = None   # a ``pipes.JobOutput`` when the line redirects its text to a file
         self._ended = False
         self._terminated = False
         self._resumes = False
@@ -47,6 +48,8 @@ class Job(Process):
             if self._ended:
                 return
             self._sink(self.job_id, model)
+            if self.output is not None:
+                self.output.offer(model)
 
     def end(self, status: int = 0, message: Optional[str] = None) -> None:
         with self._lock:
@@ -58,7 +61,11 @@ class Job(Process):
         for callback in reversed(callbacks):
             _quietly(callback)
         sink, self._sink = self._sink, _discard
-        sink(self.job_id, StatusModel(statusCode=status, message=message))
+        final = StatusModel(statusCode=status, message=message)
+        sink(self.job_id, final)
+        if self.output is not None:
+            self.output.offer(final)
+            _quietly(self.output.close)
         self.status = TERMINATED
         with self._lock:
             self._terminated = True
@@ -115,6 +122,9 @@ class Job(Process):
 
     def _run(self) -> None:
         command = self.command_cls()
+        if not command.parses_options:
+            self._complete(lambda: command.run(self, Namespace({"help": False, "words": list(self.words)})))
+            return
         try:
             args = parse(command.options, command.arguments, self.words)
         except UsageError as exc:

@@ -22,6 +22,10 @@ class Session:
         self.one_time = one_time
         self.foreground_job = None
         self.closed = False
+        # Arthas's SUBJECT_KEY: the HTTP door admits only authenticated requests; a telnet shell from another
+        # address clears it until ``auth`` succeeds. ``tty``: a terminal draws this session's results.
+        self.authenticated = True
+        self.tty = False
         self._jobs = manager.agent.jobs
         self._lock = threading.Lock()
         self.distributor: Optional[SharingDistributor] = None

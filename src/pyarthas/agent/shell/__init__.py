@@ -50,19 +50,18 @@ class Terminals:
     def refusal(self) -> str:
         return "too many terminals are open (%d), close one and try again.\n" % self.limit
 
-    def serve(self, terminal, read_loop, admit=None) -> None:
+    def serve(self, terminal, read_loop, locked: bool = False) -> None:
         """Run one terminal to its end on the calling thread: a shell session fed by ``read_loop(shell)``
-        (the transport's reader, which returns when the client is gone). ``admit()`` (telnet's password
-        prompt) runs once the terminal holds its slot, so that waiting logins count too."""
+        (the transport's reader, which returns when the client is gone). ``locked``: the client has not
+        proved who it is (telnet from another address while the agent has a password): its session may run
+        only ``auth`` until that succeeds, as Arthas's."""
         from .session import ShellSession
         if not self.acquire():
             terminal.close(self.refusal())
             return
         shell = None
         try:
-            if admit is not None and not admit():
-                return
-            shell = ShellSession(self.agent, terminal)
+            shell = ShellSession(self.agent, terminal, locked)
             if shell.open():
                 read_loop(shell)
         finally:

@@ -3,7 +3,9 @@
 ``/ws`` arrives through the HTTP server, whose checks (foreign ``Host`` while bound to loopback, foreign
 ``Origin``, the password as HTTP Basic or ``?username=&password=`` on the URL, as Arthas's web console
 sends it) run before the upgrade reaches this package. Telnet has no headers: the same policy
-(``http.access.AccessPolicy``) says whether a client must type the password (or the token), and a client
+(``http.access.AccessPolicy``) says whether a client must authenticate; its shell then starts locked and
+may run only ``auth PASSWORD`` (the token, when the agent requires one) until that succeeds, as Arthas's
+telnet does. A client
 that speaks HTTP to the telnet port (a browser tricked into posting to it) is refused before any line
 runs.
 """
@@ -16,11 +18,6 @@ _HTTP_REQUEST_LINE = re.compile(r"^[A-Z]+ \S+ HTTP/\d")
 
 def telnet_needs_password(agent, client_ip: str) -> bool:
     return agent.access.needs_credentials(Peer(client_ip))
-
-
-def password_matches(agent, password: str) -> bool:
-    """The password typed at the telnet prompt (the token, when the agent requires one)."""
-    return agent.access.check_password(agent.username, password)
 
 
 def looks_like_http(line: str) -> bool:

@@ -257,3 +257,20 @@ _EDITING_KEYS = {
     key("C-k"): LineEditor._kill_to_end, key("C-u"): LineEditor._kill_to_start, key("C-w"): LineEditor._kill_word,
     key("up"): LineEditor._up, key("C-p"): LineEditor._up, key("down"): LineEditor._down, key("C-n"): LineEditor._down,
 }
+
+# What ``keymap`` shows (Arthas's keymap table: shortcut, description, readline name), one row per binding
+# above and per key the shell itself takes (Enter, Tab, Ctrl-C, Ctrl-D, Ctrl-L).
+KEYMAP = [
+    ('"\\C-a"', "Ctrl + a", "beginning-of-line"), ('"\\C-e"', "Ctrl + e", "end-of-line"),
+    ('"\\C-f"', "Ctrl + f", "forward-char"), ('"\\C-b"', "Ctrl + b", "backward-char"),
+    ('"\\e[C"', "Right arrow", "forward-char"), ('"\\e[D"', "Left arrow", "backward-char"),
+    ('"\\e[A"', "Up arrow", "previous-history"), ('"\\e[B"', "Down arrow", "next-history"),
+    ('"\\C-p"', "Ctrl + p", "previous-history"), ('"\\C-n"', "Ctrl + n", "next-history"),
+    ('"\\C-h"', "Ctrl + h", "backward-delete-char"), ('"\\C-?"', "Backspace", "backward-delete-char"),
+    ('"\\e[3~"', "Delete", "delete-char"), ('"\\C-d"', "Ctrl + d", "delete-char (on an empty line: quit)"),
+    ('"\\C-k"', "Ctrl + k", "kill-line"), ('"\\C-u"', "Ctrl + u", "backward-kill-line"),
+    ('"\\C-w"', "Ctrl + w", "backward-delete-word"), ('"\\C-i"', "Tab", "complete"),
+    ('"\\C-m"', "Enter", "accept-line"), ('"\\C-c"', "Ctrl + c", "interrupt (the line, or the running job)"),
+    ('"\\C-l"', "Ctrl + l", "clear-screen"), ('"\\e[H"', "Home", "beginning-of-line"),
+    ('"\\e[F"', "End", "end-of-line"),
+]

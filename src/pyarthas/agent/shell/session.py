@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..api import actions
 from ..command.tokenizer import TokenizeError, parse_command_line
+from ..job.pipes import PipeError, Pipeline, cache_file, redirect_path
 from ..util import threads
 from ..view import Context, render
+from ..view.text import table
 from . import access
 from .completion import LocalCatalog, suggestions
-from .editor import CTRL_C, CTRL_D, CTRL_L, ENTER, TAB, KeyDecoder, LineEditor, is_named, key
-from .pipes import PipeError, Pipeline
+from .editor import CTRL_C, CTRL_D, CTRL_L, ENTER, KEYMAP, TAB, KeyDecoder, LineEditor, is_named, key
 
 if TYPE_CHECKING:
     from ..session.distribution import Consumer
@@ -35,15 +36,17 @@ LEAVE = ("quit", "exit", "logout")
 class _Job:
     """A job this shell started, with where its text goes."""
 
-    def __init__(self, job_id: int, line: str, pipeline: Pipeline):
+    def __init__(self, job_id: int, line: str, pipeline: Pipeline, redirected: bool = False):
         self.job_id = job_id
         self.line = line
         self.pipeline = pipeline
+        self.redirected = redirected   # the job writes its text to a file: the screen shows only failures
 
 
 class ShellSession:
-    def __init__(self, agent, terminal):
+    def __init__(self, agent, terminal, locked: bool = False):
         self.agent = agent
+        self.locked = locked
         self.term = terminal
         self.ctx = Context(color=True, width=terminal.cols, size_limit=_size_limit(agent), terminal=True)
         self.plain_ctx = Context(color=False, width=terminal.cols, size_limit=_size_limit(agent))
@@ -73,6 +76,9 @@ class ShellSession:
             return False
         self.session_id = reply["sessionId"]
         session = self.agent.sessions.get(self.session_id)
+        if session is not None:
+            session.tty = True
+            session.authenticated = not self.locked
         self._consumer = session.distributor.consumer(reply["consumerId"]) if session else None
         if self._consumer is None:
             self.term.close("the session closed at once\n")
@@ -208,20 +214,23 @@ class ShellSession:
             if self._foreground is None:  # ``fg`` hands the terminal to a job instead
                 self._prompt()
             return
-        try:
-            pipeline = Pipeline(command.pipes, command.redirect, self.agent.output_root)
+        try:  # a redirected job writes its file itself (pipes included): the screen gets no pipeline
+            pipeline = Pipeline(() if command.redirect else command.pipes)
         except PipeError as error:
             self._error(str(error))
             return
-        self._start_job(stripped, pipeline, command.background)
+        self._start_job(stripped, pipeline, command.background, command.redirect)
 
-    def _start_job(self, line: str, pipeline: Pipeline, background: bool) -> None:
+    def _start_job(self, line: str, pipeline: Pipeline, background: bool, redirect=None) -> None:
         reply = self._call("async_exec", sessionId=self.session_id, command=line)
         if reply.get("state") != "SCHEDULED":
             pipeline.finish()
             self._error(failure_text(reply.get("message", "")))
             return
-        job = _Job(reply["body"]["jobId"], line, pipeline)
+        job = _Job(reply["body"]["jobId"], line, pipeline, redirected=redirect is not None)
+        if redirect is not None:
+            written = redirect[0] or cache_file(self.agent.output_root, job.job_id)
+            self.term.write("redirect output file will be: %s\n" % redirect_path(written))
         if background:
             self._background[job.job_id] = job
             self._prompt()
@@ -289,6 +298,8 @@ class ShellSession:
         foreground = self._foreground
         job = foreground if foreground is not None and job_id == foreground.job_id else self._background.get(job_id)
         text = self._text(result, job)
+        if job is not None and job.redirected and not (kind == "status" and result.get("statusCode")):
+            text = ""  # in the file; a failure still shows
         if job is foreground and job is not None:
             self.term.write(text)
             if kind == "status":
@@ -393,9 +404,15 @@ class ShellSession:
     def _cls(self, words: List[str]) -> None:
         self.term.write(CLEAR_SCREEN)
 
+    def _keymap(self, words: List[str]) -> None:
+        rows = [(shortcut, description, name) for shortcut, description, name in KEYMAP]
+        self.term.write(table(rows, ["Shortcut", "Description", "Name"], style=self.ctx.style,
+                              width=self.ctx.width) + "\n")
+
 
 _BUILTINS = {"jobs": ShellSession._jobs, "fg": ShellSession._fg, "bg": ShellSession._bg,
-             "kill": ShellSession._kill, "cls": ShellSession._cls, "clear": ShellSession._cls}
+             "kill": ShellSession._kill, "cls": ShellSession._cls, "clear": ShellSession._cls,
+             "keymap": ShellSession._keymap}
 
 
 def _size_limit(agent) -> int:

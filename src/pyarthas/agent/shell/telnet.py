@@ -8,12 +8,11 @@ One agent thread blocks in ``accept()``; each connection has a reader thread blo
 import functools
 import socket
 import threading
-from typing import List, Optional, Set, Tuple
+from typing import Optional, Set, Tuple
 
 from ..util import threads
 from ..util.net import listening_socket
 from . import access, terminals_of
-from .editor import CTRL_C, CTRL_D, ENTER, KeyDecoder, is_named
 from .terminal import Terminal, keep_alive
 
 DEFAULT_PORT = 3658
@@ -22,8 +21,6 @@ IP, BRK, EOF_ = 244, 243, 236
 ECHO, SGA, NAWS = 1, 3, 31
 OFFERED = {ECHO: WILL, SGA: WILL, NAWS: DO}     # what the agent proposes, and so never answers again
 MAX_SUBNEGOTIATION = 64
-PASSWORD_TRIES = 3
-LOGIN_TIMEOUT = 60.0
 
 
 class TelnetTerminal(Terminal):
@@ -128,10 +125,8 @@ class TelnetServer:
         parser = TelnetParser(terminal)
         try:
             terminal.write_raw(bytes([IAC, WILL, ECHO, IAC, WILL, SGA, IAC, DO, NAWS]))
-            admit = None
-            if access.telnet_needs_password(self.agent, client_ip):
-                admit = lambda: _login(self.agent, terminal, parser)  # noqa: E731
-            terminals_of(self.agent).serve(terminal, lambda shell: _read_loop(connection, parser, shell), admit)
+            locked = access.telnet_needs_password(self.agent, client_ip)
+            terminals_of(self.agent).serve(terminal, lambda shell: _read_loop(connection, parser, shell), locked)
         except Exception:  # a broken client must not disturb anyone else
             pass
         finally:
@@ -165,59 +160,3 @@ def _read_loop(connection: socket.socket, parser: TelnetParser, shell) -> None:
             shell.interrupt()
         if payload:
             shell.feed(payload)
-
-
-def _login(agent, terminal: TelnetTerminal, parser: TelnetParser) -> bool:
-    """Ask for the password at the prompt (typed without echo); three tries within LOGIN_TIMEOUT seconds."""
-    keys = _Keys(terminal, parser)
-    terminal.sock.settimeout(LOGIN_TIMEOUT)
-    try:
-        return _ask_password(agent, terminal, keys)
-    finally:
-        try:
-            terminal.sock.settimeout(None)
-        except OSError:
-            pass
-
-
-def _ask_password(agent, terminal: TelnetTerminal, keys: "_Keys") -> bool:
-    for _ in range(PASSWORD_TRIES):
-        terminal.write("password: ")
-        typed = keys.secret()
-        if typed is None:
-            return False
-        terminal.write("\n")
-        if access.password_matches(agent, typed):
-            return True
-        terminal.write("wrong password\n")
-    terminal.close("too many failed attempts\n")
-    return False
-
-
-class _Keys:
-    """Keys read before the shell starts (what follows a line stays for the next one)."""
-
-    def __init__(self, terminal: TelnetTerminal, parser: TelnetParser):
-        self.terminal = terminal
-        self.parser = parser
-        self.decoder = KeyDecoder()
-        self.pending: list = []
-
-    def secret(self) -> Optional[str]:
-        typed: List[str] = []
-        while True:
-            while self.pending:
-                typed_key = self.pending.pop(0)
-                if typed_key == ENTER:
-                    return "".join(typed)
-                if typed_key in (CTRL_C, CTRL_D):
-                    return None
-                if not is_named(typed_key):
-                    typed.append(typed_key)
-            try:
-                data = self.terminal.sock.recv(1024)
-            except OSError:
-                return None
-            if not data or self.parser.interrupts:
-                return None
-            self.pending.extend(self.decoder.feed(self.parser.feed(data)))

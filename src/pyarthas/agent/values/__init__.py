@@ -5,7 +5,7 @@ StackTraceElement), one value serializer (``serializer.to_json_value``), the one
 Below the engine and ``inspect`` (both use it), above nothing but ``util``."""
 from .frames import frame_element, hide_frames_where, outward, traceback_elements
 from .limits import DEFAULT_SIZE_LIMIT, MAX_EXPAND
-from .serializer import to_json_value, type_name
+from .serializer import named_value, to_json_value, type_name
 
 __all__ = ["frame_element", "hide_frames_where", "outward", "traceback_elements", "DEFAULT_SIZE_LIMIT",
-           "MAX_EXPAND", "to_json_value", "type_name"]
+           "MAX_EXPAND", "named_value", "to_json_value", "type_name"]

@@ -4,7 +4,11 @@ fastjson form of ``watch`` values, https://arthas.aliyun.com/en/doc/http-api.htm
 ``to_json_value(obj, expand=1, size_limit=DEFAULT_SIZE_LIMIT, deadline=None)``:
 - None, bool, int, float, str map to themselves (NaN/Infinity and ints too long for JSON become strings);
   list, tuple, set, frozenset and deque become arrays, dicts objects (keys as strings); bytes become their
-  ``repr``. Containers do not use up depth.
+  ``repr``. A container takes the depth of where it sits: the value itself and containers in it at
+  depth 0, the attributes of an object expanded at depth d at d + 1; past ``expand`` (and below the top)
+  a container is the summary ``{"@type": ..., "@value": "isEmpty=false;size=N"}``, as Arthas's view shows
+  one. A container shows at most ``MAX_ITEMS`` items, then ``"... N more"`` (a trailing array element, or
+  the value of a ``"..."`` key); a string at most ``MAX_STRING`` characters, then ``"... N more chars"``.
 - Any other object becomes ``{"@type": "<module>.<qualname>", <attribute>: <value>, ...}`` (instance
   attributes, ``__slots__``, then plain class-level data attributes as Arthas prints static fields) while
   its object depth is below ``expand`` (capped at 4); deeper, and for objects without readable attributes,
@@ -15,6 +19,11 @@ fastjson form of ``watch`` values, https://arthas.aliyun.com/en/doc/http-api.htm
 - A cycle gives ``{"@type": ..., "@value": "<cycle>"}``; an attribute or ``str()`` that raises gives
   ``"<error: ...>"`` in its place. Past ``size_limit`` characters (about the JSON size) the remaining
   items are replaced by the ``SIZE_MARKER`` text (a trailing array element or a ``"..."`` key).
+- Unless ``options mask-secrets`` is false (see ``secrets``): a mapping's value or an object's attribute
+  under a name that looks like a credential is ``MASKED``; ``os.environ`` is ``FROM_ENVIRONMENT``, and the
+  entries of a mapping that repeat the process environment are left out and counted under ``"..."``
+  (``sysenv`` shows the environment). A mapping that is not a dict (headers...) is not summarized by its
+  ``str()``, which would show its credentials unmasked.
 
 The target's code runs only where Arthas calls ``toString()``: the ``@value`` summary and the exception
 message (``str()``, through ``tostring.text_of``). Fields, slots, container items and enum members are read
@@ -23,6 +32,7 @@ without running properties, ``__getattr__``, ``__iter__`` or ``__len__`` overrid
 past it the rest is cut with ``TIME_MARKER`` and no more ``str()`` is called. Never raises.
 """
 import collections
+import collections.abc
 import enum
 import itertools
 import math
@@ -30,8 +40,24 @@ import time
 import types
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
+from . import secrets
 from .frames import traceback_elements
-from .limits import DEFAULT_SIZE_LIMIT, MAX_EXPAND, SIZE_MARKER, TIME_BUDGET_S, TIME_MARKER
+from .limits import (
+    DEFAULT_SIZE_LIMIT,
+    ENVIRONMENT_ENTRIES,
+    FROM_ENVIRONMENT,
+    MAPPING_SUMMARY,
+    MASKED,
+    MAX_EXPAND,
+    MAX_ITEMS,
+    MAX_STRING,
+    MORE_CHARS_MARKER,
+    MORE_MARKER,
+    SIZE_MARKER,
+    SIZE_SUMMARY,
+    TIME_BUDGET_S,
+    TIME_MARKER,
+)
 from .tostring import describe_error, text_of
 
 MAX_NESTING = 64
@@ -76,6 +102,14 @@ def to_json_value(obj: Any, expand: int = 1, size_limit: int = DEFAULT_SIZE_LIMI
         return "<error: %s>" % describe_error(error)
 
 
+def named_value(name: str, obj: Any, expand: int = 1, size_limit: int = DEFAULT_SIZE_LIMIT) -> Any:
+    """``to_json_value(obj)`` of a value shown under ``name`` (a class's field, a frame's local): masked
+    when the name looks like a credential."""
+    if secrets.masking() and isinstance(name, str) and secrets.looks_secret(name):
+        return MASKED
+    return to_json_value(obj, expand, size_limit)
+
+
 def type_name(obj: Any) -> str:
     return _class_name(type(obj))
 
@@ -93,6 +127,8 @@ class _Converter:
         self.deadline = deadline
         self.until_clock = _CLOCK_EVERY
         self.on_path: Set[int] = set()
+        self.masking = secrets.masking()
+        self.environment: Optional[Dict[str, str]] = None    # taken when a mapping first needs it
 
     def top(self, obj: Any) -> Any:
         try:
@@ -129,6 +165,8 @@ class _Converter:
             return obj if math.isfinite(obj) else repr(obj)
         if nesting > MAX_NESTING:
             return self.collapsed(obj, "<too deep>")
+        if self.masking and secrets.is_environment(obj):
+            return self.collapsed(obj, FROM_ENVIRONMENT)
         if issubclass(cls, BaseException):
             return self.guarded(self.exception, obj, depth, nesting)
         if issubclass(cls, enum.Enum):
@@ -163,6 +201,8 @@ class _Converter:
             self.on_path.discard(key)
 
     def string(self, text: str) -> str:
+        if len(text) > MAX_STRING:
+            text = text[:MAX_STRING] + MORE_CHARS_MARKER % (len(text) - MAX_STRING)
         if len(text) + 2 > self.remaining:
             cut = max(self.remaining - 2, 0)
             self.remaining = -1
@@ -193,40 +233,81 @@ class _Converter:
         self.spend(len(name) + len(value) + 24)
         return {"@type": name, "@value": value}
 
-    def sequence(self, obj: Any, depth: int, nesting: int, base: type) -> List[Any]:
+    def sequence(self, obj: Any, depth: int, nesting: int, base: type) -> Any:
         iterate, measure = _SEQUENCES[base]
-        items = obj if type(obj) in (list, tuple) else self.snapshot(iterate(obj), measure(obj))
+        size = measure(obj)
+        if depth >= max(self.expand, 1):
+            return self.collapsed(obj, SIZE_SUMMARY % ("true" if size == 0 else "false", size))
+        items = obj[:MAX_ITEMS] if type(obj) in (list, tuple) else self.snapshot(iterate(obj), size)
         out: List[Any] = []
         self.spend(2)
         try:
             for item in items:
                 out.append(self.convert(item, depth, nesting + 1))
                 self.spend(1)
+            if size > len(items):
+                out.append(self.string(MORE_MARKER % (size - len(items))))
         except _Exhausted:
             out.append(self.marker)
             self.remaining = -1
         return out
 
     def mapping(self, obj: dict, depth: int, nesting: int) -> Dict[str, Any]:
-        return self.fields(self.snapshot(dict.items(obj), dict.__len__(obj)), {}, depth, nesting)
+        size = dict.__len__(obj)
+        if depth >= max(self.expand, 1):
+            return self.collapsed(obj, SIZE_SUMMARY % ("true" if size == 0 else "false", size))
+        return self.fields(self.snapshot(dict.items(obj), size), {}, depth, nesting, size, True)
 
     def snapshot(self, iterator: Any, size: int) -> Any:
-        """The items to convert: a copy (taken at once, so a target thread cannot change it under us)
-        unless the container holds more items than the size limit can show, then just those."""
-        most = self.remaining // 2 + 1
+        """The items to convert: a copy (taken at once, so a target thread cannot change it under us) of
+        the first ``MAX_ITEMS``, fewer when the size limit cannot show that many."""
+        most = min(self.remaining // 2 + 1, MAX_ITEMS)
         return list(iterator) if size <= most else list(itertools.islice(iterator, most))
 
-    def fields(self, items, out: Dict[str, Any], depth: int, nesting: int) -> Dict[str, Any]:
+    def fields(self, items, out: Dict[str, Any], depth: int, nesting: int, size: int = -1,
+               mapping: bool = False) -> Dict[str, Any]:
+        """``out`` with ``items`` (name, value) converted; a credential's value masked, and in a mapping
+        the entries that repeat the process environment; ``size`` items in all (more are counted)."""
         self.spend(2)
+        shown = from_environment = 0
+        masking = self.masking
+        compare = masking and mapping
+        looks_secret = secrets.looks_secret
         try:
             for key, value in items:
                 name = key if type(key) is str else self.key_text(key)
+                if compare and type(value) is str and self.environment_copy().get(name) == value:
+                    from_environment += 1
+                    continue
                 self.spend(len(name) + 4)
-                out[name] = self.convert(value, depth, nesting + 1)
+                if masking and looks_secret(name):
+                    out[name] = self.string(MASKED)
+                else:
+                    out[name] = self.convert(value, depth, nesting + 1)
+                shown += 1
+            markers = [ENVIRONMENT_ENTRIES % from_environment] if from_environment else []
+            if size > shown + from_environment:
+                markers.append(MORE_MARKER % (size - shown - from_environment))
+            if markers:
+                out["..."] = self.string(", ".join(markers))
         except _Exhausted:
             out["..."] = self.marker
             self.remaining = -1
         return out
+
+    def environment_copy(self) -> Dict[str, str]:
+        """The process environment, copied once per value: mapping entries that repeat it are left out."""
+        environment = self.environment
+        if environment is None:
+            environment = self.environment = secrets.environment()
+        return environment
+
+    def mapping_text(self, obj: Any, depth: int) -> Optional[str]:
+        """The summary of a mapping that is not a dict (headers, settings...) shown unexpanded: not its
+        ``str()``, which would print its credentials unmasked (None: no such mapping, ``str()`` it is)."""
+        if not self.masking or not isinstance(obj, collections.abc.Mapping):
+            return None
+        return MAPPING_SUMMARY % (depth + 2)   # the object, then the dict holding its entries
 
     def key_text(self, key: Any) -> str:
         if issubclass(type(key), str):
@@ -241,13 +322,13 @@ class _Converter:
 
     def instance(self, obj: Any, depth: int, nesting: int) -> Dict[str, Any]:
         if depth >= self.expand or issubclass(type(obj), _OPAQUE):
-            return self.collapsed(obj)
+            return self.collapsed(obj, self.mapping_text(obj, depth))
         attributes = _attributes(obj)
         if not attributes:
-            return self.collapsed(obj)
+            return self.collapsed(obj, self.mapping_text(obj, depth))
         out = {"@type": type_name(obj)}
         self.spend(len(out["@type"]) + 12)
-        return self.fields(attributes, out, depth + 1, nesting)
+        return self.fields(attributes[:MAX_ITEMS], out, depth + 1, nesting, len(attributes))
 
     def exception(self, error: BaseException, depth: int, nesting: int) -> Dict[str, Any]:
         text = self.text(error, MESSAGE_LENGTH)
@@ -256,7 +337,7 @@ class _Converter:
         out = self.fields([("message", message), ("localizedMessage", message)], out, depth + 1, nesting)
         if "..." in out:
             return out
-        out["stackTrace"] = self.convert(traceback_elements(error), depth, nesting + 1)
+        out["stackTrace"] = self.convert(traceback_elements(error), 0, nesting + 1)   # frames, at any depth
         cause = _ERROR_CAUSE(error)
         if cause is None and not _ERROR_SUPPRESS(error):
             cause = _ERROR_CONTEXT(error)

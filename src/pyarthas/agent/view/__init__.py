@@ -17,7 +17,8 @@ first time anything is rendered, so nothing else needs registering::
   fields; fields that were None are absent, so use ``result.get``).
 - ``ctx`` is a ``Context``: ``ctx.style`` paints text (``ctx.style.red(s)``, ``.green``, ``.yellow``,
   ``.cyan``, ``.magenta``, ``.bold``, ``.dim``; a no-op when colours are off: pipes, ``NO_COLOR``,
-  ``| plaintext``), ``ctx.width`` is the terminal width to fit tables in (80 when unknown),
+  ``| plaintext``), ``ctx.width`` is the width to fit tables in (80 unless told: the console gives its
+  terminal's, ``$COLUMNS``, or no limit),
   ``ctx.terminal`` says the text goes straight to an ANSI terminal (a view may then move the cursor: the
   dashboard redraws in place),
   ``ctx.value(v, expand, size_limit)`` draws an expression value as Arthas's ObjectView does.
@@ -45,7 +46,7 @@ import threading
 from typing import Any, Callable, Dict, Optional
 
 from .objects import DEFAULT_SIZE_LIMIT, object_view
-from .text import Style, colour_wanted, terminal_width
+from .text import Style, colour_wanted, output_width, terminal_width
 
 View = Callable[[dict, "Context"], Optional[str]]
 
@@ -87,11 +88,12 @@ class Context:
     @classmethod
     def for_stream(cls, stream=None, color: Optional[bool] = None) -> "Context":
         """Colours and width for ``stream`` (stdout by default): colours only on a terminal without
-        ``NO_COLOR``; the width follows the terminal as it is resized (80 when not a terminal)."""
+        ``NO_COLOR``; the width follows the terminal as it is resized, or, when ``stream`` is not a terminal
+        (piped, batch), ``$COLUMNS``, else the user's terminal, else no limit (``text.output_width``)."""
         stream = stream or sys.stdout
         wanted = colour_wanted(stream) if color is None else color
         tty = _is_tty(stream)
-        return cls(color=wanted, width=None if tty else 80, terminal=tty)
+        return cls(color=wanted, width=None if tty else output_width(stream), terminal=tty)
 
     @property
     def width(self) -> int:

@@ -1,5 +1,5 @@
 """Views of the protocol's own results and the small commands (status, message, enhancer, welcome,
-version, echo, pwd, session, history, reset, shutdown, row_affect)."""
+version, echo, base64, cat, pwd, session, history, reset, shutdown, row_affect)."""
 from . import view
 from .text import cell, change_table, key_value_table, table
 
@@ -51,6 +51,8 @@ def affect_text(affect) -> str:
     lines.append("Affect(class count: %s , method count: %s) cost in %s ms, listenerId: %s" % (
         affect.get("classCount", 0), affect.get("methodCount", 0), affect.get("cost", -1),
         affect.get("listenerId", -1)))
+    for method, mode in sorted((affect.get("traceModes") or {}).items()):
+        lines.append("[Trace method: %s timed by %s]" % (method, mode))
     if affect.get("overLimitMsg"):
         lines.append(affect["overLimitMsg"])
     if affect.get("throwable"):
@@ -92,6 +94,16 @@ def render_version(result, ctx):
 @view("echo")
 def render_echo(result, ctx):
     return cell(result.get("content"))
+
+
+@view("base64")
+def render_base64(result, ctx):
+    return cell(result.get("content") or "")  # nothing when it went to --output
+
+
+@view("cat")
+def render_cat(result, ctx):
+    return cell(result.get("content") or "")
 
 
 @view("pwd")

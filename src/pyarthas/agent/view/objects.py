@@ -21,7 +21,7 @@ are printed as they are.
 """
 from typing import Any, List
 
-from ..values.limits import DEFAULT_SIZE_LIMIT, MARKER_STARTS, MAX_EXPAND, SIZE_MARKER
+from ..values.limits import DEFAULT_SIZE_LIMIT, MAX_EXPAND, SIZE_MARKER, is_marker
 
 INDENT = "    "
 
@@ -80,7 +80,7 @@ def _draw(out: _Writer, value: Any, deep: int, expand: int) -> None:
     elif isinstance(value, (int, float)):
         out.write("@%s[%r]" % (type(value).__name__, value))
     elif isinstance(value, str):
-        out.write(value if value.startswith(MARKER_STARTS) else
+        out.write(value if is_marker(value) else
                   "@str[%s]" % value.replace("\n", "\\n").replace("\r", "\\r"))
     elif isinstance(value, list):
         _draw_items(out, "list", value, deep, lambda item: _draw(out, item, deep + 1, expand))

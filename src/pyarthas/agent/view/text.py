@@ -52,6 +52,24 @@ def terminal_width(default: int = 80) -> int:
     return shutil.get_terminal_size((default, 24)).columns or default
 
 
+UNLIMITED_WIDTH = 1 << 20
+
+
+def output_width(stream=None) -> int:
+    """The width to fit output that is not a terminal in (piped, redirected, batch): ``$COLUMNS`` when set,
+    else the width of the terminal the user sits at (stderr's or stdin's), else no limit."""
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    for candidate in (stream, sys.stderr, sys.stdin):
+        try:
+            if candidate is not None and candidate.isatty():
+                return os.get_terminal_size(candidate.fileno()).columns or UNLIMITED_WIDTH
+        except (AttributeError, OSError, ValueError):
+            continue
+    return UNLIMITED_WIDTH
+
+
 def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
@@ -92,7 +110,8 @@ def table(rows: Iterable[Sequence[Any]], headers: Optional[Sequence[str]] = None
     """Aligned columns as Arthas prints them: an optional bold header row, then one line per row.
 
     ``width`` is the line width to fit in (e.g. ``ctx.width``): when the table is wider, the ``flexible``
-    column (default: the widest one) is cut. ``align`` is one character per column, ``<`` or ``>``.
+    column is cut, then (or without one) the widest columns; a column of timestamps is never cut.
+    ``align`` is one character per column, ``<`` or ``>``.
     Cells are plain text (colour whole cells after the fact only through ``style``)."""
     texts = [[cell(v) for v in row] for row in rows]
     header = [str(h) for h in headers] if headers else None
@@ -103,8 +122,7 @@ def table(rows: Iterable[Sequence[Any]], headers: Optional[Sequence[str]] = None
     widths = [max((len(r[i]) if i < len(r) else 0) for r in all_rows) for i in range(columns)]
     total = sum(widths) + gap * (columns - 1)
     if width and total > width and columns:
-        column = flexible if flexible is not None else max(range(columns), key=lambda i: widths[i])
-        widths[column] = max(4, widths[column] - (total - width))
+        _narrow(widths, total - width, texts, flexible)
     align = align or "<" * columns
     lines = []
     for index, row in enumerate(all_rows):
@@ -118,6 +136,32 @@ def table(rows: Iterable[Sequence[Any]], headers: Optional[Sequence[str]] = None
             line = style.bold(line)
         lines.append(line)
     return "\n".join(lines)
+
+
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d+)?)?")
+MIN_COLUMN = 4
+
+
+def _narrow(widths: List[int], excess: int, rows: List[List[str]], flexible: Optional[int]) -> None:
+    """Take ``excess`` characters off the columns: the ``flexible`` one first, then the widest, none below
+    ``MIN_COLUMN``, none holding timestamps only."""
+    def cuttable(i: int) -> bool:
+        cells = [row[i] for row in rows if i < len(row) and row[i]]
+        return widths[i] > MIN_COLUMN and not (cells and all(_TIMESTAMP.fullmatch(c) for c in cells))
+
+    if flexible is not None and flexible < len(widths) and cuttable(flexible):
+        cut = min(excess, widths[flexible] - MIN_COLUMN)
+        widths[flexible] -= cut
+        excess -= cut
+    while excess > 0:
+        candidates = [i for i in range(len(widths)) if cuttable(i)]
+        if not candidates:
+            return
+        widest = max(candidates, key=lambda i: widths[i])
+        others = [widths[i] for i in candidates if i != widest]
+        cut = min(excess, max(1, widths[widest] - max(others + [MIN_COLUMN])))
+        widths[widest] -= cut
+        excess -= cut
 
 
 def change_table(change: dict, style: Optional[Style] = None, width: Optional[int] = None) -> str:

@@ -133,6 +133,8 @@ def _fragment_detail(fragment: Dict[str, Any], expand: int, ctx, replay_no: Opti
              ("CLASS", fragment.get("className", "")), ("METHOD", fragment.get("methodName", "")),
              ("IS-RETURN", "true" if fragment.get("return") else "false"),
              ("IS-EXCEPTION", "true" if fragment.get("throw") else "false")]
+    pairs += [(label, fragment[key]) for label, key in (("CONTEXT", "context"), ("EVENT-LOOP", "eventLoop"))
+              if fragment.get(key)]
     for index, param in enumerate(fragment.get("params") or []):
         value = param.get("object") if isinstance(param, dict) else param
         pairs.append(("PARAMETERS[%d]" % index, ctx.value(value, expand)))

@@ -9,7 +9,7 @@ Only the standard library is imported here (``pyarthas run`` loads this module i
 interpreter); prompt_toolkit is imported when the prompt starts.
 """
 import sys
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from ..client import DEFAULT_URL, AgentUnavailable, ApiError, Client
 
@@ -22,10 +22,20 @@ def configure(name, parser) -> None:
                         help="run these commands (separated by ;) and exit")
     parser.add_argument("-f", "--file", metavar="FILE", help="run the commands in FILE (one a line) and exit")
     parser.add_argument("--json", action="store_true", help="batch mode: print each result as a JSON line")
+    parser.add_argument("--fleet", metavar="redis://[USER:PASS@]HOST:PORT/DB",
+                        help="reach the agent through this fleet's Redis instead of HTTP (with --agent; requests "
+                             "are signed with $PYARTHAS_FLEET_KEY)")
+    parser.add_argument("--agent", metavar="ID", help="with --fleet: the agent's id (see pyarthas fleet)")
 
 
 def run(args) -> int:
     url = normalize_url(args.url)
+    fleet = None
+    if args.fleet or args.agent:
+        if not (args.fleet and args.agent):
+            sys.stderr.write("pyarthas console: --fleet and --agent go together\n")
+            return 2
+        fleet = (args.fleet, args.agent)
     commands = None
     try:
         if args.commands is not None:
@@ -39,8 +49,8 @@ def run(args) -> int:
         sys.stderr.write("pyarthas console: %s\n" % error)
         return 2
     if commands is None:
-        return open_console(url, args.session)
-    return run_batch(url, commands, args.session, json_mode=args.json)
+        return open_console(url, args.session, fleet)
+    return run_batch(url, commands, args.session, json_mode=args.json, fleet=fleet)
 
 
 def normalize_url(url: str) -> str:
@@ -63,9 +73,22 @@ def read_command_file(path: str) -> List[str]:
         return [line.strip() for line in handle if _is_command(line)]
 
 
-def _connect(url: str, session_id: Optional[str]):
+def _client(url: str, fleet: Optional[Tuple[str, str]]) -> Client:
+    """An HTTP client for ``url``, or with ``fleet`` (Redis URL, agent id) one whose requests travel through
+    the fleet."""
+    if fleet is None:
+        return Client(url)
+    from ..fleet_client import Fleet, FleetClient
+    return FleetClient(Fleet(fleet[0]), fleet[1])
+
+
+def _connect(url: str, session_id: Optional[str], fleet: Optional[Tuple[str, str]] = None):
     """The session to work in, or None after printing why there is none."""
-    client = Client(url)
+    try:
+        client = _client(url, fleet)
+    except Exception as error:  # FleetError or redis's errors: say why, no traceback
+        sys.stderr.write("pyarthas console: %s\n" % error)
+        return None
     try:
         if session_id:
             return client.join_session(session_id, keepalive=None)
@@ -78,9 +101,10 @@ def _connect(url: str, session_id: Optional[str]):
     return None
 
 
-def run_batch(url: str, commands: List[str], session_id: Optional[str] = None, json_mode: bool = False) -> int:
+def run_batch(url: str, commands: List[str], session_id: Optional[str] = None, json_mode: bool = False,
+              fleet: Optional[Tuple[str, str]] = None) -> int:
     from .runner import Runner
-    session = _connect(url, session_id)
+    session = _connect(url, session_id, fleet)
     if session is None:
         return 1
     runner = Runner(session, json_mode=json_mode)
@@ -103,11 +127,13 @@ def run_batch(url: str, commands: List[str], session_id: Optional[str] = None, j
     return 1 if failed else 0
 
 
-def open_console(url: str = DEFAULT_URL, session_id: Optional[str] = None) -> int:
-    """The interactive console on the agent at ``url`` (joining ``session_id`` when given)."""
+def open_console(url: str = DEFAULT_URL, session_id: Optional[str] = None,
+                 fleet: Optional[Tuple[str, str]] = None) -> int:
+    """The interactive console on the agent at ``url`` (joining ``session_id`` when given), or with ``fleet``
+    (Redis URL, agent id) on that agent of the fleet."""
     from .interactive import interact
     from .runner import Runner
-    session = _connect(normalize_url(url), session_id)
+    session = _connect(normalize_url(url), session_id, fleet)
     if session is None:
         return 1
     runner = Runner(session)

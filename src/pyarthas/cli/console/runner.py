@@ -6,30 +6,32 @@ line runs as the session's foreground job: ``start(line)`` sends it with ``async
 ``Foreground`` whose ``done`` event is set when the job's ``status`` arrives.
 """
 import json
-import os
 import sys
 import threading
 import time
 from typing import Callable, List, Optional
 
 from ...agent.command.tokenizer import TokenizeError, parse_command_line
-from ...agent.shell.pipes import PipeError, Pipeline
+from ...agent.job.pipes import PipeError, Pipeline
 from ...agent.shell.session import failure_text
 from ...agent.view import Context, render
 from ...agent.view.text import strip_ansi
 from ..client import ApiError, Session, SessionNotFound
 
 RETRY_INTERVAL = 1.0
+HELP_STATUS = -10
 
 
 class Foreground:
     """The job the console waits for."""
 
-    def __init__(self, line: str, pipeline: Pipeline):
+    def __init__(self, line: str, pipeline: Pipeline, redirected: bool = False):
         self.line = line
         self.pipeline = pipeline
+        self.redirected = redirected  # the target's job writes the text to its file: only failures show here
         self.job_id: Optional[int] = None
         self.status: Optional[int] = None
+        self.showed_help = False
         self.done = threading.Event()
 
     def finish(self, status: Optional[int]) -> None:
@@ -38,7 +40,9 @@ class Foreground:
 
     @property
     def failed(self) -> bool:
-        return self.status != 0
+        """The job did not succeed. Arthas ends ``CMD -h`` with status -10 after the help: asked-for help
+        is a success for the console (its exit code)."""
+        return self.status != 0 and not (self.status == HELP_STATUS and self.showed_help)
 
 
 class Runner:
@@ -144,6 +148,8 @@ class Runner:
             foreground = self._foreground
             mine = foreground is not None and foreground.job_id is not None and result.get("jobId") == foreground.job_id
             self._print_result(result, foreground if mine else None)
+            if mine and result.get("type") == "help":
+                foreground.showed_help = True
             if mine and result.get("type") == "status":
                 self._foreground = None
                 for line in foreground.pipeline.finish():
@@ -161,6 +167,8 @@ class Runner:
             if foreground is None and result.get("state") == "SCHEDULED":
                 self.write(self.ctx.style.dim("[arthas@%s]$ %s" % (self.pid or "?", result.get("command", ""))))
             return
+        if foreground is not None and foreground.redirected and not (kind == "status" and result.get("statusCode")):
+            return  # written by the target (Arthas's job redirect), relative to its working directory
         piped = foreground is not None and foreground.pipeline.stages
         text = render(result, self.plain_ctx if piped else self.ctx)
         if text and piped:
@@ -175,11 +183,11 @@ class Runner:
         """Send ``line`` as the foreground job; None (after printing why) when it could not start."""
         try:
             command = parse_command_line(line)
-            pipeline = Pipeline(command.pipes, command.redirect, os.path.join(os.getcwd(), "arthas-output"))
+            pipeline = Pipeline(() if command.redirect else command.pipes)
         except (TokenizeError, PipeError) as error:
             self.error(str(error))
             return None
-        foreground = Foreground(line, pipeline)
+        foreground = Foreground(line, pipeline, redirected=command.redirect is not None)
         for attempt in range(2):
             try:
                 with self._dispatch_lock:
@@ -214,7 +222,7 @@ class Runner:
         if foreground is None:
             return 1
         self.wait(foreground)
-        return 0 if foreground.status == 0 else 1
+        return 1 if foreground.failed else 0
 
     def wait(self, foreground: Foreground) -> None:
         """Wait for the job's status; a first Ctrl-C interrupts the job, a second stops waiting."""

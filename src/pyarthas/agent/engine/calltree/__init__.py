@@ -3,11 +3,14 @@
 A ``Recording`` is one outermost call of a traced function. ``TIMER.begin(code, owner)`` starts one on the
 calling (target) thread just before the traced code runs; ``TIMER.finish(rec, raised)`` ends it right after.
 In between, only the events of that call are seen, only on its own thread. ``TIMER.watch(code)`` /
-``unwatch(code)`` prepare a code object for recording and undo it (reference-counted).
+``unwatch(code)`` prepare a code object for recording and undo it (reference-counted; given the engine's
+clone running it, ``watch(code, clone)`` may give the clone a rewritten copy, and says how calls are timed).
 
 - ``recording``: the recording, its child-call nodes, and the helpers run per child call;
 - ``state``: the per-thread state and the ``Timer`` base both mechanisms share (begin/finish rules);
-- ``setprofile``: CPython 3.9-3.11, a per-thread profile function on only while a recording runs;
+- ``setprofile``: CPython 3.9-3.11, the traced code rewritten (``rewrite``: timing around its own call
+  instructions), or where it cannot be (generators, coroutines) a per-thread profile function on only
+  while a recording runs;
 - ``monitoring``: CPython 3.12+, ``sys.monitoring`` local events on the traced code objects only;
 - ``core``: which of the two runs here and why (``CORE.name``, ``CORE.reason``).
 

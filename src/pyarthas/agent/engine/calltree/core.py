@@ -19,6 +19,7 @@ class Core:
         else:
             from .setprofile import ProfileTimer
             self.name = "sys.setprofile"
-            self.reason = ("CPython %d.%d has no sys.monitoring (3.12+): a profile function on the traced call's "
-                           "thread, on only while the call runs" % tuple(version[:2]))
+            self.reason = ("CPython %d.%d has no sys.monitoring (3.12+): the traced code's own call sites timed "
+                           "in a rewritten copy of it; generators and coroutines by a profile function on the "
+                           "traced call's thread, on only while the call runs" % tuple(version[:2]))
             self.timer = ProfileTimer()

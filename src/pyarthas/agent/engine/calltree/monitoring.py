@@ -70,7 +70,9 @@ class MonitoringTimer(Timer):
     def _disarm(self, rec: Recording, state: ThreadState) -> None:
         pass
 
-    def watch(self, code: types.CodeType) -> None:
+    name = "sys.monitoring"
+
+    def watch(self, code: types.CodeType, clone: Optional[types.FunctionType] = None) -> str:
         with self.lock:
             if self.tool is None:
                 self._acquire_tool()
@@ -82,8 +84,9 @@ class MonitoringTimer(Timer):
                                                 ev.CALL | ev.INSTRUCTION | ev.PY_YIELD | ev.PY_RESUME)
                 entry = self.watched[id(code)] = [code, 0]
             entry[1] += 1
+        return self.name
 
-    def unwatch(self, code: types.CodeType) -> None:
+    def unwatch(self, code: types.CodeType, clone: Optional[types.FunctionType] = None) -> None:
         with self.lock:
             entry = self.watched.get(id(code))
             if entry is None:

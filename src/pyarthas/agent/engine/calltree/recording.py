@@ -9,6 +9,7 @@ call (a future, a bare ``yield``). ``trace_tree.build_method_node`` turns a fini
 Arthas's trace nodes.
 """
 import types
+from collections import deque
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any, Dict, Optional
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from .state import ThreadState
 
 MAX_CHILD_SITES = 2000   # distinct call sites kept per recording (a bound on memory per traced call)
+MAX_RAW_EVENTS = 1 << 17  # raw timings kept per rewritten call (the latest; about 7 MB at most)
 
 PY_KIND, C_KIND = 0, 1
 NO_COST = 1 << 62   # min of a node with no call yet
@@ -62,6 +64,9 @@ class Recording:
     suspend_site = -1                      # where the traced frame last suspended, and on what
     suspend_what = None
     await_resume = sticky = is_suspended = False
+    # 3.9-3.11, a rewritten traced code: its raw timings (``rewrite``), turned into ``children`` only when
+    # the call is reported (``materialize``)
+    buffer: "Optional[deque]" = None
     thread_state: "ThreadState"            # set by ThreadState.begin before anything reads it
 
     def __init__(self, code: types.CodeType, owner: Any):
@@ -179,6 +184,41 @@ def _callee_identity(callee: Any) -> Any:
     if kind in C_CALLABLE_TYPES:
         return callee.__qualname__
     return kind
+
+
+# ---- raw timings of a rewritten code (3.9-3.11) ----
+
+def new_buffer() -> deque:
+    return deque(maxlen=MAX_RAW_EVENTS)
+
+
+def materialize(rec: Recording) -> None:
+    """Turn the raw timings of a finished rewritten call into its child nodes (on the agent's thread,
+    only for a call that is reported). Entries: ``(site, callee, start)`` opens a child call, ``end``
+    closes it, ``-end`` closes it as raised (and means nothing with no child open), a ``Recording`` is a
+    traced call made inside (``trace -p``)."""
+    buffer = rec.buffer
+    if buffer is None:
+        return
+    rec.buffer = None
+    children = rec.children
+    for entry in list(buffer):
+        kind = type(entry)
+        if kind is tuple:
+            site, callee, start = entry
+            node = children.get(site)
+            if node is None or node[CALLEE] is not callee:
+                node = node_for_new_callee(rec, site, callee, C_KIND)
+            rec.open_node = node
+            rec.open_start = start
+        elif kind is int:
+            if rec.open_node is not None:
+                close_child(rec, entry if entry > 0 else -entry, entry < 0)
+        elif kind is Recording:
+            entry.parent_node = rec.open_node
+            attach_to_parent(entry)
+    if rec.open_node is not None:            # the traced call raised out of a child call
+        close_child(rec, rec.end or perf_counter_ns(), True)
 
 
 # ---- sub-recordings (trace -p) ----

@@ -1,5 +1,9 @@
-"""CPython 3.9-3.11: a per-thread ``sys.setprofile`` function, switched on at entry and off as soon as
-the traced frame returns.
+"""CPython 3.9-3.11: the traced code's own call sites timed by a rewritten copy of it (``rewrite``), or,
+where it cannot be rewritten (generators, coroutines, a code given without the function that runs it), a
+per-thread ``sys.setprofile`` function, switched on at entry and off as soon as the traced frame returns.
+
+A rewritten call needs no profile function: ``begin`` gives the recording a raw buffer, the copy's entry
+takes it (``_taker``), and ``recording.materialize`` builds the tree when the call is reported.
 
 Events of grandchildren reach it too (a profile function cannot be limited to one frame) and leave after
 two identity comparisons. A Python profile function already installed on the thread is chained and
@@ -11,7 +15,7 @@ import sys
 import threading
 import types
 from time import perf_counter_ns
-from typing import Optional
+from typing import Dict, Optional
 
 from .recording import (
     C_KIND,
@@ -21,9 +25,11 @@ from .recording import (
     PY_KIND,
     Recording,
     close_child,
+    new_buffer,
     node_for_new_callee,
     suspend,
 )
+from .rewrite import Unsupported, instrument
 from .state import ThreadState, Timer, retop
 
 _get_ident = threading.get_ident
@@ -60,7 +66,54 @@ class ProfileTimer(Timer):
     """The timer of CPython 3.9-3.11: a profile function per thread, on only while a recording of that
     thread runs (or waits with no other way to learn that it resumes)."""
 
+    def __init__(self):
+        super().__init__()
+        self.rewritten: Dict[int, Rewritten] = {}   # id(original code) -> its copy and the clones running it
+
+    def watch(self, code: types.CodeType, clone: Optional[types.FunctionType] = None) -> str:
+        if clone is None:
+            return self.name
+        with self.lock:
+            entry = self.rewritten.get(id(code))
+            if entry is None:
+                try:
+                    entry = Rewritten(code, instrument(code, self._taker(code)))
+                except Unsupported as why:
+                    return "%s (%s)" % (self.name, why)
+                self.rewritten[id(code)] = entry
+            entry.add(clone)
+        return "bytecode"
+
+    def unwatch(self, code: types.CodeType, clone: Optional[types.FunctionType] = None) -> None:
+        with self.lock:
+            entry = self.rewritten.get(id(code))
+            if entry is not None and clone is not None and entry.remove(clone):
+                del self.rewritten[id(code)]
+
+    def _taker(self, code: types.CodeType):
+        """What the rewritten copy of ``code`` calls at entry: the buffer's ``append`` of the recording this
+        thread began for the call, now running (None: this call is not recorded)."""
+        threads = self.threads
+
+        def take():
+            try:
+                state = threads.get(_get_ident())
+                rec = state.pending if state is not None else None
+                if rec is None or rec.code is not code or rec.buffer is None:
+                    return None
+                state.pending = None
+                state.running.append(rec)
+                state.top, state.top_frame = rec, None
+                return rec.buffer.append
+            except Exception:
+                return None
+
+        return take
+
     def _arm(self, rec: Recording, state: ThreadState):
+        if id(rec.code) in self.rewritten:
+            rec.buffer = new_buffer()
+            return True
         if state.installed:
             return True
         prev = sys.getprofile()
@@ -198,7 +251,7 @@ class ProfileTimer(Timer):
         """A frame starts or resumes while a recording waits: bind it, or mark the recording resumed."""
         try:
             pending = state.pending
-            if pending is not None and frame.f_code is pending.code:
+            if pending is not None and frame.f_code is pending.code and pending.buffer is None:
                 self._bind(pending, frame)
                 return
             self._frame_resumed(frame)
@@ -253,6 +306,31 @@ class ProfileTimer(Timer):
             self._frame_returned(rec)
         except Exception:
             pass
+
+
+class Rewritten:
+    """A rewritten code: the copy, and the clones (engine functions) running it, each watch counted."""
+
+    def __init__(self, code: types.CodeType, copy: types.CodeType):
+        self.code = code
+        self.copy = copy
+        self.clones: Dict[int, list] = {}    # id(clone) -> [clone, watch count]
+
+    def add(self, clone: types.FunctionType) -> None:
+        entry = self.clones.setdefault(id(clone), [clone, 0])
+        entry[1] += 1
+        clone.__code__ = self.copy
+
+    def remove(self, clone: types.FunctionType) -> bool:
+        """One watch of ``clone`` less; True when no clone runs the copy any more."""
+        entry = self.clones.get(id(clone))
+        if entry is not None:
+            entry[1] -= 1
+            if entry[1] <= 0:
+                del self.clones[id(clone)]
+                if clone.__code__ is self.copy:
+                    clone.__code__ = self.code
+        return not self.clones
 
 
 def _is_ours(function) -> bool:

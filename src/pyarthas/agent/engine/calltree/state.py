@@ -56,7 +56,7 @@ class Timer:
         call share one recording. A call of another traced code made while one of the owner's recordings
         runs is recorded as a sub-tree of that recording (``trace -p``)."""
         try:
-            state = self._thread_state()
+            state = self.threads.get(_get_ident()) or self._thread_state()
             pending = state.pending
             if pending is not None:
                 if pending.code is code and owner not in pending.owners:
@@ -72,12 +72,14 @@ class Timer:
                 return None
             rec = Recording(code, owner)
             rec.thread_state = state
-            if outer is not None:
-                rec.parent = outer
-                rec.parent_node = outer.open_node
             armed = self._arm(rec, state)
             if armed is False:
                 return None
+            if outer is not None:
+                rec.parent = outer
+                rec.parent_node = outer.open_node
+                if outer.buffer is not None:     # placed among the outer call's raw timings
+                    outer.buffer.append(rec)
             state.pending = rec
             state.live += 1
             if armed is not True:
@@ -100,7 +102,7 @@ class Timer:
                 resume(rec, now)
             if rec.open_node is not None:
                 close_child(rec, now, raised)
-            if rec.parent is not None:
+            if rec.parent is not None and rec.parent.buffer is None:
                 attach_to_parent(rec)
         except Exception:
             rec.failed = True
@@ -126,7 +128,8 @@ class Timer:
             rec.is_suspended = False
             state.suspended -= 1
         state.live -= 1
-        self._disarm(rec, state)
+        if state.installed:            # only a profile function (3.9-3.11) has anything to switch off
+            self._disarm(rec, state)
         if rec.frame is not None:
             self.by_frame.pop(rec.frame, None)
         rec.frame = None
@@ -177,11 +180,16 @@ class Timer:
     def blocked_by_other_profiler(self) -> bool:
         return False
 
-    def watch(self, code: types.CodeType) -> None:
-        """Prepare ``code`` for recording (3.12+: local events). Reference-counted."""
+    def watch(self, code: types.CodeType, clone: Optional[types.FunctionType] = None) -> str:
+        """Prepare ``code`` for recording (3.12+: local events; 3.9-3.11: ``clone``, the function the
+        engine runs ``code`` in, gets a rewritten copy where it can). Reference-counted. Returns how its
+        calls are timed."""
+        return self.name
 
-    def unwatch(self, code: types.CodeType) -> None:
+    def unwatch(self, code: types.CodeType, clone: Optional[types.FunctionType] = None) -> None:
         """Undo one ``watch``."""
+
+    name = "sys.setprofile"
 
 
 def retop(state: ThreadState) -> None:

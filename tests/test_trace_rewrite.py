@@ -1,0 +1,342 @@
+"""trace on CPython 3.9-3.11 times the traced function's direct children in a rewritten copy of its own
+code (engine/calltree/rewrite.py): no profile function, nothing below the children, tracebacks and the
+restored function unchanged; generators keep the profile function. Run under every CPython here (3.12+:
+sys.monitoring, where the same checks hold as far as they apply)."""
+import json
+import subprocess
+
+from harness import is_enhanced, of_type, run_ok, target_env
+
+PROBE = r"""
+import json, sys, traceback
+from pyarthas.agent.engine import trace_tree, weaver
+from pyarthas.agent.engine.calltree import TIMER
+
+REWRITES = (3, 9) <= sys.version_info[:2] <= (3, 11)
+
+
+def leaf(x):
+    return x
+
+
+def deep(n):
+    total = 0
+    for i in range(n):
+        total += leaf(i)
+    return total
+
+
+def shallow(n):
+    return n
+
+
+def traced(child, n):
+    profile = sys.getprofile()
+    total = child(n)
+    total += child(0)
+    return total, profile
+
+
+class Base:
+    def value(self, x, scale=1):
+        return x * scale
+
+
+class Derived(Base):
+    def value(self, x, scale=1):
+        offset = 1
+        def add(y):
+            return y + offset
+        return add(super().value(x, scale=scale))
+
+
+def fail():
+    raise ValueError("caught")
+
+
+def raising(n):
+    leaf(n)
+    try:
+        fail()
+    except ValueError:
+        pass
+    if n:
+        [leaf(i) for i in range(n)][0] / 0
+    return n
+
+
+def call(function, *args):
+    try:
+        return function(*args), None
+    except ZeroDivisionError as error:
+        return None, "".join(traceback.format_exception(type(error), error, error.__traceback__))
+
+
+def run(function, *args):
+    code = function.__code__
+    clone = weaver.clone_function(function, code)
+    plain = call(clone, *args)
+    mode = TIMER.watch(code, clone)
+    rewritten = clone.__code__ is not code
+    rec = TIMER.begin(code, "owner")
+    value, error = call(clone, *args)
+    TIMER.finish(rec, error is not None)
+    events = len(rec.buffer) if rec.buffer is not None else None
+    node = trace_tree.build_method_node(rec, "probe", function.__name__, False, None, [1])
+    TIMER.unwatch(code, clone)
+    return {"mode": mode, "rewritten": rewritten, "value": value, "error": error, "plain": plain,
+            "events": events, "restored": clone.__code__ is code,
+            "children": [(c["methodName"], c["times"], c["lineNumber"], c.get("throw", False))
+                         for c in node.get("children", ())]}
+
+
+deep_run = run(traced, deep, 1000)
+shallow_run = run(traced, shallow, 1000)
+print(json.dumps({"rewrites": REWRITES, "deep": deep_run, "shallow": shallow_run,
+                  "super": run(Derived.value, Derived(), 20), "raising": run(raising, 3),
+                  "lines": [traced.__code__.co_firstlineno, raising.__code__.co_firstlineno]}))
+"""
+
+
+def test_rewritten_trace_times_only_direct_children_without_a_profile_function(target_python):
+    out = subprocess.run([target_python, "-c", PROBE], capture_output=True, text=True, env=target_env(),
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    deep, shallow = report["deep"], report["shallow"]
+    traced_line, raising_line = report["lines"]
+    if report["rewrites"]:
+        for run in (deep, shallow, report["super"], report["raising"]):
+            assert run["mode"] == "bytecode" and run["rewritten"] and run["restored"]
+        assert deep["value"][1] is None                  # no profile function during the traced call
+        # a child making 1,000 nested calls leaves exactly what a child making none leaves
+        assert deep["events"] == shallow["events"] == 6  # (site, callee, start), end: per child, 2 + 2 + getprofile
+    else:
+        assert deep["mode"] == "sys.monitoring" and not deep["rewritten"]
+    for run, child in ((deep, "deep"), (shallow, "shallow")):
+        assert run["value"] == run["plain"][0]
+        assert [c[:3] for c in run["children"]] == [
+            ["getprofile", 1, traced_line + 1], [child, 1, traced_line + 2], [child, 1, traced_line + 3]]
+    sup = report["super"]
+    assert sup["value"] == sup["plain"][0] == 21
+    assert [c[0] for c in sup["children"]] == ["__init__", "value", "add"]   # super(), its method, a closure
+    raised = report["raising"]
+    assert raised["error"] == raised["plain"][1] and "ZeroDivisionError" in raised["error"]  # same traceback
+    assert raised["children"][:2] == [["leaf", 1, raising_line + 1, False], ["fail", 1, raising_line + 3, True]]
+
+
+TARGET = r"""
+import sys, threading, time
+
+PROFILES = []
+
+
+def leaf(x):
+    return x
+
+
+def child(n):
+    PROFILES.append(sys.getprofile())
+    del PROFILES[:-50]
+    total = 0
+    for i in range(n):
+        total += leaf(i)
+    return total
+
+
+def handler(n):
+    return child(n) + child(0) + len(str(n))
+
+
+def stream(n):
+    for i in range(n):
+        yield leaf(i)
+
+
+ORIGINAL = handler.__code__
+ORIGINAL_BYTES = (ORIGINAL.co_code, ORIGINAL.co_consts, ORIGINAL.co_varnames, ORIGINAL.co_stacksize)
+
+
+def loop():
+    while True:
+        handler(200)
+        sum(stream(3))
+        time.sleep(0.002)
+
+
+threading.Thread(target=loop, name="requests", daemon=True).start()
+print("ready", flush=True)
+threading.Event().wait()
+"""
+
+
+def test_trace_says_how_each_function_is_timed_and_restores_the_original(spawn):
+    target = spawn(TARGET)
+    target.wait_stdout("ready", timeout=20)
+    rewrites = target.ognl("(3, 9) <= sys.version_info[:2] <= (3, 11)")
+    results = run_ok(target, "trace -E __main__ 'handler|stream' -n 6")
+    modes = of_type(results, "enhancer")[0]["effect"]["traceModes"]
+    if rewrites:
+        assert modes["__main__#handler"] == "bytecode"
+        assert modes["__main__#stream"].startswith("sys.setprofile (generators")
+        assert target.ognl("all(p is None for p in __main__.PROFILES[-20:])") is True
+    else:
+        assert set(modes.values()) == {"sys.monitoring"}
+    traces = of_type(results, "trace")
+    by_method = {}
+    for trace in traces:
+        (method,) = trace["root"]["children"]
+        by_method.setdefault(method["methodName"], []).append(method)
+    for method in by_method["handler"]:
+        children = {c["methodName"]: c for c in method["children"]}
+        assert children["child"]["times"] == 2 and "leaf" not in children   # grandchildren never appear
+        assert "str" not in children and "len" not in children                # builtins skipped by default
+    for method in by_method.get("stream", []):
+        assert {c["methodName"] for c in method["children"] if c["type"] == "method"} <= {"leaf"}
+    assert not is_enhanced(target, "__main__.handler")
+    restored = ("__main__.handler.__code__ is __main__.ORIGINAL and (__main__.ORIGINAL.co_code, "
+                "__main__.ORIGINAL.co_consts, __main__.ORIGINAL.co_varnames, __main__.ORIGINAL.co_stacksize) "
+                "== __main__.ORIGINAL_BYTES")
+    assert target.ognl(restored) is True
+    # and by ``reset`` while a trace runs
+    session = target.session()
+    session.async_exec("trace __main__ handler -n 100000")
+    session.pull_until(lambda r: r.get("type") == "trace")
+    assert target.ognl("__main__.handler.__code__ is not __main__.ORIGINAL") is True
+    assert of_type(target.results("reset __main__"), "reset")[0]["affect"]["methodCount"] == 1
+    assert target.ognl(restored) is True
+    session.pull_until(lambda r: r.get("type") == "status")
+
+
+SCRIPT_CHILDREN = r"""
+import threading, time
+
+
+class Store:
+    def __init__(self):
+        self.items = {}
+
+    def __call__(self, key):
+        return self.items.get(key)
+
+
+def lookup(key):
+    return key
+
+
+def handle(key):
+    store = Store()
+    return lookup(key), store(key)
+
+
+def loop():
+    while True:
+        handle(1)
+        time.sleep(0.002)
+
+
+threading.Thread(target=loop, name="requests", daemon=True).start()
+print("ready", flush=True)
+threading.Event().wait()
+"""
+
+
+def test_skip_builtins_never_hides_the_users_own_children(spawn):
+    """A ``__main__`` script's functions, classes and callable objects are the user's, not the standard
+    library's: ``--skip-builtins`` (on by default) shows them."""
+    target = spawn(SCRIPT_CHILDREN)
+    target.wait_stdout("ready", timeout=20)
+    results = run_ok(target, "trace __main__ handle -n 2")
+    for trace in of_type(results, "trace"):
+        (method,) = trace["root"]["children"]
+        shown = {(c["className"], c["methodName"]) for c in method["children"]}
+        assert ("__main__", "lookup") in shown
+        assert ("__main__.Store", "__init__") in shown and ("__main__.Store", "__call__") in shown
+
+
+AWAITING = r"""
+import asyncio, threading
+
+
+async def handler():
+    await asyncio.sleep(0.02)
+    return len("x")
+
+
+async def serve():
+    while True:
+        await handler()
+
+
+threading.Thread(target=lambda: asyncio.run(serve()), name="loop", daemon=True).start()
+print("ready", flush=True)
+threading.Event().wait()
+"""
+
+
+def test_an_awaited_standard_library_call_is_its_own_node(spawn):
+    """The time a coroutine spends awaiting is explained by the awaited call, even one of the standard
+    library that ``--skip-builtins`` (the default) would otherwise hide."""
+    target = spawn(AWAITING)
+    target.wait_stdout("ready", timeout=20)
+    results = run_ok(target, "trace __main__ handler -n 2")
+    for trace in of_type(results, "trace"):
+        (method,) = trace["root"]["children"]
+        children = {c.get("methodName"): c for c in method["children"]}
+        sleep = children["sleep"]
+        assert sleep["className"] == "asyncio.tasks" and sleep["suspensions"] >= 1
+        assert sleep["totalCost"] >= 15e6 and sleep["totalCost"] >= 0.8 * method["cost"]
+        assert "len" not in children
+
+
+MIXED = r"""
+import threading, time
+
+
+def leaf(x):
+    return x
+
+
+def plain(n):
+    return leaf(n) + sum(numbers(n))
+
+
+def numbers(n):
+    for i in range(n):
+        yield leaf(i) + plain_inner(i)
+
+
+def plain_inner(i):
+    return leaf(i)
+
+
+def loop():
+    while True:
+        plain(3)
+        time.sleep(0.002)
+
+
+threading.Thread(target=loop, name="requests", daemon=True).start()
+print("ready", flush=True)
+threading.Event().wait()
+"""
+
+
+def test_rewritten_and_profiled_functions_nest_in_one_trace(spawn):
+    """``-p``: a rewritten function running a generator (profile function) that calls a rewritten function;
+    each sub-tree hangs under the call it runs in."""
+    target = spawn(MIXED)
+    target.wait_stdout("ready", timeout=20)
+    results = run_ok(target, "trace __main__ plain -p __main__.numbers -p __main__.plain_inner -n 3")
+    for trace in of_type(results, "trace"):
+        (method,) = trace["root"]["children"]
+        children = {c["methodName"]: c for c in method["children"]}
+        assert children["leaf"]["times"] == 1
+        assert "children" not in children["numbers"]               # the call only makes the generator
+        (generator,) = children["sum"]["children"]                 # which runs inside sum()
+        assert generator["methodName"] == "numbers" and generator["lineNumber"] == -1
+        inner = {c.get("methodName"): c for c in generator["children"]}
+        assert inner["leaf"]["times"] == 3 and inner["plain_inner"]["times"] == 3
+        (nested,) = inner["plain_inner"]["children"]
+        assert nested["methodName"] == "plain_inner" and nested["times"] == 3
+        assert nested["children"][0]["methodName"] == "leaf" and nested["children"][0]["times"] == 3
