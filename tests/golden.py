@@ -38,7 +38,7 @@ JAVA_TO_PYTHON = [
 
 # fields whose keys are data (environment names, property names, line numbers...), not a schema
 MAP_FIELDS = {"env", "props", "loggerInfoMap", "mappings", "threadStateCount", "watchResults", "jvmInfo",
-              "classLoaderStats", "urlStats", "memoryInfo", "mbeanAttribute"}
+              "classLoaderStats", "urlStats", "memoryInfo", "mbeanAttribute", "traceModes"}
 TEXT_FIELDS = {"status": ("statusCode", "message"), "message": ("message",), "command": ("state", "message"),
                "enhancer": ("success", "message"), "input_status": ("inputStatus",)}
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
