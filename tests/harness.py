@@ -216,8 +216,8 @@ class Session:
     def api(self, action: str, **fields: Any) -> Dict[str, Any]:
         return self.target.api(action, sessionId=self.id, **fields)
 
-    def pull(self, consumer: Optional[str] = None) -> List[Dict[str, Any]]:
-        reply = self.api("pull_results", consumerId=consumer or self.consumer)
+    def pull(self, consumer: Optional[str] = None, **fields: Any) -> List[Dict[str, Any]]:
+        reply = self.api("pull_results", consumerId=consumer or self.consumer, **fields)
         assert reply["state"] == "SUCCEEDED", reply
         return reply["body"]["results"]
 
@@ -226,21 +226,23 @@ class Session:
         assert reply["state"] == "SCHEDULED", reply
         return reply
 
-    def pull_until(self, predicate, timeout: float = 15.0, consumer: Optional[str] = None) -> List[Dict[str, Any]]:
+    def pull_until(self, predicate, timeout: float = 15.0, consumer: Optional[str] = None,
+                   **fields: Any) -> List[Dict[str, Any]]:
         """Pull until some result satisfies ``predicate``; returns everything pulled so far."""
         collected: List[Dict[str, Any]] = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            batch = self.pull(consumer)
+            batch = self.pull(consumer, **fields)
             collected.extend(batch)
             if any(predicate(r) for r in batch):
                 return collected
         raise AssertionError("timed out; pulled: %s" % json.dumps(collected)[:4000])
 
-    def run_to_status(self, command: str, timeout: float = 15.0) -> List[Dict[str, Any]]:
-        """async_exec ``command`` and pull until its status result; returns this job's results."""
+    def run_to_status(self, command: str, timeout: float = 15.0, **fields: Any) -> List[Dict[str, Any]]:
+        """async_exec ``command`` and pull (with ``fields``) until its status result; returns this job's results."""
         job_id = self.async_exec(command)["body"]["jobId"]
-        pulled = self.pull_until(lambda r: r.get("type") == "status" and r.get("jobId") == job_id, timeout)
+        pulled = self.pull_until(lambda r: r.get("type") == "status" and r.get("jobId") == job_id, timeout,
+                                 **fields)
         return [r for r in pulled if r.get("jobId") == job_id]
 
     def close(self) -> None:
@@ -416,11 +418,11 @@ def start_target(spawn):
     return target
 
 
-def run_in_session(target, command, timeout=60.0):
+def run_in_session(target, command, timeout=60.0, **fields):
     """``command``'s results as a session sees them (async_exec and pull, as the shells do), to its status."""
     session = target.session()
     try:
-        return session.run_to_status(command, timeout=timeout)
+        return session.run_to_status(command, timeout=timeout, **fields)
     finally:
         session.close()
 

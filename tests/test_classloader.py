@@ -1,5 +1,6 @@
 """classloader: Python's import system as Arthas's class loaders (meta-path finders, one path-entry finder
 per sys.path entry), and the loader identity sc, sm and jad filter by (-c, --classLoaderClass, -cs)."""
+import json
 import os
 import re
 
@@ -37,7 +38,10 @@ def test_classloader_lists_the_import_system(demo, tmp_path):
     path_finder = next(vo for vo in tree["classLoaders"] if vo["name"] == "PathFinder")
     assert tree["tree"] is True and loader_hash in {child["hash"] for child in path_finder["children"]}
 
-    stat = only(run(demo, "classloader --url-stat")[0], "classloader")["urlStats"]["PathFinder"]
+    url_stats = only(run(demo, "classloader --url-stat")[0], "classloader")["urlStats"]
+    path_finder = next(vo for vo in listed["classLoaders"] if vo["name"] == "PathFinder")
+    # keyed by the loader's ClassLoaderVO as JSON text, as Arthas's map comes out of fastjson2
+    stat = url_stats[json.dumps({"hash": path_finder["hash"], "name": "PathFinder"}, separators=(",", ":"))]
     assert demo_dir in stat["usedUrls"]
     assert os.path.realpath(str(tmp_path)) in {os.path.realpath(u) for u in stat["unUsedUrls"]}   # the cwd
 

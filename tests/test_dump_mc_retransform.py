@@ -85,7 +85,13 @@ def test_mc_then_retransform_then_undo(demo, tmp_path):
     broken = tmp_path / "broken.py"
     broken.write_text("def f(:\n")
     _, status = run(demo, "mc %s" % broken)
-    assert status["statusCode"] == -1 and status["message"].startswith("Memory compiler error, exception message: ")
+    assert status["statusCode"] == -1 and status["message"].startswith(
+        "Memory compiler error, exception message: Compilation Error\nmessage: ")
+    assert ", line: 1 , \n, please check $HOME/logs/arthas/arthas.log for more details." in status["message"]
+    missing = tmp_path / "missing.py"
+    assert run(demo, "mc %s" % missing)[1]["message"] == (      # Java's words for a missing file, as Arthas's
+        "Memory compiler error, exception message: %s (No such file or directory), please check "
+        "$HOME/logs/arthas/arthas.log for more details." % missing)
 
     calls_one = "demo.MathGame().primeFactors(1)"
     assert "need >= 2" in run(demo, "ognl '%s'" % calls_one)[1]["message"]

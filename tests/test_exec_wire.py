@@ -1,6 +1,7 @@
-"""What a one-time exec of a limited watch/trace/stack/tt sends, as Arthas's exec: the enhancer, the
-results, the status, and no "times exceed limit" text (Arthas writes it to the terminal only, where
-pyarthas's shell still shows it); row_affect after jad and tt -i as Arthas sends it."""
+"""What a one-time exec and a session's pull of a limited watch/trace/stack/tt send, as Arthas's API: the
+enhancer, the results, the status, and no "times exceed limit" text (Arthas writes it to the terminal only;
+pyarthas's shell shows it, and its consoles ask the API for it); row_affect after jad and tt -i as Arthas
+sends it."""
 import pytest
 
 from harness import of_type, only, run, run_in_session
@@ -20,10 +21,15 @@ def test_exec_of_a_limited_command_sends_arthas_result_types(fast_demo, command,
     assert reply["body"]["results"][-1]["statusCode"] == 0
 
 
-def test_the_limit_text_still_reaches_a_session(fast_demo):
-    results = run_in_session(fast_demo, "watch demo.MathGame primeFactors -n 1")
-    message = only(results, "message")["message"]
-    assert message == "Command execution times exceed limit: 1, so command will exit. You can set it with -n option."
+def test_the_limit_text_reaches_only_the_sessions_that_ask(fast_demo):
+    command = "watch demo.MathGame primeFactors -n 1"
+    assert [r["type"] for r in run_in_session(fast_demo, command)] == ["command", "enhancer", "watch", "status"]
+    asked = run_in_session(fast_demo, command, terminalMessages=True)
+    assert only(asked, "message") == {
+        "type": "message", "jobId": asked[0]["jobId"], "terminal": True,
+        "message": "Command execution times exceed limit: 1, so command will exit. You can set it with -n option."}
+    reply = fast_demo.exec(command, execTimeout=30000, terminalMessages=True)      # exec too, when asked
+    assert [r["type"] for r in reply["body"]["results"]] == ["enhancer", "watch", "message", "status"]
 
 
 def test_row_affect_after_jad_and_tt_index(fast_demo):

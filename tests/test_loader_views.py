@@ -18,9 +18,9 @@ def test_classloader_views():
     tree = render({"type": "classloader", "jobId": 1, "tree": True, "classLoaders": [
         {"name": "PathFinder", "hash": "fe407642", "loadedCount": 0, "children": [LOADER]}]}, Context())
     assert tree == "PathFinder (hash fe407642, loaded 0)\n  +-FileFinder('/app') (hash 4fc4390a, loaded 2)"
-    urls = render({"type": "classloader", "jobId": 1, "urlStats": {"PathFinder": {
+    urls = render({"type": "classloader", "jobId": 1, "urlStats": {'{"hash":"fe407642","name":"PathFinder"}': {
         "usedUrls": ["/app"], "unUsedUrls": ["/tmp"]}}}, Context())
-    assert urls == "PathFinder\nUsed URLs:\n/app\nUnused URLs:\n/tmp"
+    assert urls == "PathFinder, hash:fe407642\nUsed URLs:\n/app\nUnused URLs:\n/tmp"
     class_set = render({"type": "classloader", "jobId": 1, "classSet": {"classloader": LOADER,
                                                                         "classes": ["demo", "demo.x"], "segment": 0}},
                        Context())

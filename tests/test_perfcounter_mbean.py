@@ -18,7 +18,7 @@ def test_perfcounter_shows_the_interpreters_counters(demo):
     assert 0 < counters["python.threads.switchInterval"]["value"] < 1
     assert counters["python.interp.version"]["value"] == demo.ognl("sys.version.split()[0]")
     assert counters["python.process.pid"]["value"] == demo.proc.pid
-    assert counters["python.gc.enabled"]["value"] is True
+    assert counters["python.gc.enabled"]["value"] == "true"      # a String counter, as the JVM has no flags
 
     detailed = only(run(demo, "perfcounter -d")[0], "perfcounter")
     assert detailed["details"] is True

@@ -189,7 +189,7 @@ def test_incompatible_changes_are_refused_and_nothing_changes(spawn, tmp_path):
     message = refused(target, "redefine -c time " + write(tmp_path, "builtin.py", "def sleep(seconds):\n    pass\n"))
     assert "time.sleep is a builtin or C function" in message
     assert refused(target, "redefine -c __main__ " + str(tmp_path / "missing.py")).startswith(
-        "file does not exist, path: ")
+        "file does not exist, path:" + str(tmp_path))
     source = write(tmp_path, "agent.py", "def now_ms():\n    return 0\n")
     message = refused(target, "redefine -c pyarthas.agent.model " + source)
     assert message.startswith("redefine error! pyarthas.agent.model is part of pyarthas")

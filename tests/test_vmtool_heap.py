@@ -24,8 +24,9 @@ while True:
 
 
 def _terminal_text(target, command):
-    """What a shell shows: Arthas's vmtool writes its analyses as text, not as result models."""
-    results = run_in_session(target, command, timeout=120)
+    """What a shell shows: Arthas's vmtool writes its analyses as text, not as result models (a session
+    gets them when it asks, as pyarthas's consoles do)."""
+    results = run_in_session(target, command, timeout=120, terminalMessages=True)
     assert only(results, "status")["statusCode"] == 0, results
     return only(results, "message")["message"]
 

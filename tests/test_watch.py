@@ -190,9 +190,10 @@ def test_access_point_flags(app):
     assert points == [("AtEnter", True, False), ("AtExceptionExit", False, True)] * 2
 
     success_only = app.results("watch __main__.Calc fail -s -n 1 --timeout 1")
-    assert of_type(success_only, "watch") == []
-    assert any("timeout after 1 seconds" in r.get("message", "") for r in success_only)
-    assert status_of(success_only)["statusCode"] == 0
+    assert of_type(success_only, "watch") == [] and status_of(success_only)["statusCode"] == 0
+    assert not of_type(success_only, "message")     # Arthas writes the timeout to the terminal only
+    asked = app.results("watch __main__.Calc fail -s -n 1 --timeout 1", terminalMessages=True)
+    assert any("timeout after 1 seconds" in r.get("message", "") for r in asked)
 
     default_finish = of_type(app.results("watch __main__.Calc add -n 2"), "watch")
     assert [r["accessPoint"] for r in default_finish] == ["AtExit", "AtExit"]
@@ -230,10 +231,12 @@ def test_condition_cost_expand_and_size_limit(app):
 
 
 def test_verbose_regex_max_match_and_exclude(app):
-    # -v's condition results are terminal text in Arthas (process.write): a session gets them, exec does not
-    verbose = run_in_session(app, "watch __main__.Calc add params 'params[0] > 0' -v -n 1")
-    assert any(r.get("message") == "Condition express: params[0] > 0 , result: True" for r in verbose)
-    assert not of_type(app.results("watch __main__.Calc add params 'params[0] > 0' -v -n 1"), "message")
+    # -v's condition results are terminal text in Arthas (process.write): only a client that asks gets them
+    verbose = "watch __main__.Calc add params 'params[0] > 0' -v -n 1"
+    asked = run_in_session(app, verbose, terminalMessages=True)
+    assert any(r.get("message") == "Condition express: params[0] > 0 , result: True" for r in asked)
+    assert not of_type(run_in_session(app, verbose), "message")
+    assert not of_type(app.results(verbose), "message")
 
     regex = app.results("watch -E '__main__\\.Calc' 'add|smul' -n 4")
     assert regex[0]["effect"]["methodCount"] == 2
@@ -300,7 +303,7 @@ while True:
     first_results, second_results = [], []
     deadline = time.monotonic() + 30
     while not any(r["type"] == "status" for r in first_results) and time.monotonic() < deadline:
-        first_results.extend(first.pull())
+        first_results.extend(first.pull(terminalMessages=True))
         second_results.extend(second.pull())
     watched = of_type(first_results, "watch")
     # The job emits exactly 500; a consumer keeps the newest ones when it falls behind (drop-oldest).

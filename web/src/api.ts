@@ -52,8 +52,9 @@ export async function callApi(body: Record<string, unknown>, signal?: AbortSigna
   if (credentials) headers.Authorization = "Basic " + btoa(credentials.username + ":" + credentials.password);
   let response: Response;
   try {
-    // the seed dialect, which this console draws, whatever the agent's wire-format option says
-    const sent = JSON.stringify({ wireFormat: "seed", ...body });
+    // the seed dialect, which this console draws, whatever the agent's wire-format option says, and the
+    // lines Arthas writes only to its terminal (the -n limit reached), which this console shows as notes
+    const sent = JSON.stringify({ wireFormat: "seed", terminalMessages: true, ...body });
     response = await fetch("api", { method: "POST", headers, body: sent, signal });
   } catch (error) {
     if (signal?.aborted) throw error;

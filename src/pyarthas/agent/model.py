@@ -26,7 +26,6 @@ class ResultModel:
 
     type: ClassVar[str] = ""
     keep_none: ClassVar[tuple] = ()
-    terminal_only: ClassVar[bool] = False
 
     def fields(self) -> Dict[str, Any]:
         if dataclasses.is_dataclass(self):
@@ -151,9 +150,9 @@ class MessageModel(ResultModel):
 @dataclasses.dataclass
 class TerminalMessageModel(MessageModel):
     """A ``message`` Arthas only writes to the terminal (``process.write``: the ``-n`` limit reached, ``-v``'s
-    condition results): shells and consumers that draw text get it; a one-time ``exec``, whose answer holds
-    Arthas's result models only, leaves it out."""
-    terminal_only: ClassVar[bool] = True
+    condition results), marked ``terminal``: the agent's shell draws it; the HTTP API sends it only to the
+    requests that ask (``terminalMessages``, pyarthas's consoles), as Arthas's API never sends it."""
+    terminal: bool = True
 
 
 @dataclasses.dataclass

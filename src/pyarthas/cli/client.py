@@ -162,6 +162,7 @@ class Client:
         body = {k: v for k, v in fields.items() if v is not None}
         body["action"] = action
         body.setdefault("wireFormat", "seed")   # the dialect the views draw, whatever the agent's option
+        body.setdefault("terminalMessages", True)   # and the lines Arthas writes only to its terminal
         if self.user_id and "userId" not in body:
             body["userId"] = self.user_id
         reply = self._post(json.dumps(body).encode("utf-8"), timeout or self.timeout)

@@ -41,6 +41,8 @@ class Request:
         self.user_id = _blank_to_none(fields.get("userId"))
         # pyarthas's own clients ask for the dialect their views draw, whatever the global option says
         self.wire_format = _blank_to_none(fields.get("wireFormat"))
+        # and the lines Arthas writes only to its terminal, which their consoles show
+        self.terminal_messages = fields.get("terminalMessages") in (True, "true")
         # set by the parser (_exec_timeout); requests made in-process (the shell) may leave it out
         self.exec_timeout: int = fields.get("execTimeout") or DEFAULT_EXEC_TIMEOUT_MS
         # the HTTP door admitted it (credentials, or a connection that needs none): as Arthas copies the HTTP
@@ -193,10 +195,12 @@ def pull_results(agent, request: Request, session: Session) -> Dict[str, Any]:
 
 
 def _on_wire(agent, request: Request, results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Results as the API sends them, in the wire dialect the request or the global option chose."""
+    """Results as the API sends them, in the wire dialect the request or the global option chose; the
+    lines Arthas writes only to its terminal (``terminal`` messages) only to a request that asks for them."""
     dialect = request.wire_format or dialect_of(agent)
     size_limit = agent.options.get("object-size-limit")
-    return [for_wire(result, dialect, size_limit) for result in results]
+    return [for_wire(result, dialect, size_limit) for result in results
+            if request.terminal_messages or result.get("terminal") is not True]
 
 
 def _require_distributor(session: Session) -> SharingDistributor:
@@ -237,7 +241,7 @@ def _exec_in(agent, request: Request, session: Session, command: str) -> Dict[st
     packed: List[Any] = []
 
     def pack(job_id: int, model) -> None:
-        if len(packed) < PACKED_RESULTS_CAPACITY and not model.terminal_only:
+        if len(packed) < PACKED_RESULTS_CAPACITY:
             packed.append((job_id, model))
 
     with _SessionLock(session, command):

@@ -204,7 +204,8 @@ def _all_modules(process, target) -> None:
     for loader in loaders:
         names = loader.modules
         for segment, start in enumerate(range(0, max(len(names), 1), PAGE_SIZE)):
-            page = {"classloader": loader.vo(), "classes": names[start:start + PAGE_SIZE], "segment": segment}
+            page = {"classloader": loader.vo(with_count=False), "classes": names[start:start + PAGE_SIZE],
+                    "segment": segment}
             process.emit(ClassLoaderModel(classSet=page))
         count += len(names)
     process.emit(RowAffectModel(rowCount=count))
@@ -232,7 +233,7 @@ def _url_classes(process, args, target) -> None:
             stat["classes"] = matched[:args.limit]
             stat["truncated"] = len(matched) > args.limit
         stats.append(stat)
-    process.emit(ClassLoaderModel(classLoader=target.vo(), urlClassStats=stats,
+    process.emit(ClassLoaderModel(classLoader=target.vo(with_count=False), urlClassStats=stats,
                                   urlClassStatsDetail=bool(args.details)))
     process.emit(RowAffectModel(rowCount=len(stats)))
 

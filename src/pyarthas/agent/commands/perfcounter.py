@@ -80,6 +80,8 @@ def counter_vos(details: bool) -> List[Dict[str, Any]]:
             value = read()
         except Exception as exc:      # a counter this build cannot read says why rather than failing the rest
             value = "<%s>" % type(exc).__name__
+        if isinstance(value, bool):     # a JVM counter holds a long or a string: a flag is a String counter
+            value = "true" if value else "false"
         vo: Dict[str, Any] = {"name": name, "value": value}
         if details:
             vo.update(units=units, variability=variability)

@@ -113,6 +113,16 @@ def compile_to_pyc(path: str, encoding: Optional[str], directory: str) -> str:
     return os.path.abspath(target)
 
 
+def _compiler_error(exc: Exception) -> str:
+    """``exc`` in the words of Arthas's memory compiler: a missing file as Java's FileNotFoundException
+    says it, a syntax error as its compilation diagnostics (``message: ... , line: N , ``)."""
+    if isinstance(exc, SyntaxError):
+        return "Compilation Error\nmessage: %s , line: %s , \n" % (exc.msg, exc.lineno)
+    if isinstance(exc, OSError) and exc.filename:
+        return "%s (%s)" % (exc.filename, exc.strerror)
+    return "%s: %s" % (type(exc).__name__, exc)
+
+
 @register
 class MemoryCompilerCommand(Command):
     name = "mc"
@@ -132,8 +142,8 @@ class MemoryCompilerCommand(Command):
         try:
             files = [compile_to_pyc(path, args.encoding, directory) for path in args.sourcefiles]
         except (OSError, SyntaxError, ValueError, LookupError) as exc:
-            raise CommandError(-1, "Memory compiler error, exception message: %s: %s" % (type(exc).__name__, exc)) \
-                from None
+            raise CommandError(-1, "Memory compiler error, exception message: %s, please check "
+                                   "$HOME/logs/arthas/arthas.log for more details." % _compiler_error(exc)) from None
         process.emit(MemoryCompilerModel(files=files))
         process.emit(RowAffectModel(rowCount=len(files)))
 

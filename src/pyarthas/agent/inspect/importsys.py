@@ -11,6 +11,7 @@ A loader's ``hash`` (Arthas's identity hash code) is the CRC-32 of its name in h
 the same hash in every command and every call, which ``id()`` cannot promise for path-entry finders that
 ``sys.path_importer_cache`` may drop and make again. Nothing here imports or runs target code.
 """
+import json
 import os
 import sys
 import types
@@ -183,11 +184,15 @@ def tree(loaders: List[Loader]) -> List[Dict[str, Any]]:
 
 def url_stats(loaders: List[Loader]) -> Dict[str, Dict[str, List[str]]]:
     """Arthas's ``--url-stat``: for ``PathFinder``, the ``sys.path`` entries some loaded module came from
-    (``usedUrls``) and those none did (``unUsedUrls``)."""
+    (``usedUrls``) and those none did (``unUsedUrls``). The key is the loader's ClassLoaderVO as JSON text,
+    as Arthas's map (keyed by the VO itself) comes out of fastjson2."""
     used = {url for loader in loaders if loader.parent == PATH_FINDER and loader.modules for url in loader.urls or ()}
     entries = path_entries()
-    return {PATH_FINDER: {"usedUrls": [e for e in entries if e in used],
-                          "unUsedUrls": [e for e in entries if e not in used]}}
+    path_finder = next((loader for loader in loaders if loader.name == PATH_FINDER), None)
+    key = json.dumps(path_finder.vo(with_count=False) if path_finder else {"name": PATH_FINDER},
+                     sort_keys=True, separators=(",", ":"))
+    return {key: {"usedUrls": [e for e in entries if e in used],
+                  "unUsedUrls": [e for e in entries if e not in used]}}
 
 
 def loaded_by(obj: Any, hash_code: Optional[str] = None, loader_class: Optional[str] = None,

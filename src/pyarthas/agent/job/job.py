@@ -11,7 +11,7 @@ from typing import Any, Callable, List, Optional
 from ..command.base import CommandError, Process
 from ..command.help import help_detail
 from ..command.options import Namespace, UsageError, parse
-from ..model import MessageModel, StatusModel
+from ..model import StatusModel, TerminalMessageModel
 from ..util import threads
 
 READY, RUNNING, TERMINATED = "READY", "RUNNING", "TERMINATED"
@@ -165,7 +165,7 @@ class Job(Process):
         self.on_end(handle.cancel)
 
     def _timed_out(self, seconds) -> None:
-        self.emit(MessageModel(message="Command execution timeout after %s seconds." % seconds))
+        self.emit(TerminalMessageModel(message="Command execution timeout after %s seconds." % seconds))
         self.end(0)
 
 

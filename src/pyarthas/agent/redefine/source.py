@@ -72,7 +72,7 @@ def _is_synthetic(name: str) -> bool:
 
 def compile_file(path: str) -> Source:
     if not os.path.isfile(path):
-        raise RedefineError("file does not exist, path: %s" % path)
+        raise RedefineError("file does not exist, path:%s" % path)
     size = os.path.getsize(path)
     if size >= MAX_FILE_SIZE:
         raise RedefineError("file size: %d >= %d, path: %s" % (size, MAX_FILE_SIZE, path))

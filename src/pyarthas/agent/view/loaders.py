@@ -1,5 +1,7 @@
 """``classloader``, ``dump``, ``mc``, ``retransform`` and ``perfcounter`` as Arthas prints them
 (ClassLoaderView, DumpClassView, MemoryCompilerView, RetransformView, PerfCounterView)."""
+import json
+
 from . import view
 from .classes import render_sc
 from .text import cell, key_value_table, table
@@ -19,6 +21,15 @@ def _loader_tree(vos, depth=0):
     return lines
 
 
+def _loader_of_key(key):
+    """``name, hash:HASH`` of a ``--url-stat`` key (a ClassLoaderVO as JSON text, as Arthas sends it)."""
+    try:
+        loader = json.loads(key)
+        return "%s, hash:%s" % (loader["name"], loader["hash"])
+    except (ValueError, TypeError, KeyError):
+        return key
+
+
 @view("classloader")
 def render_classloader(result, ctx):
     if result.get("classLoaderStats") is not None:
@@ -33,8 +44,8 @@ def render_classloader(result, ctx):
         return table(loaders, ["name", "loadedCount", "hash", "parent"], style=ctx.style, width=ctx.width)
     if result.get("urlStats") is not None:
         parts = []
-        for name, stat in result["urlStats"].items():
-            parts.append(name)
+        for key, stat in result["urlStats"].items():
+            parts.append(_loader_of_key(key))
             parts.append("Used URLs:\n" + "\n".join(stat.get("usedUrls") or []))
             parts.append("Unused URLs:\n" + "\n".join(stat.get("unUsedUrls") or []))
         return "\n".join(parts)
