@@ -130,7 +130,7 @@ class TraceListener(AdviceListener):
             return   # a sub-tree of an enclosing traced call (-p), or not yet started
         if not self.holds(call, value, error, False, error is None, error is not None):
             return
-        ts = int(time.time() * 1000 - rec.cost_ns / 1e6)
+        ts = int(time.time() * 1000 - (rec.end - rec.start) / 1e6)   # rec ended: no property call
         self.count_and_emit(TraceModel(rec, call[0], thread_fields(call[4]), ts, self.skip_builtins, error))
 
     def close(self) -> None:

@@ -97,12 +97,37 @@ class Timer:
 
     def finish(self, rec: Recording, raised: bool) -> Recording:
         """End ``rec`` (on the thread that began it, after the traced code returned or raised). A shared
-        recording ends at the first of its owners' calls."""
+        recording ends at the first of its owners' calls. (One function, paid once per traced call.)"""
         if rec.ended:
             return rec
         try:
             now = perf_counter_ns()
-            self._release(rec)      # first: the profiler (3.9-3.11) goes off before our own bookkeeping
+            # first the thread's bookkeeping: the profiler (3.9-3.11) goes off before our own work below
+            state = rec.thread_state
+            if state.pending is rec:
+                state.pending = None
+            if rec.sticky:
+                rec.sticky = False
+                state.sticky -= 1
+            running = state.running
+            if running:
+                if running[-1] is rec:
+                    running.pop()
+                elif rec in running:
+                    running.remove(rec)
+                if running:
+                    retop(state)
+                else:              # the usual case: the thread's only recording ended
+                    state.top = state.top_frame = None
+            if rec.is_suspended:
+                rec.is_suspended = False
+                state.suspended -= 1
+            state.live -= 1
+            if state.installed:            # only a profile function (3.9-3.11) has anything to switch off
+                self._disarm(rec, state)
+            if rec.frame is not None:
+                self.by_frame.pop(rec.frame, None)
+                rec.frame = None
             rec.end = rec.end or now
             rec.raised = raised
             if rec.suspend_start:
@@ -116,33 +141,6 @@ class Timer:
         finally:
             rec.ended = True
         return rec
-
-    def _release(self, rec: Recording) -> None:
-        state = rec.thread_state
-        if state.pending is rec:
-            state.pending = None
-        if rec.sticky:
-            rec.sticky = False
-            state.sticky -= 1
-        running = state.running
-        if running:
-            if running[-1] is rec:
-                running.pop()
-            elif rec in running:
-                running.remove(rec)
-            if running:
-                retop(state)
-            else:              # the usual case: the thread's only recording ended
-                state.top = state.top_frame = None
-        if rec.is_suspended:
-            rec.is_suspended = False
-            state.suspended -= 1
-        state.live -= 1
-        if state.installed:            # only a profile function (3.9-3.11) has anything to switch off
-            self._disarm(rec, state)
-        if rec.frame is not None:
-            self.by_frame.pop(rec.frame, None)
-        rec.frame = None
 
     def _forget_idle(self) -> None:
         """Threads come and go: keep no state for idle threads once there are many."""
