@@ -189,8 +189,9 @@ def _callee_identity(callee: Any) -> Any:
 
 # ---- raw timings of a rewritten code (3.9-3.11) ----
 
-# a bounded deque of raw timings (a partial: no Python frame per traced call)
-new_buffer: Callable[[], deque] = partial(deque, maxlen=MAX_RAW_EVENTS)
+# a bounded deque of raw timings (a partial with positional arguments: no Python frame and no keyword
+# dictionary per traced call)
+new_buffer: Callable[[], deque] = partial(deque, (), MAX_RAW_EVENTS)
 
 
 def materialize(rec: Recording) -> None:
