@@ -99,6 +99,48 @@ def test_trace_condition_cost_and_many_threads(spawn):
     assert not is_enhanced(target, "__main__.Worker.step")
 
 
+RECURSIVE = """
+import threading, time
+
+def walk(n):
+    if n:
+        return walk(n - 1) + len("ab")
+    return 0
+
+def loop():
+    while True:
+        walk(3)
+        time.sleep(0.001)
+
+threading.Thread(target=loop, name="walker", daemon=True).start()
+print("ready", flush=True)
+threading.Event().wait()
+"""
+
+
+def test_trace_of_a_recursive_function_reports_outermost_calls_alone_or_next_to_a_watch(spawn):
+    # The recursive calls are not recorded (they take the usual path, the outermost one the trace's short
+    # one); a watch on the same function sends every call the usual way: the same trees.
+    target = spawn(RECURSIVE)
+    target.wait_stdout("ready", timeout=20)
+    trees = []
+    for companion in (None, "watch __main__ walk '{params}' -n 100000"):
+        watcher = target.session() if companion else None
+        if watcher is not None:
+            watcher.async_exec(companion)
+            watcher.pull_until(lambda r: r.get("type") == "watch", timeout=30)
+        results = run_ok(target, "trace __main__ walk -n 3 --skipJDKMethod false")
+        for trace in of_type(results, "trace"):
+            method, children = method_children(trace)
+            assert method["methodName"] == "walk"
+            trees.append(sorted((c["methodName"], c["times"], c.get("children", [])) for c in children))
+        if watcher is not None:
+            watcher.api("interrupt_job")
+            watcher.close()
+    assert len(trees) == 6
+    assert all(tree == [("len", 1, []), ("walk", 1, [])] for tree in trees), trees
+
+
 def test_trace_path_nests_named_functions(spawn):
     target = start_target(spawn)
     results = run_ok(target, "trace __main__.Worker outer -p __main__.Worker.inner -n 2")

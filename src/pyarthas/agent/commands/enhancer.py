@@ -18,6 +18,7 @@ from ..command.base import Command, CommandError
 from ..command.options import Argument, Option
 from ..engine import Listener, NothingMatched
 from ..engine.express import ExpressionError, compile_expression
+from ..inspect.threads import THREAD_IDS, thread_id
 from ..model import EnhancerAffect, EnhancerModel, ResultModel, TerminalMessageModel
 from ..util.threads import Signal
 from ..values import DEFAULT_SIZE_LIMIT
@@ -248,10 +249,10 @@ def global_size_limit(process) -> int:
 def thread_fields(ident: int) -> Dict[str, Any]:
     """Arthas's thread description of the calling thread (never creates a dummy Thread object); the id is
     the small one ``thread`` shows."""
-    from ..inspect.threads import thread_id
     thread = threading._active.get(ident)  # type: ignore[attr-defined]  # private: no dummy Thread made
-    return {"threadName": thread.name if thread is not None else "Thread-%d" % ident,
-            "threadId": thread_id(ident), "daemon": bool(thread.daemon) if thread is not None else False,
+    if thread is None:
+        return {"threadName": "Thread-%d" % ident, "threadId": thread_id(ident), "daemon": False, "priority": 5}
+    return {"threadName": thread.name, "threadId": THREAD_IDS.of_thread(thread), "daemon": bool(thread.daemon),
             "priority": 5}
 
 

@@ -17,6 +17,7 @@ from typing import Any, Dict, Optional
 from ..command.base import CommandError, register
 from ..command.options import Option
 from ..engine import calltree, trace_tree
+from ..engine.hooks import SLOW
 from ..model import EnhancerAffect, MessageModel, ResultModel
 from .enhancer import ADVICE_ARGUMENTS, AdviceListener, EnhancerCommand, enhancer_options, loader_text, thread_fields
 
@@ -86,6 +87,15 @@ class TraceListener(AdviceListener):
                 % (thread_fields(call[4])["threadName"], type(sys.getprofile()).__name__))))
         return rec
 
+    def enter_quickly(self, site):
+        """``before`` without the call (the engine's path when this trace is a function's only listener):
+        the function is watched already and this call can be recorded; else ``SLOW``, the usual path."""
+        watched = self._codes.get(site)
+        if watched is None:
+            return SLOW
+        rec = TIMER.begin(watched[0], self)
+        return SLOW if rec is None else rec
+
     def _watch(self, site):
         with self._lock:
             if self._closed:
@@ -120,7 +130,7 @@ class TraceListener(AdviceListener):
             return   # a sub-tree of an enclosing traced call (-p), or not yet started
         if not self.holds(call, value, error, False, error is None, error is not None):
             return
-        ts = int(time.time() * 1000 - rec.cost_ns / 1e6)
+        ts = int(time.time() * 1000 - (rec.end - rec.start) / 1e6)   # rec ended: no property call
         self.count_and_emit(TraceModel(rec, call[0], thread_fields(call[4]), ts, self.skip_builtins, error))
 
     def close(self) -> None:

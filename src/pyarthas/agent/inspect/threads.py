@@ -113,7 +113,8 @@ class ThreadIds:
         self._clear()
 
     def of_thread(self, thread: threading.Thread) -> int:
-        return self.of_threads([thread])[0]
+        number = self._by_thread.get(thread)   # a thread that has its id (a hook's case): no lock needed
+        return number if number is not None else self.of_threads([thread])[0]
 
     def of_threads(self, threads: List[threading.Thread]) -> List[int]:
         """The ids of ``threads``, given in this order to those that have none yet."""

@@ -10,8 +10,9 @@ Arthas's trace nodes.
 """
 import types
 from collections import deque
+from functools import partial
 from time import perf_counter_ns
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 if TYPE_CHECKING:
     from .state import ThreadState
@@ -188,8 +189,9 @@ def _callee_identity(callee: Any) -> Any:
 
 # ---- raw timings of a rewritten code (3.9-3.11) ----
 
-def new_buffer() -> deque:
-    return deque(maxlen=MAX_RAW_EVENTS)
+# a bounded deque of raw timings (a partial with positional arguments: no Python frame and no keyword
+# dictionary per traced call)
+new_buffer: Callable[[], deque] = partial(deque, (), MAX_RAW_EVENTS)
 
 
 def materialize(rec: Recording) -> None:

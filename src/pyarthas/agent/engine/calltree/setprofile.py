@@ -25,7 +25,6 @@ from .recording import (
     PY_KIND,
     Recording,
     close_child,
-    new_buffer,
     node_for_new_callee,
     suspend,
 )
@@ -68,7 +67,6 @@ class ProfileTimer(Timer):
 
     def __init__(self):
         super().__init__()
-        self.rewritten: Dict[int, Rewritten] = {}   # id(original code) -> its copy and the clones running it
 
     def watch(self, code: types.CodeType, clone: Optional[types.FunctionType] = None) -> str:
         if clone is None:
@@ -111,9 +109,6 @@ class ProfileTimer(Timer):
         return take
 
     def _arm(self, rec: Recording, state: ThreadState):
-        if id(rec.code) in self.rewritten:
-            rec.buffer = new_buffer()
-            return True
         if state.installed:
             return True
         prev = sys.getprofile()

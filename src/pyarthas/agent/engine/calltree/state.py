@@ -7,7 +7,7 @@ import types
 from time import perf_counter_ns
 from typing import Any, Dict, List, Optional
 
-from .recording import Recording, attach_to_parent, close_child, resume, within
+from .recording import Recording, attach_to_parent, close_child, new_buffer, resume, within
 
 _get_ident = threading.get_ident
 
@@ -40,6 +40,8 @@ class Timer:
         self.lock = threading.Lock()
         self.by_frame: Dict[Any, Recording] = {}
         self.threads: Dict[int, ThreadState] = {}
+        # 3.9-3.11: id(original code) -> its rewritten copy and the clones running it (``setprofile.Rewritten``)
+        self.rewritten: Dict[int, Any] = {}
 
     def _thread_state(self) -> ThreadState:
         ident = _get_ident()
@@ -64,17 +66,22 @@ class Timer:
                     return pending
                 return None
             outer = None
-            for rec in reversed(state.running):
-                if owner in rec.owners:
-                    outer = rec
-                    break
-            if outer is not None and (outer.code is code or within(outer, code)):
-                return None
+            if state.running:      # nothing of this thread recorded yet is the usual case
+                for rec in reversed(state.running):
+                    if owner in rec.owners:
+                        outer = rec
+                        break
+                if outer is not None and (outer.code is code or within(outer, code)):
+                    return None
             rec = Recording(code, owner)
             rec.thread_state = state
-            armed = self._arm(rec, state)
-            if armed is False:
-                return None
+            armed: Any = True
+            if id(code) in self.rewritten:   # a rewritten copy runs it: raw timings, nothing to switch on
+                rec.buffer = new_buffer()
+            else:
+                armed = self._arm(rec, state)
+                if armed is False:
+                    return None
             if outer is not None:
                 rec.parent = outer
                 rec.parent_node = outer.open_node
@@ -90,12 +97,37 @@ class Timer:
 
     def finish(self, rec: Recording, raised: bool) -> Recording:
         """End ``rec`` (on the thread that began it, after the traced code returned or raised). A shared
-        recording ends at the first of its owners' calls."""
+        recording ends at the first of its owners' calls. (One function, paid once per traced call.)"""
         if rec.ended:
             return rec
         try:
             now = perf_counter_ns()
-            self._release(rec)      # first: the profiler (3.9-3.11) goes off before our own bookkeeping
+            # first the thread's bookkeeping: the profiler (3.9-3.11) goes off before our own work below
+            state = rec.thread_state
+            if state.pending is rec:
+                state.pending = None
+            if rec.sticky:
+                rec.sticky = False
+                state.sticky -= 1
+            running = state.running
+            if running:
+                if running[-1] is rec:
+                    running.pop()
+                elif rec in running:
+                    running.remove(rec)
+                if running:
+                    retop(state)
+                else:              # the usual case: the thread's only recording ended
+                    state.top = state.top_frame = None
+            if rec.is_suspended:
+                rec.is_suspended = False
+                state.suspended -= 1
+            state.live -= 1
+            if state.installed:            # only a profile function (3.9-3.11) has anything to switch off
+                self._disarm(rec, state)
+            if rec.frame is not None:
+                self.by_frame.pop(rec.frame, None)
+                rec.frame = None
             rec.end = rec.end or now
             rec.raised = raised
             if rec.suspend_start:
@@ -109,30 +141,6 @@ class Timer:
         finally:
             rec.ended = True
         return rec
-
-    def _release(self, rec: Recording) -> None:
-        state = rec.thread_state
-        if state.pending is rec:
-            state.pending = None
-        if rec.sticky:
-            rec.sticky = False
-            state.sticky -= 1
-        running = state.running
-        if running:
-            if running[-1] is rec:
-                running.pop()
-            elif rec in running:
-                running.remove(rec)
-            retop(state)
-        if rec.is_suspended:
-            rec.is_suspended = False
-            state.suspended -= 1
-        state.live -= 1
-        if state.installed:            # only a profile function (3.9-3.11) has anything to switch off
-            self._disarm(rec, state)
-        if rec.frame is not None:
-            self.by_frame.pop(rec.frame, None)
-        rec.frame = None
 
     def _forget_idle(self) -> None:
         """Threads come and go: keep no state for idle threads once there are many."""
