@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from harness import of_type, status_of
+from harness import of_type, run_in_session, status_of
 from shell_client import RawTerminal, prompt_of, start_shell_demo, wait_until
 
 
@@ -69,9 +69,10 @@ def test_listener_id_of_another_kind_or_of_none(fast_demo):
 
 def test_verbose_and_exclude_class_pattern(fast_demo):
     target = fast_demo
-    # -v's condition results are terminal text (Arthas writes them to the terminal): a session gets them, a
-    # one-time exec does not
-    verbose = target.session().run_to_status("trace demo.MathGame primeFactors 'params[0] > 1' -v -n 1", 30)
+    # -v's condition results are terminal text (Arthas writes them to the terminal): a consumer that asks for
+    # terminal lines gets them
+    verbose = run_in_session(target, "trace demo.MathGame primeFactors 'params[0] > 1' -v -n 1", 30,
+                             terminalMessages=True)
     messages = [r["message"] for r in of_type(verbose, "message")]
     assert any(re.match(r"Condition express: params\[0\] > 1 , result: (True|False)$", m) for m in messages)
     assert len(of_type(verbose, "trace")) == 1
