@@ -21,8 +21,9 @@ import sys
 import threading
 import time
 import types
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional
 
+from ..inspect.threads import cpu_time_ns
 from ..profiler.frames import FrameTable
 from ..util import threads
 from .recording import Event, Recording
@@ -201,7 +202,7 @@ class _Sampler:
         self.recorder = recorder
         self.interval = interval
         self._stop = threading.Event()
-        self._clocks: Dict[int, Tuple[Optional[int], int]] = {}
+        self._cpu: Dict[int, int] = {}  # ident -> the thread's CPU time (ns) at the previous sample
         self._thread: Optional[threading.Thread] = None
 
     def start(self) -> None:
@@ -230,10 +231,13 @@ class _Sampler:
         table = self.recorder.frames
         index_of = table.index_of_id
         known = threading._active  # type: ignore[attr-defined]  # ident -> Thread, read without its lock: a stale name costs nothing
+        for ident in list(self._cpu):
+            if ident not in frames:
+                del self._cpu[ident]     # the thread has ended
         for ident, top in frames.items():
-            if threads.is_agent_thread(ident) or not self._ran(ident):
-                continue
             thread = known.get(ident)
+            if threads.is_agent_thread(ident) or not self._ran(ident, thread):
+                continue
             stack = []
             depth = 0
             frame: Optional[types.FrameType] = top
@@ -248,20 +252,14 @@ class _Sampler:
             self.recorder.emit(("sample", now, ident, thread.name if thread is not None else "", tuple(stack)))
         del frames
 
-    def _ran(self, ident: int) -> bool:
-        """Whether the thread used CPU since the previous sample (True where its clock cannot be read)."""
-        known = self._clocks.get(ident)
-        if known is None:
-            clock = _cpu_clock(ident)
-            known = (clock, _read(clock))
-            self._clocks[ident] = known
+    def _ran(self, ident: int, thread: Optional[threading.Thread]) -> bool:
+        """Whether the thread used CPU since the previous sample (True where its CPU time cannot be read)."""
+        now = cpu_time_ns(getattr(thread, "native_id", None) or 0)
+        if now is None:
             return True
-        clock, before = known
-        if clock is None:
-            return True
-        now = _read(clock)
-        self._clocks[ident] = (clock, now)
-        return now - before >= IDLE_CPU_NS
+        before = self._cpu.get(ident)
+        self._cpu[ident] = now
+        return before is None or now - before >= IDLE_CPU_NS
 
 
 _original_bootstrap = None
@@ -298,19 +296,3 @@ def _thread_event(kind: str, thread: threading.Thread) -> None:
             recorder.emit((kind, time.time(), thread.ident or 0, thread.name, getattr(thread, "native_id", 0) or 0))
     except Exception:
         pass
-
-
-def _cpu_clock(ident: int) -> Optional[int]:
-    try:
-        return time.pthread_getcpuclockid(ident)
-    except (AttributeError, OSError, OverflowError, ValueError):
-        return None
-
-
-def _read(clock: Optional[int]) -> int:
-    if clock is None:
-        return 0
-    try:
-        return time.clock_gettime_ns(clock)
-    except OSError:
-        return 0
