@@ -15,13 +15,14 @@ Sources, and what each costs the target while it is on:
 
 The last recording to stop takes every source away again.
 """
+import collections
 import gc
 import logging
 import sys
 import threading
 import time
 import types
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Deque, Dict, List, Optional
 
 from ..inspect.threads import cpu_time_ns
 from ..profiler.frames import FrameTable
@@ -32,6 +33,7 @@ INTERVALS = {"default": 0.02, "profile": 0.01}
 GC_EVENT_PAUSE = 0.001
 MAX_DEPTH = 128
 MAX_LOG_MESSAGE = 2000
+MAX_PENDING_COLLECTIONS = 1000  # collections of one sampling interval kept for the recordings
 IDLE_CPU_NS = 50_000  # a thread that used less CPU than this since the last sample was not running
 
 _active: Optional["FlightRecorder"] = None  # the recorder whose sources are on, for ``publish``
@@ -56,6 +58,9 @@ class FlightRecorder:
         self._log_handler: Optional[logging.Handler] = None
         self._gc_started = 0.0
         self._young = [0, 0.0, 0.0]  # count, total pause, longest pause of the young collections summed
+        # collections timed one by one, waiting for the sampler's thread: a gc callback may run inside
+        # ``Recording.add`` on the same thread (any allocation can collect), so it never takes a lock
+        self._collections: Deque[Event] = collections.deque(maxlen=MAX_PENDING_COLLECTIONS)
         self._timers: Dict[int, Any] = {}  # recording id -> its scheduler entry (delay or duration)
 
     # ---- recordings ----
@@ -167,9 +172,16 @@ class FlightRecorder:
                 if pause > young[2]:
                     young[2] = pause
                 return
-            self.emit(("gc", time.time(), generation, pause, info.get("collected", 0), info.get("uncollectable", 0)))
+            self._collections.append(("gc", time.time(), generation, pause, info.get("collected", 0),
+                                      info.get("uncollectable", 0)))
         except Exception:  # never into the target's collection
             pass
+
+    def flush_collections(self) -> None:
+        """Hand the collections timed since the last call to the recordings (on the sampler's thread)."""
+        pending = self._collections
+        while pending:
+            self.emit(pending.popleft())
 
     def flush_young_collections(self) -> None:
         count, total, longest = self._young
@@ -218,11 +230,13 @@ class _Sampler:
         while not self._stop.wait(self.interval):
             try:
                 self._sample()
+                self.recorder.flush_collections()
                 if time.monotonic() >= next_flush:
                     next_flush = time.monotonic() + 1.0
                     self.recorder.flush_young_collections()
             except Exception:  # a sample lost is better than a recorder gone
                 pass
+        self.recorder.flush_collections()
         self.recorder.flush_young_collections()
 
     def _sample(self) -> None:
