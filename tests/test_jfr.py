@@ -183,3 +183,31 @@ def test_jfr_in_the_shell(target_python, tmp_path):
     finally:
         terminal.close()
         target.kill()
+
+
+# gc runs on almost every allocation: a collection starting inside the recorder's own bookkeeping (a log
+# record or a thread start being added) must never wait for the recorder on the same thread
+GC_EVERYWHERE_TARGET = """
+import gc, logging, threading, time
+gc.set_threshold(1, 1, 1)
+log = logging.getLogger("gc.everywhere")
+count = 0
+while True:
+    log.warning("tick %d", count)
+    threading.Thread(target=len, args=([count],)).start()
+    count += 1
+    if count % 200 == 0:
+        print("alive", count, flush=True)
+    time.sleep(0.001)
+"""
+
+
+def test_collections_inside_the_recorder_never_hang_the_target(spawn):
+    target = spawn(GC_EVERYWHERE_TARGET)
+    target.wait_stdout("alive", timeout=30)
+    jfr(target, "jfr start")
+    for _ in range(3):   # the target keeps logging and starting threads while recording
+        target.wait_stdout("alive", timeout=30)
+    (listed,), _ = jfr(target, "jfr status")
+    assert listed["recordings"][0]["events"] > 0
+    jfr(target, "jfr stop -r 1")
