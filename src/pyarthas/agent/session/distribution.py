@@ -108,6 +108,7 @@ class SharingDistributor:
         self._consumers: Dict[str, Consumer] = {}
         self._consumer_seq = 0
         self._unhealthy_flagged = False
+        self._unhealthy_to_tell = False
         self._closed = False
         self._thread = threads.spawn("distributor-" + session_id[:8], self._loop)
 
@@ -185,6 +186,11 @@ class SharingDistributor:
             if self._overflowed:
                 self._overflowed = False
                 self._report_overflow()
+            if self._unhealthy_to_tell:
+                # after the interrupted job's queued results: a full consumer queue keeps its newest
+                # entries, so said earlier the message would be pushed out by them
+                self._unhealthy_to_tell = False
+                self._broadcast(MessageModel(message="all consumers are unhealthy, current job was interrupted."))
             self._sleeping = True
             if not self._pending and not self._closed:
                 self._wakeup.get()
@@ -209,7 +215,7 @@ class SharingDistributor:
         if healthy == 0 and not self._unhealthy_flagged:
             self._unhealthy_flagged = True
             self._interrupt_foreground()
-            self._broadcast(MessageModel(message="all consumers are unhealthy, current job was interrupted."))
+            self._unhealthy_to_tell = True
         elif healthy and not self._pending:
             self._unhealthy_flagged = False
 
