@@ -246,10 +246,15 @@ def global_size_limit(process) -> int:
         return DEFAULT_SIZE_LIMIT
 
 
-def thread_fields(ident: int) -> Dict[str, Any]:
-    """Arthas's thread description of the calling thread (never creates a dummy Thread object); the id is
-    the small one ``thread`` shows."""
-    thread = threading._active.get(ident)  # type: ignore[attr-defined]  # private: no dummy Thread made
+def running_thread(ident: int) -> Optional[threading.Thread]:
+    """The Thread object of the thread whose id is ``ident`` (never creates a dummy Thread object)."""
+    return threading._active.get(ident)  # type: ignore[attr-defined]  # private: no dummy Thread made
+
+
+def thread_fields(ident: int, thread: Any = None) -> Dict[str, Any]:
+    """Arthas's thread description of the calling thread; the id is the small one ``thread`` shows.
+    ``thread``: its Thread object when the caller took it already (``running_thread``)."""
+    thread = thread or running_thread(ident)
     if thread is None:
         return {"threadName": "Thread-%d" % ident, "threadId": thread_id(ident), "daemon": False, "priority": 5}
     return {"threadName": thread.name, "threadId": THREAD_IDS.of_thread(thread), "daemon": bool(thread.daemon),

@@ -12,28 +12,39 @@ thread node, the traced function's node and one node per call site of its direct
 import sys
 import threading
 import time
-from typing import Any, Dict, Optional
+from functools import partial
+from typing import Any, Dict, Optional, Tuple
 
 from ..command.base import CommandError, register
 from ..command.options import Option
 from ..engine import calltree, trace_tree
 from ..engine.hooks import SLOW
 from ..model import EnhancerAffect, MessageModel, ResultModel
-from .enhancer import ADVICE_ARGUMENTS, AdviceListener, EnhancerCommand, enhancer_options, loader_text, thread_fields
+from .enhancer import (
+    ADVICE_ARGUMENTS,
+    AdviceListener,
+    EnhancerCommand,
+    enhancer_options,
+    loader_text,
+    running_thread,
+    thread_fields,
+)
 
 TIMER = calltree.TIMER
 
 
 class TraceModel(ResultModel):
-    """One traced call. The tree is built from the recording when first serialized (agent thread)."""
+    """One traced call. The tree is built from the recording when a consumer first takes it (agent
+    thread): calls reported faster than they are read, dropped by full queues, never cost it."""
 
     type = "trace"
+    defer_json = True      # the session serializes it when a consumer takes it (see session/distribution)
 
-    def __init__(self, rec: calltree.Recording, site, thread: Dict[str, Any], ts: int,
+    def __init__(self, rec: calltree.Recording, site, thread: Tuple[int, Any], ts: int,
                  skip_builtins: bool, error: Optional[BaseException]):
         self._rec: Optional[calltree.Recording] = rec
         self._site = site
-        self._thread = thread
+        self._thread = thread      # (ident, Thread object or None): its fields are read when built
         self._ts = ts
         self._skip_builtins = skip_builtins
         self._error = error
@@ -49,7 +60,7 @@ class TraceModel(ResultModel):
             method = trace_tree.build_method_node(rec, self._site.class_name, self._site.method_name,
                                                   self._skip_builtins, error, counter)
             thread = dict(type="thread", classloader=loader_text(self._site.function), timestamp=self._ts,
-                          **self._thread)
+                          **thread_fields(*self._thread))
             thread["children"] = [method]
             built = self._built = {"nodeCount": counter[0], "root": thread}
             self._rec = self._error = None   # keep no reference to the target's objects once built
@@ -87,23 +98,27 @@ class TraceListener(AdviceListener):
                 % (thread_fields(call[4])["threadName"], type(sys.getprofile()).__name__))))
         return rec
 
-    def enter_quickly(self, site):
-        """``before`` without the call (the engine's path when this trace is a function's only listener):
-        the function is watched already and this call can be recorded; else ``SLOW``, the usual path."""
-        watched = self._codes.get(site)
+    def quick_entry(self, site, code, clone):
+        """The engine's path when this trace is a function's only listener: the function is watched now;
+        its calls begin their recordings without building the call (see ``Listener.quick_entry``), with
+        no per-thread state while it is the only function this trace observes (nothing can nest)."""
+        watched = self._watch(site, code, clone)
         if watched is None:
-            return SLOW
-        rec = TIMER.begin(watched[0], self)
-        return SLOW if rec is None else rec
+            return None
+        return TIMER.starter(code, self, len(self._codes) == 1) or partial(self._enter_profiled, code)
 
-    def _watch(self, site):
+    def _enter_profiled(self, code, thread_id):
+        rec = TIMER.begin(code, self)
+        return SLOW if rec is None else rec    # the usual path says why (another profiler holds the thread)
+
+    def _watch(self, site, code=None, clone=None):
         with self._lock:
             if self._closed:
                 return None
             watched = self._codes.get(site)
             if watched is None:
-                code = self.engine.original_code(site.function)
-                clone = self.engine.clone_of(site)
+                code = code or self.engine.original_code(site.function)
+                clone = clone or self.engine.clone_of(site)
                 watched = self._codes[site] = (code, clone, TIMER.watch(code, clone))
             return watched
 
@@ -115,23 +130,34 @@ class TraceListener(AdviceListener):
             watched = self._watch(site)
             if watched is not None:
                 modes["%s#%s" % (site.class_name, site.method_name)] = watched[2]
+        if len(modes) > 1:   # calls of one may nest in another's: none is entered alone any more
+            self.engine.refresh_quick_entries(self)
         return modes
 
     def after_return(self, call, rec, value) -> None:
         if rec is not None:
-            self._finished(call, TIMER.finish(rec, False), value, None)
+            self.exit_quickly(call[0], rec, call[1], call[4], value, None)
 
     def after_throw(self, call, rec, error) -> None:
         if rec is not None:
-            self._finished(call, TIMER.finish(rec, True), None, error)
+            self.exit_quickly(call[0], rec, call[1], call[4], None, error)
 
-    def _finished(self, call, rec, value, error) -> None:
-        if rec.parent is not None or not self.active or rec.failed:
-            return   # a sub-tree of an enclosing traced call (-p), or not yet started
-        if not self.holds(call, value, error, False, error is None, error is not None):
-            return
-        ts = int(time.time() * 1000 - (rec.end - rec.start) / 1e6)   # rec ended: no property call
-        self.count_and_emit(TraceModel(rec, call[0], thread_fields(call[4]), ts, self.skip_builtins, error))
+    def exit_quickly(self, site, rec, values, thread_id, value, error) -> None:
+        """A recorded call ended (on its thread): report it when its condition holds."""
+        try:
+            rec = TIMER.finish(rec, error is not None)
+            if rec.parent is not None or not self.active or rec.failed:
+                return   # a sub-tree of an enclosing traced call (-p), or not yet started
+            cost_ns = rec.end - rec.start    # rec ended: no property call
+            if self.condition is not None:
+                call = (site, values, rec.start / 1e9, cost_ns / 1e6, thread_id)
+                if not self.holds(call, value, error, False, error is None, error is not None):
+                    return
+            ts = int(time.time() * 1000 - cost_ns / 1e6)
+            self.count_and_emit(TraceModel(rec, site, (thread_id, running_thread(thread_id)), ts,
+                                           self.skip_builtins, error))
+        except Exception:
+            self.errors += 1
 
     def close(self) -> None:
         """The job ended: stop watching the code objects (the engine restores the functions)."""

@@ -228,6 +228,14 @@ class Engine:
         else:
             enhancement.set_listeners(listeners)
 
+    def refresh_quick_entries(self, listener: Listener) -> None:
+        """Ask ``listener`` again for the starters of the functions it observes alone (its answer to
+        ``quick_entry`` changed)."""
+        with self._lock:
+            for enhancement in self._enhancements.values():
+                if enhancement.listeners == (listener,):
+                    enhancement.set_listeners(enhancement.listeners)
+
     # ---- removing ----
 
     def remove(self, listener_id: int) -> None:

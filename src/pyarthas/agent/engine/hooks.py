@@ -51,10 +51,20 @@ class Listener:
     def removed(self) -> None:
         """``reset`` took away every function this listener observed (on the thread running reset)."""
 
-    # A listener whose ``before`` usually needs neither the call nor the re-entry guard (it only does the
-    # agent's own bookkeeping) may say so: when it is a function's only listener, ``enter_quickly(site)``
-    # runs in place of ``before``, without building the call; ``SLOW`` means "take the usual path".
-    enter_quickly: Optional[Callable[[Any], Any]] = None
+    def quick_entry(self, site: "Site", code: types.CodeType,
+                    clone: Optional[types.FunctionType]) -> Optional[Callable[[int], Any]]:
+        """A listener whose ``before`` usually needs neither the call nor the re-entry guard (it only does
+        the agent's own bookkeeping) may return a starter here: asked once when it becomes a function's
+        only listener (``code``: the function's original code; ``clone``: the function the wrapper calls),
+        ``starter(thread_id)`` then runs in place of ``before`` on every call, without building the call.
+        It returns the call's state, None (the call is not observed: no after hook) or ``SLOW`` (the usual
+        path: ``before``, then the after hooks); a state goes to ``exit_quickly``."""
+        return None
+
+    def exit_quickly(self, site: "Site", state: Any, values: tuple, thread_id: int, value: Any,
+                     error: Optional[BaseException]) -> None:
+        """The end of a call whose starter returned ``state`` (``error`` None: it returned ``value``), run
+        inside the re-entry guard in place of the after hooks."""
 
 
 SLOW = object()   # what ``enter_quickly`` returns to have the call go the usual way
@@ -172,8 +182,8 @@ class Enhancement:
         self.before_listeners = False
         self.with_before = False
         self.clock = _clock
-        # (listeners, the only listener's enter_quickly), for the listeners tuple it was made for
-        self.quick: Optional[Tuple[tuple, Callable[[Any], Any]]] = None
+        # (listeners, the only listener's starter and exit_quickly), for the listeners tuple it was made for
+        self.quick: Optional[Tuple[tuple, Callable[[int], Any], Callable[..., None]]] = None
 
     def set_listeners(self, listeners: Tuple[Listener, ...]) -> None:
         listeners = tuple(listeners)
@@ -181,8 +191,13 @@ class Enhancement:
         self.before_listeners = any(listener.wants_before for listener in listeners)
         self.quick = None
         self.listeners = listeners
-        if only is not None and only.wants_before and only.enter_quickly is not None:
-            self.quick = (listeners, only.enter_quickly)
+        if only is not None and only.wants_before:
+            try:
+                starter = only.quick_entry(self.site, self.original_code, self.clone)
+            except Exception:
+                starter = None
+            if starter is not None:
+                self.quick = (listeners, starter, only.exit_quickly)
 
     # ---- called by the wrapper code, on the target's thread ----
 
@@ -235,17 +250,17 @@ class Enhancement:
         """Runs the before hooks; returns the entry (listeners, their states, values, thread, start) or
         None when this call is not observed."""
         try:
-            listeners = self.listeners
-            if not listeners:
-                return None
             thread_id = _get_ident()
             if thread_id in _AGENT or thread_id in _IN_HOOK:
                 return None
+            listeners = self.listeners
             quick = self.quick
             if quick is not None and quick[0] is listeners:
-                state = quick[1](self.site)
-                if state is not SLOW:
-                    return listeners, (state,), values, thread_id, _clock()
+                state = quick[1](thread_id)
+                if state is not SLOW:   # the short entry: four items where the usual one has five
+                    return None if state is None else (quick[2], state, values, thread_id)
+            if not listeners:
+                return None
             states = None
             if self.before_listeners:
                 call = (self.site, values, _clock(), 0.0, thread_id)
@@ -266,6 +281,14 @@ class Enhancement:
     def returned_entered(self, entry: tuple, value: Any, error: Optional[BaseException] = None) -> None:
         """The after hooks of a call ``enter`` observed: it returned ``value``, or raised ``error``."""
         try:
+            if len(entry) == 4:
+                exit_quickly, state, values, thread_id = entry
+                _IN_HOOK.add(thread_id)
+                try:
+                    exit_quickly(self.site, state, values, thread_id, value, error)
+                finally:
+                    _IN_HOOK.discard(thread_id)
+                return
             listeners, states, values, thread_id, start = entry
             call = (self.site, values, start, (_clock() - start) * 1000.0, thread_id)
             _IN_HOOK.add(thread_id)

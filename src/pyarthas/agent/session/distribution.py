@@ -20,6 +20,7 @@ HISTORY_CAPACITY = 50
 CONSUMER_CAPACITY = 50
 MAX_RESULTS_PER_PULL = 20
 FLUSH_ITEM_COUNT = 100
+GATHER_SECONDS = 0.002
 
 Entry = Tuple[int, Union[Dict[str, Any], "_Deferred"]]  # (item count, serialized result or one to make)
 
@@ -180,9 +181,17 @@ class SharingDistributor:
 
     def _loop(self) -> None:
         while not self._closed:
+            distributed = bool(self._pending)
             while self._pending and not self._closed:
                 job_id, model = self._pending.popleft()
                 self._distribute(job_id, model)
+            if distributed and not self._closed:
+                # Results come in bursts (a hot traced function): while one lasts this thread stays awake
+                # a moment longer, so that the next results do not each wake it, which would cost the
+                # target's thread that produced them a system call per result.
+                time.sleep(GATHER_SECONDS)
+                if self._pending:
+                    continue
             if self._overflowed:
                 self._overflowed = False
                 self._report_overflow()

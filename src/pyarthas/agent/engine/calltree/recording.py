@@ -27,6 +27,11 @@ NO_POINTS = (NO_OFFSETS, NO_OFFSETS)
 COROUTINE_FLAGS = 0x80 | 0x100 | 0x200   # CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR
 
 
+# a bounded deque of raw timings (a partial with positional arguments: no Python frame and no keyword
+# dictionary per traced call)
+new_buffer: Callable[[], deque] = partial(deque, (), MAX_RAW_EVENTS)
+
+
 # The calls made from one call site of the traced frame (merged repeats) are a list, not an object:
 # creating and updating it is the per-child cost, and a list literal is several times cheaper.
 SITE, CALLEE, KIND, TIMES, TOTAL, MIN, MAX, LAST, THROWS, SUSPENSIONS, SUSPENDED, NESTED = range(12)
@@ -57,18 +62,17 @@ class Recording:
     that making a recording, once per traced call, stays cheap on 3.9/3.10 where slot stores are slow."""
 
     __slots__ = ("code", "owners", "children", "returns", "handlers", "start", "frame", "end", "open_node",
-                 "open_start", "open_frame", "suspend_start", "thread_state", "__dict__")
+                 "open_start", "open_frame", "suspend_start", "thread_state", "buffer", "ended", "raised",
+                 "rewritten", "__dict__")
 
-    raised = ended = failed = False
+    failed = False
     parent: Optional["Recording"] = None   # the enclosing recording of a sub-recording (trace -p)
     parent_node: Optional[list] = None     # the child call of the parent it hangs under
     suspend_site = -1                      # where the traced frame last suspended, and on what
     suspend_what = None
     await_resume = sticky = is_suspended = False
-    # 3.9-3.11, a rewritten traced code: its raw timings (``rewrite``), turned into ``children`` only when
-    # the call is reported (``materialize``)
-    buffer: "Optional[deque]" = None
-    thread_state: "ThreadState"            # set by ThreadState.begin before anything reads it
+    thread_state: "ThreadState"            # set at begin (None only for a recording begun alone)
+    rewritten: Any                         # only for a recording begun alone (``Timer.starter``)
 
     def __init__(self, code: types.CodeType, owner: Any):
         self.code = code
@@ -81,6 +85,10 @@ class Recording:
         # as a child call is open whenever they run
         self.open_node: Any = None
         self.open_frame = None                 # 3.9-3.11: the frame of the open Python child
+        # 3.9-3.11, a rewritten traced code: its raw timings (``rewrite``), turned into ``children`` only
+        # when the call is reported (``materialize``)
+        self.buffer: Optional[deque] = None
+        self.ended = self.raised = False
         self.start = perf_counter_ns()
 
     @property
@@ -189,25 +197,21 @@ def _callee_identity(callee: Any) -> Any:
 
 # ---- raw timings of a rewritten code (3.9-3.11) ----
 
-# a bounded deque of raw timings (a partial with positional arguments: no Python frame and no keyword
-# dictionary per traced call)
-new_buffer: Callable[[], deque] = partial(deque, (), MAX_RAW_EVENTS)
-
-
 def materialize(rec: Recording) -> None:
     """Turn the raw timings of a finished rewritten call into its child nodes (on the agent's thread,
-    only for a call that is reported). Entries: ``(site, callee, start)`` opens a child call, ``end``
+    only for a call that is reported). Entries: ``(callee, site, start)`` opens a child call, ``end``
     closes it, ``-end`` closes it as raised (and means nothing with no child open), a ``Recording`` is a
     traced call made inside (``trace -p``)."""
     buffer = rec.buffer
     if buffer is None:
         return
     rec.buffer = None
-    children = rec.children
+    children = rec.children = {}
+    rec.open_node = None
     for entry in list(buffer):
         kind = type(entry)
         if kind is tuple:
-            site, callee, start = entry
+            callee, site, start = entry
             node = children.get(site)
             if node is None or node[CALLEE] is not callee:
                 node = node_for_new_callee(rec, site, callee, C_KIND)

@@ -6,10 +6,11 @@ nothing fires below the direct children, and nothing at all outside traced calls
 
 What the copy does, in the bytecode formats of 3.9/3.10 and of 3.11:
 
-- at entry, ``buffer = take()`` (one more local, ``.pyarthas_trace``, which ``locals()`` of the traced
-  frame shows): the ``append`` of the raw buffer of the recording this thread began for this call, or
-  None when the call is not recorded (recursion, agent threads);
-- before each call instruction, when recording: ``buffer((site, callee, perf_counter_ns()))``; after it,
+- at entry, ``buffer = waiting.pop(get_ident(), None)`` (one more local, ``.pyarthas_trace``, which
+  ``locals()`` of the traced frame shows; only calls of C functions, no Python frame): the ``append`` of
+  the raw buffer of the recording this thread began for this call, or ``bool`` (which keeps nothing) when
+  the call is not recorded (recursion, agent threads);
+- before each call instruction ``buffer((callee, site, perf_counter_ns()))``; after it,
   ``buffer(perf_counter_ns())``; at the entry of each exception handler ``buffer(-perf_counter_ns())`` (a
   child call that raised ends there; with no child open it means nothing). ``recording.materialize``
   turns the buffer into the tree only when the call is reported.
@@ -25,8 +26,9 @@ import dis
 import operator
 import sys
 import types
+from threading import get_ident
 from time import perf_counter_ns
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 VERSION = sys.version_info[:2]
 OP = dis.opmap
@@ -48,7 +50,7 @@ class Instr:
         self.arg = arg
         self.line = line          # source line (3.9/3.10)
         self.pos = pos            # (line, end_line, col, end_col) (3.11)
-        # the instruction a jump goes to (while building, a _Pending or _Next stands for it)
+        # the instruction a jump goes to (while building, the original instruction it went to)
         self.target: Any = target
         # 3.11: (target Instr, depth, lasti) of the exception table entry covering it
         self.handler: Any = None
@@ -75,16 +77,16 @@ def is_copy_of(candidate: types.CodeType, code: types.CodeType) -> bool:
                                  candidate.co_filename == code.co_filename and candidate.co_name == code.co_name)
 
 
-def instrument(code: types.CodeType, take: Callable[[], Any]) -> types.CodeType:
-    """The timed copy of ``code``; ``take`` is called at entry and returns the recording's buffer
-    ``append`` (or None). Raises ``Unsupported``."""
+def instrument(code: types.CodeType, waiting: Dict[int, Any]) -> types.CodeType:
+    """The timed copy of ``code``; at entry it takes ``waiting[thread id]`` out, the recording's buffer
+    ``append`` (None: not recorded). Raises ``Unsupported``."""
     why = rewritable(code)
     if why:
         raise Unsupported(why)
     try:
         if VERSION == (3, 11):
-            return _Rewrite311(code, take).build()
-        return _RewriteLegacy(code, take).build()
+            return _Rewrite311(code, waiting).build()
+        return _RewriteLegacy(code, waiting).build()
     except Unsupported:
         raise
     except Exception as error:   # a shape this rewriter does not know: say so, never run a wrong copy
@@ -109,10 +111,12 @@ class _Rewrite:
     """What both formats share: the instruction list, what each original instruction became (for jumps),
     and the constants the timing uses."""
 
-    def __init__(self, code: types.CodeType, take):
+    def __init__(self, code: types.CodeType, waiting: Dict[int, Any]):
         self.code = code
         self.consts = _Consts(code.co_consts)
-        self.take = self.consts(take)
+        self.pop = self.consts(waiting.pop)
+        self.get_ident = self.consts(get_ident)
+        self.unrecorded = self.consts(bool)
         self.perf = self.consts(perf_counter_ns)
         self.local = len(code.co_varnames)     # index of the hidden local
         self.out: List[Instr] = []
@@ -129,29 +133,16 @@ class _Rewrite:
         """Jumps to ``original`` go to the first instruction emitted for it (from index ``start``)."""
         self.first_of[id(original)] = self.out[start]
 
-    def resolve_targets(self, originals: List[Instr]) -> None:
+    def resolve_targets(self) -> None:
         for ins in self.out:
-            if ins.target is not None and not isinstance(ins.target, _Next):
+            if ins.target is not None:
                 ins.target = self.first_of.get(id(ins.target), ins.target)
-        following = {id(a): b for a, b in zip(originals, originals[1:])}
-        for ins in self.out:
-            if isinstance(ins.target, _Next):
-                ins.target = self.first_of[id(following[id(ins.target.original)])]
 
     def finish_code(self, **changes) -> types.CodeType:
         return self.code.replace(co_consts=tuple(self.consts.items),
                                  co_varnames=self.code.co_varnames + (HIDDEN_LOCAL,),
                                  co_nlocals=self.code.co_nlocals + 1,
                                  co_stacksize=self.code.co_stacksize + EXTRA_STACK, **changes)
-
-
-class _Next:
-    """A jump target not known yet: the instruction after ``original`` (what it falls through to)."""
-
-    __slots__ = ("original",)
-
-    def __init__(self, original: Instr):
-        self.original = original
 
 
 # ---- 3.9 / 3.10 ----
@@ -208,8 +199,11 @@ class _RewriteLegacy(_Rewrite):
         originals = self.decode()
         handlers = {id(ins.target) for ins in originals if ins.op in _SETUPS}
         first = originals[0]
-        self.emit(first, OP["LOAD_CONST"], self.take)    # not a jump target: loops back to 0 skip it
+        self.emit(first, OP["LOAD_CONST"], self.pop)    # not a jump target: loops back to 0 skip it
+        self.emit(first, OP["LOAD_CONST"], self.get_ident)
         self.emit(first, OP["CALL_FUNCTION"], 0)
+        self.emit(first, OP["LOAD_CONST"], self.unrecorded)
+        self.emit(first, OP["CALL_FUNCTION"], 2)
         self.emit(first, OP["STORE_FAST"], self.local)
         for index, ins in enumerate(originals):
             start = len(self.out)
@@ -220,14 +214,15 @@ class _RewriteLegacy(_Rewrite):
             else:
                 self.emit(ins, OP["LOAD_ATTR"] if ins.op == OP["LOAD_METHOD"] else ins.op, ins.arg, ins.target)
             self.stands_for(ins, start)
-        self.resolve_targets(originals)
+        self.resolve_targets()
         raw, offsets = self._assemble()
         if VERSION >= (3, 10):
             return self.finish_code(co_code=raw, co_linetable=self._linetable(offsets, len(raw)))
         return self.finish_code(co_code=raw, co_lnotab=self._lnotab(offsets))
 
     def _record(self, anchor: Instr, negative: bool = False) -> None:
-        """``buffer(perf_counter_ns())`` (negated: a child raised)."""
+        """``buffer(perf_counter_ns())`` (negated: a child raised): no test first, as an unrecorded call's
+        buffer is ``bool`` (a call of it costs less than the test would cost every recorded call)."""
         self.emit(anchor, OP["LOAD_FAST"], self.local)
         self.emit(anchor, OP["LOAD_CONST"], self.perf)
         self.emit(anchor, OP["CALL_FUNCTION"], 0)
@@ -237,10 +232,7 @@ class _RewriteLegacy(_Rewrite):
         self.emit(anchor, OP["POP_TOP"])
 
     def _mark_raised(self, handler: Instr) -> None:
-        self.emit(handler, OP["LOAD_FAST"], self.local)
-        jump = self.emit(handler, OP["POP_JUMP_IF_FALSE"], 0)
         self._record(handler, negative=True)
-        jump.target = _Pending(len(self.out))
 
     def _timed_call(self, call: Instr, previous: Optional[Instr]) -> None:
         """The call as ``CALL_FUNCTION_EX`` on (callee, args tuple[, kwargs dict]), recorded around."""
@@ -266,17 +258,14 @@ class _RewriteLegacy(_Rewrite):
             has_kw = True
         else:
             has_kw = bool(call.arg & 1)
-        emit(call, OP["LOAD_FAST"], self.local)
-        skip = emit(call, OP["POP_JUMP_IF_FALSE"], 0)
         if has_kw:
             emit(call, OP["ROT_THREE"])                                # kwargs, f, args
         emit(call, OP["DUP_TOP_TWO"])
         emit(call, OP["POP_TOP"])                                      # ..., f, args, f
         emit(call, OP["LOAD_CONST"], self.consts(call.offset))
-        emit(call, OP["ROT_TWO"])
         emit(call, OP["LOAD_CONST"], self.perf)
         emit(call, OP["CALL_FUNCTION"], 0)
-        emit(call, OP["BUILD_TUPLE"], 3)                               # (site, callee, start)
+        emit(call, OP["BUILD_TUPLE"], 3)                               # (callee, site, start)
         emit(call, OP["LOAD_FAST"], self.local)
         emit(call, OP["ROT_TWO"])
         emit(call, OP["CALL_FUNCTION"], 1)
@@ -284,16 +273,11 @@ class _RewriteLegacy(_Rewrite):
         if has_kw:
             emit(call, OP["ROT_THREE"])
             emit(call, OP["ROT_THREE"])                                # f, args, kwargs
-        skip.target = emit(call, OP["CALL_FUNCTION_EX"], int(has_kw))
-        emit(call, OP["LOAD_FAST"], self.local)
-        emit(call, OP["POP_JUMP_IF_FALSE"], 0, _Next(call))
+        emit(call, OP["CALL_FUNCTION_EX"], int(has_kw))
         self._record(call)
 
     def _assemble(self):
         out = self.out
-        for ins in out:                        # targets of our own forward guards, by position
-            if isinstance(ins.target, _Pending):
-                ins.target = out[ins.target.index]
         while True:
             offset = 0
             for ins in out:
@@ -370,13 +354,6 @@ class _RewriteLegacy(_Rewrite):
                 delta = 0x80 if none else 0
             out += bytes((size, delta))
         return bytes(out)
-
-
-class _Pending:
-    __slots__ = ("index",)
-
-    def __init__(self, index: int):
-        self.index = index
 
 
 def _units(arg: int) -> int:
@@ -500,10 +477,15 @@ class _Rewrite311(_Rewrite):
                 self._after_call(ins)
             if ins.op == OP["RESUME"] and not resumed:
                 resumed = True
-                self._call(ins, self.take)
+                self.emit(ins, OP["PUSH_NULL"])
+                self.emit(ins, OP["LOAD_CONST"], self.pop)
+                self._call(ins, self.get_ident)
+                self.emit(ins, OP["LOAD_CONST"], self.unrecorded)
+                self.emit(ins, OP["PRECALL"], 2)
+                self.emit(ins, OP["CALL"], 2)
                 self.emit(ins, OP["STORE_FAST"], self.local)
             self.stands_for(ins, start)
-        self.resolve_targets(originals)
+        self.resolve_targets()
         for ins in self.out:
             if ins.handler is not None:
                 target, depth, lasti = ins.handler
@@ -519,10 +501,8 @@ class _Rewrite311(_Rewrite):
         self.emit(anchor, OP["PRECALL"], 0)
         self.emit(anchor, OP["CALL"], 0)
 
-    def _record_now(self, anchor: Instr, negative: bool = False) -> Instr:
-        """``buffer(perf_counter_ns())`` (negated: a child raised), when recording."""
-        self.emit(anchor, OP["LOAD_FAST"], self.local)
-        skip = self.emit(anchor, OP["POP_JUMP_FORWARD_IF_NONE"])
+    def _record_now(self, anchor: Instr, negative: bool = False) -> None:
+        """``buffer(perf_counter_ns())`` (negated: a child raised); no test first (see the 3.9 one)."""
         self.emit(anchor, OP["PUSH_NULL"])
         self.emit(anchor, OP["LOAD_FAST"], self.local)
         self._call(anchor, self.perf)
@@ -531,18 +511,15 @@ class _Rewrite311(_Rewrite):
         self.emit(anchor, OP["PRECALL"], 1)
         self.emit(anchor, OP["CALL"], 1)
         self.emit(anchor, OP["POP_TOP"])
-        return skip
 
     def _mark_raised(self, handler: Instr) -> None:
-        skip = self._record_now(handler, negative=True)
-        skip.target = _Pending(len(self.out))
+        self._record_now(handler, negative=True)
 
     def _after_call(self, call: Instr) -> None:
-        skip = self._record_now(call)
-        skip.target = _Next(call)
+        self._record_now(call)
 
     def _before_call(self, anchor: Instr, stack: list, if_null: Optional[int], otherwise: int, site: int) -> None:
-        """``buffer((site, callee, perf_counter_ns()))``: the callee is the value above the NULL, or the
+        """``buffer((callee, site, perf_counter_ns()))``: the callee is the value above the NULL, or the
         value in the NULL's place (a comprehension's function, a ``with`` block's ``__exit__``)."""
         below = stack[-otherwise] if len(stack) >= otherwise else "U"
         if if_null is None:
@@ -554,27 +531,19 @@ class _Rewrite311(_Rewrite):
         else:
             raise Unsupported("a call whose callee's place depends on the path")
         emit = self.emit
+        emit(anchor, OP["PUSH_NULL"])
         emit(anchor, OP["LOAD_FAST"], self.local)
-        skip = emit(anchor, OP["POP_JUMP_FORWARD_IF_NONE"])
-        emit(anchor, OP["COPY"], depth)
+        emit(anchor, OP["COPY"], depth + 2)
         emit(anchor, OP["LOAD_CONST"], self.consts(site))
-        emit(anchor, OP["SWAP"], 2)
         self._call(anchor, self.perf)
         emit(anchor, OP["BUILD_TUPLE"], 3)
-        emit(anchor, OP["PUSH_NULL"])
-        emit(anchor, OP["SWAP"], 2)
-        emit(anchor, OP["LOAD_FAST"], self.local)
-        emit(anchor, OP["SWAP"], 2)
         emit(anchor, OP["PRECALL"], 1)
         emit(anchor, OP["CALL"], 1)
         emit(anchor, OP["POP_TOP"])
-        skip.target = _Pending(len(self.out))
 
     def _assemble(self) -> None:
         out = self.out
         for ins in out:
-            if isinstance(ins.target, _Pending):
-                ins.target = out[ins.target.index]
             ins.size = 1 + _CACHES.get(ins.op, 0)
         while True:
             unit = 0

@@ -3,7 +3,7 @@ where it cannot be rewritten (generators, coroutines, a code given without the f
 per-thread ``sys.setprofile`` function, switched on at entry and off as soon as the traced frame returns.
 
 A rewritten call needs no profile function: ``begin`` gives the recording a raw buffer, the copy's entry
-takes it (``_taker``), and ``recording.materialize`` builds the tree when the call is reported.
+takes it (``Rewritten.waiting``), and ``recording.materialize`` builds the tree when the call is reported.
 
 Events of grandchildren reach it too (a profile function cannot be limited to one frame) and leave after
 two identity comparisons. A Python profile function already installed on the thread is chained and
@@ -15,7 +15,7 @@ import sys
 import threading
 import types
 from time import perf_counter_ns
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 from .recording import (
     C_KIND,
@@ -75,7 +75,7 @@ class ProfileTimer(Timer):
             entry = self.rewritten.get(id(code))
             if entry is None:
                 try:
-                    entry = Rewritten(code, instrument(code, self._taker(code)))
+                    entry = Rewritten(code)
                 except Unsupported as why:
                     return "%s (%s)" % (self.name, why)
                 self.rewritten[id(code)] = entry
@@ -87,26 +87,6 @@ class ProfileTimer(Timer):
             entry = self.rewritten.get(id(code))
             if entry is not None and clone is not None and entry.remove(clone):
                 del self.rewritten[id(code)]
-
-    def _taker(self, code: types.CodeType):
-        """What the rewritten copy of ``code`` calls at entry: the buffer's ``append`` of the recording this
-        thread began for the call, now running (None: this call is not recorded)."""
-        threads = self.threads
-
-        def take():
-            try:
-                state = threads.get(_get_ident())
-                rec = state.pending if state is not None else None
-                if rec is None or rec.code is not code or rec.buffer is None:
-                    return None
-                state.pending = None
-                state.running.append(rec)
-                state.top, state.top_frame = rec, None
-                return rec.buffer.append
-            except Exception:
-                return None
-
-        return take
 
     def _arm(self, rec: Recording, state: ThreadState):
         if state.installed:
@@ -304,11 +284,15 @@ class ProfileTimer(Timer):
 
 
 class Rewritten:
-    """A rewritten code: the copy, and the clones (engine functions) running it, each watch counted."""
+    """A rewritten code: the copy, and the clones (engine functions) running it, each watch counted.
+    ``waiting``: thread id -> the buffer ``append`` of the recording ``begin`` made on that thread for a
+    call whose frame has not started yet (the copy takes it out at entry)."""
 
-    def __init__(self, code: types.CodeType, copy: types.CodeType):
+    def __init__(self, code: types.CodeType):
         self.code = code
-        self.copy = copy
+        self.waiting: Dict[int, Any] = {}
+        self.active: Dict[int, Any] = {}     # thread id -> a call recorded alone (``Timer.starter``) runs
+        self.copy = instrument(code, self.waiting)
         self.clones: Dict[int, list] = {}    # id(clone) -> [clone, watch count]
 
     def add(self, clone: types.FunctionType) -> None:

@@ -4,12 +4,14 @@ sub-recordings); each mechanism supplies how a thread is armed and disarmed."""
 import sys
 import threading
 import types
+from functools import partial
 from time import perf_counter_ns
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from .recording import Recording, attach_to_parent, close_child, new_buffer, resume, within
 
 _get_ident = threading.get_ident
+_new_recording = object.__new__
 
 
 class ThreadState:
@@ -40,7 +42,8 @@ class Timer:
         self.lock = threading.Lock()
         self.by_frame: Dict[Any, Recording] = {}
         self.threads: Dict[int, ThreadState] = {}
-        # 3.9-3.11: id(original code) -> its rewritten copy and the clones running it (``setprofile.Rewritten``)
+        # 3.9-3.11: id(original code) -> its rewritten copy, the clones running it and the buffers waiting
+        # for their frame (``setprofile.Rewritten``)
         self.rewritten: Dict[int, Any] = {}
 
     def _thread_state(self) -> ThreadState:
@@ -56,37 +59,36 @@ class Timer:
         be recorded: a call of the same code already recorded by ``owner`` on this thread (recursion), or
         a recording of another code that has not started its frame yet. Two owners tracing the same
         call share one recording. A call of another traced code made while one of the owner's recordings
-        runs is recorded as a sub-tree of that recording (``trace -p``)."""
+        runs is recorded as a sub-tree of that recording (``trace -p``). (Paid once per traced call.)"""
         try:
             state = self.threads.get(_get_ident()) or self._thread_state()
             pending = state.pending
             if pending is not None:
-                if pending.code is code and owner not in pending.owners:
-                    pending.owners.append(owner)
-                    return pending
-                return None
+                return _share(pending, owner) if pending.code is code else None
+            rewritten = self.rewritten.get(id(code))
+            running = state.running
             outer = None
-            if state.running:      # nothing of this thread recorded yet is the usual case
-                for rec in reversed(state.running):
+            if running:      # nothing of this thread recorded yet is the usual case
+                if rewritten is not None and state.ident in rewritten.waiting:
+                    return _share(running[-1], owner)   # begun for this call, its frame not started
+                for rec in reversed(running):
                     if owner in rec.owners:
                         outer = rec
                         break
                 if outer is not None and (outer.code is code or within(outer, code)):
                     return None
+            if rewritten is not None:   # its copy runs it: raw timings, nothing to switch on
+                rec = self._start_rewritten(rewritten, owner, state)
+                if outer is not None:
+                    _nest(rec, outer)
+                return rec
             rec = Recording(code, owner)
             rec.thread_state = state
-            armed: Any = True
-            if id(code) in self.rewritten:   # a rewritten copy runs it: raw timings, nothing to switch on
-                rec.buffer = new_buffer()
-            else:
-                armed = self._arm(rec, state)
-                if armed is False:
-                    return None
+            armed = self._arm(rec, state)
+            if armed is False:
+                return None
             if outer is not None:
-                rec.parent = outer
-                rec.parent_node = outer.open_node
-                if outer.buffer is not None:     # placed among the outer call's raw timings
-                    outer.buffer.append(rec)
+                _nest(rec, outer)
             state.pending = rec
             state.live += 1
             if armed is not True:
@@ -95,52 +97,137 @@ class Timer:
         except Exception:
             return None
 
+    def starter(self, code: types.CodeType, owner: Any,
+                alone: bool) -> Optional[Callable[[int], Optional[Recording]]]:
+        """For a rewritten code: what begins ``owner``'s recordings of it on the thread whose id it is
+        given, as ``begin`` does, quicker on a thread that records nothing yet (the usual case). ``alone``:
+        ``owner`` records this code only, so nothing nests in its calls: no per-thread state is kept at all
+        (only the outermost of recursive calls is recorded, as ``begin`` does)."""
+        rewritten = self.rewritten.get(id(code))
+        if rewritten is None:
+            return None
+        return partial(self._begin_alone if alone else self._begin_rewritten, rewritten, owner)
+
+    @staticmethod
+    def _begin_alone(rewritten: Any, owner: Any, ident: int) -> Optional[Recording]:
+        try:
+            active = rewritten.active
+            if ident in active:
+                return None
+            rec = _new_recording(Recording)   # the fields ``finish`` and ``materialize`` read, no more
+            rec.code = rewritten.code
+            rec.owners = [owner]
+            rec.thread_state = None  # type: ignore[assignment]  # the mark of a recording begun alone
+            rec.rewritten = rewritten
+            rec.ended = False
+            buffer = rec.buffer = new_buffer()
+            active[ident] = rewritten.waiting[ident] = buffer.append
+            rec.start = perf_counter_ns()
+            return rec
+        except Exception:
+            return None
+
+    def _begin_rewritten(self, rewritten: Any, owner: Any, ident: int) -> Optional[Recording]:
+        try:
+            state = self.threads.get(ident)
+            if state is None or state.running or state.pending is not None:
+                return self.begin(rewritten.code, owner)
+            return self._start_rewritten(rewritten, owner, state)
+        except Exception:
+            return None
+
+    @staticmethod
+    def _start_rewritten(rewritten: Any, owner: Any, state: ThreadState) -> Recording:
+        """A recording of a rewritten code, running at once (nothing of this thread can start before its
+        frame): the fields ``finish``, ``materialize`` and a profile function read, without the cost of
+        calling ``Recording.__init__`` (paid on every traced call)."""
+        rec = _new_recording(Recording)
+        rec.code = rewritten.code
+        rec.owners = [owner]
+        rec.thread_state = state
+        rec.frame = None
+        rec.ended = False
+        buffer = rec.buffer = new_buffer()
+        state.running.append(rec)
+        state.top, state.top_frame = rec, None
+        state.live += 1
+        rewritten.waiting[state.ident] = buffer.append
+        rec.start = perf_counter_ns()
+        return rec
+
     def finish(self, rec: Recording, raised: bool) -> Recording:
         """End ``rec`` (on the thread that began it, after the traced code returned or raised). A shared
         recording ends at the first of its owners' calls. (One function, paid once per traced call.)"""
         if rec.ended:
             return rec
+        rec.ended = True
+        if rec.thread_state is None:       # begun alone: only the code's own record of its thread to undo
+            rec.end = perf_counter_ns()
+            rec.raised = raised
+            try:
+                ident = _get_ident()
+                rewritten = rec.rewritten
+                del rewritten.active[ident]
+                if not rec.buffer:         # perhaps its frame never started: its buffer is still waiting
+                    rewritten.waiting.pop(ident, None)
+            except Exception:
+                rec.failed = True
+            return rec
         try:
             now = perf_counter_ns()
+            rec.raised = raised
             # first the thread's bookkeeping: the profiler (3.9-3.11) goes off before our own work below
             state = rec.thread_state
-            if state.pending is rec:
-                state.pending = None
-            if rec.sticky:
-                rec.sticky = False
-                state.sticky -= 1
             running = state.running
-            if running:
-                if running[-1] is rec:
-                    running.pop()
-                elif rec in running:
-                    running.remove(rec)
+            if running and running[-1] is rec:
+                running.pop()
                 if running:
                     retop(state)
                 else:              # the usual case: the thread's only recording ended
                     state.top = state.top_frame = None
-            if rec.is_suspended:
-                rec.is_suspended = False
-                state.suspended -= 1
+            elif rec in running:
+                running.remove(rec)
+                retop(state)
             state.live -= 1
-            if state.installed:            # only a profile function (3.9-3.11) has anything to switch off
-                self._disarm(rec, state)
-            if rec.frame is not None:
-                self.by_frame.pop(rec.frame, None)
-                rec.frame = None
-            rec.end = rec.end or now
-            rec.raised = raised
-            if rec.suspend_start:
-                resume(rec, now)
-            if rec.open_node is not None:
-                close_child(rec, now, raised)
+            buffer = rec.buffer
+            if buffer is None:             # timed by the profile function: its frame, suspensions, child
+                self._finish_profiled(rec, state, now, raised)
+            else:
+                rec.end = now
+                if not buffer:             # perhaps its frame never started: its buffer is still waiting
+                    self._forget_waiting(rec, state)
+                if state.installed:        # a profiled recording of this thread may be waiting for this
+                    self._disarm(rec, state)
             if rec.parent is not None and rec.parent.buffer is None:
                 attach_to_parent(rec)
         except Exception:
             rec.failed = True
-        finally:
-            rec.ended = True
         return rec
+
+    def _forget_waiting(self, rec: Recording, state: ThreadState) -> None:
+        rewritten = self.rewritten.get(id(rec.code))
+        if rewritten is not None:
+            rewritten.waiting.pop(state.ident, None)
+
+    def _finish_profiled(self, rec: Recording, state: ThreadState, now: int, raised: bool) -> None:
+        rec.end = rec.end or now       # the profile function may have seen the frame return first
+        if state.pending is rec:
+            state.pending = None
+        if rec.sticky:
+            rec.sticky = False
+            state.sticky -= 1
+        if rec.is_suspended:
+            rec.is_suspended = False
+            state.suspended -= 1
+        if state.installed:            # only a profile function (3.9-3.11) has anything to switch off
+            self._disarm(rec, state)
+        if rec.frame is not None:
+            self.by_frame.pop(rec.frame, None)
+            rec.frame = None
+        if rec.suspend_start:
+            resume(rec, now)
+        if rec.open_node is not None:
+            close_child(rec, now, raised)
 
     def _forget_idle(self) -> None:
         """Threads come and go: keep no state for idle threads once there are many."""
@@ -198,6 +285,24 @@ class Timer:
         """Undo one ``watch``."""
 
     name = "sys.setprofile"
+
+
+def _share(rec: Recording, owner: Any) -> Optional[Recording]:
+    """Another owner traces the call ``rec`` records: one recording for both (None: ``owner`` has it)."""
+    if owner in rec.owners:
+        return None
+    rec.owners.append(owner)
+    return rec
+
+
+def _nest(rec: Recording, outer: Recording) -> None:
+    """``rec`` is a sub-recording of ``outer`` (``trace -p``): it hangs under ``outer``'s open child."""
+    rec.parent = outer
+    if outer.buffer is not None:     # placed among the outer call's raw timings
+        outer.buffer.append(rec)
+    else:
+        rec.parent_node = outer.open_node
+
 
 
 def retop(state: ThreadState) -> None:
