@@ -109,3 +109,19 @@ def test_standalone_evaluation_for_ognl():
     with pytest.raises(NameError):
         evaluate_standalone("no_such_name_anywhere")
     assert json is sys.modules["json"] and express.JAVA_CONSTANTS["null"] is None
+
+
+@pytest.mark.parametrize("text", ["#cost > 100", "#cost >= 0.5", "#cost < 0", "#cost <= 7", "cost > 3"])
+def test_a_condition_on_the_cost_alone_is_a_bound_that_agrees_with_the_expression(text):
+    bound = compile_expression(text).cost_bound
+    assert bound is not None, text
+    compare, limit = bound
+    for cost in (0.0, 0.25, 0.5, 3.0, 7.0, 99.0, 100.0, 101.0):
+        call = call_of(free, sys.modules[__name__], False, [1, 5], cost=cost)
+        assert compare(cost, limit) == evaluate(text, call, has_self=False), (text, cost)
+
+
+@pytest.mark.parametrize("text", ["#cost > 1 && params[0] == 1", "#cost == 3", "100 < #cost", "#cost > -1",
+                                  "#cost > True", "#cost > limit", "returnObj > 1"])
+def test_other_conditions_have_no_cost_bound(text):
+    assert compile_expression(text).cost_bound is None

@@ -310,3 +310,18 @@ def test_other_tasks_pay_nothing_while_a_traced_coroutine_waits(spawn):
     assert len(of_type(results, "trace")) == 2
     seen = target.ognl("__main__.SEEN[-60:]")      # the last ~0.3 s, mostly while traced
     assert len(seen) == 60 and all(seen), seen
+
+
+def test_a_condition_that_calls_the_traced_function_is_not_traced_again(spawn):
+    # the condition runs on the target's thread inside the re-entry guard: its own call of the traced
+    # function is neither recorded nor reported (else each report would make another, without end)
+    target = start_target(spawn)
+    results = run_ok(target, "trace __main__.Worker inner '__main__.Worker().inner(0) >= 0' -n 3")
+    traces = of_type(results, "trace")
+    assert len(traces) == 3
+    for trace in traces:
+        method, children = method_children(trace)
+        assert method["methodName"] == "inner"
+        assert [(c["methodName"], c["times"]) for c in children] == [("helper", 2)]   # one line: merged
+    assert status_of(results)["statusCode"] == 0
+    assert not is_enhanced(target, "__main__.Worker.inner")

@@ -38,6 +38,8 @@ class AdviceListener(Listener):
         self.process = weakref.proxy(process)
         self.condition_text = condition
         self.condition = compile_expression(condition) if condition else None
+        # a condition on #cost alone, checked without the expression (not with -v, which prints each result)
+        self.cost_bound = self.condition.cost_bound if self.condition is not None and not verbose else None
         self.limit = limit
         self.verbose = verbose
         self.active = False                 # set once the enhancer result is out

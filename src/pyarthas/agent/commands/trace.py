@@ -18,7 +18,7 @@ from typing import Any, Dict, Optional, Tuple
 from ..command.base import CommandError, register
 from ..command.options import Option
 from ..engine import calltree, trace_tree
-from ..engine.hooks import SLOW
+from ..engine.hooks import HOOK_THREADS
 from ..model import EnhancerAffect, MessageModel, ResultModel
 from .enhancer import (
     ADVICE_ARGUMENTS,
@@ -91,12 +91,16 @@ class TraceListener(AdviceListener):
             if watched is None:
                 return None
         rec = TIMER.begin(watched[0], self)
-        if rec is None and not self._warned and TIMER.blocked_by_other_profiler():
+        if rec is None:
+            self._warn_if_blocked(call[4])
+        return rec
+
+    def _warn_if_blocked(self, thread_id: int) -> None:
+        if not self._warned and TIMER.blocked_by_other_profiler():
             self._warned = True
             self.process.emit(MessageModel(message=(
                 "trace: calls on thread %s are not traced: another profiler (%s) is active on it"
-                % (thread_fields(call[4])["threadName"], type(sys.getprofile()).__name__))))
-        return rec
+                % (thread_fields(thread_id)["threadName"], type(sys.getprofile()).__name__))))
 
     def quick_entry(self, site, code, clone):
         """The engine's path when this trace is a function's only listener: the function is watched now;
@@ -109,7 +113,12 @@ class TraceListener(AdviceListener):
 
     def _enter_profiled(self, code, thread_id):
         rec = TIMER.begin(code, self)
-        return SLOW if rec is None else rec    # the usual path says why (another profiler holds the thread)
+        if rec is None:
+            try:
+                self._warn_if_blocked(thread_id)
+            except Exception:
+                pass
+        return rec
 
     def _watch(self, site, code=None, clone=None):
         with self._lock:
@@ -149,15 +158,29 @@ class TraceListener(AdviceListener):
             if rec.parent is not None or not self.active or rec.failed:
                 return   # a sub-tree of an enclosing traced call (-p), or not yet started
             cost_ns = rec.end - rec.start    # rec ended: no property call
-            if self.condition is not None:
-                call = (site, values, rec.start / 1e9, cost_ns / 1e6, thread_id)
-                if not self.holds(call, value, error, False, error is None, error is not None):
-                    return
-            ts = int(time.time() * 1000 - cost_ns / 1e6)
-            self.count_and_emit(TraceModel(rec, site, (thread_id, running_thread(thread_id)), ts,
-                                           self.skip_builtins, error))
+            bound = self.cost_bound
+            if bound is not None and not bound[0](cost_ns / 1e6, bound[1]):
+                return
+            # the condition and emitting may call observed functions (the after hooks are guarded already)
+            guard = thread_id not in HOOK_THREADS
+            if guard:
+                HOOK_THREADS.add(thread_id)
+            try:
+                self._report(site, rec, values, thread_id, value, error, cost_ns, bound is None)
+            finally:
+                if guard:
+                    HOOK_THREADS.discard(thread_id)
         except Exception:
             self.errors += 1
+
+    def _report(self, site, rec, values, thread_id, value, error, cost_ns: int, evaluate: bool) -> None:
+        if evaluate and self.condition is not None:
+            call = (site, values, rec.start / 1e9, cost_ns / 1e6, thread_id)
+            if not self.holds(call, value, error, False, error is None, error is not None):
+                return
+        ts = int(time.time() * 1000 - cost_ns / 1e6)
+        self.count_and_emit(TraceModel(rec, site, (thread_id, running_thread(thread_id)), ts,
+                                       self.skip_builtins, error))
 
     def close(self) -> None:
         """The job ended: stop watching the code objects (the engine restores the functions)."""

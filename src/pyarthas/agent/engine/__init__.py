@@ -216,25 +216,24 @@ class Engine:
         return enhancement
 
     def _set_listeners(self, enhancement: Enhancement, listeners: Tuple[Listener, ...]) -> None:
-        """Give ``enhancement`` its listeners and the wrapper variant they need (``enter`` first or not)."""
-        with_before = any(listener.wants_before for listener in listeners) or \
-            weaver.needs_entered(enhancement.original_code)
-        if enhancement.wrapper_code is None or with_before != enhancement.with_before:
-            code = weaver.wrapper_code(enhancement.original_code, enhancement, with_before)
-            enhancement.set_listeners(listeners)
+        """Give ``enhancement`` its listeners and the wrapper variant they need (``weaver.variant_for``)."""
+        enhancement.set_listeners(listeners)
+        variant = weaver.variant_for(enhancement.original_code,
+                                     any(listener.wants_before for listener in listeners),
+                                     enhancement.quick is not None)
+        if enhancement.wrapper_code is None or variant != enhancement.variant:
+            code = weaver.wrapper_code(enhancement.original_code, enhancement, variant)
             enhancement.wrapper_code = code
-            enhancement.with_before = with_before
+            enhancement.variant = variant
             enhancement.function.__code__ = code
-        else:
-            enhancement.set_listeners(listeners)
 
     def refresh_quick_entries(self, listener: Listener) -> None:
         """Ask ``listener`` again for the starters of the functions it observes alone (its answer to
         ``quick_entry`` changed)."""
         with self._lock:
-            for enhancement in self._enhancements.values():
+            for enhancement in list(self._enhancements.values()):
                 if enhancement.listeners == (listener,):
-                    enhancement.set_listeners(enhancement.listeners)
+                    self._set_listeners(enhancement, enhancement.listeners)
 
     # ---- removing ----
 

@@ -20,10 +20,11 @@ costs one small function call.
 import ast
 import builtins
 import copy
+import operator
 import re
 import sys
 import types
-from typing import Any, Callable, Dict, FrozenSet, Optional, Set
+from typing import Any, Callable, Dict, FrozenSet, Optional, Set, Tuple
 
 from .hooks import Invocation
 from .java_idioms import JAVA, METHODS, PROPERTIES, java_attr, java_call
@@ -181,6 +182,8 @@ class Expression:
         self._tree = tree
         self._makers: Dict[tuple, types.CodeType] = {}
         self._maker_for(frozenset(), False)   # compile now: errors surface when the job starts
+        self.cost_bound = _cost_bound(tree)
+
 
     def _maker_for(self, extra: FrozenSet[str], has_self: bool) -> types.CodeType:
         key = (extra, has_self)
@@ -229,6 +232,23 @@ class Expression:
         maker_code = self._maker_for(frozenset(extra), has_self)
         maker = types.FunctionType(maker_code, namespace, "_pa_make")
         return maker(Invocation.of, CONTAINED_EXITS, ExpressionExit, **extra)
+
+
+_COMPARISONS: Dict[type, Callable[[Any, Any], Any]] = {ast.Lt: operator.lt, ast.LtE: operator.le,
+                                                        ast.Gt: operator.gt, ast.GtE: operator.ge}
+
+
+def _cost_bound(tree: ast.Expression) -> Optional[Tuple[Callable[[Any, Any], Any], Any]]:
+    """For a condition on the cost alone (``#cost > 100``, Arthas's usual one): (comparison, bound), which
+    a listener may check without evaluating the expression; else None."""
+    body = tree.body
+    if not (isinstance(body, ast.Compare) and len(body.ops) == 1 and isinstance(body.left, ast.Name)
+            and body.left.id == "cost" and type(body.ops[0]) in _COMPARISONS):
+        return None
+    right = body.comparators[0]
+    if not isinstance(right, ast.Constant) or type(right.value) not in (int, float):
+        return None
+    return _COMPARISONS[type(body.ops[0])], right.value
 
 
 class _ParamsIndex(ast.NodeTransformer):

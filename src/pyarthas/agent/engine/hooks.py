@@ -18,6 +18,7 @@ _clock = time.perf_counter
 _AGENT = AGENT_THREAD_IDS
 # Threads running listener code right now: calls they make are not observed (no re-entry).
 _IN_HOOK: Set[int] = set()
+HOOK_THREADS = _IN_HOOK   # for an ``exit_quickly``, which keeps the rule itself
 
 
 class Listener:
@@ -56,18 +57,19 @@ class Listener:
         """A listener whose ``before`` usually needs neither the call nor the re-entry guard (it only does
         the agent's own bookkeeping) may return a starter here: asked once when it becomes a function's
         only listener (``code``: the function's original code; ``clone``: the function the wrapper calls),
-        ``starter(thread_id)`` then runs in place of ``before`` on every call, without building the call.
-        It returns the call's state, None (the call is not observed: no after hook) or ``SLOW`` (the usual
-        path: ``before``, then the after hooks); a state goes to ``exit_quickly``."""
+        ``starter(thread_id)`` then runs in place of ``before`` on every call, without building the call
+        (and must never raise). It returns the call's state, which goes to ``exit_quickly``, or None: the
+        call is not observed (no after hook)."""
         return None
 
     def exit_quickly(self, site: "Site", state: Any, values: tuple, thread_id: int, value: Any,
                      error: Optional[BaseException]) -> None:
-        """The end of a call whose starter returned ``state`` (``error`` None: it returned ``value``), run
-        inside the re-entry guard in place of the after hooks."""
+        """The end of a call whose starter returned ``state`` (``error`` None: it returned ``value``), in
+        place of the after hooks. It must not raise, and keeps the re-entry rule itself: around anything
+        that may call an observed function (a condition, emitting a result) the thread's id is in
+        ``HOOK_THREADS``."""
 
 
-SLOW = object()   # what ``enter_quickly`` returns to have the call go the usual way
 
 
 class Site:
@@ -170,7 +172,8 @@ class Enhancement:
     """
 
     __slots__ = ("function", "original_code", "clone", "wrapper_code", "site", "listeners",
-                 "before_listeners", "with_before", "clock", "quick", "__weakref__")
+                 "before_listeners", "variant", "clock", "quick", "quick_pair", "thread_ident", "agent_threads",
+                 "hook_threads", "__weakref__")
 
     def __init__(self, function: types.FunctionType, site: Site):
         self.function = function
@@ -180,8 +183,14 @@ class Enhancement:
         self.wrapper_code: Optional[types.CodeType] = None
         self.listeners: Tuple[Listener, ...] = ()
         self.before_listeners = False
-        self.with_before = False
+        self.variant = ""                     # the wrapper's (``weaver.variant_for``)
         self.clock = _clock
+        # what the quick wrapper reads (it has no globals of ours): (starter, exit_quickly), and the
+        # threads whose calls are not observed
+        self.quick_pair: Tuple[Callable[[int], Any], Callable[..., None]] = _NO_QUICK
+        self.thread_ident = _get_ident
+        self.agent_threads = _AGENT
+        self.hook_threads = _IN_HOOK
         # (listeners, the only listener's starter and exit_quickly), for the listeners tuple it was made for
         self.quick: Optional[Tuple[tuple, Callable[[int], Any], Callable[..., None]]] = None
 
@@ -190,6 +199,7 @@ class Enhancement:
         only = listeners[0] if len(listeners) == 1 else None
         self.before_listeners = any(listener.wants_before for listener in listeners)
         self.quick = None
+        self.quick_pair = _NO_QUICK
         self.listeners = listeners
         if only is not None and only.wants_before:
             try:
@@ -198,6 +208,7 @@ class Enhancement:
                 starter = None
             if starter is not None:
                 self.quick = (listeners, starter, only.exit_quickly)
+                self.quick_pair = (starter, only.exit_quickly)
 
     # ---- called by the wrapper code, on the target's thread ----
 
@@ -256,9 +267,8 @@ class Enhancement:
             listeners = self.listeners
             quick = self.quick
             if quick is not None and quick[0] is listeners:
-                state = quick[1](thread_id)
-                if state is not SLOW:   # the short entry: four items where the usual one has five
-                    return None if state is None else (quick[2], state, values, thread_id)
+                state = quick[1](thread_id)   # the short entry: four items where the usual one has five
+                return None if state is None else (quick[2], state, values, thread_id)
             if not listeners:
                 return None
             states = None
@@ -283,11 +293,7 @@ class Enhancement:
         try:
             if len(entry) == 4:
                 exit_quickly, state, values, thread_id = entry
-                _IN_HOOK.add(thread_id)
-                try:
-                    exit_quickly(self.site, state, values, thread_id, value, error)
-                finally:
-                    _IN_HOOK.discard(thread_id)
+                exit_quickly(self.site, state, values, thread_id, value, error)
                 return
             listeners, states, values, thread_id, start = entry
             call = (self.site, values, start, (_clock() - start) * 1000.0, thread_id)
@@ -316,6 +322,17 @@ class Enhancement:
                 _IN_HOOK.discard(thread_id)
         except Exception:
             pass
+
+
+def _never(thread_id: int) -> None:
+    return None
+
+
+def _nothing(*args: Any) -> None:
+    return None
+
+
+_NO_QUICK: Tuple[Callable[[int], Any], Callable[..., None]] = (_never, _nothing)
 
 
 def _before(listener: Listener, call: tuple) -> Any:

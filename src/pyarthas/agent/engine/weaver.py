@@ -17,7 +17,9 @@ reports the call to the ``Enhancement`` object, which it holds as a code constan
         <enhancement>.returned(_pa_start, (<parameter values>), _pa_result)
         return _pa_result
 
-When a listener wants to run before the call, the variant calls ``enter((<parameter values>))`` first.
+When a listener wants to run before the call, the variant calls ``enter((<parameter values>))`` first; a
+plain function whose only listener gave a starter (``Listener.quick_entry``) gets the quick variant, which
+calls the starter and the listener's exit itself.
 Generators use ``yield from``, coroutines ``await``; async generators forward ``asend``/``athrow``/``aclose``
 by hand. Every instruction of the wrapper sits on the original's ``def`` line, in the original's file, so
 ``inspect.getsource`` still finds the source and a traceback entry of the wrapper points at the ``def``.
@@ -68,6 +70,28 @@ _ENTERED = """
     return _pa_result
 """
 _PLAIN_ENTERED = _ENTERED.replace("{define}", "def").replace("{call}", "")
+
+# The quick path of a plain function whose only listener gave a starter (``Listener.quick_entry``): no
+# hook frame of the engine's own; ``quick`` is read once, so a call keeps the exit paired with its start.
+_QUICK = """
+def _pa_wrapper({params}):
+    {keep_freevars}
+    _pa_quick = _pa_enhancement.quick_pair
+    _pa_thread = _pa_enhancement.thread_ident()
+    if _pa_thread in _pa_enhancement.agent_threads or _pa_thread in _pa_enhancement.hook_threads:
+        return _pa_enhancement.clone({forward})
+    _pa_state = _pa_quick[0](_pa_thread)
+    if _pa_state is None:
+        return _pa_enhancement.clone({forward})
+    try:
+        _pa_result = _pa_enhancement.clone({forward})
+    except BaseException as _pa_error:
+        _pa_quick[1](_pa_enhancement.site, _pa_state, ({values}), _pa_thread, None, _pa_error)
+        raise
+    _pa_quick[1](_pa_enhancement.site, _pa_state, ({values}), _pa_thread, _pa_result, None)
+    return _pa_result
+"""
+PLAIN, ENTERED, QUICK = "plain", "entered", "quick"
 _GENERATOR = _ENTERED.replace("{define}", "def").replace("{call}", "yield from ")
 _COROUTINE = _ENTERED.replace("{define}", "async def").replace("{call}", "await ")
 
@@ -159,24 +183,29 @@ class Signature:
         return n_pos, (n_pos if self.varargs else -1), len(self.kwonly), bool(self.varargs), bool(self.varkw)
 
 
-def template_for(code: types.CodeType, with_before: bool) -> str:
+def template_for(code: types.CodeType, variant: str) -> str:
     if code.co_flags & CO_ASYNC_GENERATOR:
         return _ASYNC_GENERATOR
     if code.co_flags & CO_COROUTINE:
         return _COROUTINE
     if code.co_flags & (CO_GENERATOR | CO_ITERABLE_COROUTINE):
         return _GENERATOR
-    return _PLAIN_ENTERED if with_before else _PLAIN
+    return {PLAIN: _PLAIN, ENTERED: _PLAIN_ENTERED, QUICK: _QUICK}[variant]
 
 
-def needs_entered(code: types.CodeType) -> bool:
-    """Whether the wrapper for ``code`` always uses ``enter`` (everything but plain functions)."""
-    return bool(code.co_flags & KIND_FLAGS)
+def variant_for(code: types.CodeType, with_before: bool, quick: bool) -> str:
+    """Which wrapper ``code`` gets: ``enter`` first when a listener runs before calls (always for
+    generators and coroutines), the quick one for a plain function whose only listener gave a starter."""
+    if code.co_flags & KIND_FLAGS:
+        return ENTERED
+    if quick:
+        return QUICK
+    return ENTERED if with_before else PLAIN
 
 
-def wrapper_code(original: types.CodeType, enhancement: object, with_before: bool = False) -> types.CodeType:
+def wrapper_code(original: types.CodeType, enhancement: object, variant: str = PLAIN) -> types.CodeType:
     """The replacement code for a function whose code is ``original``, reporting to ``enhancement``;
-    ``with_before``: the variant that calls ``enhancement.enter`` first."""
+    ``variant``: see ``variant_for``."""
     signature = Signature(original)
     names = signature.names()
     values = ", ".join(names) + ("," if len(names) == 1 else "")
@@ -184,7 +213,7 @@ def wrapper_code(original: types.CodeType, enhancement: object, with_before: boo
     # assigned to the function whose closure holds their cells; naming them in dead code makes them free.
     freevars = original.co_freevars
     keep = "if 0: (%s,)" % ", ".join(freevars) if freevars else "pass"
-    source = template_for(original, with_before).format(params=signature.definition(), values=values,
+    source = template_for(original, variant).format(params=signature.definition(), values=values,
                                            forward=signature.forwarding(), keep_freevars=keep)
     if freevars:
         source = "def _pa_outer():\n    %s = None\n%s    return _pa_wrapper\n" % (
