@@ -387,11 +387,12 @@ def test_malformed_http(agent):
             slow.sendall(b"X-Slow: 1\r\n")
         answer = closed_within(slow, 15)
         assert answer == b"" or answer.startswith(b"HTTP/1.1 408")
-    # pipelining: requests on one connection are answered in order
+    # pipelining: requests on one connection are answered in order (made before connecting: this agent
+    # closes a connection that sends nothing for 2 s)
+    first = api_request(json.dumps({"action": "exec", "command": "echo one"}).encode()).replace(
+        b"Connection: close\r\n", b"")
+    second = api_request(json.dumps({"action": "exec", "command": "echo two"}).encode())
     with connect(port) as sock:
-        first = api_request(json.dumps({"action": "exec", "command": "echo one"}).encode()).replace(
-            b"Connection: close\r\n", b"")
-        second = api_request(json.dumps({"action": "exec", "command": "echo two"}).encode())
         sock.sendall(first + second)
         echoes = []
         for _ in range(2):

@@ -190,10 +190,14 @@ class Sampler:
         counts = self.counts
         cpu_mode = self.mode == "cpu"
         self.ticks += 1
+        prefix = threads.THREAD_PREFIX
         for ident, frame in frames.items():
             if ident in agent_ids:
                 continue
-            state = self._thread_state(ident, active.get(ident))
+            thread = active.get(ident)
+            if thread is not None and thread.name.startswith(prefix):
+                continue   # an agent thread past its own code (it left AGENT_THREAD_IDS), ending
+            state = self._thread_state(ident, thread)
             weight = self._cpu_weight(state, elapsed_ticks) if cpu_mode else self._wall_weight(
                 state, elapsed_ticks)
             if weight <= 0:

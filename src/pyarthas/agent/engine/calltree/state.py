@@ -213,12 +213,7 @@ class Timer:
         rec.end = rec.end or now       # the profile function may have seen the frame return first
         if state.pending is rec:
             state.pending = None
-        if rec.sticky:
-            rec.sticky = False
-            state.sticky -= 1
-        if rec.is_suspended:
-            rec.is_suspended = False
-            state.suspended -= 1
+        _no_longer_suspended(rec, state)
         if state.installed:            # only a profile function (3.9-3.11) has anything to switch off
             self._disarm(rec, state)
         if rec.frame is not None:
@@ -251,14 +246,10 @@ class Timer:
         if rec is not None and rec.suspend_start:
             resume(rec, perf_counter_ns())
             self._mark_resumed(rec)
+
     def _mark_resumed(self, rec: Recording) -> None:
         state = rec.thread_state
-        if rec.sticky:
-            rec.sticky = False
-            state.sticky -= 1
-        if rec.is_suspended:
-            rec.is_suspended = False
-            state.suspended -= 1
+        _no_longer_suspended(rec, state)
         if rec not in state.running:
             state.running.append(rec)
         retop(state)
@@ -303,6 +294,15 @@ def _nest(rec: Recording, outer: Recording) -> None:
     else:
         rec.parent_node = outer.open_node
 
+
+
+def _no_longer_suspended(rec: Recording, state: ThreadState) -> None:
+    if rec.sticky:
+        rec.sticky = False
+        state.sticky -= 1
+    if rec.is_suspended:
+        rec.is_suspended = False
+        state.suspended -= 1
 
 
 def retop(state: ThreadState) -> None:
