@@ -13,6 +13,11 @@ Sources, and what each costs the target while it is on:
 - logging: a handler on the root logger at WARNING;
 - ``monitor``: its cycles, published by the command (``publish``).
 
+On the target's threads a source only appends a small tuple to one bounded deque (``deque.append`` is
+atomic: no lock, no formatting beyond the log record's own message); the sampler's thread hands what
+piled up to the recordings at each wake, so the target never waits for a recording's lock, and a gc
+callback that runs inside the recorder's own work (any allocation can collect) never waits for anything.
+
 The last recording to stop takes every source away again.
 """
 import collections
@@ -27,13 +32,13 @@ from typing import Any, Callable, Deque, Dict, List, Optional
 from ..inspect.threads import cpu_time_ns
 from ..profiler.frames import FrameTable
 from ..util import threads
-from .recording import Event, Recording
+from .recording import Event, Recording, event_size
 
 INTERVALS = {"default": 0.02, "profile": 0.01}
 GC_EVENT_PAUSE = 0.001
 MAX_DEPTH = 128
 MAX_LOG_MESSAGE = 2000
-MAX_PENDING_COLLECTIONS = 1000  # collections of one sampling interval kept for the recordings
+MAX_PENDING_EVENTS = 10_000  # events of one sampling interval waiting for the sampler's thread
 IDLE_CPU_NS = 50_000  # a thread that used less CPU than this since the last sample was not running
 
 _active: Optional["FlightRecorder"] = None  # the recorder whose sources are on, for ``publish``
@@ -58,9 +63,9 @@ class FlightRecorder:
         self._log_handler: Optional[logging.Handler] = None
         self._gc_started = 0.0
         self._young = [0, 0.0, 0.0]  # count, total pause, longest pause of the young collections summed
-        # collections timed one by one, waiting for the sampler's thread: a gc callback may run inside
-        # ``Recording.add`` on the same thread (any allocation can collect), so it never takes a lock
-        self._collections: Deque[Event] = collections.deque(maxlen=MAX_PENDING_COLLECTIONS)
+        # events made on the target's threads, waiting for the sampler's thread (see the module's doc);
+        # a thread's start or end waits here as (kind, time, Thread) and is described when handed over
+        self._pending: Deque[Event] = collections.deque(maxlen=MAX_PENDING_EVENTS)
         self._timers: Dict[int, Any] = {}  # recording id -> its scheduler entry (delay or duration)
 
     # ---- recordings ----
@@ -110,6 +115,7 @@ class FlightRecorder:
         timer = self._timers.pop(recording.id, None)
         if timer is not None:
             timer.cancel()
+        self.flush()  # what happened before the stop belongs to the recording
         with self._lock:
             if recording in self._running:
                 self._running.remove(recording)
@@ -126,8 +132,31 @@ class FlightRecorder:
             recording.state = "closed"
 
     def emit(self, event: Event) -> None:
-        for recording in list(self._running):
-            recording.add(event)
+        """Queue an event for the running recordings (from any thread, without a lock)."""
+        self._pending.append(event)
+
+    def flush(self, samples: Optional[List[Event]] = None) -> None:
+        """Hand the events queued so far, then ``samples``, to the running recordings (on the sampler's
+        thread, and on a command's that is about to read a recording)."""
+        batch: List[Event] = []
+        pending = self._pending
+        while pending:
+            try:
+                event = pending.popleft()
+            except IndexError:  # another thread took the last one
+                break
+            if isinstance(event[-1], threading.Thread):  # a thread's start or end, described now
+                described = _thread_event(event)
+                if described is not None:
+                    batch.append(described)
+            else:
+                batch.append(event)
+        if samples:
+            batch.extend(samples)
+        if batch:
+            sizes = [event_size(event) for event in batch]
+            for recording in list(self._running):
+                recording.add_all(batch, sizes)
 
     # ---- sources ----
 
@@ -136,7 +165,7 @@ class FlightRecorder:
         interval = min(INTERVALS[r.settings] for r in self._running)
         self._sampler = _Sampler(self, interval)
         gc.callbacks.append(self._on_gc)
-        self._log_handler = _LogHandler(self)
+        self._log_handler = _LogHandler(self._pending.append)
         logging.getLogger().addHandler(self._log_handler)
         _watch_thread_lives()
         _active = self
@@ -156,15 +185,16 @@ class FlightRecorder:
         if self._log_handler is not None:
             logging.getLogger().removeHandler(self._log_handler)
             self._log_handler = None
+        self.flush()
 
-    def _on_gc(self, phase: str, info: dict) -> None:
+    def _on_gc(self, phase: str, info: dict, clock=time.perf_counter) -> None:
         # runs on the target's thread that collects: two clock reads, and an event only for a real pause
         try:
             if phase == "start":
-                self._gc_started = time.perf_counter()
+                self._gc_started = clock()
                 return
-            pause = time.perf_counter() - self._gc_started
-            generation = info.get("generation", 0)
+            pause = clock() - self._gc_started
+            generation = info["generation"]
             if generation == 0 and pause < GC_EVENT_PAUSE:
                 young = self._young
                 young[0] += 1
@@ -172,108 +202,137 @@ class FlightRecorder:
                 if pause > young[2]:
                     young[2] = pause
                 return
-            self._collections.append(("gc", time.time(), generation, pause, info.get("collected", 0),
-                                      info.get("uncollectable", 0)))
+            self._pending.append(("gc", time.time(), generation, pause, info.get("collected", 0),
+                                  info.get("uncollectable", 0)))
         except Exception:  # never into the target's collection
             pass
 
-    def flush_collections(self) -> None:
-        """Hand the collections timed since the last call to the recordings (on the sampler's thread)."""
-        pending = self._collections
-        while pending:
-            self.emit(pending.popleft())
-
-    def flush_young_collections(self) -> None:
-        count, total, longest = self._young
-        if count:
-            self._young = [0, 0.0, 0.0]
-            self.emit(("gc-summary", time.time(), 0, count, total, longest))
+    def young_collections(self) -> Optional[Event]:
+        """The young collections summed since the last call, as one event (None when there were none)."""
+        young, self._young = self._young, [0, 0.0, 0.0]
+        count, total, longest = young
+        return ("gc-summary", time.time(), 0, count, total, longest) if count else None
 
 
 class _LogHandler(logging.Handler):
-    def __init__(self, recorder: FlightRecorder):
+    """Keeps WARNING and above; ``handle`` is replaced whole: the record's message is made on the logging
+    thread (its arguments may change later), the rest waits for the sampler's thread."""
+
+    def __init__(self, append: Callable[[Event], None]):
         super().__init__(logging.WARNING)
-        self.recorder = recorder
+        self.append = append
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        try:
+            try:
+                message = record.getMessage()
+            except Exception:
+                message = str(record.msg)
+            self.append(("log", record.created, record.levelname, record.name, message[:MAX_LOG_MESSAGE],
+                         record.thread or 0))
+        except Exception:  # a record we cannot keep is not the application's problem
+            pass
+        return True
 
     def emit(self, record: logging.LogRecord) -> None:
-        try:
-            message = record.getMessage()
-        except Exception:
-            message = str(record.msg)
-        self.recorder.emit(("log", record.created, record.levelname, record.name, message[:MAX_LOG_MESSAGE],
-                            record.thread or 0))
-
-    def handleError(self, record: logging.LogRecord) -> None:
-        pass  # a record we cannot keep is not the application's problem
+        self.handle(record)
 
 
 class _Sampler:
-    """The agent thread that samples stacks and watches threads come and go."""
+    """The agent thread that samples stacks and hands the queued events to the recordings.
+
+    Each wake takes the GIL from the target (a forced switch when it computes), and what the sampler
+    first touches of the target's threads is cold in its CPU's cache: a wake reads as little as it can.
+    A thread whose top frame moved since the previous sample ran; only one that stands where it stood is
+    asked for its CPU clock (a system call) to tell a long C call from a wait. The samples and the
+    queued events are handed to the recordings together every ``DELIVERY`` seconds, in one batch."""
+
+    DELIVERY = 0.1
 
     def __init__(self, recorder: FlightRecorder, interval: float):
         self.recorder = recorder
         self.interval = interval
-        self._stop = threading.Event()
-        self._cpu: Dict[int, int] = {}  # ident -> the thread's CPU time (ns) at the previous sample
+        self._stop = threading.Lock()   # held while running: one C call waits for the next sample or the stop
+        self._stop.acquire()
+        self._stopped = False
+        self._cpu: Dict[int, int] = {}  # ident -> the thread's CPU time (ns) when last read
+        self._where: Dict[int, tuple] = {}  # ident -> (id of its top frame, its instruction) at the previous sample
         self._thread: Optional[threading.Thread] = None
 
     def start(self) -> None:
         self._thread = threads.spawn("jfr", self._loop)
 
     def stop(self) -> None:
-        self._stop.set()
+        if not self._stopped:
+            self._stopped = True
+            self._stop.release()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
     def _loop(self) -> None:
-        next_flush = time.monotonic() + 1.0
-        while not self._stop.wait(self.interval):
+        recorder = self.recorder
+        samples: List[Event] = []
+        next_delivery = time.monotonic() + self.DELIVERY
+        next_summary = time.monotonic() + 1.0
+        while not self._stop.acquire(timeout=self.interval):
             try:
-                self._sample()
-                self.recorder.flush_collections()
-                if time.monotonic() >= next_flush:
-                    next_flush = time.monotonic() + 1.0
-                    self.recorder.flush_young_collections()
+                self._sample(samples)
+                now = time.monotonic()
+                if now >= next_delivery:
+                    next_delivery = now + self.DELIVERY
+                    if now >= next_summary:
+                        next_summary = now + 1.0
+                        young = recorder.young_collections()
+                        if young is not None:
+                            samples.append(young)
+                    recorder.flush(samples)
+                    samples = []
             except Exception:  # a sample lost is better than a recorder gone
-                pass
-        self.recorder.flush_collections()
-        self.recorder.flush_young_collections()
+                samples = []
+        young = recorder.young_collections()
+        if young is not None:
+            samples.append(young)
+        recorder.flush(samples)
 
-    def _sample(self) -> None:
+    def _sample(self, samples: List[Event]) -> None:
         now = time.time()
         frames = sys._current_frames()
         table = self.recorder.frames
         index_of = table.index_of_id
         known = threading._active  # type: ignore[attr-defined]  # ident -> Thread, read without its lock: a stale name costs nothing
-        for ident in list(self._cpu):
-            if ident not in frames:
-                del self._cpu[ident]     # the thread has ended
+        agent_threads = threads.AGENT_THREAD_IDS
+        cpu, where = self._cpu, self._where
+        for ident in [ident for ident in where if ident not in frames]:
+            del where[ident]     # the thread has ended
+            cpu.pop(ident, None)
         for ident, top in frames.items():
-            thread = known.get(ident)
-            if threads.is_agent_thread(ident) or not self._ran(ident, thread):
+            if ident in agent_threads:
                 continue
-            stack = []
-            depth = 0
+            thread = known.get(ident)
+            here = (id(top), top.f_lasti)
+            if where.get(ident) == here and not self._ran(ident, thread):
+                continue
+            where[ident] = here
+            stack: List[int] = []
             frame: Optional[types.FrameType] = top
-            while frame is not None and depth < MAX_DEPTH:
+            while frame is not None and len(stack) < MAX_DEPTH:
                 code = frame.f_code
                 index = index_of.get(id(code))
                 if index is None:
                     index = table.register(code, frame.f_globals)
                 stack.append(index)
                 frame = frame.f_back
-                depth += 1
-            self.recorder.emit(("sample", now, ident, thread.name if thread is not None else "", tuple(stack)))
-        del frames
+            samples.append(("sample", now, ident, thread.name if thread is not None else "", tuple(stack)))
 
     def _ran(self, ident: int, thread: Optional[threading.Thread]) -> bool:
-        """Whether the thread used CPU since the previous sample (True where its CPU time cannot be read)."""
-        now = cpu_time_ns(getattr(thread, "native_id", None) or 0)
-        if now is None:
+        """Whether a thread found where it stood used CPU since its clock was last read (True where its
+        clock cannot be read)."""
+        used = cpu_time_ns(getattr(thread, "native_id", None) or 0)
+        if used is None:
             return True
         before = self._cpu.get(ident)
-        self._cpu[ident] = now
-        return before is None or now - before >= IDLE_CPU_NS
+        self._cpu[ident] = used
+        return before is None or used - before >= IDLE_CPU_NS
 
 
 _original_bootstrap = None
@@ -285,12 +344,23 @@ def _watch_thread_lives() -> None:
         return
     original = _original_bootstrap = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
 
-    def _bootstrap_inner(thread) -> None:
-        _thread_event("thread-start", thread)
+    def _bootstrap_inner(thread, clock=time.time) -> None:
+        # on the target's new (or ending) thread: one append each side, never an exception into it
+        try:
+            recorder = _active
+            if recorder is not None:
+                recorder._pending.append(("thread-start", clock(), thread))
+        except Exception:
+            pass
         try:
             original(thread)
         finally:
-            _thread_event("thread-end", thread)
+            try:
+                recorder = _active
+                if recorder is not None:
+                    recorder._pending.append(("thread-end", clock(), thread))
+            except Exception:
+                pass
 
     threading.Thread._bootstrap_inner = _bootstrap_inner  # type: ignore[attr-defined]
 
@@ -302,11 +372,10 @@ def _unwatch_thread_lives() -> None:
         _original_bootstrap = None
 
 
-def _thread_event(kind: str, thread: threading.Thread) -> None:
-    # on the target's new (or ending) thread: never raise into it
-    try:
-        recorder = _active
-        if recorder is not None and not thread.name.startswith(threads.THREAD_PREFIX):
-            recorder.emit((kind, time.time(), thread.ident or 0, thread.name, getattr(thread, "native_id", 0) or 0))
-    except Exception:
-        pass
+def _thread_event(queued: Event) -> Optional[Event]:
+    """A thread's start or end as the recordings keep it (None for the agent's own threads)."""
+    kind, when, thread = queued
+    name = thread.name
+    if name.startswith(threads.THREAD_PREFIX):
+        return None
+    return (kind, when, thread.ident or 0, name, getattr(thread, "native_id", 0) or 0)

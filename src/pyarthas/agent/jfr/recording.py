@@ -46,29 +46,32 @@ class Recording:
         self.dropped = 0
         self.bytes = 0
         self._events: Deque[Event] = collections.deque()
+        self._sizes: Deque[int] = collections.deque()  # the estimate of each event's bytes, in step
         self._lock = threading.Lock()
 
-    def add(self, event: Event) -> None:
-        size = event_size(event)
+    def add_all(self, events: List[Event], sizes: List[int]) -> None:
+        """Keep ``events`` (``sizes``: their ``event_size``), dropping the oldest past the limits."""
         with self._lock:
-            self._events.append(event + (size,))
-            self.bytes += size
-            self._trim(event[1])
+            self._events.extend(events)
+            self._sizes.extend(sizes)
+            self.bytes += sum(sizes)
+            self._trim(time.time())
 
     def _trim(self, now: float) -> None:
-        events = self._events
+        events, sizes = self._events, self._sizes
         oldest_kept = now - self.max_age if self.max_age else None
         while events and ((self.max_size and self.bytes > self.max_size)
                           or (oldest_kept is not None and events[0][1] < oldest_kept)):
-            self.bytes -= events.popleft()[-1]
+            events.popleft()
+            self.bytes -= sizes.popleft()
             self.dropped += 1
 
     def events(self) -> List[Event]:
-        """The events kept, oldest first, each without its size."""
+        """The events kept, oldest first."""
         with self._lock:
             if self.max_age:
                 self._trim(time.time())
-            return [event[:-1] for event in self._events]
+            return list(self._events)
 
     @property
     def count(self) -> int:
@@ -77,6 +80,7 @@ class Recording:
     def clear(self) -> None:
         with self._lock:
             self._events.clear()
+            self._sizes.clear()
             self.bytes = 0
 
     def status_line(self) -> str:
