@@ -2,9 +2,9 @@
 
 Sources, and what each costs the target while it is on:
 - stack samples: one agent thread wakes every ``interval`` (20 ms, 10 ms with ``--settings profile``),
-  reads ``sys._current_frames()`` and keeps the stack of each thread that used CPU since the previous
-  sample (its per-thread CPU clock moved), as code-object numbers (``profiler.frames.FrameTable``);
-  nothing runs on the target's threads;
+  reads ``sys._current_frames()`` and keeps the stack of each thread that ran since the previous sample
+  (its top frame moved, or its per-thread CPU clock did), as code-object numbers
+  (``profiler.frames.FrameTable``); nothing runs on the target's threads, but each wake takes the GIL;
 - gc: a ``gc.callbacks`` entry times every collection on the thread that collects (a clock read at start
   and stop); young (generation 0) collections under ``GC_EVENT_PAUSE`` are summed into one event a
   second, the others are events of their own;
@@ -13,10 +13,11 @@ Sources, and what each costs the target while it is on:
 - logging: a handler on the root logger at WARNING;
 - ``monitor``: its cycles, published by the command (``publish``).
 
-On the target's threads a source only appends a small tuple to one bounded deque (``deque.append`` is
-atomic: no lock, no formatting beyond the log record's own message); the sampler's thread hands what
-piled up to the recordings at each wake, so the target never waits for a recording's lock, and a gc
-callback that runs inside the recorder's own work (any allocation can collect) never waits for anything.
+On the target's threads a source only appends a small tuple, its size estimate included, to one bounded
+deque (``deque.append`` is atomic: no lock, no formatting beyond the log record's own message); the
+sampler's thread hands what piled up to the recordings (``flush``), so the target never waits for a
+recording's lock, and a gc callback that runs inside the recorder's own work (any allocation can
+collect) never waits for anything.
 
 The last recording to stop takes every source away again.
 """
@@ -32,13 +33,16 @@ from typing import Any, Callable, Deque, Dict, List, Optional
 from ..inspect.threads import cpu_time_ns
 from ..profiler.frames import FrameTable
 from ..util import threads
-from .recording import Event, Recording, event_size
+from .recording import EVENT_BYTES, STRING_BYTES, TUPLE_BYTES, Event, Recording, sized
 
 INTERVALS = {"default": 0.02, "profile": 0.01}
 GC_EVENT_PAUSE = 0.001
 MAX_DEPTH = 128
 MAX_LOG_MESSAGE = 2000
 MAX_PENDING_EVENTS = 10_000  # events of one sampling interval waiting for the sampler's thread
+_SAMPLE_BYTES = EVENT_BYTES + STRING_BYTES + TUPLE_BYTES  # and the name's characters, 8 a frame
+_LOG_BYTES = EVENT_BYTES + 3 * STRING_BYTES  # and the characters of the level, logger and message
+_THREAD_BYTES = EVENT_BYTES + STRING_BYTES  # and the name's characters
 IDLE_CPU_NS = 50_000  # a thread that used less CPU than this since the last sample was not running
 
 _active: Optional["FlightRecorder"] = None  # the recorder whose sources are on, for ``publish``
@@ -48,7 +52,7 @@ def publish(kind: str, *fields) -> None:
     """Add an event from elsewhere in the agent (a ``monitor`` cycle); nothing when no recording runs."""
     recorder = _active
     if recorder is not None:
-        recorder.emit((kind, time.time()) + fields)
+        recorder.emit(sized((kind, time.time()) + fields))
 
 
 class FlightRecorder:
@@ -63,8 +67,7 @@ class FlightRecorder:
         self._log_handler: Optional[logging.Handler] = None
         self._gc_started = 0.0
         self._young = [0, 0.0, 0.0]  # count, total pause, longest pause of the young collections summed
-        # events made on the target's threads, waiting for the sampler's thread (see the module's doc);
-        # a thread's start or end waits here as (kind, time, Thread) and is described when handed over
+        # events made on the target's threads, each with its size, waiting for the sampler's thread
         self._pending: Deque[Event] = collections.deque(maxlen=MAX_PENDING_EVENTS)
         self._timers: Dict[int, Any] = {}  # recording id -> its scheduler entry (delay or duration)
 
@@ -132,31 +135,24 @@ class FlightRecorder:
             recording.state = "closed"
 
     def emit(self, event: Event) -> None:
-        """Queue an event for the running recordings (from any thread, without a lock)."""
+        """Queue an event (ending with its size) for the running recordings: from any thread, no lock."""
         self._pending.append(event)
 
     def flush(self, samples: Optional[List[Event]] = None) -> None:
         """Hand the events queued so far, then ``samples``, to the running recordings (on the sampler's
         thread, and on a command's that is about to read a recording)."""
         batch: List[Event] = []
-        pending = self._pending
-        while pending:
-            try:
-                event = pending.popleft()
-            except IndexError:  # another thread took the last one
-                break
-            if isinstance(event[-1], threading.Thread):  # a thread's start or end, described now
-                described = _thread_event(event)
-                if described is not None:
-                    batch.append(described)
-            else:
-                batch.append(event)
+        take, keep = self._pending.popleft, batch.append
+        try:
+            for _ in range(len(self._pending)):
+                keep(take())
+        except IndexError:  # another thread took the last ones
+            pass
         if samples:
-            batch.extend(samples)
+            batch += samples
         if batch:
-            sizes = [event_size(event) for event in batch]
             for recording in list(self._running):
-                recording.add_all(batch, sizes)
+                recording.add_all(batch)
 
     # ---- sources ----
 
@@ -203,7 +199,7 @@ class FlightRecorder:
                     young[2] = pause
                 return
             self._pending.append(("gc", time.time(), generation, pause, info.get("collected", 0),
-                                  info.get("uncollectable", 0)))
+                                  info.get("uncollectable", 0), EVENT_BYTES))
         except Exception:  # never into the target's collection
             pass
 
@@ -211,7 +207,7 @@ class FlightRecorder:
         """The young collections summed since the last call, as one event (None when there were none)."""
         young, self._young = self._young, [0, 0.0, 0.0]
         count, total, longest = young
-        return ("gc-summary", time.time(), 0, count, total, longest) if count else None
+        return ("gc-summary", time.time(), 0, count, total, longest, EVENT_BYTES) if count else None
 
 
 class _LogHandler(logging.Handler):
@@ -228,8 +224,9 @@ class _LogHandler(logging.Handler):
                 message = record.getMessage()
             except Exception:
                 message = str(record.msg)
-            self.append(("log", record.created, record.levelname, record.name, message[:MAX_LOG_MESSAGE],
-                         record.thread or 0))
+            message, level, logger = message[:MAX_LOG_MESSAGE], record.levelname, record.name
+            self.append(("log", record.created, level, logger, message, record.thread or 0,
+                         _LOG_BYTES + len(level) + len(logger) + len(message)))
         except Exception:  # a record we cannot keep is not the application's problem
             pass
         return True
@@ -244,7 +241,8 @@ class _Sampler:
     Each wake takes the GIL from the target (a forced switch when it computes), and what the sampler
     first touches of the target's threads is cold in its CPU's cache: a wake reads as little as it can.
     A thread whose top frame moved since the previous sample ran; only one that stands where it stood is
-    asked for its CPU clock (a system call) to tell a long C call from a wait. The samples and the
+    asked for its CPU clock (a system call) to tell a long C call from a wait (so a thread that has just
+    stopped moving is sampled once more, against the clock it showed when it last stood). The samples and the
     queued events are handed to the recordings together every ``DELIVERY`` seconds, in one batch."""
 
     DELIVERY = 0.1
@@ -322,7 +320,8 @@ class _Sampler:
                     index = table.register(code, frame.f_globals)
                 stack.append(index)
                 frame = frame.f_back
-            samples.append(("sample", now, ident, thread.name if thread is not None else "", tuple(stack)))
+            name = thread.name if thread is not None else ""
+            samples.append(("sample", now, ident, name, tuple(stack), _SAMPLE_BYTES + len(name) + 8 * len(stack)))
 
     def _ran(self, ident: int, thread: Optional[threading.Thread]) -> bool:
         """Whether a thread found where it stood used CPU since its clock was last read (True where its
@@ -344,23 +343,12 @@ def _watch_thread_lives() -> None:
         return
     original = _original_bootstrap = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
 
-    def _bootstrap_inner(thread, clock=time.time) -> None:
-        # on the target's new (or ending) thread: one append each side, never an exception into it
-        try:
-            recorder = _active
-            if recorder is not None:
-                recorder._pending.append(("thread-start", clock(), thread))
-        except Exception:
-            pass
+    def _bootstrap_inner(thread) -> None:
+        _note_thread("thread-start", thread)
         try:
             original(thread)
         finally:
-            try:
-                recorder = _active
-                if recorder is not None:
-                    recorder._pending.append(("thread-end", clock(), thread))
-            except Exception:
-                pass
+            _note_thread("thread-end", thread)
 
     threading.Thread._bootstrap_inner = _bootstrap_inner  # type: ignore[attr-defined]
 
@@ -372,10 +360,13 @@ def _unwatch_thread_lives() -> None:
         _original_bootstrap = None
 
 
-def _thread_event(queued: Event) -> Optional[Event]:
-    """A thread's start or end as the recordings keep it (None for the agent's own threads)."""
-    kind, when, thread = queued
-    name = thread.name
-    if name.startswith(threads.THREAD_PREFIX):
-        return None
-    return (kind, when, thread.ident or 0, name, getattr(thread, "native_id", 0) or 0)
+def _note_thread(kind: str, thread: threading.Thread) -> None:
+    # on the target's new (or ending) thread: one append, never an exception into it
+    try:
+        recorder = _active
+        name = thread.name
+        if recorder is not None and not name.startswith(threads.THREAD_PREFIX):
+            recorder._pending.append((kind, time.time(), thread.ident or 0, name,
+                                      getattr(thread, "native_id", 0) or 0, _THREAD_BYTES + len(name)))
+    except Exception:
+        pass
