@@ -3,17 +3,18 @@
     .venv/bin/python bench/bench_jfr.py [--rounds N] [--units N] [--memory-seconds S]
 
 Inside one target process per interpreter (the agent started in it): a workload that computes, allocates
-(the gc runs), logs a warning and starts a short thread every 50 units, timed in windows of three kinds
-interleaved round by round with the order rotating: no recording (the baseline), ``jfr start`` (a stack
-sample every 20 ms) and ``jfr start -s profile`` (every 10 ms). Each recording starts before its window
-and stops after it (its ``jfr stop`` writes the file outside the timed window).
+(200 dicts a unit, freed with it: the gc seldom runs), logs a warning and starts a short thread every 50
+units, timed in windows of three kinds interleaved round by round with the order rotating: no recording
+(the baseline), ``jfr start`` (a stack sample every 20 ms) and ``jfr start -s profile`` (every 10 ms).
+Each recording starts before its window and stops after it (its ``jfr stop`` writes the file outside the
+timed window).
 Reported: each kind's throughput over the baseline's in the same round, median over rounds (goal: >= 0.98
-for the default recording) with the middle half of the rounds' ratios (the spread: the machine may be
-shared), by the wall clock and by the process's CPU time (the target's threads and the recorder's
-together: under the GIL the recorder's CPU is time the target could not run, while time another process
-took from ours is no cost of ours). Then the memory: a ``--maxsize 1M`` recording of the same workload running for
-``--memory-seconds``: the bytes its ring holds (its budget's estimate), the events it dropped, and the
-process's RSS growth over that time.
+for the default recording) with the middle half of the rounds' ratios beside it (the machine may be shared:
+its spread), by the wall clock and by the process's CPU time (the target's threads and the recorder's
+together: under the GIL the recorder's CPU is time the target could not run, while the time another
+process took from ours, which the wall clock counts, is no cost of ours). Then the memory: a ``--maxsize
+1M`` recording of the same workload running for ``--memory-seconds``: the bytes its ring holds (its
+budget's estimate), the events it dropped, and the process's RSS growth over that time.
 """
 import argparse
 import json
@@ -116,7 +117,7 @@ def summary(ratios: list) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=25)
     parser.add_argument("--units", type=int, default=4000)
     parser.add_argument("--memory-seconds", type=float, default=20.0)
     args = parser.parse_args()
