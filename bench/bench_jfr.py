@@ -12,7 +12,8 @@ Reported: each kind's throughput over the baseline's in the same round, median o
 for the default recording) with the middle half of the rounds' ratios beside it (the machine may be shared:
 its spread), by the wall clock and by the process's CPU time (the target's threads and the recorder's
 together: under the GIL the recorder's CPU is time the target could not run, while the time another
-process took from ours, which the wall clock counts, is no cost of ours). Then the memory: a ``--maxsize
+process took from ours, which the wall clock counts, is no cost of ours); and the recorder thread's own
+share of that CPU time (a direct reading, not a difference of two noisy windows). Then the memory: a ``--maxsize
 1M`` recording of the same workload running for ``--memory-seconds``: the bytes its ring holds (its
 budget's estimate), the events it dropped, and the process's RSS growth over that time.
 """
@@ -35,6 +36,7 @@ import gc, json, logging, os, sys, tempfile, threading, time, urllib.request
 sys.path.insert(0, %(src)r)
 os.chdir(tempfile.mkdtemp())
 from pyarthas.agent import start as start_agent
+from pyarthas.agent.inspect.threads import cpu_time_ns
 log = logging.getLogger("bench")
 
 def unit(i):
@@ -45,11 +47,16 @@ def unit(i):
         threading.Thread(target=len, args=(rows,)).start()
     return total
 
+def recorder_cpu():
+    # CPU seconds the recorder's own thread has used (0 while none runs)
+    found = [t for t in threading.enumerate() if t.name == "pyarthas-jfr"]
+    return (cpu_time_ns(found[0].native_id) or 0) / 1e9 if found else 0.0
+
 def timed(units):
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu, recorder = time.perf_counter(), time.process_time(), recorder_cpu()
     for i in range(units):
         unit(i)
-    return time.perf_counter() - wall, time.process_time() - cpu
+    return time.perf_counter() - wall, time.process_time() - cpu, recorder_cpu() - recorder
 
 agent = start_agent(port=0, quiet=True, telnet_port=-1)
 logging.basicConfig(stream=open(os.devnull, "w"))
@@ -69,6 +76,7 @@ COMMANDS = {"jfr default": "jfr start -n bench", "jfr profile": "jfr start -n be
 timed(%(units)d // 4)
 ratios = {kind: [] for kind in COMMANDS}
 cpu_ratios = {kind: [] for kind in COMMANDS}
+recorder_shares = {kind: [] for kind in COMMANDS}
 recording = 0
 for round_index in range(%(rounds)d):
     order = list(%(kinds)r)
@@ -85,6 +93,7 @@ for round_index in range(%(rounds)d):
     for kind in COMMANDS:
         ratios[kind].append(seconds["none"][0] / seconds[kind][0])
         cpu_ratios[kind].append(seconds["none"][1] / seconds[kind][1])
+        recorder_shares[kind].append(seconds[kind][2] / seconds[kind][1])
 
 request("jfr start -n memory --maxsize 1M")
 recording += 1
@@ -93,7 +102,7 @@ deadline = time.monotonic() + %(memory_seconds)f
 while time.monotonic() < deadline:
     timed(200)
 status = [r for r in request("jfr status -r %%d" %% recording) if r["type"] == "jfr"][0]["recordings"][0]
-print(json.dumps({"all": ratios, "cpu": cpu_ratios,
+print(json.dumps({"all": ratios, "cpu": cpu_ratios, "recorder": recorder_shares,
                   "ringBytes": status["bytes"], "events": status["events"], "dropped": status["dropped"],
                   "rssGrowth": rss() - before}))
 """
@@ -121,14 +130,15 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=4000)
     parser.add_argument("--memory-seconds", type=float, default=20.0)
     args = parser.parse_args()
-    print("%-7s %-21s %-21s %-21s %-21s %7s %7s %7s %8s" % (
-        "python", "jfr default", "jfr profile", "(cpu) jfr default", "(cpu) jfr profile", "ring", "events",
-        "dropped", "rss +"))
+    print("%-7s %-21s %-21s %-21s %-21s %-11s %7s %7s %7s %8s" % (
+        "python", "jfr default", "jfr profile", "(cpu) jfr default", "(cpu) jfr profile", "recorder %",
+        "ring", "events", "dropped", "rss +"))
     for python in target_pythons():
         found = run(python, args.rounds, args.units, args.memory_seconds)
-        print("%-7s %-21s %-21s %-21s %-21s %6.0fK %7d %7d %7.1fM" % (
+        shares = "/".join("%.2f" % (100 * statistics.median(found["recorder"][kind])) for kind in KINDS[1:])
+        print("%-7s %-21s %-21s %-21s %-21s %-11s %6.0fK %7d %7d %7.1fM" % (
             python_id(python), summary(found["all"]["jfr default"]), summary(found["all"]["jfr profile"]),
-            summary(found["cpu"]["jfr default"]), summary(found["cpu"]["jfr profile"]),
+            summary(found["cpu"]["jfr default"]), summary(found["cpu"]["jfr profile"]), shares,
             found["ringBytes"] / 1024, found["events"], found["dropped"], found["rssGrowth"] / 2 ** 20))
 
 
