@@ -211,3 +211,33 @@ def test_collections_inside_the_recorder_never_hang_the_target(spawn):
     (listed,), _ = jfr(target, "jfr status")
     assert listed["recordings"][0]["events"] > 0
     jfr(target, "jfr stop -r 1")
+
+
+# one thread computes, one waits: the sampler asks a thread's CPU clock only when its top frame stood still,
+# so the waiting one is sampled at most twice (when first seen, and once against its first clock reading)
+COMPUTE_AND_WAIT_TARGET = """
+import threading, time
+threading.Thread(target=time.sleep, args=(3600,), name="waiter", daemon=True).start()
+
+def compute(n):
+    return sum(i * i for i in range(n))
+
+print("ready", flush=True)
+while True:
+    compute(20000)
+"""
+
+
+def test_a_waiting_thread_is_not_sampled_while_a_computing_one_is(spawn, tmp_path):
+    target = spawn(COMPUTE_AND_WAIT_TARGET)
+    target.wait_stdout("ready", timeout=30)
+    jfr(target, "jfr start")
+
+    def samples_of(name):
+        return target.ognl("len([e for e in __import__('pyarthas.agent.runtime', fromlist=['x']).current()"
+                           "._flight_recorder.get(1).events() if e[0] == 'sample' and e[3] == %r])" % name)
+    wait_until(lambda: samples_of("MainThread") >= 20, 60, "20 samples of the computing thread")
+    jfr(target, "jfr stop -r 1 -f %s" % (tmp_path / "waiting.jfr"))
+    _, events, _ = read_record(str(tmp_path / "waiting.jfr"))
+    threads = [e["thread"] for e in events if e["type"] == "pyarthas.ExecutionSample"]
+    assert threads.count("MainThread") >= 20 and threads.count("waiter") <= 2, threads

@@ -59,6 +59,7 @@ def _dump_at_exit() -> None:
 
 def _write(agent, recorder: FlightRecorder, recording: Recording, filename: Optional[str]) -> tuple:
     path = os.path.abspath(filename) if filename else _new_output_file(agent.output_dir)
+    recorder.flush()
     graph = dump.write(recording, recorder.frames, path, INTERVALS[recording.settings])
     return path, graph
 
@@ -168,6 +169,7 @@ class JFRCommand(Command):
             chosen = [r for r in recorder.all() if args.state is None or r.state == args.state]
             if not chosen:
                 raise CommandError(-1, "No available recordings.\n Use jfr start to start a recording.\n")
+        recorder.flush()
         return JFRModel(jfrOutput="".join(r.status_line() for r in chosen), recordings=[r.info() for r in chosen])
 
     def _dump(self, agent, recorder: FlightRecorder, args) -> JFRModel:

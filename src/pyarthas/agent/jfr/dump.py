@@ -32,7 +32,7 @@ FORMAT = "pyarthas-jfr/1"
 
 def write(recording: Recording, frames: FrameTable, path: str, interval: float) -> str:
     """Write ``recording`` to ``path`` (and its flame graph beside it); returns the flame graph's path."""
-    events = sorted(recording.events(), key=lambda event: event[1])  # collections arrive up to one interval late
+    events = sorted(recording.events(), key=lambda event: event[1])  # target threads' events come late
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     names: Dict[int, Frame] = {}

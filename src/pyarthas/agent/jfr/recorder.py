@@ -2,9 +2,9 @@
 
 Sources, and what each costs the target while it is on:
 - stack samples: one agent thread wakes every ``interval`` (20 ms, 10 ms with ``--settings profile``),
-  reads ``sys._current_frames()`` and keeps the stack of each thread that used CPU since the previous
-  sample (its per-thread CPU clock moved), as code-object numbers (``profiler.frames.FrameTable``);
-  nothing runs on the target's threads;
+  reads ``sys._current_frames()`` and keeps the stack of each thread that ran since the previous sample
+  (its top frame moved, or its per-thread CPU clock did), as code-object numbers
+  (``profiler.frames.FrameTable``); nothing runs on the target's threads, but each wake takes the GIL;
 - gc: a ``gc.callbacks`` entry times every collection on the thread that collects (a clock read at start
   and stop); young (generation 0) collections under ``GC_EVENT_PAUSE`` are summed into one event a
   second, the others are events of their own;
@@ -12,6 +12,12 @@ Sources, and what each costs the target while it is on:
   life) is wrapped while recording, one event at each end; put back when the last recording stops;
 - logging: a handler on the root logger at WARNING;
 - ``monitor``: its cycles, published by the command (``publish``).
+
+On the target's threads a source only appends a small tuple, its size estimate included, to one bounded
+deque (``deque.append`` is atomic: no lock, no formatting beyond the log record's own message); the
+sampler's thread hands what piled up to the recordings (``flush``), so the target never waits for a
+recording's lock, and a gc callback that runs inside the recorder's own work (any allocation can
+collect) never waits for anything.
 
 The last recording to stop takes every source away again.
 """
@@ -27,13 +33,16 @@ from typing import Any, Callable, Deque, Dict, List, Optional
 from ..inspect.threads import cpu_time_ns
 from ..profiler.frames import FrameTable
 from ..util import threads
-from .recording import Event, Recording
+from .recording import EVENT_BYTES, STRING_BYTES, TUPLE_BYTES, Event, Recording, sized
 
 INTERVALS = {"default": 0.02, "profile": 0.01}
 GC_EVENT_PAUSE = 0.001
 MAX_DEPTH = 128
 MAX_LOG_MESSAGE = 2000
-MAX_PENDING_COLLECTIONS = 1000  # collections of one sampling interval kept for the recordings
+MAX_PENDING_EVENTS = 10_000  # events of one sampling interval waiting for the sampler's thread
+_SAMPLE_BYTES = EVENT_BYTES + STRING_BYTES + TUPLE_BYTES  # and the name's characters, 8 a frame
+_LOG_BYTES = EVENT_BYTES + 3 * STRING_BYTES  # and the characters of the level, logger and message
+_THREAD_BYTES = EVENT_BYTES + STRING_BYTES  # and the name's characters
 IDLE_CPU_NS = 50_000  # a thread that used less CPU than this since the last sample was not running
 
 _active: Optional["FlightRecorder"] = None  # the recorder whose sources are on, for ``publish``
@@ -43,7 +52,7 @@ def publish(kind: str, *fields) -> None:
     """Add an event from elsewhere in the agent (a ``monitor`` cycle); nothing when no recording runs."""
     recorder = _active
     if recorder is not None:
-        recorder.emit((kind, time.time()) + fields)
+        recorder.emit(sized((kind, time.time()) + fields))
 
 
 class FlightRecorder:
@@ -58,9 +67,8 @@ class FlightRecorder:
         self._log_handler: Optional[logging.Handler] = None
         self._gc_started = 0.0
         self._young = [0, 0.0, 0.0]  # count, total pause, longest pause of the young collections summed
-        # collections timed one by one, waiting for the sampler's thread: a gc callback may run inside
-        # ``Recording.add`` on the same thread (any allocation can collect), so it never takes a lock
-        self._collections: Deque[Event] = collections.deque(maxlen=MAX_PENDING_COLLECTIONS)
+        # events made on the target's threads, each with its size, waiting for the sampler's thread
+        self._pending: Deque[Event] = collections.deque(maxlen=MAX_PENDING_EVENTS)
         self._timers: Dict[int, Any] = {}  # recording id -> its scheduler entry (delay or duration)
 
     # ---- recordings ----
@@ -110,6 +118,7 @@ class FlightRecorder:
         timer = self._timers.pop(recording.id, None)
         if timer is not None:
             timer.cancel()
+        self.flush()  # what happened before the stop belongs to the recording
         with self._lock:
             if recording in self._running:
                 self._running.remove(recording)
@@ -126,8 +135,24 @@ class FlightRecorder:
             recording.state = "closed"
 
     def emit(self, event: Event) -> None:
-        for recording in list(self._running):
-            recording.add(event)
+        """Queue an event (ending with its size) for the running recordings: from any thread, no lock."""
+        self._pending.append(event)
+
+    def flush(self, samples: Optional[List[Event]] = None) -> None:
+        """Hand the events queued so far, then ``samples``, to the running recordings (on the sampler's
+        thread, and on a command's that is about to read a recording)."""
+        batch: List[Event] = []
+        take, keep = self._pending.popleft, batch.append
+        try:
+            for _ in range(len(self._pending)):
+                keep(take())
+        except IndexError:  # another thread took the last ones
+            pass
+        if samples:
+            batch += samples
+        if batch:
+            for recording in list(self._running):
+                recording.add_all(batch)
 
     # ---- sources ----
 
@@ -136,7 +161,7 @@ class FlightRecorder:
         interval = min(INTERVALS[r.settings] for r in self._running)
         self._sampler = _Sampler(self, interval)
         gc.callbacks.append(self._on_gc)
-        self._log_handler = _LogHandler(self)
+        self._log_handler = _LogHandler(self._pending.append)
         logging.getLogger().addHandler(self._log_handler)
         _watch_thread_lives()
         _active = self
@@ -156,15 +181,16 @@ class FlightRecorder:
         if self._log_handler is not None:
             logging.getLogger().removeHandler(self._log_handler)
             self._log_handler = None
+        self.flush()
 
-    def _on_gc(self, phase: str, info: dict) -> None:
+    def _on_gc(self, phase: str, info: dict, clock=time.perf_counter) -> None:
         # runs on the target's thread that collects: two clock reads, and an event only for a real pause
         try:
             if phase == "start":
-                self._gc_started = time.perf_counter()
+                self._gc_started = clock()
                 return
-            pause = time.perf_counter() - self._gc_started
-            generation = info.get("generation", 0)
+            pause = clock() - self._gc_started
+            generation = info["generation"]
             if generation == 0 and pause < GC_EVENT_PAUSE:
                 young = self._young
                 young[0] += 1
@@ -172,108 +198,140 @@ class FlightRecorder:
                 if pause > young[2]:
                     young[2] = pause
                 return
-            self._collections.append(("gc", time.time(), generation, pause, info.get("collected", 0),
-                                      info.get("uncollectable", 0)))
+            self._pending.append(("gc", time.time(), generation, pause, info.get("collected", 0),
+                                  info.get("uncollectable", 0), EVENT_BYTES))
         except Exception:  # never into the target's collection
             pass
 
-    def flush_collections(self) -> None:
-        """Hand the collections timed since the last call to the recordings (on the sampler's thread)."""
-        pending = self._collections
-        while pending:
-            self.emit(pending.popleft())
-
-    def flush_young_collections(self) -> None:
-        count, total, longest = self._young
-        if count:
-            self._young = [0, 0.0, 0.0]
-            self.emit(("gc-summary", time.time(), 0, count, total, longest))
+    def young_collections(self) -> Optional[Event]:
+        """The young collections summed since the last call, as one event (None when there were none)."""
+        young, self._young = self._young, [0, 0.0, 0.0]
+        count, total, longest = young
+        return ("gc-summary", time.time(), 0, count, total, longest, EVENT_BYTES) if count else None
 
 
 class _LogHandler(logging.Handler):
-    def __init__(self, recorder: FlightRecorder):
+    """Keeps WARNING and above; ``handle`` is replaced whole: the record's message is made on the logging
+    thread (its arguments may change later), the rest waits for the sampler's thread."""
+
+    def __init__(self, append: Callable[[Event], None]):
         super().__init__(logging.WARNING)
-        self.recorder = recorder
+        self.append = append
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        try:
+            try:
+                message = record.getMessage()
+            except Exception:
+                message = str(record.msg)
+            message, level, logger = message[:MAX_LOG_MESSAGE], record.levelname, record.name
+            self.append(("log", record.created, level, logger, message, record.thread or 0,
+                         _LOG_BYTES + len(level) + len(logger) + len(message)))
+        except Exception:  # a record we cannot keep is not the application's problem
+            pass
+        return True
 
     def emit(self, record: logging.LogRecord) -> None:
-        try:
-            message = record.getMessage()
-        except Exception:
-            message = str(record.msg)
-        self.recorder.emit(("log", record.created, record.levelname, record.name, message[:MAX_LOG_MESSAGE],
-                            record.thread or 0))
-
-    def handleError(self, record: logging.LogRecord) -> None:
-        pass  # a record we cannot keep is not the application's problem
+        self.handle(record)
 
 
 class _Sampler:
-    """The agent thread that samples stacks and watches threads come and go."""
+    """The agent thread that samples stacks and hands the queued events to the recordings.
+
+    Each wake takes the GIL from the target (a forced switch when it computes), and what the sampler
+    first touches of the target's threads is cold in its CPU's cache: a wake reads as little as it can.
+    A thread whose top frame moved since the previous sample ran; only one that stands where it stood is
+    asked for its CPU clock (a system call) to tell a long C call from a wait (so a thread that has just
+    stopped moving is sampled once more, against the clock it showed when it last stood). The samples and the
+    queued events are handed to the recordings together every ``DELIVERY`` seconds, in one batch."""
+
+    DELIVERY = 0.1
 
     def __init__(self, recorder: FlightRecorder, interval: float):
         self.recorder = recorder
         self.interval = interval
-        self._stop = threading.Event()
-        self._cpu: Dict[int, int] = {}  # ident -> the thread's CPU time (ns) at the previous sample
+        self._stop = threading.Lock()   # held while running: one C call waits for the next sample or the stop
+        self._stop.acquire()
+        self._stopped = False
+        self._cpu: Dict[int, int] = {}  # ident -> the thread's CPU time (ns) when last read
+        self._where: Dict[int, tuple] = {}  # ident -> (id of its top frame, its instruction) at the previous sample
         self._thread: Optional[threading.Thread] = None
 
     def start(self) -> None:
         self._thread = threads.spawn("jfr", self._loop)
 
     def stop(self) -> None:
-        self._stop.set()
+        if not self._stopped:
+            self._stopped = True
+            self._stop.release()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
     def _loop(self) -> None:
-        next_flush = time.monotonic() + 1.0
-        while not self._stop.wait(self.interval):
+        recorder = self.recorder
+        samples: List[Event] = []
+        next_delivery = time.monotonic() + self.DELIVERY
+        next_summary = time.monotonic() + 1.0
+        while not self._stop.acquire(timeout=self.interval):
             try:
-                self._sample()
-                self.recorder.flush_collections()
-                if time.monotonic() >= next_flush:
-                    next_flush = time.monotonic() + 1.0
-                    self.recorder.flush_young_collections()
+                self._sample(samples)
+                now = time.monotonic()
+                if now >= next_delivery:
+                    next_delivery = now + self.DELIVERY
+                    if now >= next_summary:
+                        next_summary = now + 1.0
+                        young = recorder.young_collections()
+                        if young is not None:
+                            samples.append(young)
+                    recorder.flush(samples)
+                    samples = []
             except Exception:  # a sample lost is better than a recorder gone
-                pass
-        self.recorder.flush_collections()
-        self.recorder.flush_young_collections()
+                samples = []
+        young = recorder.young_collections()
+        if young is not None:
+            samples.append(young)
+        recorder.flush(samples)
 
-    def _sample(self) -> None:
+    def _sample(self, samples: List[Event]) -> None:
         now = time.time()
         frames = sys._current_frames()
         table = self.recorder.frames
         index_of = table.index_of_id
         known = threading._active  # type: ignore[attr-defined]  # ident -> Thread, read without its lock: a stale name costs nothing
-        for ident in list(self._cpu):
-            if ident not in frames:
-                del self._cpu[ident]     # the thread has ended
+        agent_threads = threads.AGENT_THREAD_IDS
+        cpu, where = self._cpu, self._where
+        for ident in [ident for ident in where if ident not in frames]:
+            del where[ident]     # the thread has ended
+            cpu.pop(ident, None)
         for ident, top in frames.items():
-            thread = known.get(ident)
-            if threads.is_agent_thread(ident) or not self._ran(ident, thread):
+            if ident in agent_threads:
                 continue
-            stack = []
-            depth = 0
+            thread = known.get(ident)
+            here = (id(top), top.f_lasti)
+            if where.get(ident) == here and not self._ran(ident, thread):
+                continue
+            where[ident] = here
+            stack: List[int] = []
             frame: Optional[types.FrameType] = top
-            while frame is not None and depth < MAX_DEPTH:
+            while frame is not None and len(stack) < MAX_DEPTH:
                 code = frame.f_code
                 index = index_of.get(id(code))
                 if index is None:
                     index = table.register(code, frame.f_globals)
                 stack.append(index)
                 frame = frame.f_back
-                depth += 1
-            self.recorder.emit(("sample", now, ident, thread.name if thread is not None else "", tuple(stack)))
-        del frames
+            name = thread.name if thread is not None else ""
+            samples.append(("sample", now, ident, name, tuple(stack), _SAMPLE_BYTES + len(name) + 8 * len(stack)))
 
     def _ran(self, ident: int, thread: Optional[threading.Thread]) -> bool:
-        """Whether the thread used CPU since the previous sample (True where its CPU time cannot be read)."""
-        now = cpu_time_ns(getattr(thread, "native_id", None) or 0)
-        if now is None:
+        """Whether a thread found where it stood used CPU since its clock was last read (True where its
+        clock cannot be read)."""
+        used = cpu_time_ns(getattr(thread, "native_id", None) or 0)
+        if used is None:
             return True
         before = self._cpu.get(ident)
-        self._cpu[ident] = now
-        return before is None or now - before >= IDLE_CPU_NS
+        self._cpu[ident] = used
+        return before is None or used - before >= IDLE_CPU_NS
 
 
 _original_bootstrap = None
@@ -286,11 +344,11 @@ def _watch_thread_lives() -> None:
     original = _original_bootstrap = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
 
     def _bootstrap_inner(thread) -> None:
-        _thread_event("thread-start", thread)
+        _note_thread("thread-start", thread)
         try:
             original(thread)
         finally:
-            _thread_event("thread-end", thread)
+            _note_thread("thread-end", thread)
 
     threading.Thread._bootstrap_inner = _bootstrap_inner  # type: ignore[attr-defined]
 
@@ -302,11 +360,13 @@ def _unwatch_thread_lives() -> None:
         _original_bootstrap = None
 
 
-def _thread_event(kind: str, thread: threading.Thread) -> None:
-    # on the target's new (or ending) thread: never raise into it
+def _note_thread(kind: str, thread: threading.Thread) -> None:
+    # on the target's new (or ending) thread: one append, never an exception into it
     try:
         recorder = _active
-        if recorder is not None and not thread.name.startswith(threads.THREAD_PREFIX):
-            recorder.emit((kind, time.time(), thread.ident or 0, thread.name, getattr(thread, "native_id", 0) or 0))
+        name = thread.name
+        if recorder is not None and not name.startswith(threads.THREAD_PREFIX):
+            recorder._pending.append((kind, time.time(), thread.ident or 0, name,
+                                      getattr(thread, "native_id", 0) or 0, _THREAD_BYTES + len(name)))
     except Exception:
         pass

@@ -1,8 +1,9 @@
 """One recording: its settings, its state and its events, in a ring bounded by size and age.
 
-Events are small tuples ``(kind, epoch_seconds, ...)`` made by the recorder; the ring counts an estimate
-of the memory each holds and drops the oldest when the recording's ``maxsize`` or ``maxage`` is passed,
-so a recording that runs for days costs at most its budget.
+Events are small tuples ``(kind, epoch_seconds, ..., size)`` made by the recorder, the last item an estimate
+of the memory the event holds (``event_size``, made where the event is made: its strings are at hand
+there); the ring counts them and drops the oldest when the recording's ``maxsize`` or ``maxage`` is
+passed, so a recording that runs for days costs at most its budget.
 """
 import collections
 import re
@@ -13,18 +14,25 @@ from typing import Deque, List, Optional, Tuple
 Event = Tuple
 DEFAULT_MAX_SIZE = 16 * 1024 * 1024  # Arthas's JVM default is 250MB; a Python heap is not a JFR repository
 STATES = ("new", "delayed", "running", "stopped", "closed")
-_EVENT_OVERHEAD = 120  # bytes of a small tuple with its float and ints, measured with sys.getsizeof
+EVENT_BYTES = 120  # a small tuple with its float and ints, measured with sys.getsizeof
+STRING_BYTES = 49  # an ASCII str, without its characters
+TUPLE_BYTES = 56  # a tuple, without its items
 
 
 def event_size(event: Event) -> int:
-    """An estimate of the bytes ``event`` keeps alive (its stack tuple and strings included)."""
-    size = _EVENT_OVERHEAD
+    """An estimate of the bytes ``event`` (without its size) keeps alive, its tuples and strings included."""
+    size = EVENT_BYTES
     for item in event[2:]:
         if isinstance(item, tuple):
-            size += 56 + 8 * len(item)
+            size += TUPLE_BYTES + 8 * len(item)
         elif isinstance(item, str):
-            size += 49 + len(item)
+            size += STRING_BYTES + len(item)
     return size
+
+
+def sized(event: Event) -> Event:
+    """``event`` with its size, as the ring keeps it."""
+    return event + (event_size(event),)
 
 
 class Recording:
@@ -48,12 +56,12 @@ class Recording:
         self._events: Deque[Event] = collections.deque()
         self._lock = threading.Lock()
 
-    def add(self, event: Event) -> None:
-        size = event_size(event)
+    def add_all(self, events: List[Event]) -> None:
+        """Keep ``events`` (each ending with its size), dropping the oldest past the limits."""
         with self._lock:
-            self._events.append(event + (size,))
-            self.bytes += size
-            self._trim(event[1])
+            self._events.extend(events)
+            self.bytes += sum([event[-1] for event in events])
+            self._trim(time.time())
 
     def _trim(self, now: float) -> None:
         events = self._events
