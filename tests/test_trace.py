@@ -119,8 +119,8 @@ threading.Event().wait()
 
 
 def test_trace_of_a_recursive_function_reports_outermost_calls_alone_or_next_to_a_watch(spawn):
-    # The recursive calls are not recorded (they take the usual path, the outermost one the trace's short
-    # one); a watch on the same function sends every call the usual way: the same trees.
+    # Only the outermost call is recorded (the trace's starter turns the recursive ones away); a watch on
+    # the same function sends every call the usual way, through ``before``: the same trees.
     target = spawn(RECURSIVE)
     target.wait_stdout("ready", timeout=20)
     trees = []

@@ -169,7 +169,7 @@ def jvm_info(agent_start: float, fleet: Any = None) -> Dict[str, List[Dict[str, 
     """``fleet``: the agent's fleet link, if any (its id and state are shown among the runtime facts)."""
     started = _process_start()
     threads = threading.enumerate()
-    ours = [t for t in threads if is_agent_thread(t.ident) or t.name.startswith("pyarthas-")]
+    ours = [t for t in threads if is_agent_thread(t.ident, t.name)]
     gc_stats = memory.gc_infos()
     process = memory.process_memory()
     return {

@@ -220,7 +220,7 @@ class Engine:
         enhancement.set_listeners(listeners)
         variant = weaver.variant_for(enhancement.original_code,
                                      any(listener.wants_before for listener in listeners),
-                                     enhancement.quick is not None)
+                                     enhancement.quick)
         if enhancement.wrapper_code is None or variant != enhancement.variant:
             code = weaver.wrapper_code(enhancement.original_code, enhancement, variant)
             enhancement.wrapper_code = code

@@ -184,7 +184,6 @@ class Expression:
         self._maker_for(frozenset(), False)   # compile now: errors surface when the job starts
         self.cost_bound = _cost_bound(tree)
 
-
     def _maker_for(self, extra: FrozenSet[str], has_self: bool) -> types.CodeType:
         key = (extra, has_self)
         maker = self._makers.get(key)

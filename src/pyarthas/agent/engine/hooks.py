@@ -172,7 +172,7 @@ class Enhancement:
     """
 
     __slots__ = ("function", "original_code", "clone", "wrapper_code", "site", "listeners",
-                 "before_listeners", "variant", "clock", "quick", "quick_pair", "thread_ident", "agent_threads",
+                 "before_listeners", "variant", "clock", "quick_pair", "thread_ident", "agent_threads",
                  "hook_threads", "__weakref__")
 
     def __init__(self, function: types.FunctionType, site: Site):
@@ -185,20 +185,18 @@ class Enhancement:
         self.before_listeners = False
         self.variant = ""                     # the wrapper's (``weaver.variant_for``)
         self.clock = _clock
-        # what the quick wrapper reads (it has no globals of ours): (starter, exit_quickly), and the
-        # threads whose calls are not observed
+        # the only listener's (starter, exit_quickly), ``_NO_QUICK`` without; and what the quick wrapper
+        # reads besides (it has no globals of ours): the threads whose calls are not observed
         self.quick_pair: Tuple[Callable[[int], Any], Callable[..., None]] = _NO_QUICK
         self.thread_ident = _get_ident
         self.agent_threads = _AGENT
         self.hook_threads = _IN_HOOK
-        # (listeners, the only listener's starter and exit_quickly), for the listeners tuple it was made for
-        self.quick: Optional[Tuple[tuple, Callable[[int], Any], Callable[..., None]]] = None
 
     def set_listeners(self, listeners: Tuple[Listener, ...]) -> None:
         listeners = tuple(listeners)
         only = listeners[0] if len(listeners) == 1 else None
         self.before_listeners = any(listener.wants_before for listener in listeners)
-        self.quick = None
+        # reset first: a call that sees the new listeners never takes the old listener's starter
         self.quick_pair = _NO_QUICK
         self.listeners = listeners
         if only is not None and only.wants_before:
@@ -207,8 +205,12 @@ class Enhancement:
             except Exception:
                 starter = None
             if starter is not None:
-                self.quick = (listeners, starter, only.exit_quickly)
                 self.quick_pair = (starter, only.exit_quickly)
+
+    @property
+    def quick(self) -> bool:
+        """Does the only listener enter calls through a starter (``Listener.quick_entry``)?"""
+        return self.quick_pair is not _NO_QUICK
 
     # ---- called by the wrapper code, on the target's thread ----
 
@@ -264,11 +266,11 @@ class Enhancement:
             thread_id = _get_ident()
             if thread_id in _AGENT or thread_id in _IN_HOOK:
                 return None
+            quick = self.quick_pair
+            if quick is not _NO_QUICK:
+                state = quick[0](thread_id)   # the short entry: four items where the usual one has five
+                return None if state is None else (quick[1], state, values, thread_id)
             listeners = self.listeners
-            quick = self.quick
-            if quick is not None and quick[0] is listeners:
-                state = quick[1](thread_id)   # the short entry: four items where the usual one has five
-                return None if state is None else (quick[2], state, values, thread_id)
             if not listeners:
                 return None
             states = None

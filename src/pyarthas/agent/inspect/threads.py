@@ -248,7 +248,7 @@ def _rows(frames: Dict[int, Any], include_agent: bool, include_native: bool) -> 
     rows = []
     for (thread, ident), number in zip(started, numbers):
         name = thread.name
-        agent = is_agent_thread(ident) or name.startswith("pyarthas-")
+        agent = is_agent_thread(ident, name)
         rows.append(_Row(number, ident, natives[ident], name, thread.daemon, agent))
     live_keys = set()
     known_idents = set(natives)

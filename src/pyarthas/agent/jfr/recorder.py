@@ -298,15 +298,16 @@ class _Sampler:
         table = self.recorder.frames
         index_of = table.index_of_id
         known = threading._active  # type: ignore[attr-defined]  # ident -> Thread, read without its lock: a stale name costs nothing
-        agent_threads = threads.AGENT_THREAD_IDS
+        is_agent_thread = threads.is_agent_thread
         cpu, where = self._cpu, self._where
         for ident in [ident for ident in where if ident not in frames]:
             del where[ident]     # the thread has ended
             cpu.pop(ident, None)
         for ident, top in frames.items():
-            if ident in agent_threads:
-                continue
             thread = known.get(ident)
+            name = thread.name if thread is not None else ""
+            if is_agent_thread(ident, name):
+                continue
             here = (id(top), top.f_lasti)
             if where.get(ident) == here and not self._ran(ident, thread):
                 continue
@@ -320,7 +321,6 @@ class _Sampler:
                     index = table.register(code, frame.f_globals)
                 stack.append(index)
                 frame = frame.f_back
-            name = thread.name if thread is not None else ""
             samples.append(("sample", now, ident, name, tuple(stack), _SAMPLE_BYTES + len(name) + 8 * len(stack)))
 
     def _ran(self, ident: int, thread: Optional[threading.Thread]) -> bool:

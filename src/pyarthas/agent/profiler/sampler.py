@@ -185,18 +185,15 @@ class Sampler:
 
     def _sample(self, elapsed_ticks: float) -> None:
         frames = sys._current_frames()
-        agent_ids = threads.AGENT_THREAD_IDS
         active = threading._active  # type: ignore[attr-defined]  # ident -> Thread, for names and native ids
         counts = self.counts
         cpu_mode = self.mode == "cpu"
         self.ticks += 1
-        prefix = threads.THREAD_PREFIX
+        is_agent_thread = threads.is_agent_thread
         for ident, frame in frames.items():
-            if ident in agent_ids:
-                continue
             thread = active.get(ident)
-            if thread is not None and thread.name.startswith(prefix):
-                continue   # an agent thread past its own code (it left AGENT_THREAD_IDS), ending
+            if is_agent_thread(ident, thread.name if thread is not None else ""):
+                continue
             state = self._thread_state(ident, thread)
             weight = self._cpu_weight(state, elapsed_ticks) if cpu_mode else self._wall_weight(
                 state, elapsed_ticks)

@@ -23,8 +23,10 @@ def spawn(name: str, target: Callable[[], None]) -> threading.Thread:
     return thread
 
 
-def is_agent_thread(ident: Optional[int] = None) -> bool:
-    return (threading.get_ident() if ident is None else ident) in AGENT_THREAD_IDS
+def is_agent_thread(ident: Optional[int] = None, name: str = "") -> bool:
+    """Is the thread ``ident`` (default: this one) the agent's? Known by ident, or by its name: one past its
+    own code, ending in threading's cleanup, has left the idents already."""
+    return (threading.get_ident() if ident is None else ident) in AGENT_THREAD_IDS or name.startswith(THREAD_PREFIX)
 
 class Signal(threading.Event):
     """An ``Event`` that also runs callbacks once it is set, so that something can follow it without a

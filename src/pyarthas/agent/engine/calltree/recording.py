@@ -72,7 +72,7 @@ class Recording:
     suspend_what = None
     await_resume = sticky = is_suspended = False
     thread_state: "ThreadState"            # set at begin (None only for a recording begun alone)
-    rewritten: Any                         # only for a recording begun alone (``Timer.starter``)
+    rewritten: Any                         # a rewritten code's: its ``setprofile.Rewritten``
 
     def __init__(self, code: types.CodeType, owner: Any):
         self.code = code

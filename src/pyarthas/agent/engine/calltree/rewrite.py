@@ -6,7 +6,7 @@ nothing fires below the direct children, and nothing at all outside traced calls
 
 What the copy does, in the bytecode formats of 3.9/3.10 and of 3.11:
 
-- at entry, ``buffer = waiting.pop(get_ident(), None)`` (one more local, ``.pyarthas_trace``, which
+- at entry, ``buffer = waiting.pop(get_ident(), bool)`` (one more local, ``.pyarthas_trace``, which
   ``locals()`` of the traced frame shows; only calls of C functions, no Python frame): the ``append`` of
   the raw buffer of the recording this thread began for this call, or ``bool`` (which keeps nothing) when
   the call is not recorded (recursion, agent threads);
@@ -79,7 +79,7 @@ def is_copy_of(candidate: types.CodeType, code: types.CodeType) -> bool:
 
 def instrument(code: types.CodeType, waiting: Dict[int, Any]) -> types.CodeType:
     """The timed copy of ``code``; at entry it takes ``waiting[thread id]`` out, the recording's buffer
-    ``append`` (None: not recorded). Raises ``Unsupported``."""
+    ``append`` (``bool`` when the call is not recorded). Raises ``Unsupported``."""
     why = rewritable(code)
     if why:
         raise Unsupported(why)

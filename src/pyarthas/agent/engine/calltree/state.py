@@ -114,14 +114,8 @@ class Timer:
             active = rewritten.active
             if ident in active:
                 return None
-            rec = _new_recording(Recording)   # the fields ``finish`` and ``materialize`` read, no more
-            rec.code = rewritten.code
-            rec.owners = [owner]
-            rec.thread_state = None  # type: ignore[assignment]  # the mark of a recording begun alone
-            rec.rewritten = rewritten
-            rec.ended = False
-            buffer = rec.buffer = new_buffer()
-            active[ident] = rewritten.waiting[ident] = buffer.append
+            rec = _rewritten_recording(rewritten, owner, None, ident)   # None: the mark of one begun alone
+            active[ident] = rec
             rec.start = perf_counter_ns()
             return rec
         except Exception:
@@ -139,19 +133,11 @@ class Timer:
     @staticmethod
     def _start_rewritten(rewritten: Any, owner: Any, state: ThreadState) -> Recording:
         """A recording of a rewritten code, running at once (nothing of this thread can start before its
-        frame): the fields ``finish``, ``materialize`` and a profile function read, without the cost of
-        calling ``Recording.__init__`` (paid on every traced call)."""
-        rec = _new_recording(Recording)
-        rec.code = rewritten.code
-        rec.owners = [owner]
-        rec.thread_state = state
-        rec.frame = None
-        rec.ended = False
-        buffer = rec.buffer = new_buffer()
+        frame)."""
+        rec = _rewritten_recording(rewritten, owner, state, state.ident)
         state.running.append(rec)
         state.top, state.top_frame = rec, None
         state.live += 1
-        rewritten.waiting[state.ident] = buffer.append
         rec.start = perf_counter_ns()
         return rec
 
@@ -166,10 +152,9 @@ class Timer:
             rec.raised = raised
             try:
                 ident = _get_ident()
-                rewritten = rec.rewritten
-                del rewritten.active[ident]
+                del rec.rewritten.active[ident]
                 if not rec.buffer:         # perhaps its frame never started: its buffer is still waiting
-                    rewritten.waiting.pop(ident, None)
+                    rec.rewritten.waiting.pop(ident, None)
             except Exception:
                 rec.failed = True
             return rec
@@ -195,7 +180,7 @@ class Timer:
             else:
                 rec.end = now
                 if not buffer:             # perhaps its frame never started: its buffer is still waiting
-                    self._forget_waiting(rec, state)
+                    rec.rewritten.waiting.pop(state.ident, None)
                 if state.installed:        # a profiled recording of this thread may be waiting for this
                     self._disarm(rec, state)
             if rec.parent is not None and rec.parent.buffer is None:
@@ -203,11 +188,6 @@ class Timer:
         except Exception:
             rec.failed = True
         return rec
-
-    def _forget_waiting(self, rec: Recording, state: ThreadState) -> None:
-        rewritten = self.rewritten.get(id(rec.code))
-        if rewritten is not None:
-            rewritten.waiting.pop(state.ident, None)
 
     def _finish_profiled(self, rec: Recording, state: ThreadState, now: int, raised: bool) -> None:
         rec.end = rec.end or now       # the profile function may have seen the frame return first
@@ -286,6 +266,22 @@ def _share(rec: Recording, owner: Any) -> Optional[Recording]:
     return rec
 
 
+def _rewritten_recording(rewritten: Any, owner: Any, state: Optional[ThreadState], ident: int) -> Recording:
+    """A recording of a rewritten code with the fields ``finish``, ``materialize`` and a profile function
+    read, without the cost of calling ``Recording.__init__`` (paid on every traced call), its buffer
+    waiting for the copy's entry on thread ``ident``; its ``start`` is set by the caller, last."""
+    rec = _new_recording(Recording)
+    rec.code = rewritten.code
+    rec.owners = [owner]
+    rec.thread_state = state  # type: ignore[assignment]  # None only for a recording begun alone
+    rec.rewritten = rewritten
+    rec.frame = None
+    rec.ended = False
+    buffer = rec.buffer = new_buffer()
+    rewritten.waiting[ident] = buffer.append
+    return rec
+
+
 def _nest(rec: Recording, outer: Recording) -> None:
     """``rec`` is a sub-recording of ``outer`` (``trace -p``): it hangs under ``outer``'s open child."""
     rec.parent = outer
@@ -293,7 +289,6 @@ def _nest(rec: Recording, outer: Recording) -> None:
         outer.buffer.append(rec)
     else:
         rec.parent_node = outer.open_node
-
 
 
 def _no_longer_suspended(rec: Recording, state: ThreadState) -> None:
