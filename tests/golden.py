@@ -167,10 +167,15 @@ class Runner:
         return reply
 
     def job_stream(self, session: Session, command: str) -> Dict[str, Any]:
-        """``_job_stream``, run again where Arthas lost the enhancer result (``lost_enhancer``)."""
+        """``_job_stream``, run again where Arthas lost the enhancer result (``lost_enhancer``) or was still
+        enhancing for an earlier job."""
         stream = _job_stream(session, command)
-        for _ in range(5):
-            if self.is_python or not lost_enhancer(stream):
+        for _ in range(20):
+            if self.is_python:
+                break
+            if ENHANCING_BUSY in json.dumps(stream):
+                time.sleep(0.3)     # as in ``exec``: Arthas still holds the last enhancing job's lock
+            elif not lost_enhancer(stream):
                 break
             stream = _job_stream(session, command)
         return stream
