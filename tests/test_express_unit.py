@@ -121,6 +121,21 @@ def test_a_condition_on_the_cost_alone_is_a_bound_that_agrees_with_the_expressio
         assert compare(cost, limit) == evaluate(text, call, has_self=False), (text, cost)
 
 
+@pytest.mark.parametrize("text", ["#cost > 100", "#cost >= 0.5", "#cost < 0", "#cost <= 7", "cost > 3",
+                                  "#cost > 1e-7", "#cost < 1e30", "#cost > 3.0000001", "#cost >= 0"])
+def test_the_costs_a_bound_admits_are_one_range_in_ns_that_agrees_with_the_expression_at_its_edges(text):
+    # the stamped wrapper compares a call's cost in ns with this range instead of running the expression
+    low, high = express.cost_range_ns(compile_expression(text).cost_bound)
+    edges = {0, 1, low - 1, low, low + 1, high - 1, high, high + 1, 10 ** 6, 10 ** 9, express.NO_COST_LIMIT}
+    for ns in sorted(n for n in edges if 0 <= n <= express.NO_COST_LIMIT):
+        call = call_of(free, sys.modules[__name__], False, [1, 5], cost=ns / 1e6)
+        assert (low <= ns <= high) == bool(evaluate(text, call, has_self=False)), (text, ns, low, high)
+
+
+def test_without_a_bound_every_cost_is_in_range():
+    assert express.cost_range_ns(None) == (0, express.NO_COST_LIMIT)
+
+
 @pytest.mark.parametrize("text", ["#cost > 1 && params[0] == 1", "#cost == 3", "100 < #cost", "#cost > -1",
                                   "#cost > True", "#cost > limit", "returnObj > 1"])
 def test_other_conditions_have_no_cost_bound(text):

@@ -4,6 +4,7 @@ restored function unchanged; generators keep the profile function. Run under eve
 sys.monitoring, where the same checks hold as far as they apply)."""
 import json
 import subprocess
+import time
 
 from harness import is_enhanced, of_type, run_ok, target_env
 
@@ -239,6 +240,34 @@ threading.Thread(target=loop, name="requests", daemon=True).start()
 print("ready", flush=True)
 threading.Event().wait()
 """
+
+
+def agent_thread_names(target):
+    (model,) = of_type(target.results("thread --all"), "thread")
+    return {vo["name"] for vo in model["threadStats"] if vo["agentThread"]}
+
+
+def test_a_trace_reports_through_a_thread_that_ends_with_the_job(spawn):
+    # Without a condition to evaluate on the traced thread, calls to report are handed to a drain whose
+    # thread makes the results (3.9-3.11: the wrapper of a function a trace observes alone times it itself
+    # and hands the call over with one append); the trees are the same, and the drain's thread goes with
+    # the job
+    target = spawn(TARGET)
+    target.wait_stdout("ready", timeout=20)
+    session = target.session()
+    session.async_exec("trace __main__ handler -n 100000")
+    traces = of_type(session.pull_until(lambda r: r.get("type") == "trace", timeout=30), "trace")
+    assert "pyarthas-trace-reports" in agent_thread_names(target)
+    for trace in traces:
+        (method,) = trace["root"]["children"]
+        children = {c["methodName"]: c for c in method["children"]}
+        assert set(children) == {"child"} and children["child"]["times"] == 2
+        assert trace["root"]["threadName"] == "requests"
+    session.api("interrupt_job")
+    deadline = time.monotonic() + 20
+    while "pyarthas-trace-reports" in agent_thread_names(target):
+        assert time.monotonic() < deadline, "the drain's thread outlived its job"
+    assert target.ognl("__main__.handler.__code__ is __main__.ORIGINAL") is True
 
 
 def test_skip_builtins_never_hides_the_users_own_children(spawn):

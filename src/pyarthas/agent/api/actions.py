@@ -213,7 +213,7 @@ def async_exec(agent, request: Request, session: Session) -> Dict[str, Any]:
     command = _require_command(request)
     with _SessionLock(session, command):
         try:
-            job = agent.jobs.create_job(command, session, session.append)
+            job = agent.jobs.create_job(command, session, session.sink)
         except JobCreationError as exc:
             message = "Async exec command failed:%s" % exc
             session.append(0, CommandRequestModel(command=command, state="FAILED", message=message))

@@ -12,6 +12,7 @@ import itertools
 import re
 import threading
 import weakref
+from time import perf_counter_ns
 from typing import Any, ClassVar, Dict, List, Optional, Type
 
 from ..command.base import Command, CommandError
@@ -43,6 +44,7 @@ class AdviceListener(Listener):
         self.limit = limit
         self.verbose = verbose
         self.active = False                 # set once the enhancer result is out
+        self.active_since_ns = 0            # perf_counter_ns() then (a call ended before is not reported)
         self.done = Signal()                # limit reached, failure, reset, or job ended
         self.failure: Optional[str] = None
         self.limit_reached = False
@@ -100,6 +102,7 @@ class AdviceListener(Listener):
         """Leave the job running, holding no thread, until the limit, a failure, a reset or the job's end;
         then end it as Arthas does."""
         process.on_end(self.done.set)
+        self.active_since_ns = perf_counter_ns()
         self.active = True
         process.resume_when(self.done, lambda: self._finish(process))
 

@@ -13,13 +13,18 @@ import sys
 import threading
 import time
 from functools import partial
-from typing import Any, Dict, Optional, Tuple
+from time import perf_counter_ns
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from ..command.base import CommandError, register
 from ..command.options import Option
 from ..engine import calltree, trace_tree
-from ..engine.hooks import HOOK_THREADS
+from ..engine.calltree.recording import new_buffer
+from ..engine.calltree.state import stamped_recording
+from ..engine.express import cost_range_ns
+from ..engine.hooks import HOOK_THREADS, StampedEntry
 from ..model import EnhancerAffect, MessageModel, ResultModel
+from ..util.drain import Drain
 from .enhancer import (
     ADVICE_ARGUMENTS,
     AdviceListener,
@@ -31,6 +36,7 @@ from .enhancer import (
 )
 
 TIMER = calltree.TIMER
+REPORTS_CAPACITY = 1000   # calls to report a traced thread may hand over before the oldest are dropped
 
 
 class TraceModel(ResultModel):
@@ -40,9 +46,9 @@ class TraceModel(ResultModel):
     type = "trace"
     defer_json = True      # the session serializes it when a consumer takes it (see session/distribution)
 
-    def __init__(self, rec: calltree.Recording, site, thread: Tuple[int, Any], ts: int,
-                 skip_builtins: bool, error: Optional[BaseException]):
-        self._rec: Optional[calltree.Recording] = rec
+    def __init__(self, rec: Union[calltree.Recording, Callable[[], calltree.Recording]], site,
+                 thread: Tuple[int, Any], ts: int, skip_builtins: bool, error: Optional[BaseException]):
+        self._rec: Any = rec       # the recording, or what makes it (a stamped wrapper's call: made here)
         self._site = site
         self._thread = thread      # (ident, Thread object or None): its fields are read when built
         self._ts = ts
@@ -56,6 +62,8 @@ class TraceModel(ResultModel):
             rec, error = self._rec, self._error
             if rec is None:                  # another consumer's thread built it meanwhile
                 return self._built  # type: ignore[return-value]  # set before the parts are dropped
+            if type(rec) is not calltree.Recording:
+                rec = rec()
             counter = [1]
             method = trace_tree.build_method_node(rec, self._site.class_name, self._site.method_name,
                                                   self._skip_builtins, error, counter)
@@ -80,9 +88,11 @@ class TraceListener(AdviceListener):
         self.skip_builtins = skip_builtins
         self.engine = process.agent.engine
         self._codes: Dict[Any, Any] = {}     # site -> (code the call runs, the engine's clone, how timed)
+        self._drains: Dict[Any, Drain] = {}  # site -> where its stamped wrapper hands the calls to report
         self._lock = threading.Lock()
         self._closed = False
         self._warned = False
+        self._told_dropped = False
 
     def before(self, call):
         watched = self._codes.get(call[0])
@@ -104,12 +114,40 @@ class TraceListener(AdviceListener):
 
     def quick_entry(self, site, code, clone):
         """The engine's path when this trace is a function's only listener: the function is watched now;
-        its calls begin their recordings without building the call (see ``Listener.quick_entry``), with
-        no per-thread state while it is the only function this trace observes (nothing can nest)."""
+        its calls begin their recordings without building the call (see ``Listener.quick_entry``); while
+        it is the only function this trace observes, and its copy is rewritten, its wrapper times its
+        calls itself (``StampedEntry``) and a recording is made only for a call to report."""
         watched = self._watch(site, code, clone)
         if watched is None:
             return None
-        return TIMER.starter(code, self, len(self._codes) == 1) or partial(self._enter_profiled, code)
+        rewritten = TIMER.rewritten.get(id(code))
+        if rewritten is not None and len(self._codes) == 1:   # nothing can nest in its calls
+            return self._stamped_entry(site, rewritten)
+        return TIMER.starter(code, self) or partial(self._enter_profiled, code)
+
+    def _stamped_entry(self, site, rewritten) -> Optional[StampedEntry]:
+        """Without a condition to evaluate on the calling thread (none, or one on ``#cost`` alone), the
+        calls to report are handed to a drain, whose thread makes their results: the traced thread pays
+        one append per reported call."""
+        low, high = cost_range_ns(self.cost_bound)
+        if self.condition is not None and self.cost_bound is None:
+            return StampedEntry(rewritten.waiting, new_buffer, low, high,
+                                partial(self._report_stamped, site, rewritten))
+        drain = self._drain(site, partial(self._emit_stamped, site, rewritten))
+        if drain is None:
+            return None
+        return StampedEntry(rewritten.waiting, new_buffer, low, high, drain.put, drain)
+
+    def _drain(self, key, handle) -> Optional[Drain]:
+        """The drain for ``key`` (a stamped function's site, or None: recordings finished on their thread),
+        made at its first use; None once the job ended."""
+        with self._lock:
+            if self._closed:
+                return None
+            drain = self._drains.get(key)
+            if drain is None:
+                drain = self._drains[key] = Drain("trace-reports", handle, REPORTS_CAPACITY)
+            return drain
 
     def _enter_profiled(self, code, thread_id):
         rec = TIMER.begin(code, self)
@@ -161,26 +199,69 @@ class TraceListener(AdviceListener):
             bound = self.cost_bound
             if bound is not None and not bound[0](cost_ns / 1e6, bound[1]):
                 return
-            # the condition and emitting may call observed functions (the after hooks are guarded already)
-            guard = thread_id not in HOOK_THREADS
-            if guard:
-                HOOK_THREADS.add(thread_id)
-            try:
-                self._report(site, rec, values, thread_id, value, error, cost_ns, bound is None)
-            finally:
-                if guard:
-                    HOOK_THREADS.discard(thread_id)
+            if self.condition is None or bound is not None:   # nothing to evaluate here: a drain reports it
+                drain = self._drains.get(None) or self._drain(None, self._emit_finished)
+                if drain is not None:
+                    drain.offer((site, rec, thread_id, error))
+                return
+            self._report(site, rec, rec.start, values, thread_id, value, error, cost_ns)
         except Exception:
             self.errors += 1
 
-    def _report(self, site, rec, values, thread_id, value, error, cost_ns: int, evaluate: bool) -> None:
-        if evaluate and self.condition is not None:
-            call = (site, values, rec.start / 1e9, cost_ns / 1e6, thread_id)
-            if not self.holds(call, value, error, False, error is None, error is not None):
+    def _report_stamped(self, site, rewritten, call: tuple) -> None:
+        """A call the stamped wrapper timed, its cost within the bound (``StampedEntry.report``), to report
+        if the condition holds."""
+        try:
+            start, cost_ns, stamps, values, thread_id, value, error = call
+            if self.active:   # the recording is made when a consumer takes the result (agent thread)
+                recording = partial(stamped_recording, rewritten, self, start, cost_ns, stamps, error is not None)
+                self._report(site, recording, start, values, thread_id, value, error, cost_ns)
+        except Exception:
+            self.errors += 1
+
+    def _emit_stamped(self, site, rewritten, calls: list) -> None:
+        """The drain's thread: calls the stamped wrapper timed, to report (no condition to evaluate)."""
+        self._emit_all(len(calls), ((site, partial(stamped_recording, rewritten, self, start, cost_ns, stamps,
+                                                   error is not None), start, start + cost_ns, thread_id, error)
+                                    for start, cost_ns, stamps, _values, thread_id, _value, error in calls))
+
+    def _emit_finished(self, calls: list) -> None:
+        """The drain's thread: recordings finished on their thread, to report (no condition to evaluate)."""
+        self._emit_all(len(calls), ((site, rec, rec.start, rec.end, thread_id, error)
+                                    for site, rec, thread_id, error in calls))
+
+    def _emit_all(self, count: int, calls) -> None:
+        if count >= REPORTS_CAPACITY and not self._told_dropped:   # the drain was full: it dropped the oldest
+            self._told_dropped = True
+            self.process.emit(MessageModel(message=(
+                "trace: calls ended faster than their results could be made; some were not reported")))
+        for site, rec, start, end, thread_id, error in calls:
+            if self.done.is_set():
                 return
-        ts = int(time.time() * 1000 - cost_ns / 1e6)
-        self.count_and_emit(TraceModel(rec, site, (thread_id, running_thread(thread_id)), ts,
-                                       self.skip_builtins, error))
+            if end < self.active_since_ns or not self.active:
+                continue     # ended before the enhancer result was out: not reported (as on the thread)
+            try:
+                self._emit(site, rec, thread_id, int(time.time() * 1000 - (perf_counter_ns() - start) / 1e6), error)
+            except Exception:
+                self.errors += 1
+
+    def _report(self, site, rec, start_ns: int, values, thread_id, value, error, cost_ns: int) -> None:
+        """On the calling thread: report the call if the condition holds."""
+        # the condition and emitting may call observed functions (the after hooks are guarded already)
+        guard = thread_id not in HOOK_THREADS
+        if guard:
+            HOOK_THREADS.add(thread_id)
+        try:
+            call = (site, values, start_ns / 1e9, cost_ns / 1e6, thread_id)
+            if self.holds(call, value, error, False, error is None, error is not None):
+                self._emit(site, rec, thread_id, int(time.time() * 1000 - cost_ns / 1e6), error)
+        finally:
+            if guard:
+                HOOK_THREADS.discard(thread_id)
+
+    def _emit(self, site, rec, thread_id: int, ts: int, error: Optional[BaseException]) -> None:
+        self.count_and_emit(TraceModel(rec, site, (thread_id, running_thread(thread_id)), ts, self.skip_builtins,
+                                       error))
 
     def close(self) -> None:
         """The job ended: stop watching the code objects (the engine restores the functions)."""
@@ -188,6 +269,9 @@ class TraceListener(AdviceListener):
             self._closed = True
             watched = list(self._codes.values())
             self._codes.clear()
+            drains, self._drains = list(self._drains.values()), {}
+        for drain in drains:
+            drain.close()
         for code, clone, _mode in watched:
             try:
                 TIMER.unwatch(code, clone)

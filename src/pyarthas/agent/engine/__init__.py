@@ -221,8 +221,10 @@ class Engine:
         variant = weaver.variant_for(enhancement.original_code,
                                      any(listener.wants_before for listener in listeners),
                                      enhancement.quick)
-        if enhancement.wrapper_code is None or variant != enhancement.variant:
-            code = weaver.wrapper_code(enhancement.original_code, enhancement, variant)
+        # the stamped wrapper holds its entry as constants: a new entry, a new wrapper
+        if enhancement.wrapper_code is None or variant != enhancement.variant or variant == weaver.STAMPED:
+            constants = enhancement.stamped_constants() if variant == weaver.STAMPED else None
+            code = weaver.wrapper_code(enhancement.original_code, enhancement, variant, constants)
             enhancement.wrapper_code = code
             enhancement.variant = variant
             enhancement.function.__code__ = code

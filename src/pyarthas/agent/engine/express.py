@@ -250,6 +250,36 @@ def _cost_bound(tree: ast.Expression) -> Optional[Tuple[Callable[[Any, Any], Any
     return _COMPARISONS[type(body.ops[0])], right.value
 
 
+NO_COST_LIMIT = 1 << 62   # ns: beyond any call's cost
+
+
+def cost_range_ns(bound: Optional[Tuple[Callable[[Any, Any], Any], Any]]) -> Tuple[int, int]:
+    """The costs in ns, ``low`` to ``high`` inclusive, for which a ``cost_bound`` holds (``#cost`` is in
+    ms: ``ns / 1e6`` compared as the expression would compare it); the whole range without a bound.
+    Each comparison holds on one side of a point (division is monotonic): found by bisection, so that the
+    range agrees with the expression exactly at its edge."""
+    if bound is None:
+        return 0, NO_COST_LIMIT
+    compare, limit = bound
+
+    def holds(ns: int) -> bool:
+        return bool(compare(ns / 1e6, limit))
+
+    rising = compare in (operator.gt, operator.ge)   # holds from some cost on, else up to some cost
+    if holds(0) and holds(NO_COST_LIMIT):
+        return 0, NO_COST_LIMIT
+    if not holds(NO_COST_LIMIT if rising else 0):
+        return 1, 0                                    # never
+    inside, outside = (NO_COST_LIMIT, 0) if rising else (0, NO_COST_LIMIT)
+    while abs(inside - outside) > 1:
+        middle = (inside + outside) // 2
+        if holds(middle):
+            inside = middle
+        else:
+            outside = middle
+    return (inside, NO_COST_LIMIT) if rising else (0, inside)
+
+
 class _ParamsIndex(ast.NodeTransformer):
     """``params[<int>]`` reads the call's values directly (no list made on every call); ``other_uses``
     tells whether ``params`` is still needed as a list."""

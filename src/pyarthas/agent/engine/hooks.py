@@ -9,12 +9,14 @@ import threading
 import time
 import types
 from operator import itemgetter
-from typing import Any, Callable, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Optional, Set, Tuple
 
 from ..util.threads import AGENT_THREAD_IDS
+from .weaver import QUICK, STAMPED
 
 _get_ident = threading.get_ident
 _clock = time.perf_counter
+_clock_ns = time.perf_counter_ns
 _AGENT = AGENT_THREAD_IDS
 # Threads running listener code right now: calls they make are not observed (no re-entry).
 _IN_HOOK: Set[int] = set()
@@ -59,7 +61,8 @@ class Listener:
         only listener (``code``: the function's original code; ``clone``: the function the wrapper calls),
         ``starter(thread_id)`` then runs in place of ``before`` on every call, without building the call
         (and must never raise). It returns the call's state, which goes to ``exit_quickly``, or None: the
-        call is not observed (no after hook)."""
+        call is not observed (no after hook). A plain function's listener may return a ``StampedEntry``
+        instead."""
         return None
 
     def exit_quickly(self, site: "Site", state: Any, values: tuple, thread_id: int, value: Any,
@@ -70,6 +73,42 @@ class Listener:
         ``HOOK_THREADS``."""
 
 
+class StampedEntry:
+    """What ``Listener.quick_entry`` may return instead of a starter when the listener needs of a call only
+    its start and cost (ns), the raw timings the code it runs stamps (a copy that puts them in the
+    ``append`` it finds in ``waiting[thread id]`` at entry) and, when it reports the call, its arguments
+    and outcome. The wrapper (variant ``stamped``) then times the call itself, with no frame of ours, and
+    only for a call whose cost is within ``low`` and ``high`` (inclusive) calls ``report((start, cost,
+    stamps, values, thread_id, value, error))``: the listener's method, which keeps the re-entry rule as
+    ``exit_quickly`` does and must not raise, or the ``put`` of its ``drain`` (``util.drain.Drain``), which
+    the wrapper then wakes if it sleeps. Only the outermost of recursive calls on a thread is timed
+    (``active``)."""
+
+    __slots__ = ("waiting", "active", "new_buffer", "clock", "low", "high", "report", "drain")
+
+    def __init__(self, waiting: Dict[int, Any], new_buffer: Callable[[], Any], low: int, high: int,
+                 report: Callable[[tuple], Any], drain: Any = None):
+        self.waiting = waiting
+        self.active: Dict[int, bool] = {}    # thread id -> a timed call runs on it
+        self.new_buffer = new_buffer
+        self.clock = _clock_ns
+        self.low = low
+        self.high = high
+        self.report = report
+        self.drain = drain if drain is not None else _AWAKE
+
+
+class _Awake:
+    """The drain of a listener that reports on the calling thread: never asleep."""
+
+    sleeping = False
+
+    @staticmethod
+    def wake(token: bool) -> None:
+        pass
+
+
+_AWAKE = _Awake()
 
 
 class Site:
@@ -172,8 +211,8 @@ class Enhancement:
     """
 
     __slots__ = ("function", "original_code", "clone", "wrapper_code", "site", "listeners",
-                 "before_listeners", "variant", "clock", "quick_pair", "thread_ident", "agent_threads",
-                 "hook_threads", "__weakref__")
+                 "before_listeners", "variant", "clock", "quick_pair", "stamped", "thread_ident",
+                 "agent_threads", "hook_threads", "__weakref__")
 
     def __init__(self, function: types.FunctionType, site: Site):
         self.function = function
@@ -188,6 +227,7 @@ class Enhancement:
         # the only listener's (starter, exit_quickly), ``_NO_QUICK`` without; and what the quick wrapper
         # reads besides (it has no globals of ours): the threads whose calls are not observed
         self.quick_pair: Tuple[Callable[[int], Any], Callable[..., None]] = _NO_QUICK
+        self.stamped: Optional[StampedEntry] = None   # the only listener's, for the stamped wrapper
         self.thread_ident = _get_ident
         self.agent_threads = _AGENT
         self.hook_threads = _IN_HOOK
@@ -198,19 +238,36 @@ class Enhancement:
         self.before_listeners = any(listener.wants_before for listener in listeners)
         # reset first: a call that sees the new listeners never takes the old listener's starter
         self.quick_pair = _NO_QUICK
+        self.stamped = None
         self.listeners = listeners
         if only is not None and only.wants_before:
             try:
-                starter = only.quick_entry(self.site, self.original_code, self.clone)
+                entry = only.quick_entry(self.site, self.original_code, self.clone)
             except Exception:
-                starter = None
-            if starter is not None:
-                self.quick_pair = (starter, only.exit_quickly)
+                entry = None
+            if isinstance(entry, StampedEntry):   # (a generator's wrapper enters through ``enter`` still)
+                self.stamped = entry
+            elif entry is not None:
+                self.quick_pair = (entry, only.exit_quickly)
 
     @property
-    def quick(self) -> bool:
-        """Does the only listener enter calls through a starter (``Listener.quick_entry``)?"""
-        return self.quick_pair is not _NO_QUICK
+    def quick(self) -> str:
+        """The wrapper variant (``weaver``) of how the only listener enters calls: ``STAMPED`` (it gave a
+        ``StampedEntry``), ``QUICK`` (a starter, ``Listener.quick_entry``), or ``""``."""
+        if self.stamped is not None:
+            return STAMPED
+        return QUICK if self.quick_pair is not _NO_QUICK else ""
+
+    def stamped_constants(self) -> Dict[str, Any]:
+        """What the stamped wrapper's placeholder names stand for (``weaver._STAMPED``): the entry's parts
+        and the rules' sets are constants of its code, not attributes read on every call."""
+        entry = self.stamped
+        assert entry is not None, "only for a function whose only listener gave a StampedEntry"
+        return {"_pa_thread_ident": _get_ident, "_pa_agent_threads": _AGENT, "_pa_hook_threads": _IN_HOOK,
+                "_pa_clone": self.clone, "_pa_active": entry.active, "_pa_new_buffer": entry.new_buffer,
+                "_pa_waiting": entry.waiting, "_pa_clock": entry.clock, "_pa_low": entry.low,
+                "_pa_high": entry.high, "_pa_report": entry.report, "_pa_drain": entry.drain,
+                "_pa_wake": entry.drain.wake}
 
     # ---- called by the wrapper code, on the target's thread ----
 
@@ -335,6 +392,8 @@ def _nothing(*args: Any) -> None:
 
 
 _NO_QUICK: Tuple[Callable[[int], Any], Callable[..., None]] = (_never, _nothing)
+
+
 
 
 def _before(listener: Listener, call: tuple) -> Any:

@@ -19,7 +19,8 @@ reports the call to the ``Enhancement`` object, which it holds as a code constan
 
 When a listener wants to run before the call, the variant calls ``enter((<parameter values>))`` first; a
 plain function whose only listener gave a starter (``Listener.quick_entry``) gets the quick variant, which
-calls the starter and the listener's exit itself.
+calls the starter and the listener's exit itself, or, given a ``StampedEntry``, the stamped one, which
+times the call itself and calls the listener only to report it.
 Generators use ``yield from``, coroutines ``await``; async generators forward ``asend``/``athrow``/``aclose``
 by hand. Every instruction of the wrapper sits on the original's ``def`` line, in the original's file, so
 ``inspect.getsource`` still finds the source and a traceback entry of the wrapper points at the ``def``.
@@ -27,10 +28,10 @@ by hand. Every instruction of the wrapper sits on the original's ``def`` line, i
 import ast
 import inspect
 import types
+import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
 SLOT = "_pa_enhancement"   # placeholder name of the Enhancement constant in the template
-PLACEHOLDER = "\x00pyarthas-enhancement\x00"
 
 CO_VARARGS = inspect.CO_VARARGS
 CO_VARKEYWORDS = inspect.CO_VARKEYWORDS
@@ -91,7 +92,44 @@ def _pa_wrapper({params}):
     _pa_quick[1](_pa_enhancement.site, _pa_state, ({values}), _pa_thread, _pa_result, None)
     return _pa_result
 """
-PLAIN, ENTERED, QUICK = "plain", "entered", "quick"
+
+# The stamped path (``hooks.StampedEntry``): the wrapper times the call itself and hands the code it runs
+# the ``append`` of a fresh buffer for its raw timings; the listener is given only a call to report, as one
+# tuple, and its drain (``util.drain``), if it has one, woken as a drain's givers do.
+# Every ``_pa_`` name but the wrapper's own locals is a constant of the code
+# (``Enhancement.stamped_constants``): the engine builds this wrapper again for each new entry.
+_STAMPED = """
+def _pa_wrapper({params}):
+    {keep_freevars}
+    _pa_thread = _pa_thread_ident()
+    if _pa_thread in _pa_active or _pa_thread in _pa_agent_threads or _pa_thread in _pa_hook_threads:
+        return _pa_clone({forward})
+    _pa_stamps = _pa_new_buffer()
+    _pa_waiting[_pa_thread] = _pa_stamps.append
+    _pa_active[_pa_thread] = True
+    _pa_start = _pa_clock()
+    try:
+        _pa_result = _pa_clone({forward})
+    except BaseException as _pa_error:
+        _pa_cost = _pa_clock() - _pa_start
+        del _pa_active[_pa_thread]
+        _pa_waiting.pop(_pa_thread, None)
+        if _pa_low <= _pa_cost <= _pa_high:
+            _pa_report((_pa_start, _pa_cost, _pa_stamps, ({values}), _pa_thread, None, _pa_error))
+            if _pa_drain.sleeping:
+                _pa_wake(True)
+        raise
+    _pa_cost = _pa_clock() - _pa_start
+    del _pa_active[_pa_thread]
+    if not _pa_stamps:    # perhaps the code it ran never took them (not the copy any more)
+        _pa_waiting.pop(_pa_thread, None)
+    if _pa_low <= _pa_cost <= _pa_high:
+        _pa_report((_pa_start, _pa_cost, _pa_stamps, ({values}), _pa_thread, _pa_result, None))
+        if _pa_drain.sleeping:
+            _pa_wake(True)
+    return _pa_result
+"""
+PLAIN, ENTERED, QUICK, STAMPED = "plain", "entered", "quick", "stamped"
 _GENERATOR = _ENTERED.replace("{define}", "def").replace("{call}", "yield from ")
 _COROUTINE = _ENTERED.replace("{define}", "async def").replace("{call}", "await ")
 
@@ -190,22 +228,25 @@ def template_for(code: types.CodeType, variant: str) -> str:
         return _COROUTINE
     if code.co_flags & (CO_GENERATOR | CO_ITERABLE_COROUTINE):
         return _GENERATOR
-    return {PLAIN: _PLAIN, ENTERED: _PLAIN_ENTERED, QUICK: _QUICK}[variant]
+    return {PLAIN: _PLAIN, ENTERED: _PLAIN_ENTERED, QUICK: _QUICK, STAMPED: _STAMPED}[variant]
 
 
-def variant_for(code: types.CodeType, with_before: bool, quick: bool) -> str:
+def variant_for(code: types.CodeType, with_before: bool, quick: str) -> str:
     """Which wrapper ``code`` gets: ``enter`` first when a listener runs before calls (always for
-    generators and coroutines), the quick one for a plain function whose only listener gave a starter."""
+    generators and coroutines); for a plain function whose only listener gave a starter or a
+    ``StampedEntry`` (``quick``: ``Enhancement.quick``), the quick or the stamped one."""
     if code.co_flags & KIND_FLAGS:
         return ENTERED
     if quick:
-        return QUICK
+        return quick
     return ENTERED if with_before else PLAIN
 
 
-def wrapper_code(original: types.CodeType, enhancement: object, variant: str = PLAIN) -> types.CodeType:
+def wrapper_code(original: types.CodeType, enhancement: object, variant: str = PLAIN,
+                 constants: Optional[Dict[str, Any]] = None) -> types.CodeType:
     """The replacement code for a function whose code is ``original``, reporting to ``enhancement``;
-    ``variant``: see ``variant_for``."""
+    ``variant``: see ``variant_for``; ``constants``: the objects the template's other placeholder names
+    stand for (the stamped variant's: ``Enhancement.stamped_constants``)."""
     signature = Signature(original)
     names = signature.names()
     values = ", ".join(names) + ("," if len(names) == 1 else "")
@@ -220,14 +261,18 @@ def wrapper_code(original: types.CodeType, enhancement: object, variant: str = P
             " = ".join(freevars), _indent(source))
     tree = ast.parse(source, filename=original.co_filename)
     _place_on_line(tree, original.co_firstlineno)
-    _SlotToConstant().visit(tree)
-    module_code = compile(tree, original.co_filename, "exec", dont_inherit=True)
+    objects = dict(constants or {}, **{SLOT: enhancement})
+    _NamesToConstants(objects).visit(tree)
+    with warnings.catch_warnings():   # calling or indexing a placeholder string: it is swapped below
+        warnings.simplefilter("ignore", SyntaxWarning)
+        module_code = compile(tree, original.co_filename, "exec", dont_inherit=True)
     code = _find_wrapper(module_code)
     if code is None:
         raise TypeError("no wrapper in the compiled template of %s" % original.co_name)
     if code.co_freevars != freevars:
         raise TypeError("cannot reproduce the free variables of %s" % original.co_name)
-    consts = tuple(enhancement if c == PLACEHOLDER else c for c in code.co_consts)
+    by_placeholder = {_placeholder(name): value for name, value in objects.items()}
+    consts = tuple(by_placeholder.get(c, c) if type(c) is str else c for c in code.co_consts)
     changes: Dict[str, Any] = {"co_consts": consts, "co_name": original.co_name}
     if hasattr(original, "co_qualname"):
         changes["co_qualname"] = original.co_qualname
@@ -250,14 +295,21 @@ def _place_on_line(tree: ast.AST, line: int) -> None:
             node.end_col_offset = 0  # type: ignore[attr-defined]
 
 
-class _SlotToConstant(ast.NodeTransformer):
-    """``_pa_enhancement`` becomes a string constant, swapped for the Enhancement object after compiling
-    (attribute access on a constant compiles without warnings, unlike calling one)."""
+class _NamesToConstants(ast.NodeTransformer):
+    """Each placeholder name (``_pa_enhancement``, and a variant's ``constants``) becomes a string constant,
+    swapped for its object after compiling."""
+
+    def __init__(self, objects: Dict[str, Any]):
+        self.objects = objects
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
-        if node.id == SLOT:
-            return ast.copy_location(ast.Constant(value=PLACEHOLDER), node)
+        if node.id in self.objects:
+            return ast.copy_location(ast.Constant(value=_placeholder(node.id)), node)
         return node
+
+
+def _placeholder(name: str) -> str:
+    return "\x00pyarthas:%s\x00" % name
 
 
 def _find_wrapper(module_code: types.CodeType) -> Optional[types.CodeType]:

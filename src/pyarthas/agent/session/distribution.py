@@ -6,13 +6,12 @@ the target's threads), keeps it in a bounded history (replayed to consumers that
 to every consumer's bounded queue (drop-oldest). Consumers long-poll their queue.
 """
 import collections
-import queue
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..model import InputStatusModel, MessageModel, ResultModel, to_json_or_message
-from ..util import threads
+from ..util.drain import Drain
 from ..util.ids import random_hex32
 
 PENDING_CAPACITY = 1000
@@ -20,7 +19,6 @@ HISTORY_CAPACITY = 50
 CONSUMER_CAPACITY = 50
 MAX_RESULTS_PER_PULL = 20
 FLUSH_ITEM_COUNT = 100
-GATHER_SECONDS = 0.002
 
 Entry = Tuple[int, Union[Dict[str, Any], "_Deferred"]]  # (item count, serialized result or one to make)
 
@@ -37,8 +35,11 @@ class Consumer:
         self.last_access = time.monotonic()
 
     def append(self, entry: Entry) -> None:
+        self.extend((entry,))
+
+    def extend(self, entries: Sequence[Entry]) -> None:
         with self._cond:
-            self._queue.append(entry)  # a full deque drops its oldest entry
+            self._queue.extend(entries)  # a full deque drops its oldest entries
             self._cond.notify_all()
 
     def is_healthy(self) -> bool:
@@ -99,9 +100,6 @@ class SharingDistributor:
         self._session_id = session_id
         self._timeouts = timeouts
         self._interrupt_foreground = interrupt_foreground
-        self._pending: Deque[Tuple[int, ResultModel]] = collections.deque(maxlen=PENDING_CAPACITY)
-        self._wakeup: "queue.SimpleQueue[bool]" = queue.SimpleQueue()
-        self._sleeping = False
         self._overflowed = False
         self._lock = threading.Lock()
         self._history: Deque[Entry] = collections.deque(maxlen=HISTORY_CAPACITY)
@@ -111,18 +109,15 @@ class SharingDistributor:
         self._unhealthy_flagged = False
         self._unhealthy_to_tell = False
         self._closed = False
-        self._thread = threads.spawn("distributor-" + session_id[:8], self._loop)
+        self._drain = Drain("distributor-" + session_id[:8], self._distribute, PENDING_CAPACITY, self._when_idle)
 
     # ---- producers (any thread, never blocks) ----
 
     def append(self, job_id: int, model: ResultModel) -> None:
         if self._closed:
             return
-        if len(self._pending) == PENDING_CAPACITY:
-            self._overflowed = True  # the deque drops the oldest; the distributor reports it
-        self._pending.append((job_id, model))
-        if self._sleeping:
-            self._wakeup.put(True)
+        if not self._drain.offer((job_id, model)):
+            self._overflowed = True  # the oldest was dropped; the distributor reports it
 
     # ---- consumers ----
 
@@ -160,7 +155,7 @@ class SharingDistributor:
         """Stop distributing and drop what is held (history, queued results): consumers still polling get
         what they had taken. The session it reported to is no longer referenced."""
         self._closed = True
-        self._wakeup.put(False)
+        self._drain.close()
         self._interrupt_foreground = _nothing
         with self._lock:
             consumers, self._consumers = list(self._consumers.values()), {}
@@ -168,64 +163,60 @@ class SharingDistributor:
             self._last_input_status = None
         for consumer in consumers:
             consumer.close()
-        self._pending.clear()
 
     def flush(self, timeout: float = 1.0) -> None:
         """Wait until what is pending now has been distributed (used before closing a session)."""
         done = threading.Event()
-        self._pending.append((0, _Marker(done)))
-        self._wakeup.put(True)
+        self._drain.offer((0, _Marker(done)))
         done.wait(timeout)
 
     # ---- the distributor thread ----
 
-    def _loop(self) -> None:
-        while not self._closed:
-            distributed = bool(self._pending)
-            while self._pending and not self._closed:
-                job_id, model = self._pending.popleft()
-                self._distribute(job_id, model)
-            if distributed and not self._closed:
-                # Results come in bursts (a hot traced function): while one lasts this thread stays awake
-                # a moment longer, so that the next results do not each wake it, which would cost the
-                # target's thread that produced them a system call per result.
-                time.sleep(GATHER_SECONDS)
-                if self._pending:
-                    continue
-            if self._overflowed:
-                self._overflowed = False
-                self._report_overflow()
-            if self._unhealthy_to_tell:
-                # after the interrupted job's queued results: a full consumer queue keeps its newest
-                # entries, so said earlier the message would be pushed out by them
-                self._unhealthy_to_tell = False
-                self._broadcast(MessageModel(message="all consumers are unhealthy, current job was interrupted."))
-            self._sleeping = True
-            if not self._pending and not self._closed:
-                self._wakeup.get()
-            self._sleeping = False
+    def _when_idle(self) -> None:
+        if self._overflowed:
+            self._overflowed = False
+            self._report_overflow()
+        if self._unhealthy_to_tell:
+            # after the interrupted job's queued results: a full consumer queue keeps its newest
+            # entries, so said earlier the message would be pushed out by them
+            self._unhealthy_to_tell = False
+            self._broadcast(MessageModel(message="all consumers are unhealthy, current job was interrupted."))
 
-    def _distribute(self, job_id: int, model: ResultModel) -> None:
-        if isinstance(model, _Marker):
-            model.done.set()
-            return
-        entry = _serialize(job_id, model)
-        with self._lock:
+    def _distribute(self, batch: List[Tuple[int, ResultModel]]) -> None:
+        """Hand a batch of results to the history and the consumers: one lock and one wake-up of each
+        consumer per batch, not per result (a hot traced function reports thousands per second, and this
+        thread shares the interpreter lock with the target's)."""
+        entries: List[Entry] = []      # for the consumers, in order
+        kept: List[Entry] = []         # for the history: all but the input statuses (the last is kept apart)
+        markers = []
+        input_status = None
+        for job_id, model in batch:
+            if type(model) is _Marker:
+                markers.append(model)
+                continue
+            entry = _serialize(job_id, model)
+            entries.append(entry)
             if model.type == "input_status":
-                self._last_input_status = entry
+                input_status = entry
             else:
-                self._history.append(entry)
+                kept.append(entry)
+        with self._lock:
+            if input_status is not None:
+                self._last_input_status = input_status
+            self._history.extend(kept)
             consumers = list(self._consumers.values())
             healthy = sum(1 for c in consumers if c.is_healthy())
             for consumer in consumers:
-                consumer.append(entry)
+                consumer.extend(entries)
+        for marker in markers:   # what came before each marker is distributed
+            marker.done.set()
         if not consumers:
             return
         if healthy == 0 and not self._unhealthy_flagged:
             self._unhealthy_flagged = True
             self._interrupt_foreground()
             self._unhealthy_to_tell = True
-        elif healthy and not self._pending:
+        elif healthy and not self._drain.items:
             self._unhealthy_flagged = False
 
     def _report_overflow(self) -> None:

@@ -4,7 +4,7 @@ foreground job runs)."""
 import os
 import threading
 import time
-from typing import Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from ..model import InputStatusModel, MessageModel, WelcomeModel, format_time
 from ..util.ids import random_uuid
@@ -45,6 +45,12 @@ class Session:
 
     def unlock(self) -> None:
         self._lock.release()
+
+    @property
+    def sink(self) -> Callable[[int, Any], None]:
+        """Where a job of this session sends its results: the distributor's ``append`` itself (no frame of
+        the session's on the path of each result of a hot traced function), nowhere for one-time sessions."""
+        return self.distributor.append if self.distributor is not None else _discard
 
     def append(self, job_id: int, model) -> None:
         """Send a result to this session's consumers (a no-op for one-time sessions)."""
@@ -156,3 +162,7 @@ def _main_name() -> Optional[str]:
         return spec.name
     path = getattr(main, "__file__", None)
     return os.path.basename(path) if path else None
+
+
+def _discard(job_id: int, model: Any) -> None:
+    pass

@@ -71,7 +71,7 @@ class Recording:
     suspend_site = -1                      # where the traced frame last suspended, and on what
     suspend_what = None
     await_resume = sticky = is_suspended = False
-    thread_state: "ThreadState"            # set at begin (None only for a recording begun alone)
+    thread_state: "ThreadState"            # set at begin (None only for a stamped wrapper's recording)
     rewritten: Any                         # a rewritten code's: its ``setprofile.Rewritten``
 
     def __init__(self, code: types.CodeType, owner: Any):

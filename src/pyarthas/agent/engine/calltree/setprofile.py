@@ -291,7 +291,6 @@ class Rewritten:
     def __init__(self, code: types.CodeType):
         self.code = code
         self.waiting: Dict[int, Any] = {}
-        self.active: Dict[int, Any] = {}     # thread id -> a call recorded alone (``Timer.starter``) runs
         self.copy = instrument(code, self.waiting)
         self.clones: Dict[int, list] = {}    # id(clone) -> [clone, watch count]
 

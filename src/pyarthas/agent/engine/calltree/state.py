@@ -97,29 +97,13 @@ class Timer:
         except Exception:
             return None
 
-    def starter(self, code: types.CodeType, owner: Any,
-                alone: bool) -> Optional[Callable[[int], Optional[Recording]]]:
+    def starter(self, code: types.CodeType, owner: Any) -> Optional[Callable[[int], Optional[Recording]]]:
         """For a rewritten code: what begins ``owner``'s recordings of it on the thread whose id it is
-        given, as ``begin`` does, quicker on a thread that records nothing yet (the usual case). ``alone``:
-        ``owner`` records this code only, so nothing nests in its calls: no per-thread state is kept at all
-        (only the outermost of recursive calls is recorded, as ``begin`` does)."""
+        given, as ``begin`` does, quicker on a thread that records nothing yet (the usual case)."""
         rewritten = self.rewritten.get(id(code))
         if rewritten is None:
             return None
-        return partial(self._begin_alone if alone else self._begin_rewritten, rewritten, owner)
-
-    @staticmethod
-    def _begin_alone(rewritten: Any, owner: Any, ident: int) -> Optional[Recording]:
-        try:
-            active = rewritten.active
-            if ident in active:
-                return None
-            rec = _rewritten_recording(rewritten, owner, None, ident)   # None: the mark of one begun alone
-            active[ident] = rec
-            rec.start = perf_counter_ns()
-            return rec
-        except Exception:
-            return None
+        return partial(self._begin_rewritten, rewritten, owner)
 
     def _begin_rewritten(self, rewritten: Any, owner: Any, ident: int) -> Optional[Recording]:
         try:
@@ -134,7 +118,9 @@ class Timer:
     def _start_rewritten(rewritten: Any, owner: Any, state: ThreadState) -> Recording:
         """A recording of a rewritten code, running at once (nothing of this thread can start before its
         frame)."""
-        rec = _rewritten_recording(rewritten, owner, state, state.ident)
+        buffer = new_buffer()
+        rec = _rewritten_recording(rewritten, owner, state, buffer)
+        rewritten.waiting[state.ident] = buffer.append   # for the copy's entry on this thread
         state.running.append(rec)
         state.top, state.top_frame = rec, None
         state.live += 1
@@ -147,17 +133,6 @@ class Timer:
         if rec.ended:
             return rec
         rec.ended = True
-        if rec.thread_state is None:       # begun alone: only the code's own record of its thread to undo
-            rec.end = perf_counter_ns()
-            rec.raised = raised
-            try:
-                ident = _get_ident()
-                del rec.rewritten.active[ident]
-                if not rec.buffer:         # perhaps its frame never started: its buffer is still waiting
-                    rec.rewritten.waiting.pop(ident, None)
-            except Exception:
-                rec.failed = True
-            return rec
         try:
             now = perf_counter_ns()
             rec.raised = raised
@@ -266,19 +241,30 @@ def _share(rec: Recording, owner: Any) -> Optional[Recording]:
     return rec
 
 
-def _rewritten_recording(rewritten: Any, owner: Any, state: Optional[ThreadState], ident: int) -> Recording:
-    """A recording of a rewritten code with the fields ``finish``, ``materialize`` and a profile function
-    read, without the cost of calling ``Recording.__init__`` (paid on every traced call), its buffer
-    waiting for the copy's entry on thread ``ident``; its ``start`` is set by the caller, last."""
+def _rewritten_recording(rewritten: Any, owner: Any, state: Optional[ThreadState], buffer: Any) -> Recording:
+    """A recording of a rewritten code, its raw timings in ``buffer``, with the fields ``finish``,
+    ``materialize`` and a profile function read, without the cost of calling ``Recording.__init__`` (paid on
+    every traced call); its ``start`` is set by the caller, last."""
     rec = _new_recording(Recording)
     rec.code = rewritten.code
     rec.owners = [owner]
-    rec.thread_state = state  # type: ignore[assignment]  # None only for a recording begun alone
+    rec.thread_state = state  # type: ignore[assignment]  # None only for a stamped wrapper's recording
     rec.rewritten = rewritten
     rec.frame = None
     rec.ended = False
-    buffer = rec.buffer = new_buffer()
-    rewritten.waiting[ident] = buffer.append
+    rec.buffer = buffer
+    return rec
+
+
+def stamped_recording(rewritten: Any, owner: Any, start: int, cost: int, stamps: Any, raised: bool) -> Recording:
+    """The finished recording of a call a stamped wrapper timed (``hooks.StampedEntry``): made only for a
+    call that is reported, from its start, cost and the raw timings its rewritten copy stamped (no thread
+    state: nothing else to finish)."""
+    rec = _rewritten_recording(rewritten, owner, None, stamps)
+    rec.ended = True
+    rec.raised = raised
+    rec.start = start
+    rec.end = start + cost
     return rec
 
 
