@@ -258,6 +258,7 @@ def test_a_trace_reports_through_a_thread_that_ends_with_the_job(spawn):
     session.async_exec("trace __main__ handler -n 100000")
     traces = of_type(session.pull_until(lambda r: r.get("type") == "trace", timeout=30), "trace")
     assert "pyarthas-trace-reports" in agent_thread_names(target)
+    assert is_enhanced(target, "__main__.handler")   # its wrapper is told as the engine's (stacks hide it)
     for trace in traces:
         (method,) = trace["root"]["children"]
         children = {c["methodName"]: c for c in method["children"]}

@@ -394,8 +394,6 @@ def _nothing(*args: Any) -> None:
 _NO_QUICK: Tuple[Callable[[int], Any], Callable[..., None]] = (_never, _nothing)
 
 
-
-
 def _before(listener: Listener, call: tuple) -> Any:
     if not listener.wants_before:
         return None

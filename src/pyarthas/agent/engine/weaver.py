@@ -97,13 +97,15 @@ def _pa_wrapper({params}):
 # the ``append`` of a fresh buffer for its raw timings; the listener is given only a call to report, as one
 # tuple, and its drain (``util.drain``), if it has one, woken as a drain's givers do.
 # Every ``_pa_`` name but the wrapper's own locals is a constant of the code
-# (``Enhancement.stamped_constants``): the engine builds this wrapper again for each new entry.
+# (``Enhancement.stamped_constants``): the engine builds this wrapper again for each new entry. The calls
+# it does not time go through the Enhancement, which keeps it among the constants: that is how a wrapper
+# (its frame, in stacks; an enhanced function) is told (``engine.is_engine_frame``).
 _STAMPED = """
 def _pa_wrapper({params}):
     {keep_freevars}
     _pa_thread = _pa_thread_ident()
     if _pa_thread in _pa_active or _pa_thread in _pa_agent_threads or _pa_thread in _pa_hook_threads:
-        return _pa_clone({forward})
+        return _pa_enhancement.clone({forward})
     _pa_stamps = _pa_new_buffer()
     _pa_waiting[_pa_thread] = _pa_stamps.append
     _pa_active[_pa_thread] = True
