@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Dict, List, Optional, Type
 from ..command.base import Command, CommandError
 from ..command.options import Argument, Option
 from ..engine import Listener, NothingMatched
-from ..engine.express import ExpressionError, compile_expression
+from ..engine.express import ExpressionError, compile_expression, cost_range_ns
 from ..inspect.threads import THREAD_IDS, thread_id
 from ..model import EnhancerAffect, EnhancerModel, ResultModel, TerminalMessageModel
 from ..util.threads import Signal
@@ -39,8 +39,11 @@ class AdviceListener(Listener):
         self.process = weakref.proxy(process)
         self.condition_text = condition
         self.condition = compile_expression(condition) if condition else None
-        # a condition on #cost alone, checked without the expression (not with -v, which prints each result)
-        self.cost_bound = self.condition.cost_bound if self.condition is not None and not verbose else None
+        # a condition on #cost alone is compared as the costs in ns it admits, without the expression (not
+        # with -v, which prints each result); the whole range without one
+        bound = self.condition.cost_bound if self.condition is not None and not verbose else None
+        self.cost_range = cost_range_ns(bound)
+        self.evaluates = self.condition is not None and bound is None   # the expression runs per call
         self.limit = limit
         self.verbose = verbose
         self.active = False                 # set once the enhancer result is out

@@ -21,7 +21,6 @@ from ..command.options import Option
 from ..engine import calltree, trace_tree
 from ..engine.calltree.recording import new_buffer
 from ..engine.calltree.state import stamped_recording
-from ..engine.express import cost_range_ns
 from ..engine.hooks import HOOK_THREADS, StampedEntry
 from ..model import EnhancerAffect, MessageModel, ResultModel
 from ..util.drain import Drain
@@ -88,7 +87,9 @@ class TraceListener(AdviceListener):
         self.skip_builtins = skip_builtins
         self.engine = process.agent.engine
         self._codes: Dict[Any, Any] = {}     # site -> (code the call runs, the engine's clone, how timed)
-        self._drains: Dict[Any, Drain] = {}  # site -> where its stamped wrapper hands the calls to report
+        # where calls to report go when there is nothing to evaluate on their thread: a stamped function's
+        # site -> its drain; None -> the drain of recordings finished on their thread
+        self._drains: Dict[Any, Drain] = {}
         self._lock = threading.Lock()
         self._closed = False
         self._warned = False
@@ -129,8 +130,8 @@ class TraceListener(AdviceListener):
         """Without a condition to evaluate on the calling thread (none, or one on ``#cost`` alone), the
         calls to report are handed to a drain, whose thread makes their results: the traced thread pays
         one append per reported call."""
-        low, high = cost_range_ns(self.cost_bound)
-        if self.condition is not None and self.cost_bound is None:
+        low, high = self.cost_range
+        if self.evaluates:
             return StampedEntry(rewritten.waiting, new_buffer, low, high,
                                 partial(self._report_stamped, site, rewritten))
         drain = self._drain(site, partial(self._emit_stamped, site, rewritten))
@@ -196,10 +197,10 @@ class TraceListener(AdviceListener):
             if rec.parent is not None or not self.active or rec.failed:
                 return   # a sub-tree of an enclosing traced call (-p), or not yet started
             cost_ns = rec.end - rec.start    # rec ended: no property call
-            bound = self.cost_bound
-            if bound is not None and not bound[0](cost_ns / 1e6, bound[1]):
+            low, high = self.cost_range
+            if not low <= cost_ns <= high:
                 return
-            if self.condition is None or bound is not None:   # nothing to evaluate here: a drain reports it
+            if not self.evaluates:           # nothing to evaluate here: a drain reports it
                 drain = self._drains.get(None) or self._drain(None, self._emit_finished)
                 if drain is not None:
                     drain.offer((site, rec, thread_id, error))
@@ -241,7 +242,7 @@ class TraceListener(AdviceListener):
             if end < self.active_since_ns or not self.active:
                 continue     # ended before the enhancer result was out: not reported (as on the thread)
             try:
-                self._emit(site, rec, thread_id, int(time.time() * 1000 - (perf_counter_ns() - start) / 1e6), error)
+                self._emit(site, rec, thread_id, start, error)
             except Exception:
                 self.errors += 1
 
@@ -254,12 +255,13 @@ class TraceListener(AdviceListener):
         try:
             call = (site, values, start_ns / 1e9, cost_ns / 1e6, thread_id)
             if self.holds(call, value, error, False, error is None, error is not None):
-                self._emit(site, rec, thread_id, int(time.time() * 1000 - cost_ns / 1e6), error)
+                self._emit(site, rec, thread_id, start_ns, error)
         finally:
             if guard:
                 HOOK_THREADS.discard(thread_id)
 
-    def _emit(self, site, rec, thread_id: int, ts: int, error: Optional[BaseException]) -> None:
+    def _emit(self, site, rec, thread_id: int, start_ns: int, error: Optional[BaseException]) -> None:
+        ts = int(time.time() * 1000 - (perf_counter_ns() - start_ns) / 1e6)   # the call's start, wall clock
         self.count_and_emit(TraceModel(rec, site, (thread_id, running_thread(thread_id)), ts, self.skip_builtins,
                                        error))
 

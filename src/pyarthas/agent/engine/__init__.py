@@ -223,8 +223,8 @@ class Engine:
                                      enhancement.quick)
         # the stamped wrapper holds its entry as constants: a new entry, a new wrapper
         if enhancement.wrapper_code is None or variant != enhancement.variant or variant == weaver.STAMPED:
-            constants = enhancement.stamped_constants() if variant == weaver.STAMPED else None
-            code = weaver.wrapper_code(enhancement.original_code, enhancement, variant, constants)
+            code = weaver.wrapper_code(enhancement.original_code, enhancement, variant,
+                                       enhancement.wrapper_constants(variant))
             enhancement.wrapper_code = code
             enhancement.variant = variant
             enhancement.function.__code__ = code

@@ -211,8 +211,7 @@ class Enhancement:
     """
 
     __slots__ = ("function", "original_code", "clone", "wrapper_code", "site", "listeners",
-                 "before_listeners", "variant", "clock", "quick_pair", "stamped", "thread_ident",
-                 "agent_threads", "hook_threads", "__weakref__")
+                 "before_listeners", "variant", "clock", "quick_pair", "stamped", "__weakref__")
 
     def __init__(self, function: types.FunctionType, site: Site):
         self.function = function
@@ -224,13 +223,9 @@ class Enhancement:
         self.before_listeners = False
         self.variant = ""                     # the wrapper's (``weaver.variant_for``)
         self.clock = _clock
-        # the only listener's (starter, exit_quickly), ``_NO_QUICK`` without; and what the quick wrapper
-        # reads besides (it has no globals of ours): the threads whose calls are not observed
+        # the only listener's (starter, exit_quickly), ``_NO_QUICK`` without
         self.quick_pair: Tuple[Callable[[int], Any], Callable[..., None]] = _NO_QUICK
         self.stamped: Optional[StampedEntry] = None   # the only listener's, for the stamped wrapper
-        self.thread_ident = _get_ident
-        self.agent_threads = _AGENT
-        self.hook_threads = _IN_HOOK
 
     def set_listeners(self, listeners: Tuple[Listener, ...]) -> None:
         listeners = tuple(listeners)
@@ -258,16 +253,19 @@ class Enhancement:
             return STAMPED
         return QUICK if self.quick_pair is not _NO_QUICK else ""
 
-    def stamped_constants(self) -> Dict[str, Any]:
-        """What the stamped wrapper's placeholder names stand for (``weaver._STAMPED``): the entry's parts
-        and the rules' sets are constants of its code, not attributes read on every call."""
+    def wrapper_constants(self, variant: str) -> Dict[str, Any]:
+        """What the placeholder names of the quick and stamped wrappers stand for (``weaver``; the wrapper
+        has no globals of ours): the threads whose calls are not observed and, for the stamped wrapper,
+        its entry's parts. Constants of its code, not attributes read on every call: a new entry needs a
+        new wrapper."""
+        constants = {"_pa_thread_ident": _get_ident, "_pa_agent_threads": _AGENT, "_pa_hook_threads": _IN_HOOK}
         entry = self.stamped
-        assert entry is not None, "only for a function whose only listener gave a StampedEntry"
-        return {"_pa_thread_ident": _get_ident, "_pa_agent_threads": _AGENT, "_pa_hook_threads": _IN_HOOK,
-                "_pa_clone": self.clone, "_pa_active": entry.active, "_pa_new_buffer": entry.new_buffer,
-                "_pa_waiting": entry.waiting, "_pa_clock": entry.clock, "_pa_low": entry.low,
-                "_pa_high": entry.high, "_pa_report": entry.report, "_pa_drain": entry.drain,
-                "_pa_wake": entry.drain.wake}
+        if variant == STAMPED and entry is not None:
+            constants.update(_pa_clone=self.clone, _pa_active=entry.active, _pa_new_buffer=entry.new_buffer,
+                             _pa_waiting=entry.waiting, _pa_clock=entry.clock, _pa_low=entry.low,
+                             _pa_high=entry.high, _pa_report=entry.report, _pa_drain=entry.drain,
+                             _pa_wake=entry.drain.wake)
+        return constants
 
     # ---- called by the wrapper code, on the target's thread ----
 

@@ -78,8 +78,8 @@ _QUICK = """
 def _pa_wrapper({params}):
     {keep_freevars}
     _pa_quick = _pa_enhancement.quick_pair
-    _pa_thread = _pa_enhancement.thread_ident()
-    if _pa_thread in _pa_enhancement.agent_threads or _pa_thread in _pa_enhancement.hook_threads:
+    _pa_thread = _pa_thread_ident()
+    if _pa_thread in _pa_agent_threads or _pa_thread in _pa_hook_threads:
         return _pa_enhancement.clone({forward})
     _pa_state = _pa_quick[0](_pa_thread)
     if _pa_state is None:
@@ -97,7 +97,7 @@ def _pa_wrapper({params}):
 # the ``append`` of a fresh buffer for its raw timings; the listener is given only a call to report, as one
 # tuple, and its drain (``util.drain``), if it has one, woken as a drain's givers do.
 # Every ``_pa_`` name but the wrapper's own locals is a constant of the code
-# (``Enhancement.stamped_constants``): the engine builds this wrapper again for each new entry. The calls
+# (``Enhancement.wrapper_constants``): the engine builds this wrapper again for each new entry. The calls
 # it does not time go through the Enhancement, which keeps it among the constants: that is how a wrapper
 # (its frame, in stacks; an enhanced function) is told (``engine.is_engine_frame``).
 _STAMPED = """
@@ -248,7 +248,7 @@ def wrapper_code(original: types.CodeType, enhancement: object, variant: str = P
                  constants: Optional[Dict[str, Any]] = None) -> types.CodeType:
     """The replacement code for a function whose code is ``original``, reporting to ``enhancement``;
     ``variant``: see ``variant_for``; ``constants``: the objects the template's other placeholder names
-    stand for (the stamped variant's: ``Enhancement.stamped_constants``)."""
+    stand for (``Enhancement.wrapper_constants``)."""
     signature = Signature(original)
     names = signature.names()
     values = ", ".join(names) + ("," if len(names) == 1 else "")

@@ -28,6 +28,7 @@ def is_agent_thread(ident: Optional[int] = None, name: str = "") -> bool:
     own code, ending in threading's cleanup, has left the idents already."""
     return (threading.get_ident() if ident is None else ident) in AGENT_THREAD_IDS or name.startswith(THREAD_PREFIX)
 
+
 class Signal(threading.Event):
     """An ``Event`` that also runs callbacks once it is set, so that something can follow it without a
     thread blocked in ``wait`` (a job whose listener is done, see ``Job.resume_when``)."""
