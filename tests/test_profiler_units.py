@@ -1,8 +1,9 @@
 """The profiler's conversions, without a target: py-spy's raw stacks to the profiler's, frame names, the
-Markdown report, output formats and file names."""
+Markdown report, output formats and file names; the in-process sampler on frames handed to it."""
 import os
 import re
 import sys
+import threading
 import time
 
 import pytest
@@ -12,6 +13,8 @@ from pyarthas.agent.profiler.controller import ProfilerError, expand_file_name, 
 from pyarthas.agent.profiler.frames import Frame, modules_by_file
 from pyarthas.agent.profiler.markdown import render_markdown
 from pyarthas.agent.profiler.profile import Profile, collapsed
+from pyarthas.agent.profiler.sampler import Sampler
+from pyarthas.agent.util import threads
 
 RAW = """\
 thread (101): MainThread;<module> (/app/main.py:1);serve (/app/main.py:10);burn (/app/hot.py:3) 80
@@ -37,6 +40,22 @@ def test_raw_stacks_are_merged_by_thread_and_agent_threads_dropped():
     counts = {}
     pyspy.merge_raw("thread (101): MainThread;f (/a.py:1) 3\n", counts, skip_native_ids={101})
     assert counts == {}
+
+
+def test_the_sampler_leaves_out_an_agent_thread_that_ended_after_its_frames_were_taken(monkeypatch):
+    # sys._current_frames() is read before the threads are told apart: an agent thread can end (and leave
+    # the agent's idents) in between; its frames still tell it apart.
+    taken = []
+    threads.spawn("ending", lambda: taken.append(sys._getframe())).join(5)
+    (ended,) = taken
+    main = threading.get_ident()
+    frames = {main: sys._getframe(), max(threads.AGENT_THREAD_IDS | {main}) + 1: ended}
+    monkeypatch.setattr(sys, "_current_frames", lambda: frames)
+    sampler = Sampler(mode="wall")
+    sampler._sample(1.0)
+    stacks = [[sampler.frames.frame(i).name for i in stack] for stack in sampler.counts]
+    assert len(stacks) == 1 and stacks[0][0].endswith(".test_the_sampler_leaves_out_an_agent_thread_that_ended"
+                                                      "_after_its_frames_were_taken"), stacks
 
 
 def test_raw_stacks_beyond_the_limit_count_as_other_stacks(monkeypatch):

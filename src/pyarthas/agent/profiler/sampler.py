@@ -202,6 +202,8 @@ class Sampler:
             if state.ran or state.last_key is None:
                 state.last_key = self._stack_key(frame, state.root)
             key = state.last_key
+            if key is None:
+                continue   # an agent thread that ended (and left the idents) since the frames were taken
             if key not in counts and len(counts) >= MAX_STACKS:
                 key = (OTHER_STACKS, state.root) if self.per_thread else (OTHER_STACKS,)
             counts[key] = counts.get(key, 0) + weight
@@ -210,7 +212,9 @@ class Sampler:
             self._forget_dead_threads(frames)
         del frames
 
-    def _stack_key(self, frame, root: int) -> Tuple[int, ...]:
+    def _stack_key(self, frame, root: int) -> Optional[Tuple[int, ...]]:
+        """The stack's key, innermost frame first; None for an agent thread's."""
+        agent_entry = threads.AGENT_ENTRY_CODE
         index_of_id = self.frames.index_of_id
         register = self.frames.register
         stack: List[int] = []
@@ -221,6 +225,8 @@ class Sampler:
                 append(TRUNCATED)
                 break
             code = frame.f_code
+            if code is agent_entry:
+                return None
             index = index_of_id.get(id(code))
             if index is None:
                 index = register(code, frame.f_globals) if len(index_of_id) < MAX_CODES else OTHER_CODE

@@ -9,18 +9,23 @@ THREAD_PREFIX = "pyarthas-"
 
 def spawn(name: str, target: Callable[[], None]) -> threading.Thread:
     """Start a daemon agent thread running ``target``."""
-
-    def run() -> None:
-        ident = threading.get_ident()
-        AGENT_THREAD_IDS.add(ident)
-        try:
-            target()
-        finally:
-            AGENT_THREAD_IDS.discard(ident)
-
-    thread = threading.Thread(target=run, name=THREAD_PREFIX + name, daemon=True)
+    thread = threading.Thread(target=_run_as_agent, args=(target,), name=THREAD_PREFIX + name, daemon=True)
     thread.start()
     return thread
+
+
+def _run_as_agent(target: Callable[[], None]) -> None:
+    ident = threading.get_ident()
+    AGENT_THREAD_IDS.add(ident)
+    try:
+        target()
+    finally:
+        AGENT_THREAD_IDS.discard(ident)
+
+
+# The code at the bottom of every agent thread's stack: tells an agent thread from its frames alone, when
+# its ident has already left AGENT_THREAD_IDS (a sampler holding frames taken just before the thread ended).
+AGENT_ENTRY_CODE = _run_as_agent.__code__
 
 
 def is_agent_thread(ident: Optional[int] = None, name: str = "") -> bool:
