@@ -228,6 +228,9 @@ def test_trace_coexists_with_other_profilers_and_monitoring_tools(spawn, target_
     if modern:
         assert target.ognl("[sys.monitoring.get_tool(i) for i in (4, 3, 1)]") == [
             "other-tool-4", "other-tool-3", "other-tool-1"]
+        # its events would not fire in a rewritten copy: the code keeps its own, and ours
+        assert of_type(results, "enhancer")[0]["effect"]["traceModes"] == {
+            "__main__.Worker#step": "sys.monitoring (another sys.monitoring tool watches this code)"}
     else:
         assert {"profiled", "cprofiled"} <= threads
         assert of_type(results, "enhancer")[0]["effect"]["traceModes"] == {"__main__.Worker#step": "bytecode"}

@@ -1,7 +1,7 @@
-"""trace on CPython 3.9-3.11 times the traced function's direct children in a rewritten copy of its own
-code (engine/calltree/rewrite.py): no profile function, nothing below the children, tracebacks and the
-restored function unchanged; generators keep the profile function. Run under every CPython here (3.12+:
-sys.monitoring, where the same checks hold as far as they apply)."""
+"""trace times the traced function's direct children in a rewritten copy of its own code
+(engine/calltree/rewrite.py), on every CPython here: no profile function, no events, nothing below the
+children, tracebacks and the restored function unchanged; generators keep the events (a profile function
+before 3.12, sys.monitoring after). The rewriter is also run over the standard library's functions."""
 import json
 import subprocess
 import time
@@ -12,8 +12,6 @@ PROBE = r"""
 import json, sys, traceback
 from pyarthas.agent.engine import trace_tree, weaver
 from pyarthas.agent.engine.calltree import TIMER
-
-REWRITES = (3, 9) <= sys.version_info[:2] <= (3, 11)
 
 
 def leaf(x):
@@ -93,7 +91,7 @@ def run(function, *args):
 
 deep_run = run(traced, deep, 1000)
 shallow_run = run(traced, shallow, 1000)
-print(json.dumps({"rewrites": REWRITES, "deep": deep_run, "shallow": shallow_run,
+print(json.dumps({"deep": deep_run, "shallow": shallow_run,
                   "super": run(Derived.value, Derived(), 20), "raising": run(raising, 3),
                   "lines": [traced.__code__.co_firstlineno, raising.__code__.co_firstlineno]}))
 """
@@ -106,14 +104,11 @@ def test_rewritten_trace_times_only_direct_children_without_a_profile_function(t
     report = json.loads(out.stdout.strip().splitlines()[-1])
     deep, shallow = report["deep"], report["shallow"]
     traced_line, raising_line = report["lines"]
-    if report["rewrites"]:
-        for run in (deep, shallow, report["super"], report["raising"]):
-            assert run["mode"] == "bytecode" and run["rewritten"] and run["restored"]
-        assert deep["value"][1] is None                  # no profile function during the traced call
-        # a child making 1,000 nested calls leaves exactly what a child making none leaves
-        assert deep["events"] == shallow["events"] == 6  # (site, callee, start), end: per child, 2 + 2 + getprofile
-    else:
-        assert deep["mode"] == "sys.monitoring" and not deep["rewritten"]
+    for run in (deep, shallow, report["super"], report["raising"]):
+        assert run["mode"] == "bytecode" and run["rewritten"] and run["restored"]
+    assert deep["value"][1] is None                  # no profile function during the traced call
+    # a child making 1,000 nested calls leaves exactly what a child making none leaves
+    assert deep["events"] == shallow["events"] == 6  # (site, callee, start), end: per child, 2 + 2 + getprofile
     for run, child in ((deep, "deep"), (shallow, "shallow")):
         assert run["value"] == run["plain"][0]
         assert [c[:3] for c in run["children"]] == [
@@ -124,6 +119,155 @@ def test_rewritten_trace_times_only_direct_children_without_a_profile_function(t
     raised = report["raising"]
     assert raised["error"] == raised["plain"][1] and "ZeroDivisionError" in raised["error"]  # same traceback
     assert raised["children"][:2] == [["leaf", 1, raising_line + 1, False], ["fail", 1, raising_line + 3, True]]
+
+
+# Every function of these standard modules swapped for its rewritten copy, each call timed, then the same
+# work run with the copies and with the originals: the copies must behave exactly like them.
+CORPUS = r"""
+import collections, importlib, json, types
+from pyarthas.agent.engine.calltree import rewrite
+
+MODULES = ["json.encoder", "json.decoder", "json.scanner", "textwrap", "difflib", "string", "ast", "inspect",
+           "re._parser", "re._compiler", "sre_parse", "sre_compile", "email.feedparser", "email.message",
+           "email._header_value_parser", "email.utils", "tokenize", "shlex", "fractions", "decimal", "_pydecimal",
+           "csv", "configparser", "pprint", "reprlib", "argparse", "dataclasses", "enum", "functools",
+           "collections", "calendar", "ipaddress", "urllib.parse", "html.parser", "posixpath", "fnmatch",
+           "base64", "quopri", "gettext", "locale", "typing", "copy", "heapq", "bisect", "statistics", "random"]
+
+class Stamping(dict):
+    '''Every call of a rewritten function is timed (as if a trace had begun its recording).'''
+    def pop(self, key, default=None):
+        return STAMPS.append
+
+STAMPS = collections.deque(maxlen=100000)
+waiting = Stamping()
+swapped, refused = [], collections.Counter()
+
+def functions_of(module):
+    for value in list(vars(module).values()):
+        if isinstance(value, types.FunctionType) and value.__module__ == module.__name__:
+            yield value
+        elif isinstance(value, type) and value.__module__ == module.__name__:
+            for attr in list(vars(value).values()):
+                attr = getattr(attr, "__func__", attr)
+                if isinstance(attr, types.FunctionType):
+                    yield attr
+
+for name in MODULES:
+    try:
+        module = importlib.import_module(name)
+    except ImportError:
+        continue
+    for function in functions_of(module):
+        code = function.__code__
+        try:
+            copy = rewrite.instrument(code, waiting)
+        except rewrite.Unsupported as why:
+            refused[str(why).split(" (")[0]] += 1
+            continue
+        swapped.append((function, code))
+        function.__code__ = copy
+
+def workload():
+    import json, textwrap, difflib, ast, inspect, re, email, shlex, fractions, decimal, csv, io, pprint
+    import argparse, dataclasses, enum, calendar, ipaddress, urllib.parse, html.parser, statistics, random
+    out = []
+    data = {"a": [1, 2.5, None, True, "x\u00e9"], "b": {"c": list(range(20))}}
+    out.append(json.loads(json.dumps(data, indent=2, sort_keys=True)))
+    out.append(textwrap.fill("lorem ipsum dolor sit amet " * 20, width=37))
+    out.append(list(difflib.unified_diff(["a\n", "b\n", "c\n"], ["a\n", "c\n", "d\n"])))
+    src = "def f(x, *a, k=1, **kw):\n    return [y async for y in x] if x else {k: v for k, v in kw.items()}\n"
+    out.append(ast.dump(ast.parse(src)))
+    out.append(ast.unparse(ast.parse(src)) if hasattr(ast, "unparse") else "")
+    out.append(str(inspect.signature(textwrap.fill)))
+    out.append(re.compile(r"(?P<x>a+)(b|c)*?\d{2,5}[^xyz]\1").pattern)
+    msg = email.message_from_string("From: A <a@b.c>\nSubject: =?utf-8?q?h=C3=A9?=\n\nbody\n")
+    out.append((msg["From"], str(msg["Subject"]), msg.get_payload()))
+    out.append(shlex.split("a 'b c' \"d e\" f\\ g"))
+    out.append(str(sum(fractions.Fraction(1, n) for n in range(1, 30))))
+    out.append(str(decimal.Decimal("1.1") ** 20))
+    buffer = io.StringIO(); csv.writer(buffer).writerows([[1, "a,b", None]] * 3)
+    out.append(list(csv.reader(io.StringIO(buffer.getvalue()))))
+    out.append(pprint.pformat(data, width=20))
+    parser = argparse.ArgumentParser(prog="p"); parser.add_argument("--n", type=int, default=3)
+    parser.add_argument("rest", nargs="*")
+    out.append(vars(parser.parse_args(["--n", "5", "x", "y"])))
+    try:
+        parser.parse_args(["--n", "nope"])
+    except SystemExit as exit:
+        out.append(("exit", exit.code))
+    @dataclasses.dataclass(order=True)
+    class Point:
+        x: int
+        y: int = 0
+    out.append(repr(sorted([Point(2, 1), Point(1, 5)])))
+    class Color(enum.Enum):
+        RED = 1
+        BLUE = 2
+    out.append([c.name for c in Color])
+    out.append(calendar.month(2024, 2))
+    out.append(str(list(ipaddress.ip_network("10.0.0.0/29").hosts())))
+    out.append(urllib.parse.urlsplit("http://u:p@h:1/p?q=1#f")._asdict())
+    out.append(urllib.parse.parse_qs("a=1&b=2&a=3"))
+    class P(html.parser.HTMLParser):
+        tags = []
+        def handle_starttag(self, tag, attrs):
+            self.tags.append((tag, attrs))
+    p = P(); p.feed("<a href='x'><b>t</b></a><img src=y>"); out.append(P.tags)
+    out.append(statistics.median([5, 1, 4, 2]))
+    r = random.Random(5); out.append([r.randint(0, 100) for _ in range(5)])
+    for bad in ("{", "[1,]", '{"a" 1}'):
+        try:
+            json.loads(bad)
+        except json.JSONDecodeError as error:
+            out.append((error.msg, error.pos))
+    for bad in ("1.2.3.4.5", "10.0.0.0/33", "::g"):
+        try:
+            ipaddress.ip_network(bad)
+        except ValueError as error:
+            out.append(str(error))
+    import configparser, tokenize, copy, typing, fnmatch, posixpath, heapq, base64, quopri
+    config = configparser.ConfigParser()
+    config.read_string("[DEFAULT]\nbase = 1\n[a]\nx = %(base)s2\n[b]\nz: 3\n")
+    out.append({s: dict(config[s]) for s in config.sections()})
+    try:
+        config.read_string("[a]\n[a]\n")
+    except configparser.Error as error:
+        out.append(type(error).__name__)
+    out.append([t.string for t in tokenize.generate_tokens(io.StringIO(src).readline)])
+    out.append(copy.deepcopy(data))
+    out.append(str(typing.get_type_hints(Point)))
+    out.append((fnmatch.translate("a*[bc]?.py"), posixpath.normpath("/a/./b/../c//d")))
+    out.append(heapq.nlargest(3, [5, 1, 8, 3, 9, 2]))
+    out.append((base64.b64encode(b"pyarthas").decode(), quopri.encodestring(b"caf\xc3\xa9 =").decode()))
+    with decimal.localcontext() as context:
+        context.prec = 5
+        out.append(str(decimal.Decimal(1) / decimal.Decimal(7)))
+    try:
+        decimal.Decimal("not a number") + 1
+    except decimal.InvalidOperation as error:
+        out.append(type(error).__name__)
+    return json.loads(json.dumps(out, default=repr))
+
+with_copies = workload()
+stamps = len(STAMPS)
+for function, code in swapped:
+    function.__code__ = code
+originals = workload()
+print(json.dumps({"same": with_copies == originals, "rewritten": len(swapped), "refused": refused,
+                  "stamps": stamps, "diff": [(a, b) for a, b in zip(with_copies, originals) if a != b][:3]}))
+"""
+
+
+def test_rewritten_copies_of_the_standard_library_behave_as_the_originals(target_python):
+    out = subprocess.run([target_python, "-X", "faulthandler", "-c", CORPUS], capture_output=True, text=True,
+                         env=target_env(), timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["same"], report["diff"]
+    assert report["rewritten"] > 1500 and report["stamps"] > 20000, report
+    assert set(report["refused"]) <= {"already rewritten",   # reached twice (an alias)
+                                      "generators and coroutines suspend, which only events show"}, report
 
 
 TARGET = r"""
@@ -174,15 +318,12 @@ threading.Event().wait()
 def test_trace_says_how_each_function_is_timed_and_restores_the_original(spawn):
     target = spawn(TARGET)
     target.wait_stdout("ready", timeout=20)
-    rewrites = target.ognl("(3, 9) <= sys.version_info[:2] <= (3, 11)")
+    events = "sys.monitoring" if target.ognl("sys.version_info >= (3, 12)") else "sys.setprofile"
     results = run_ok(target, "trace -E __main__ 'handler|stream' -n 6")
     modes = of_type(results, "enhancer")[0]["effect"]["traceModes"]
-    if rewrites:
-        assert modes["__main__#handler"] == "bytecode"
-        assert modes["__main__#stream"].startswith("sys.setprofile (generators")
-        assert target.ognl("all(p is None for p in __main__.PROFILES[-20:])") is True
-    else:
-        assert set(modes.values()) == {"sys.monitoring"}
+    assert modes["__main__#handler"] == "bytecode"
+    assert modes["__main__#stream"].startswith(events + " (generators")
+    assert target.ognl("all(p is None for p in __main__.PROFILES[-20:])") is True
     traces = of_type(results, "trace")
     by_method = {}
     for trace in traces:

@@ -8,10 +8,12 @@ clone running it, ``watch(code, clone)`` may give the clone a rewritten copy, an
 
 - ``recording``: the recording, its child-call nodes, and the helpers run per child call;
 - ``state``: the per-thread state and the ``Timer`` base both mechanisms share (begin/finish rules);
-- ``setprofile``: CPython 3.9-3.11, the traced code rewritten (``rewrite``: timing around its own call
-  instructions), or where it cannot be (generators, coroutines) a per-thread profile function on only
-  while a recording runs;
-- ``monitoring``: CPython 3.12+, ``sys.monitoring`` local events on the traced code objects only;
+- ``rewrite``: every CPython here, a copy of the traced code with timing around its own call instructions,
+  which the engine's clone runs (``state.Rewritten``; preferred wherever the code can be rewritten);
+- ``setprofile``: CPython 3.9-3.11, for the codes not rewritten (generators, coroutines) a per-thread
+  profile function on only while a recording runs;
+- ``monitoring``: CPython 3.12+, ``sys.monitoring`` local events on the traced code objects only (those
+  not rewritten);
 - ``core``: which of the two runs here and why (``CORE.name``, ``CORE.reason``).
 
 Nothing here may raise into the target: every callback catches its own errors and turns the recording

@@ -13,8 +13,9 @@ class Core:
         if version >= (3, 12):
             from .monitoring import MonitoringTimer
             self.name = "sys.monitoring"
-            self.reason = ("CPython %d.%d has sys.monitoring (PEP 669): local events on the traced code objects "
-                           "only, nothing else on the thread pays" % tuple(version[:2]))
+            self.reason = ("CPython %d.%d: the traced code's own call sites timed in a rewritten copy of it; "
+                           "generators and coroutines by sys.monitoring (PEP 669) local events on their code "
+                           "objects only, nothing else on the thread pays" % tuple(version[:2]))
             self.timer: Timer = MonitoringTimer()
         else:
             from .setprofile import ProfileTimer

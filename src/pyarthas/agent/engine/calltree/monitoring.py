@@ -1,4 +1,6 @@
-"""CPython 3.12+: ``sys.monitoring`` *local* events on the traced code objects only (a free tool id).
+"""CPython 3.12+: ``sys.monitoring`` *local* events on the traced code objects only (a free tool id), for
+the codes that are not rewritten (``rewrite``): generators and coroutines, and a code another monitoring
+tool watches (its events would not fire in a copy).
 
 CALL opens a child (the first one binds the recording to its frame); an INSTRUCTION event at the
 instruction a call returns to closes it, and one at an exception handler's entry closes it as raised
@@ -72,37 +74,41 @@ class MonitoringTimer(Timer):
 
     name = "sys.monitoring"
 
-    def watch(self, code: types.CodeType, clone: Optional[types.FunctionType] = None) -> str:
-        with self.lock:
-            if self.tool is None:
-                self._acquire_tool()
-            entry = self.watched.get(id(code))
-            if entry is None:
-                self.points[id(code)] = _instruction_points(code)
-                ev = sys.monitoring.events
-                sys.monitoring.set_local_events(self.tool, code,
-                                                ev.CALL | ev.INSTRUCTION | ev.PY_YIELD | ev.PY_RESUME)
-                entry = self.watched[id(code)] = [code, 0]
-            entry[1] += 1
-        return self.name
+    def _not_rewritten(self, code: types.CodeType) -> Optional[str]:
+        # another tool's local events on this code (a coverage tool, say) would not fire in a copy
+        for tool in range(6):
+            if tool != self.tool and sys.monitoring.get_tool(tool) is not None and \
+                    sys.monitoring.get_local_events(tool, code):
+                return "another sys.monitoring tool watches this code"
+        return None
 
-    def unwatch(self, code: types.CodeType, clone: Optional[types.FunctionType] = None) -> None:
-        with self.lock:
-            entry = self.watched.get(id(code))
-            if entry is None:
-                return
-            entry[1] -= 1
-            if entry[1] > 0:
-                return
-            del self.watched[id(code)]
-            self.points.pop(id(code), None)
-            if self.tool is not None:
-                try:
-                    sys.monitoring.set_local_events(self.tool, code, 0)
-                except Exception:
-                    pass
-            if not self.watched:
-                self._release_tool()
+    def _watch_events(self, code: types.CodeType) -> None:
+        if self.tool is None:
+            self._acquire_tool()
+        entry = self.watched.get(id(code))
+        if entry is None:
+            self.points[id(code)] = _instruction_points(code)
+            ev = sys.monitoring.events
+            sys.monitoring.set_local_events(self.tool, code, ev.CALL | ev.INSTRUCTION | ev.PY_YIELD | ev.PY_RESUME)
+            entry = self.watched[id(code)] = [code, 0]
+        entry[1] += 1
+
+    def _unwatch_events(self, code: types.CodeType) -> None:
+        entry = self.watched.get(id(code))
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] > 0:
+            return
+        del self.watched[id(code)]
+        self.points.pop(id(code), None)
+        if self.tool is not None:
+            try:
+                sys.monitoring.set_local_events(self.tool, code, 0)
+            except Exception:
+                pass
+        if not self.watched:
+            self._release_tool()
 
     def _acquire_tool(self) -> None:
         mon = sys.monitoring

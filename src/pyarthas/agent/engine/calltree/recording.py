@@ -72,7 +72,7 @@ class Recording:
     suspend_what = None
     await_resume = sticky = is_suspended = False
     thread_state: "ThreadState"            # set at begin (None only for a stamped wrapper's recording)
-    rewritten: Any                         # a rewritten code's: its ``setprofile.Rewritten``
+    rewritten: Any                         # a rewritten code's: its ``state.Rewritten``
 
     def __init__(self, code: types.CodeType, owner: Any):
         self.code = code
@@ -85,7 +85,7 @@ class Recording:
         # as a child call is open whenever they run
         self.open_node: Any = None
         self.open_frame = None                 # 3.9-3.11: the frame of the open Python child
-        # 3.9-3.11, a rewritten traced code: its raw timings (``rewrite``), turned into ``children`` only
+        # 3.9-3.12, a rewritten traced code: its raw timings (``rewrite``), turned into ``children`` only
         # when the call is reported (``materialize``)
         self.buffer: Optional[deque] = None
         self.ended = self.raised = False
@@ -195,7 +195,7 @@ def _callee_identity(callee: Any) -> Any:
     return kind
 
 
-# ---- raw timings of a rewritten code (3.9-3.11) ----
+# ---- raw timings of a rewritten code (3.9-3.12) ----
 
 def materialize(rec: Recording) -> None:
     """Turn the raw timings of a finished rewritten call into its child nodes (on the agent's thread,

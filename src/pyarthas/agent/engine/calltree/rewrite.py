@@ -1,10 +1,10 @@
-"""CPython 3.9-3.11: a copy of a traced function's code with timing around each of its own call instructions.
+"""CPython 3.9+: a copy of a traced function's code with timing around each of its own call instructions.
 
 The engine's clone of the traced function runs this copy while it is traced (the function itself keeps its
 original code object under the wrapper, so ``reset`` restores it untouched). No profile function is needed:
 nothing fires below the direct children, and nothing at all outside traced calls.
 
-What the copy does, in the bytecode formats of 3.9/3.10 and of 3.11:
+What the copy does, in the bytecode formats of 3.9/3.10, 3.11, 3.12, 3.13 and 3.14:
 
 - at entry, ``buffer = waiting.pop(get_ident(), bool)`` (one more local, ``.pyarthas_trace``, which
   ``locals()`` of the traced frame shows; only calls of C functions, no Python frame): the ``append`` of
@@ -17,10 +17,13 @@ What the copy does, in the bytecode formats of 3.9/3.10 and of 3.11:
 
 Every inserted instruction carries the source position of the instruction it times, so tracebacks and line
 numbers are unchanged. Method calls load a bound method instead of the unbound function plus ``self``
-(``LOAD_METHOD`` becomes ``LOAD_ATTR``), so that the callee is one value on the stack; on 3.9/3.10 every
-call is made through ``CALL_FUNCTION_EX`` for the same reason. Generators, coroutines and async generators
-are not rewritten (their suspensions are only visible to the profile function): ``instrument`` raises
-``Unsupported`` with the reason, and the caller keeps ``sys.setprofile`` for them.
+on 3.11 and 3.12 (``LOAD_METHOD`` becomes ``LOAD_ATTR``; on 3.12 the method bit of ``LOAD_ATTR`` is
+cleared), so that the callee is one value at a place known from the stack's layout; on 3.9/3.10 every call
+is made through ``CALL_FUNCTION_EX`` for the same reason; from 3.13 the callable always lies at the same
+depth below the arguments, and method loads stay. Generators, coroutines and async generators are not
+rewritten (their suspensions are only visible to events): ``instrument`` raises ``Unsupported`` with the
+reason, and the timer keeps its events for them (``sys.setprofile`` before 3.12, ``sys.monitoring``
+after).
 """
 import dis
 import operator
@@ -31,6 +34,7 @@ from time import perf_counter_ns
 from typing import Any, Dict, List, Optional
 
 VERSION = sys.version_info[:2]
+REWRITES = (3, 9) <= VERSION < (3, 15)   # the bytecode formats this module knows
 OP = dis.opmap
 KIND_FLAGS = 0x20 | 0x80 | 0x100 | 0x200   # generator, coroutine, iterable coroutine, async generator
 HIDDEN_LOCAL = ".pyarthas_trace"   # not an identifier: no source can name it
@@ -60,10 +64,10 @@ class Instr:
 
 def rewritable(code: types.CodeType) -> Optional[str]:
     """None when ``code`` can be rewritten here, else why not."""
-    if not (3, 9) <= VERSION <= (3, 11):
-        return "CPython %d.%d is timed by sys.monitoring" % VERSION
+    if not REWRITES:
+        return "CPython %d.%d's bytecode is not rewritten here" % VERSION
     if code.co_flags & KIND_FLAGS:
-        return "generators and coroutines suspend, which only the profile function sees"
+        return "generators and coroutines suspend, which only events show"
     if HIDDEN_LOCAL in code.co_varnames:
         return "already rewritten"
     return None
@@ -84,6 +88,12 @@ def instrument(code: types.CodeType, waiting: Dict[int, Any]) -> types.CodeType:
     if why:
         raise Unsupported(why)
     try:
+        if VERSION >= (3, 14):
+            return _Rewrite314(code, waiting).build()
+        if VERSION == (3, 13):
+            return _Rewrite313(code, waiting).build()
+        if VERSION == (3, 12):
+            return _Rewrite312(code, waiting).build()
         if VERSION == (3, 11):
             return _Rewrite311(code, waiting).build()
         return _RewriteLegacy(code, waiting).build()
@@ -364,16 +374,22 @@ def _units(arg: int) -> int:
 
 def _cache_entries() -> Dict[int, int]:
     import opcode
-    return dict(enumerate(getattr(opcode, "_inline_cache_entries", ())))
+    entries = getattr(opcode, "_inline_cache_entries", ())
+    if isinstance(entries, dict):   # 3.13+: by name
+        return {OP[name]: count for name, count in entries.items() if name in OP}
+    return dict(enumerate(entries))
 
 
 _CACHES = _cache_entries()
 _BACKWARD = {op for name, op in OP.items() if "BACKWARD" in name}
 _JUMPS = set(dis.hasjrel) | set(dis.hasjabs)
 _UNCONDITIONAL = {OP.get(name) for name in ("JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT")}
-_TERMINAL = {OP.get(name) for name in ("RETURN_VALUE", "RAISE_VARARGS", "RERAISE")}
-_DEREFS = {OP.get(name) for name in ("MAKE_CELL", "LOAD_CLOSURE", "LOAD_DEREF", "STORE_DEREF", "DELETE_DEREF",
-                                     "LOAD_CLASSDEREF")}
+_TERMINAL = {OP.get(name) for name in ("RETURN_VALUE", "RETURN_CONST", "RAISE_VARARGS", "RERAISE")} - {None}
+# Instructions whose argument indexes the frame's locals and cells: a cell's index moves up by one behind the
+# hidden local (3.13+ build closures with LOAD_FAST of the cell); 3.13+ pair two locals in one argument,
+# four bits each (the compiler pairs plain locals only).
+_PAIRS = {op for name, op in OP.items() if name.count("FAST") == 2}
+_DEREFS = (set(dis.haslocal) | set(dis.hasfree)) - _PAIRS
 
 
 class _Rewrite311(_Rewrite):
@@ -451,7 +467,7 @@ class _Rewrite311(_Rewrite):
 
     def build(self) -> types.CodeType:
         originals = self.decode()
-        stacks = self.null_below(originals)
+        self.stacks = self.null_below(originals)
         nlocals = self.code.co_nlocals
         handlers = {id(ins.handler[0]) for ins in originals if ins.handler is not None}
         resumed = False
@@ -459,32 +475,106 @@ class _Rewrite311(_Rewrite):
             start = len(self.out)
             if id(ins) in handlers:
                 self._mark_raised(ins)
-            following = originals[index + 1] if index + 1 < len(originals) else None
-            if ins.op == OP["KW_NAMES"] or (ins.op == OP["PRECALL"] and originals[index - 1].op != OP["KW_NAMES"]):
-                precall = following if ins.op == OP["KW_NAMES"] and following is not None else ins
-                self._before_call(ins, stacks[id(ins)], precall.arg + 1, precall.arg + 2,
-                                  originals[index + (2 if ins.op == OP["KW_NAMES"] else 1)].offset)
-            elif ins.op == OP["CALL_FUNCTION_EX"]:
-                self._before_call(ins, stacks[id(ins)], None, 2 + (ins.arg & 1), ins.offset)
-            if ins.op == OP["LOAD_METHOD"]:
-                self.emit(ins, OP["LOAD_ATTR"], ins.arg)
-                self.emit(ins, OP["PUSH_NULL"])
-                self.emit(ins, OP["SWAP"], 2)
-            else:
+            call = self.call_starting(originals, index)
+            if call is not None:
+                self._stamp_start(ins, *call)
+            if not self.as_one_value(ins):
                 arg = ins.arg + 1 if ins.op in _DEREFS and ins.arg >= nlocals else ins.arg
+                if ins.op in _PAIRS and max(ins.arg >> 4, ins.arg & 15) >= nlocals:
+                    raise Unsupported("a pair of locals names a cell")
                 self.emit(ins, ins.op, arg, ins.target)
-            if ins.op in (OP["CALL"], OP["CALL_FUNCTION_EX"]):
-                self._after_call(ins)
-            if ins.op == OP["RESUME"] and not resumed:
+            if ins.op in self.CALLS:
+                self._record_now(ins)
+            if ins.op == OP["RESUME"] and not resumed:   # buffer = waiting.pop(get_ident(), bool)
                 resumed = True
-                self.emit(ins, OP["PUSH_NULL"])
-                self.emit(ins, OP["LOAD_CONST"], self.pop)
+                self._callable(ins, OP["LOAD_CONST"], self.pop)
                 self._call(ins, self.get_ident)
                 self.emit(ins, OP["LOAD_CONST"], self.unrecorded)
-                self.emit(ins, OP["PRECALL"], 2)
-                self.emit(ins, OP["CALL"], 2)
+                self._call_with(ins, 2)
                 self.emit(ins, OP["STORE_FAST"], self.local)
             self.stands_for(ins, start)
+        return self.finish()
+
+    # ---- what each version says differently ----
+
+    CALLS = {OP.get(name) for name in ("CALL", "CALL_FUNCTION_EX")}   # instructions that call (after: timed)
+
+    def call_starting(self, originals: List[Instr], index: int) -> Optional[tuple]:
+        """(depth of the callee on the stack, site) when a call's timing starts before ``originals[index]``:
+        3.11's ``[KW_NAMES] PRECALL CALL`` starts at its first instruction, the site being the CALL."""
+        ins = originals[index]
+        if ins.op == OP["KW_NAMES"]:
+            precall = originals[index + 1]
+            return self._callee_depth(ins, precall.arg + 1, precall.arg + 2), originals[index + 2].offset
+        if ins.op == OP["PRECALL"] and originals[index - 1].op != OP["KW_NAMES"]:
+            return self._callee_depth(ins, ins.arg + 1, ins.arg + 2), originals[index + 1].offset
+        if ins.op == OP["CALL_FUNCTION_EX"]:
+            return self._callee_depth(ins, None, 2 + (ins.arg & 1)), ins.offset
+        return None
+
+    def as_one_value(self, ins: Instr) -> bool:
+        """Emit a method load as a bound method with a NULL below it (the callee one value); True if done."""
+        if ins.op != OP["LOAD_METHOD"]:
+            return False
+        self.emit(ins, OP["LOAD_ATTR"], ins.arg)
+        self.emit(ins, OP["PUSH_NULL"])
+        self.emit(ins, OP["SWAP"], 2)
+        return True
+
+    def _callable(self, anchor: Instr, op: int, arg: int) -> None:
+        """Push a callable to call (3.11, 3.12: a NULL below it)."""
+        self.emit(anchor, OP["PUSH_NULL"])
+        self.emit(anchor, op, arg)
+
+    def _call_with(self, anchor: Instr, count: int) -> None:
+        """Call the callable pushed by ``_callable`` with the ``count`` values above it."""
+        self.emit(anchor, OP["PRECALL"], count)
+        self.emit(anchor, OP["CALL"], count)
+
+    # ---- the timing ----
+
+    def _call(self, anchor: Instr, const_index: int) -> None:
+        """Push ``consts[const_index]()``."""
+        self._callable(anchor, OP["LOAD_CONST"], const_index)
+        self._call_with(anchor, 0)
+
+    def _record_now(self, anchor: Instr, negative: bool = False) -> None:
+        """``buffer(perf_counter_ns())`` (negated: a child raised); no test first (see the 3.9 one)."""
+        self._callable(anchor, OP["LOAD_FAST"], self.local)
+        self._call(anchor, self.perf)
+        if negative:
+            self.emit(anchor, OP["UNARY_NEGATIVE"])
+        self._call_with(anchor, 1)
+        self.emit(anchor, OP["POP_TOP"])
+
+    def _mark_raised(self, handler: Instr) -> None:
+        self._record_now(handler, negative=True)
+
+    def _callee_depth(self, anchor: Instr, if_null: Optional[int], otherwise: int) -> int:
+        """Where the callee is: the value above the NULL, or the value in the NULL's place (a
+        comprehension's function, a ``with`` block's ``__exit__``)."""
+        stack = self.stacks[id(anchor)]
+        below = stack[-otherwise] if len(stack) >= otherwise else "U"
+        if if_null is None or below == "V":
+            return otherwise
+        if below == "N":
+            return if_null
+        raise Unsupported("a call whose callee's place depends on the path")
+
+    def _stamp_start(self, anchor: Instr, depth: int, site: int) -> None:
+        """``buffer((callee, site, perf_counter_ns()))``, the callee ``depth`` values down the stack."""
+        self._callable(anchor, OP["LOAD_FAST"], self.local)
+        self.emit(anchor, OP["COPY"], depth + 2)
+        self.emit(anchor, OP["LOAD_CONST"], self.consts(site))
+        self._call(anchor, self.perf)
+        self.emit(anchor, OP["BUILD_TUPLE"], 3)
+        self._call_with(anchor, 1)
+        self.emit(anchor, OP["POP_TOP"])
+
+    # ---- the copy ----
+
+    def finish(self) -> types.CodeType:
+        """The copy, from the instructions emitted: jumps and handlers resolved, laid out and encoded."""
         self.resolve_targets()
         for ins in self.out:
             if ins.handler is not None:
@@ -493,53 +583,6 @@ class _Rewrite311(_Rewrite):
         self._assemble()
         return self.finish_code(co_code=self._bytes(), co_linetable=self._locations(),
                                 co_exceptiontable=self._exception_table())
-
-    def _call(self, anchor: Instr, const_index: int) -> None:
-        """Push ``consts[const_index]()``."""
-        self.emit(anchor, OP["PUSH_NULL"])
-        self.emit(anchor, OP["LOAD_CONST"], const_index)
-        self.emit(anchor, OP["PRECALL"], 0)
-        self.emit(anchor, OP["CALL"], 0)
-
-    def _record_now(self, anchor: Instr, negative: bool = False) -> None:
-        """``buffer(perf_counter_ns())`` (negated: a child raised); no test first (see the 3.9 one)."""
-        self.emit(anchor, OP["PUSH_NULL"])
-        self.emit(anchor, OP["LOAD_FAST"], self.local)
-        self._call(anchor, self.perf)
-        if negative:
-            self.emit(anchor, OP["UNARY_NEGATIVE"])
-        self.emit(anchor, OP["PRECALL"], 1)
-        self.emit(anchor, OP["CALL"], 1)
-        self.emit(anchor, OP["POP_TOP"])
-
-    def _mark_raised(self, handler: Instr) -> None:
-        self._record_now(handler, negative=True)
-
-    def _after_call(self, call: Instr) -> None:
-        self._record_now(call)
-
-    def _before_call(self, anchor: Instr, stack: list, if_null: Optional[int], otherwise: int, site: int) -> None:
-        """``buffer((callee, site, perf_counter_ns()))``: the callee is the value above the NULL, or the
-        value in the NULL's place (a comprehension's function, a ``with`` block's ``__exit__``)."""
-        below = stack[-otherwise] if len(stack) >= otherwise else "U"
-        if if_null is None:
-            depth = otherwise
-        elif below == "N":
-            depth = if_null
-        elif below == "V":
-            depth = otherwise
-        else:
-            raise Unsupported("a call whose callee's place depends on the path")
-        emit = self.emit
-        emit(anchor, OP["PUSH_NULL"])
-        emit(anchor, OP["LOAD_FAST"], self.local)
-        emit(anchor, OP["COPY"], depth + 2)
-        emit(anchor, OP["LOAD_CONST"], self.consts(site))
-        self._call(anchor, self.perf)
-        emit(anchor, OP["BUILD_TUPLE"], 3)
-        emit(anchor, OP["PRECALL"], 1)
-        emit(anchor, OP["CALL"], 1)
-        emit(anchor, OP["POP_TOP"])
 
     def _assemble(self) -> None:
         out = self.out
@@ -619,6 +662,71 @@ class _Rewrite311(_Rewrite):
         return bytes(out)
 
 
+class _Rewrite312(_Rewrite311):
+    """3.12: no PRECALL; a method load is ``LOAD_ATTR`` (or ``LOAD_SUPER_ATTR``) with its low bit set; a
+    zero-argument ``super().name`` is one ``LOAD_SUPER_ATTR``, timed as the call of ``super`` it stands for
+    (``sys.monitoring`` reports a CALL event there, and 3.11 compiles a call)."""
+
+    CALLS = {OP.get(name) for name in ("CALL", "CALL_FUNCTION_EX", "LOAD_SUPER_ATTR")}
+
+    def call_starting(self, originals: List[Instr], index: int) -> Optional[tuple]:
+        ins = originals[index]
+        if ins.op == OP["KW_NAMES"]:      # names for the CALL after it: nothing may come in between
+            call = originals[index + 1]
+            return self._callee_depth(ins, call.arg + 1, call.arg + 2), call.offset
+        if ins.op == OP["CALL"] and originals[index - 1].op != OP["KW_NAMES"]:
+            return self._callee_depth(ins, ins.arg + 1, ins.arg + 2), ins.offset
+        if ins.op == OP["CALL_FUNCTION_EX"]:
+            return self._callee_depth(ins, None, 2 + (ins.arg & 1)), ins.offset
+        if ins.op == OP["LOAD_SUPER_ATTR"]:
+            return 3, ins.offset          # (super, class, self)
+        return None
+
+    def as_one_value(self, ins: Instr) -> bool:
+        if ins.op not in (OP["LOAD_ATTR"], OP["LOAD_SUPER_ATTR"]) or not ins.arg & 1:
+            return False
+        self.emit(ins, ins.op, ins.arg & ~1)
+        self.emit(ins, OP["PUSH_NULL"])
+        self.emit(ins, OP["SWAP"], 2)
+        return True
+
+    def _call_with(self, anchor: Instr, count: int) -> None:
+        self.emit(anchor, OP["CALL"], count)
+
+
+class _Rewrite313(_Rewrite312):
+    """3.13: a call's stack is (callable, self or NULL, arguments): the callee is always the same depth
+    down, method loads stay as they are; keyword names are the last value (``CALL_KW``)."""
+
+    CALLS = {OP.get(name) for name in ("CALL", "CALL_KW", "CALL_FUNCTION_EX", "LOAD_SUPER_ATTR")}
+
+    def null_below(self, instrs: List[Instr]) -> Dict[int, list]:
+        return {}   # not needed: the callee's place does not depend on a NULL
+
+    def call_starting(self, originals: List[Instr], index: int) -> Optional[tuple]:
+        ins = originals[index]
+        depth = {OP["CALL"]: ins.arg + 2, OP["CALL_KW"]: ins.arg + 3, OP["CALL_FUNCTION_EX"]: 3 + (ins.arg & 1),
+                 OP["LOAD_SUPER_ATTR"]: 3}.get(ins.op)
+        return None if depth is None else (depth, ins.offset)
+
+    def as_one_value(self, ins: Instr) -> bool:
+        return False
+
+    def _callable(self, anchor: Instr, op: int, arg: int) -> None:
+        self.emit(anchor, op, arg)
+        self.emit(anchor, OP["PUSH_NULL"])
+
+
+class _Rewrite314(_Rewrite313):
+    """3.14: ``CALL_FUNCTION_EX`` always has its keyword slot (a NULL when there are none)."""
+
+    def call_starting(self, originals: List[Instr], index: int) -> Optional[tuple]:
+        ins = originals[index]
+        if ins.op == OP["CALL_FUNCTION_EX"]:
+            return 4, ins.offset
+        return super().call_starting(originals, index)
+
+
 def _apply(stack: list, ins: Instr, name: str, jump: bool) -> list:
     """The tags after ``ins`` (see ``null_below``)."""
     stack = list(stack)
@@ -626,8 +734,10 @@ def _apply(stack: list, ins: Instr, name: str, jump: bool) -> list:
         return stack + ["N"]
     if name == "LOAD_GLOBAL":
         return stack + (["N"] if ins.arg & 1 else []) + ["V"]
-    if name == "LOAD_METHOD":
+    if name == "LOAD_METHOD" or (name == "LOAD_ATTR" and VERSION >= (3, 12) and ins.arg & 1):
         return stack[:-1] + ["N", "V"]
+    if name == "LOAD_SUPER_ATTR":
+        return stack[:-3] + (["N", "V"] if ins.arg & 1 else ["V"])
     if name in ("PRECALL", "KW_NAMES"):
         return stack
     if name == "CALL":

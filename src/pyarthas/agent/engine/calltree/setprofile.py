@@ -15,7 +15,7 @@ import sys
 import threading
 import types
 from time import perf_counter_ns
-from typing import Any, Dict, Optional
+from typing import Optional
 
 from .recording import (
     C_KIND,
@@ -28,7 +28,6 @@ from .recording import (
     node_for_new_callee,
     suspend,
 )
-from .rewrite import Unsupported, instrument
 from .state import ThreadState, Timer, retop
 
 _get_ident = threading.get_ident
@@ -64,29 +63,6 @@ def _frame_suspends(frame) -> bool:
 class ProfileTimer(Timer):
     """The timer of CPython 3.9-3.11: a profile function per thread, on only while a recording of that
     thread runs (or waits with no other way to learn that it resumes)."""
-
-    def __init__(self):
-        super().__init__()
-
-    def watch(self, code: types.CodeType, clone: Optional[types.FunctionType] = None) -> str:
-        if clone is None:
-            return self.name
-        with self.lock:
-            entry = self.rewritten.get(id(code))
-            if entry is None:
-                try:
-                    entry = Rewritten(code)
-                except Unsupported as why:
-                    return "%s (%s)" % (self.name, why)
-                self.rewritten[id(code)] = entry
-            entry.add(clone)
-        return "bytecode"
-
-    def unwatch(self, code: types.CodeType, clone: Optional[types.FunctionType] = None) -> None:
-        with self.lock:
-            entry = self.rewritten.get(id(code))
-            if entry is not None and clone is not None and entry.remove(clone):
-                del self.rewritten[id(code)]
 
     def _arm(self, rec: Recording, state: ThreadState):
         if state.installed:
@@ -281,34 +257,6 @@ class ProfileTimer(Timer):
             self._frame_returned(rec)
         except Exception:
             pass
-
-
-class Rewritten:
-    """A rewritten code: the copy, and the clones (engine functions) running it, each watch counted.
-    ``waiting``: thread id -> the buffer ``append`` of the recording ``begin`` made on that thread for a
-    call whose frame has not started yet (the copy takes it out at entry)."""
-
-    def __init__(self, code: types.CodeType):
-        self.code = code
-        self.waiting: Dict[int, Any] = {}
-        self.copy = instrument(code, self.waiting)
-        self.clones: Dict[int, list] = {}    # id(clone) -> [clone, watch count]
-
-    def add(self, clone: types.FunctionType) -> None:
-        entry = self.clones.setdefault(id(clone), [clone, 0])
-        entry[1] += 1
-        clone.__code__ = self.copy
-
-    def remove(self, clone: types.FunctionType) -> bool:
-        """One watch of ``clone`` less; True when no clone runs the copy any more."""
-        entry = self.clones.get(id(clone))
-        if entry is not None:
-            entry[1] -= 1
-            if entry[1] <= 0:
-                del self.clones[id(clone)]
-                if clone.__code__ is self.copy:
-                    clone.__code__ = self.code
-        return not self.clones
 
 
 def _is_ours(function) -> bool:

@@ -9,6 +9,7 @@ from time import perf_counter_ns
 from typing import Any, Callable, Dict, List, Optional
 
 from .recording import Recording, attach_to_parent, close_child, new_buffer, resume, within
+from .rewrite import REWRITES, Unsupported, instrument
 
 _get_ident = threading.get_ident
 _new_recording = object.__new__
@@ -42,9 +43,9 @@ class Timer:
         self.lock = threading.Lock()
         self.by_frame: Dict[Any, Recording] = {}
         self.threads: Dict[int, ThreadState] = {}
-        # 3.9-3.11: id(original code) -> its rewritten copy, the clones running it and the buffers waiting
-        # for their frame (``setprofile.Rewritten``)
-        self.rewritten: Dict[int, Any] = {}
+        # 3.9-3.12: id(original code) -> its rewritten copy, the clones running it and the buffers waiting
+        # for their frame (``Rewritten``)
+        self.rewritten: Dict[int, Rewritten] = {}
 
     def _thread_state(self) -> ThreadState:
         ident = _get_ident()
@@ -222,15 +223,78 @@ class Timer:
         return False
 
     def watch(self, code: types.CodeType, clone: Optional[types.FunctionType] = None) -> str:
-        """Prepare ``code`` for recording (3.12+: local events; 3.9-3.11: ``clone``, the function the
-        engine runs ``code`` in, gets a rewritten copy where it can). Reference-counted. Returns how its
-        calls are timed."""
-        return self.name
+        """Prepare ``code`` for recording: ``clone``, the function the engine runs ``code`` in, gets a
+        rewritten copy where it can (3.9-3.12); otherwise the mechanism's events time it. Reference-counted.
+        Returns how its calls are timed."""
+        with self.lock:
+            why = None
+            if clone is not None and REWRITES:
+                entry = self.rewritten.get(id(code))
+                if entry is None:
+                    why = self._not_rewritten(code)
+                    if why is None:
+                        try:
+                            entry = self.rewritten[id(code)] = Rewritten(code)
+                        except Unsupported as error:
+                            why = str(error)
+                if entry is not None:
+                    entry.add(clone)
+                    return REWRITTEN
+            self._watch_events(code)
+            return "%s (%s)" % (self.name, why) if why else self.name
 
     def unwatch(self, code: types.CodeType, clone: Optional[types.FunctionType] = None) -> None:
         """Undo one ``watch``."""
+        with self.lock:
+            entry = self.rewritten.get(id(code))
+            if entry is not None and clone is not None and id(clone) in entry.clones:
+                if entry.remove(clone):
+                    del self.rewritten[id(code)]
+                return
+            self._unwatch_events(code)
+
+    def _not_rewritten(self, code: types.CodeType) -> Optional[str]:
+        """Why ``code`` keeps its events rather than a rewritten copy (None: it can be rewritten)."""
+        return None
+
+    def _watch_events(self, code: types.CodeType) -> None:
+        """Under the lock: the mechanism's events will time ``code`` (reference-counted)."""
+
+    def _unwatch_events(self, code: types.CodeType) -> None:
+        """Under the lock: undo one ``_watch_events``."""
 
     name = "sys.setprofile"
+
+
+REWRITTEN = "bytecode"   # how a rewritten code is timed, as the enhancer result says
+
+
+class Rewritten:
+    """A rewritten code: the copy, and the clones (engine functions) running it, each watch counted.
+    ``waiting``: thread id -> the buffer ``append`` of the recording ``begin`` made on that thread for a
+    call whose frame has not started yet (the copy takes it out at entry)."""
+
+    def __init__(self, code: types.CodeType):
+        self.code = code
+        self.waiting: Dict[int, Any] = {}
+        self.copy = instrument(code, self.waiting)
+        self.clones: Dict[int, list] = {}    # id(clone) -> [clone, watch count]
+
+    def add(self, clone: types.FunctionType) -> None:
+        entry = self.clones.setdefault(id(clone), [clone, 0])
+        entry[1] += 1
+        clone.__code__ = self.copy
+
+    def remove(self, clone: types.FunctionType) -> bool:
+        """One watch of ``clone`` less; True when no clone runs the copy any more."""
+        entry = self.clones.get(id(clone))
+        if entry is not None:
+            entry[1] -= 1
+            if entry[1] <= 0:
+                del self.clones[id(clone)]
+                if clone.__code__ is self.copy:
+                    clone.__code__ = self.code
+        return not self.clones
 
 
 def _share(rec: Recording, owner: Any) -> Optional[Recording]:
