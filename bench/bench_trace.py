@@ -24,9 +24,10 @@ Reported per interpreter:
   wrapper and hooks, starting and ending the recording, the condition). Goal: <= 1.0 us on every
   interpreter.
 - ``us/child marginal``: the same after subtracting what a call without children pays (``empty``).
-- ``dispatch x``: the dispatch's speed traced over its twin's (goals on 3.9-3.11: >= 0.90 unconditional,
+- ``dispatch x``: the dispatch's speed traced over its twin's (goals on 3.9-3.11; for information on 3.12+:
+  >= 0.90 unconditional,
   ``dispatch never``: >= 0.95 with the never-true condition); ``mode``: how the enhancer result says the
-  dispatch is timed (``bytecode`` on 3.9-3.11: its own call sites rewritten).
+  dispatch is timed (``bytecode``: its own call sites rewritten).
 - ``process x``: the unconditional dispatch's ratio in the whole process's CPU time (``time.process_time``,
   each slice followed by a pause in which the agent's threads finish what the calls gave them): what
   reporting every call costs the process, wherever it runs (no goal: for information).
@@ -44,7 +45,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
-from harness import SRC, python_id, target_env, target_pythons  # noqa: E402
+from harness import SRC, python_id, python_version, target_env, target_pythons  # noqa: E402
 
 CHILDREN = 20
 
@@ -273,13 +274,14 @@ def main() -> None:
         "dispatch never", "process x", "mode"))
     for python in target_pythons():
         row = run_one(python, args.rounds, args.calls, args.processes)
-        met = row["per_child_us"] <= 1.0 and row["other_ratio"] >= 0.99 and row["dispatch"] >= 0.90 and \
-            row["dispatch_never"] >= 0.95
+        dispatch_goals = python_version(python) >= (3, 12) or (row["dispatch"] >= 0.90 and
+                                                               row["dispatch_never"] >= 0.95)
+        met = row["per_child_us"] <= 1.0 and row["other_ratio"] >= 0.99 and dispatch_goals
         print("%-7s %10.2f %10.2f %6.1f %9.3f %12.3f %12.3f %6.3f %10.3f %15.3f %12.3f  %-9s %s" % (
             row["python"], row["base_us"], row["traced_us"], row["traced_us"] / row["base_us"],
             row["per_child_us"], row["marginal_us"], row["per_call_us"], row["other_ratio"], row["dispatch"],
             row["dispatch_never"], row["dispatch_process"], row["mode"].split(" ")[0],
-            "ok" if met else "MISSED (goals: 1.0 us/child, other 0.99, dispatch 0.90 / 0.95)"))
+            "ok" if met else "MISSED (goals: 1.0 us/child, other 0.99, dispatch 0.90 / 0.95 on 3.9-3.11)"))
 
 
 if __name__ == "__main__":
