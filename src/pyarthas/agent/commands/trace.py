@@ -38,6 +38,12 @@ TIMER = calltree.TIMER
 REPORTS_CAPACITY = 1000   # calls to report a traced thread may hand over before the oldest are dropped
 
 
+def _wall_clock_offset_ms() -> float:
+    """What turns a ``perf_counter_ns`` stamp into the wall clock's time in ms (a result's timestamp is its
+    call's start): read once per batch of results."""
+    return time.time() * 1000 - perf_counter_ns() / 1e6
+
+
 class TraceModel(ResultModel):
     """One traced call. The tree is built from the recording when a consumer first takes it (agent
     thread): calls reported faster than they are read, dropped by full queues, never cost it."""
@@ -232,19 +238,25 @@ class TraceListener(AdviceListener):
                                     for site, rec, thread_id, error in calls))
 
     def _emit_all(self, count: int, calls) -> None:
+        """The drain's thread: a batch of calls to report, in order (what is checked once per batch is)."""
         if count >= REPORTS_CAPACITY and not self._told_dropped:   # the drain was full: it dropped the oldest
             self._told_dropped = True
             self.process.emit(MessageModel(message=(
                 "trace: calls ended faster than their results could be made; some were not reported")))
+        if self.done.is_set() or not self.active:
+            return
+        since, skip_builtins, count_and_emit = self.active_since_ns, self.skip_builtins, self.count_and_emit
+        wall_ms = _wall_clock_offset_ms()
         for site, rec, start, end, thread_id, error in calls:
-            if self.done.is_set():
-                return
-            if end < self.active_since_ns or not self.active:
+            if end < since:
                 continue     # ended before the enhancer result was out: not reported (as on the thread)
             try:
-                self._emit(site, rec, thread_id, start, error)
+                count_and_emit(TraceModel(rec, site, (thread_id, running_thread(thread_id)), int(wall_ms + start / 1e6),
+                                          skip_builtins, error))
             except Exception:
                 self.errors += 1
+            if self.limit_reached:
+                return
 
     def _report(self, site, rec, start_ns: int, values, thread_id, value, error, cost_ns: int) -> None:
         """On the calling thread: report the call if the condition holds."""
@@ -261,7 +273,7 @@ class TraceListener(AdviceListener):
                 HOOK_THREADS.discard(thread_id)
 
     def _emit(self, site, rec, thread_id: int, start_ns: int, error: Optional[BaseException]) -> None:
-        ts = int(time.time() * 1000 - (perf_counter_ns() - start_ns) / 1e6)   # the call's start, wall clock
+        ts = int(_wall_clock_offset_ms() + start_ns / 1e6)
         self.count_and_emit(TraceModel(rec, site, (thread_id, running_thread(thread_id)), ts, self.skip_builtins,
                                        error))
 
